@@ -3,7 +3,15 @@
  */
 
 const DURATION = /^(\d+(?:\.\d+)?)(h|m|s|ms|us|µs|ns)$/;
-const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 };
+const UNIT_MS: Record<string, number> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+  us: 0.001,
+  µs: 0.001,
+  ns: 0.000001,
+};
 
 /**
  * Parses a duration string into milliseconds.

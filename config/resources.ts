@@ -341,7 +341,13 @@ export const API_VERSIONS = [
   'networking.istio.io/v1',
 ] as const;
 
-export const KINDS: readonly Kind[] = ['Gateway', 'VirtualService', 'DestinationRule', 'ServiceEntry', 'WorkloadEntry'];
+export const KINDS: readonly Kind[] = [
+  'Gateway',
+  'VirtualService',
+  'DestinationRule',
+  'ServiceEntry',
+  'WorkloadEntry',
+];
 
 /**
  * One loaded Istio resource: its kind, metadata (namespace always filled in), spec and provenance.

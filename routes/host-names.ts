@@ -59,7 +59,10 @@ export function stripPort(authority: string): string {
  * Splits a Gateway server host `ns/host` into its namespace filter and host: `./h` → the gateway's
  * namespace, `*` or no prefix → any namespace (`*`).
  */
-export function splitServerHost(entry: string, gatewayNamespace: string): { namespace: string; host: string } {
+export function splitServerHost(
+  entry: string,
+  gatewayNamespace: string,
+): { namespace: string; host: string } {
   const slash = entry.indexOf('/');
   if (slash < 0) return { namespace: '*', host: entry.toLowerCase() };
   const ns = entry.slice(0, slash);

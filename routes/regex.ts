@@ -50,6 +50,9 @@ export function compileRe2(pattern: string, flags = '', anchored = true): RegexR
   try {
     return { ok: true, regex: new RegExp(anchored ? `^(?:${body})$` : body, f) };
   } catch (err) {
-    return { ok: false, reason: `invalid regex: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}` };
+    return {
+      ok: false,
+      reason: `invalid regex: ${(err as Error).message.replace(/^Invalid regular expression: /, '')}`,
+    };
   }
 }

@@ -1,0 +1,179 @@
+#!/usr/bin/env node
+/**
+ * `meshgate`: the command line.
+ *   meshgate run -f <file|dir> [-f ...] [options]       serve the Gateways in the config
+ *   meshgate validate -f <file|dir> [-f ...] [options]  print diagnostics; exit 1 on any error
+ */
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { validateConfig } from '../config/pipeline.js';
+import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
+import { Gateway } from '../gateway/gateway.js';
+import type { AccessLogFormat } from '../telemetry/access-log.js';
+
+const USAGE = `Usage:
+  meshgate run -f <file|dir> [-f ...] [options]
+  meshgate validate -f <file|dir> [-f ...] [options]
+
+Options:
+  -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f
+  -n, --namespace <ns>         namespace for resources that name none (default: default)
+      --gateway-labels k=v,..  serve only Gateways whose selector matches these labels (default: all)
+      --port-map 80=8080,...   bind a Gateway server port on another local port
+      --strict                 refuse dangling references (missing Gateway, subset, host) as errors
+      --access-log json|text|off   access log format on stdout (default: json)
+      --log-level <level>      trace|debug|info|warn|error (default: info)
+      --no-watch               do not reload when config files change
+  -h, --help
+`;
+
+/** Parses `k=v,k2=v2`. @throws Error naming the bad entry. */
+export function parsePairs(text: string, what: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new Error(`${what}: "${part}" is not of the form key=value`);
+    out.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Parses `--port-map 80=8080,443=8443`. @throws Error for a non-numeric or out-of-range port. */
+export function parsePortMap(text: string | undefined): Map<number, number> {
+  const out = new Map<number, number>();
+  if (!text) return out;
+  for (const [k, v] of parsePairs(text, '--port-map')) {
+    const from = Number(k);
+    const to = Number(v);
+    if (
+      !Number.isInteger(from) ||
+      from < 1 ||
+      from > 65535 ||
+      !Number.isInteger(to) ||
+      to < 0 ||
+      to > 65535
+    ) {
+      throw new Error(`--port-map: "${k}=${v}" must map a port 1-65535 to a port 0-65535`);
+    }
+    out.set(from, to);
+  }
+  return out;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '-h' || command === '--help' || command === 'help') {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  let values: ReturnType<typeof parse>['values'];
+  try {
+    values = parse(rest).values;
+  } catch (err) {
+    process.stderr.write(`meshgate: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const paths = values.filename ?? [];
+  if (paths.length === 0) {
+    process.stderr.write(`meshgate ${command}: at least one -f <file|dir> is required\n\n${USAGE}`);
+    return 2;
+  }
+  let portMap: Map<number, number>;
+  let gatewayLabels: Record<string, string> | undefined;
+  try {
+    portMap = parsePortMap(values['port-map']);
+    gatewayLabels = values['gateway-labels']
+      ? Object.fromEntries(parsePairs(values['gateway-labels'], '--gateway-labels'))
+      : undefined;
+  } catch (err) {
+    process.stderr.write(`meshgate: ${(err as Error).message}\n`);
+    return 2;
+  }
+  const pipeline = {
+    defaultNamespace: values.namespace ?? 'default',
+    strict: values.strict ?? false,
+    portMap,
+    gatewayLabels,
+  };
+
+  if (command === 'validate') {
+    const result = await validateConfig(paths, pipeline);
+    for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
+    const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
+    const warnings = result.diagnostics.filter((d) => d.severity === 'warning').length;
+    process.stdout.write(
+      `${result.resources.length} resources, ${errors} error(s), ${warnings} warning(s)\n`,
+    );
+    return hasErrors(result.diagnostics) ? 1 : 0;
+  }
+
+  if (command === 'run') {
+    const accessLog = (values['access-log'] ?? 'json') as AccessLogFormat;
+    if (!['json', 'text', 'off'].includes(accessLog)) {
+      process.stderr.write(`meshgate: --access-log must be json, text or off\n`);
+      return 2;
+    }
+    const log = pino({ level: values['log-level'] ?? 'info', base: { component: 'meshgate' } });
+    const started = await Gateway.start({ ...pipeline, paths, accessLog, watch: !values['no-watch'] }, log);
+    if (!started.ok) {
+      for (const e of started.bindErrors) log.error(e.message);
+      if (started.bindErrors.length === 0)
+        log.error('configuration rejected; not starting (see the errors above)');
+      return 1;
+    }
+    const gw = started.gateway;
+    // Last line of defence: a bug in one request or connection is logged, never fatal.
+    process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+    process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+    process.on('SIGHUP', () => void gw.reload());
+    await new Promise<void>((resolve) => {
+      const stop = (sig: string) => {
+        log.info({ signal: sig }, 'shutting down');
+        resolve();
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    await gw.close();
+    return 0;
+  }
+
+  process.stderr.write(`meshgate: unknown command "${command}"\n\n${USAGE}`);
+  return 2;
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: false,
+    options: {
+      filename: { type: 'string', short: 'f', multiple: true },
+      namespace: { type: 'string', short: 'n' },
+      'gateway-labels': { type: 'string' },
+      'port-map': { type: 'string' },
+      strict: { type: 'boolean' },
+      'access-log': { type: 'string' },
+      'log-level': { type: 'string' },
+      'no-watch': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    if (code !== 0) setTimeout(() => process.exit(code), 100).unref();
+  },
+  (err: unknown) => {
+    process.stderr.write(`meshgate: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(70);
+  },
+);

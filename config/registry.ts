@@ -1,0 +1,109 @@
+/**
+ * The service registry without Kubernetes: services and their endpoints come from ServiceEntries
+ * (and WorkloadEntries they select), the way Istio describes VMs and external services.
+ */
+import { ofKind, type Resource, type ServicePort } from './resources.js';
+import { hostCovers, isWildcard, resolveShortName } from '../routes/host-names.js';
+
+/** One workload instance behind a service. */
+export interface RegistryEndpoint {
+  /** IP or DNS name (DNS names are resolved at connect time). */
+  readonly address: string;
+  /** Port number per ServiceEntry port name (`endpoints[].ports`); missing names use the port's targetPort/number. */
+  readonly ports: Readonly<Record<string, number>>;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Relative load-balancing weight (`endpoints[].weight`), default 1. */
+  readonly weight: number;
+}
+
+/** A service: one ServiceEntry host. */
+export interface Service {
+  /** Fully qualified host, e.g. `reviews.default.svc.cluster.local` or `httpbin.org`. */
+  readonly hostname: string;
+  /** Namespace of the ServiceEntry that declared it. */
+  readonly namespace: string;
+  readonly ports: readonly ServicePort[];
+  readonly resolution: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
+  readonly location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+  readonly endpoints: readonly RegistryEndpoint[];
+  /** `ServiceEntry/ns/name` that declared it. */
+  readonly source: string;
+}
+
+/** Read-only lookups over the services of one snapshot. */
+export interface ServiceRegistry {
+  /** Exact host first, then the most specific wildcard ServiceEntry host covering it. */
+  lookup(fqdn: string): Service | undefined;
+  readonly services: readonly Service[];
+}
+
+/**
+ * Builds the registry from ServiceEntries (document order = creation order; the first SE to declare
+ * a host wins, as Istio keeps the oldest). `resolution: DNS` or `NONE` without endpoints gets one
+ * endpoint per host whose address is the host itself, resolved when a connection is made.
+ */
+export function buildRegistry(resources: readonly Resource[]): ServiceRegistry {
+  const exact = new Map<string, Service>();
+  const wildcards: Service[] = [];
+  const workloads = ofKind(resources, 'WorkloadEntry');
+  for (const se of ofKind(resources, 'ServiceEntry')) {
+    const spec = se.spec;
+    const ns = se.metadata.namespace;
+    const resolution = spec.resolution ?? 'NONE';
+    let endpoints: RegistryEndpoint[] = (spec.endpoints ?? []).map((e) => ({
+      address: e.address ?? '',
+      ports: e.ports ?? {},
+      labels: e.labels ?? {},
+      weight: e.weight && e.weight > 0 ? e.weight : 1,
+    }));
+    const selector = spec.workloadSelector?.labels;
+    if (selector) {
+      endpoints = workloads
+        .filter((w) => w.metadata.namespace === ns && labelsMatch(selector, w.spec.labels ?? {}))
+        .map((w) => ({
+          address: w.spec.address ?? '',
+          ports: w.spec.ports ?? {},
+          labels: w.spec.labels ?? {},
+          weight: w.spec.weight && w.spec.weight > 0 ? w.spec.weight : 1,
+        }));
+    }
+    for (const raw of spec.hosts ?? []) {
+      const hostname = resolveShortName(raw, ns);
+      const eps =
+        endpoints.length === 0 &&
+        (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') &&
+        !isWildcard(hostname)
+          ? [{ address: hostname, ports: {}, labels: {}, weight: 1 }]
+          : endpoints;
+      const svc: Service = {
+        hostname,
+        namespace: ns,
+        ports: spec.ports ?? [],
+        resolution,
+        location: spec.location ?? 'MESH_EXTERNAL',
+        endpoints: resolution === 'DNS_ROUND_ROBIN' ? eps.slice(0, 1) : eps,
+        source: `ServiceEntry/${ns}/${se.metadata.name}`,
+      };
+      if (isWildcard(hostname)) wildcards.push(svc);
+      else if (!exact.has(hostname)) exact.set(hostname, svc);
+    }
+  }
+  // Most specific (longest) wildcard first.
+  wildcards.sort((a, b) => b.hostname.length - a.hostname.length);
+  const services = [...exact.values(), ...wildcards];
+  return {
+    services,
+    lookup(fqdn: string): Service | undefined {
+      return exact.get(fqdn) ?? wildcards.find((s) => hostCovers(s.hostname, fqdn));
+    },
+  };
+}
+
+/** True when every selector label is present with the same value (Kubernetes equality selector). */
+export function labelsMatch(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  for (const k in selector) if (labels[k] !== selector[k]) return false;
+  return true;
+}

@@ -1,0 +1,162 @@
+/**
+ * The gateway process: config pipeline → snapshot store → cluster manager and listeners. Owns
+ * reloads: a new config is compiled off to the side and swapped in only when it is good; a bad one
+ * is rejected whole with its diagnostics, and the last good snapshot keeps serving.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import type { Logger } from 'pino';
+import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
+import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
+import { SnapshotStore } from '../config/store.js';
+import type { Snapshot } from '../config/snapshot.js';
+import { ClusterManager } from '../upstream/cluster-manager.js';
+import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../telemetry/access-log.js';
+import { StatStore } from '../telemetry/stats.js';
+import { ListenerManager, type ListenerBindError } from './listener-manager.js';
+import type { ProxyContext } from './http-stream.js';
+
+export interface GatewayOptions extends PipelineOptions {
+  /** `-f` paths: files or directories. */
+  readonly paths: readonly string[];
+  readonly accessLog: AccessLogFormat;
+  /** Replaces the stdout access log (tests capture records with it). */
+  readonly accessLogger?: AccessLogger;
+  /** Reload when a config file changes (and on SIGHUP, wired by the CLI). */
+  readonly watch?: boolean;
+}
+
+export type StartResult =
+  | { ok: true; gateway: Gateway }
+  | { ok: false; diagnostics: readonly Diagnostic[]; bindErrors: readonly ListenerBindError[] };
+
+export class Gateway {
+  readonly store = new SnapshotStore();
+  readonly clusters = new ClusterManager();
+  readonly stats = new StatStore();
+  readonly accessLog: AccessLogger;
+  readonly listeners: ListenerManager;
+  private watchers: FSWatcher[] = [];
+  private reloadTimer: NodeJS.Timeout | undefined;
+  private reloading: Promise<boolean> | undefined;
+
+  private constructor(
+    readonly opts: GatewayOptions,
+    readonly log: Logger,
+  ) {
+    this.accessLog = opts.accessLogger ?? createAccessLogger(opts.accessLog);
+    const ctx: ProxyContext = { clusters: this.clusters, accessLog: this.accessLog, stats: this.stats };
+    this.listeners = new ListenerManager(ctx, log);
+  }
+
+  /**
+   * Compiles the config and binds every listener. Refuses to start (returns the reasons) on blocking
+   * diagnostics or when any listener port cannot be bound.
+   */
+  static async start(opts: GatewayOptions, log: Logger): Promise<StartResult> {
+    const gw = new Gateway(opts, log);
+    const result = await compileConfig(opts.paths, opts);
+    gw.report(result);
+    if (!result.snapshot) return { ok: false, diagnostics: result.diagnostics, bindErrors: [] };
+    const installed = gw.install(result.snapshot);
+    const bindErrors = await gw.listeners.reconcile(installed);
+    if (bindErrors.length > 0) {
+      await gw.close();
+      return { ok: false, diagnostics: result.diagnostics, bindErrors };
+    }
+    if (opts.watch) gw.watchFiles();
+    return { ok: true, gateway: gw };
+  }
+
+  /** The live snapshot. */
+  get snapshot(): Snapshot {
+    return this.store.current;
+  }
+
+  private install(next: Snapshot): Snapshot {
+    const installed = this.store.swap(next);
+    this.clusters.reconcile(installed);
+    return installed;
+  }
+
+  private report(result: PipelineResult): void {
+    for (const d of result.diagnostics) {
+      const line = formatDiagnostic(d);
+      if (d.severity === 'error') {
+        if (result.blocked) this.log.error({ code: d.code }, line);
+        else this.log.warn({ code: d.code }, `${line} (served as Istio does: 404 NR / 503 NC)`);
+      } else if (d.severity === 'warning') this.log.warn({ code: d.code }, line);
+      else this.log.info({ code: d.code }, line);
+    }
+  }
+
+  /**
+   * Re-reads the config and swaps it in if it is good.
+   * @returns true when a new snapshot was installed.
+   */
+  reload(): Promise<boolean> {
+    if (this.reloading) return this.reloading.then(() => this.reload());
+    this.reloading = (async () => {
+      try {
+        const result = await compileConfig(this.opts.paths, this.opts);
+        this.report(result);
+        if (!result.snapshot) {
+          const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
+          this.store.reject(reason);
+          this.stats.inc('server.config_rejected');
+          this.log.error(reason);
+          return false;
+        }
+        const installed = this.install(result.snapshot);
+        const errors = await this.listeners.reconcile(installed);
+        for (const e of errors) this.log.error(e.message);
+        this.stats.inc('server.config_reloaded');
+        this.log.info(
+          { version: installed.version, listeners: installed.listeners.length },
+          'config reloaded',
+        );
+        return true;
+      } catch (err) {
+        this.log.error({ err }, 'reload failed; keeping the current snapshot');
+        return false;
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  private watchFiles(): void {
+    for (const p of this.opts.paths) {
+      try {
+        const w = watch(p, () => this.scheduleReload());
+        w.on('error', () => undefined);
+        this.watchers.push(w);
+      } catch (err) {
+        this.log.warn({ path: p, err: (err as Error).message }, 'cannot watch config path');
+      }
+    }
+  }
+
+  /** Debounces bursts of file events (editors write in several steps). */
+  scheduleReload(): void {
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloadTimer = setTimeout(() => {
+      this.reloadTimer = undefined;
+      void this.reload();
+    }, 200);
+  }
+
+  /** Stops listeners, watchers and pools; flushes the access log. */
+  async close(): Promise<void> {
+    for (const w of this.watchers) w.close();
+    this.watchers = [];
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    await this.listeners.close();
+    await this.clusters.close();
+    try {
+      this.accessLog.flush();
+    } catch {
+      // The log may already be closed at exit.
+    }
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Plaintext HTTP listener: a node:http server whose request handler runs the router filter against
+ * the listener's current route table. Malformed requests are answered as Envoy's HTTP/1 codec does
+ * (400, or 431 for oversized headers), counted, and the connection closed.
+ *
+ * The data path uses node:http directly rather than fastify: a catch-all fastify route adds its
+ * request/reply objects and hook chain to every request for nothing a gateway uses (measured in
+ * the bench note); fastify serves the admin and health ports.
+ */
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import { HttpStream, type ListenerRuntime, type ProxyContext } from './http-stream.js';
+
+/** Envoy's default `max_request_headers_kb` (60 KiB). */
+export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
+
+/** Creates (does not bind) the server for one HTTP listener. */
+export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Logger): http.Server {
+  const statPrefix = () => `listener.${rt.listener.name}`;
+  const server = http.createServer(
+    {
+      maxHeaderSize: MAX_REQUEST_HEADERS_BYTES,
+      // Envoy: no request timeout at the gateway; downstream idle timeout 1 h.
+      requestTimeout: 0,
+      keepAliveTimeout: 3_600_000,
+      headersTimeout: 60_000,
+    },
+    (req, res) => {
+      try {
+        new HttpStream(req, res, rt, ctx).run();
+      } catch (err) {
+        // A bug must cost one request, never the process.
+        ctx.stats.inc(`${statPrefix()}.downstream_rq_internal_error`);
+        log.error({ err, url: req.url }, 'request handler failed');
+        if (!res.headersSent) {
+          res.writeHead(500, { server: 'istio-envoy', 'content-length': 0 });
+          res.end();
+        } else {
+          res.destroy();
+        }
+      }
+    },
+  );
+  server.on('connection', () => ctx.stats.inc(`${statPrefix()}.downstream_cx_total`));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+    ctx.stats.inc(
+      `${statPrefix()}.${tooLarge ? 'downstream_rq_header_overflow' : 'downstream_cx_protocol_error'}`,
+    );
+    log.warn(
+      { code: err.code, remote: socket.remoteAddress, listener: rt.listener.name },
+      'malformed HTTP request',
+    );
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+      socket.end(
+        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+          `server: istio-envoy\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
+      );
+    } else {
+      socket.destroy();
+    }
+  });
+  return server;
+}

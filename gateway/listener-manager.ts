@@ -1,0 +1,162 @@
+/**
+ * Opens, updates and closes listeners to follow the live snapshot. A listener whose address, port
+ * and kind are unchanged keeps its socket and simply sees the new route table (no connection is
+ * dropped on reload); removed ones stop accepting and let open connections finish.
+ */
+import type { Server } from 'node:net';
+import type { Logger } from 'pino';
+import type { Listener, ListenerKind, Snapshot } from '../config/snapshot.js';
+import type { ProxyContext } from './http-stream.js';
+import { createHttpServer } from './http-listener.js';
+
+/** A bound listener of some kind. */
+export interface BoundListener {
+  /** Adopts the same-named listener of a newer snapshot. */
+  update(next: Listener): void;
+  /** Stops accepting; open connections drain. */
+  close(): Promise<void>;
+  readonly server: Server;
+}
+
+/** Builds the server for a listener kind; `undefined` when the kind is not served. */
+export type ListenerFactory = (
+  listener: Listener,
+  ctx: ProxyContext,
+  log: Logger,
+) => BoundListener | undefined;
+
+/** Error raised when a listener port cannot be bound; names the port and the remedy. */
+export class ListenerBindError extends Error {
+  constructor(
+    readonly listener: Listener,
+    override readonly cause: NodeJS.ErrnoException,
+  ) {
+    const how =
+      cause.code === 'EACCES'
+        ? `permission denied (ports below 1024 need privileges); use --port-map ${listener.port}=${listener.port < 1024 ? 8000 + listener.port : listener.port + 1} to bind another local port`
+        : cause.code === 'EADDRINUSE'
+          ? `address already in use; use --port-map ${listener.port}=<free port> to bind another local port`
+          : `${cause.message}; use --port-map ${listener.port}=<port> to bind another local port`;
+    super(`cannot bind listener ${listener.name} on ${listener.address}:${listener.bindPort}: ${how}`);
+    this.name = 'ListenerBindError';
+  }
+}
+
+const httpFactory: ListenerFactory = (listener, ctx, log) => {
+  const rt = { listener, scheme: 'http' as const };
+  const server = createHttpServer(rt, ctx, log);
+  return {
+    server,
+    update(next) {
+      rt.listener = next;
+    },
+    close() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+    },
+  };
+};
+
+export class ListenerManager {
+  private readonly bound = new Map<string, { bound: BoundListener; listener: Listener }>();
+  private readonly factories = new Map<ListenerKind, ListenerFactory>([['HTTP', httpFactory]]);
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    private readonly log: Logger,
+  ) {}
+
+  /** Registers the server factory for a listener kind (TLS and TCP listeners plug in here). */
+  register(kind: ListenerKind, factory: ListenerFactory): void {
+    this.factories.set(kind, factory);
+  }
+
+  /** The local address a listener is bound to (ephemeral ports resolved), by listener name. */
+  addressOf(name: string): { address: string; port: number } | undefined {
+    for (const { bound, listener } of this.bound.values()) {
+      if (listener.name !== name) continue;
+      const a = bound.server.address();
+      if (a && typeof a === 'object') return { address: a.address, port: a.port };
+    }
+    return undefined;
+  }
+
+  /**
+   * Makes the bound listeners match the snapshot.
+   * @returns bind errors (the other listeners are still brought up).
+   */
+  async reconcile(snapshot: Snapshot): Promise<ListenerBindError[]> {
+    const wanted = new Map<string, Listener>();
+    for (const l of snapshot.listeners) wanted.set(`${l.name}|${l.bindPort}|${l.kind}`, l);
+    const errors: ListenerBindError[] = [];
+    for (const [key, entry] of [...this.bound]) {
+      const next = wanted.get(key);
+      if (next) {
+        entry.bound.update(next);
+        entry.listener = next;
+      } else {
+        this.bound.delete(key);
+        this.log.info({ listener: entry.listener.name, port: entry.listener.bindPort }, 'listener removed');
+        void entry.bound.close();
+      }
+    }
+    for (const [key, l] of wanted) {
+      if (this.bound.has(key)) continue;
+      const factory = this.factories.get(l.kind);
+      const b = factory?.(l, this.ctx, this.log);
+      if (!b) {
+        this.log.warn(
+          { listener: l.name, protocol: l.protocol },
+          `${l.protocol} servers are not supported yet; port ${l.port} not bound`,
+        );
+        continue;
+      }
+      try {
+        await listen(b.server, l.address, l.bindPort);
+      } catch (err) {
+        errors.push(new ListenerBindError(l, err as NodeJS.ErrnoException));
+        continue;
+      }
+      this.bound.set(key, { bound: b, listener: l });
+      const addr = b.server.address();
+      const port = addr && typeof addr === 'object' ? addr.port : l.bindPort;
+      this.log.info(
+        {
+          listener: l.name,
+          address: l.address,
+          port,
+          serverPort: l.port,
+          protocol: l.protocol,
+          gateways: l.gateways,
+        },
+        'listener bound',
+      );
+    }
+    return errors;
+  }
+
+  /** Closes every listener. */
+  async close(): Promise<void> {
+    const all = [...this.bound.values()];
+    this.bound.clear();
+    await Promise.all(all.map((e) => e.bound.close()));
+  }
+}
+
+function listen(server: Server, address: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => {
+      server.off('listening', onListening);
+      reject(err);
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, address);
+  });
+}

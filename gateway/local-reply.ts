@@ -1,0 +1,108 @@
+/**
+ * Local replies: responses the gateway makes itself, with Envoy's statuses and bodies
+ * (istio-semantics.md Appendix B), and the mapping of upstream failures to them.
+ */
+import type { ServerResponse } from 'node:http';
+import { ResponseFlag } from './response-flags.js';
+
+/** The body Envoy sends for connection-level upstream failures, completed with the reset reason. */
+export const UPSTREAM_RESET_PREFIX =
+  'upstream connect error or disconnect/reset before headers. reset reason: ';
+
+/** A decided local reply: status, flag, body and extra headers. */
+export interface LocalReply {
+  readonly status: number;
+  readonly flag: string | undefined;
+  readonly body: string;
+  /** Envoy's `%RESPONSE_CODE_DETAILS%`. */
+  readonly details: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export const Replies = {
+  noRoute: { status: 404, flag: ResponseFlag.NoRouteFound, body: '', details: 'route_not_found' },
+  noCluster: { status: 503, flag: ResponseFlag.NoClusterFound, body: '', details: 'cluster_not_found' },
+  noHealthyUpstream: {
+    status: 503,
+    flag: ResponseFlag.NoHealthyUpstream,
+    body: 'no healthy upstream',
+    details: 'no_healthy_upstream',
+  },
+  connectFailure: {
+    status: 503,
+    flag: ResponseFlag.UpstreamConnectionFailure,
+    body: `${UPSTREAM_RESET_PREFIX}connection failure`,
+    details: 'upstream_reset_before_response_started{connection_failure}',
+  },
+  connectionTermination: {
+    status: 503,
+    flag: ResponseFlag.UpstreamConnectionTermination,
+    body: `${UPSTREAM_RESET_PREFIX}connection termination`,
+    details: 'upstream_reset_before_response_started{connection_termination}',
+  },
+  overflow: {
+    status: 503,
+    flag: ResponseFlag.UpstreamOverflow,
+    body: `${UPSTREAM_RESET_PREFIX}overflow`,
+    details: 'upstream_reset_before_response_started{overflow}',
+    headers: { 'x-envoy-overloaded': 'true' },
+  },
+  timeout: {
+    status: 504,
+    flag: ResponseFlag.UpstreamRequestTimeout,
+    body: 'upstream request timeout',
+    details: 'upstream_response_timeout',
+  },
+  badRequest: {
+    status: 400,
+    flag: ResponseFlag.DownstreamProtocolError,
+    body: 'Bad Request',
+    details: 'http1.codec_error',
+  },
+  http10: { status: 426, flag: undefined, body: 'Upgrade Required', details: 'low_version' },
+} as const satisfies Record<string, LocalReply>;
+
+/** Error codes (node and undici) that mean the connection to the upstream never came up. */
+const CONNECT_FAILURE_CODES = new Set([
+  'ECONNREFUSED',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EADDRNOTAVAIL',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_HAS_EXPIRED',
+]);
+
+/** Classifies an upstream error: a connect failure (UF, retriable as connect-failure) or a reset (UC). */
+export function classifyUpstreamError(err: unknown): 'connect-failure' | 'reset' {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && CONNECT_FAILURE_CODES.has(code) ? 'connect-failure' : 'reset';
+}
+
+/**
+ * Writes a local reply as Envoy does: `server: istio-envoy`, `content-type: text/plain` and
+ * `content-length` when there is a body, `date` from Node.
+ */
+export function writeLocalReply(
+  res: ServerResponse,
+  reply: LocalReply,
+  extra?: Record<string, string>,
+): number {
+  const body = reply.body;
+  const headers: Record<string, string | number> = {
+    server: 'istio-envoy',
+    'content-length': Buffer.byteLength(body),
+  };
+  if (body.length > 0) headers['content-type'] = 'text/plain';
+  if (reply.headers) Object.assign(headers, reply.headers);
+  if (extra) Object.assign(headers, extra);
+  if (reply.status === 400) headers['connection'] = 'close';
+  res.writeHead(reply.status, headers);
+  res.end(body);
+  return Buffer.byteLength(body);
+}

@@ -1,0 +1,207 @@
+/**
+ * The compiled HTTP route configuration (Envoy `RouteConfiguration`): virtual hosts with their
+ * domains, each holding ordered route entries whose matchers and actions were built at compile
+ * time. Lookups here are the only per-request routing work.
+ */
+import type { ResolvedDestination } from '../config/cluster.js';
+
+/** What matchers see of a request. Header names are lowercase (as Node delivers them). */
+export interface RequestView {
+  readonly method: string;
+  /** Origin-form request target, query included (`/productpage?u=1`). */
+  readonly url: string;
+  /** Index of `?` in `url`, or `url.length`. */
+  readonly pathEnd: number;
+  /** Host header (`:authority`) as sent, port included. */
+  readonly authority: string;
+  readonly scheme: 'http' | 'https';
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+}
+
+/** One compiled `HTTPMatchRequest`. */
+export interface CompiledMatch {
+  readonly test: (r: RequestView) => boolean;
+  /** `uri.prefix` of this match, for `rewrite.uri` (Envoy prefix_rewrite replaces the matched prefix). */
+  readonly uriPrefix: string | undefined;
+  /** Whether this match was a catch-all (no conditions, or prefix `/` / regex `.*` only). */
+  readonly catchAll: boolean;
+}
+
+/** Header operations (`headers.request|response`), names lowercased at compile time. */
+export interface HeaderMutation {
+  readonly set: readonly (readonly [string, string])[];
+  readonly add: readonly (readonly [string, string])[];
+  readonly remove: readonly string[];
+}
+
+/** A weighted destination of a forward action. */
+export interface WeightedCluster {
+  readonly destination: ResolvedDestination;
+  readonly weight: number;
+  readonly requestHeaders: HeaderMutation | undefined;
+  readonly responseHeaders: HeaderMutation | undefined;
+}
+
+/** Istio `HTTPRetry` compiled to Envoy's retry policy. */
+export interface RetryPolicy {
+  /** Retries after the first try (Istio `attempts`); 0 disables. */
+  readonly numRetries: number;
+  /** Per-try timeout in ms, 0 = none. */
+  readonly perTryTimeoutMs: number;
+  readonly on5xx: boolean;
+  readonly onGatewayError: boolean;
+  readonly onReset: boolean;
+  readonly onConnectFailure: boolean;
+  readonly onRetriable4xx: boolean;
+  readonly onRefusedStream: boolean;
+  readonly retriableStatusCodes: ReadonlySet<number>;
+}
+
+/** `fault.delay` / `fault.abort`; fractions in [0, 1]. */
+export interface FaultPolicy {
+  readonly delay: { readonly ms: number; readonly fraction: number } | undefined;
+  readonly abort:
+    | { readonly status: number; readonly grpcStatus: string | undefined; readonly fraction: number }
+    | undefined;
+}
+
+/** One mirror target with the fraction of requests copied to it. */
+export interface MirrorPolicy {
+  readonly destination: ResolvedDestination;
+  readonly fraction: number;
+}
+
+/** `rewrite` compiled. */
+export interface RewritePolicy {
+  /** Replacement for the matched prefix (`rewrite.uri`). */
+  readonly uri: string | undefined;
+  readonly authority: string | undefined;
+  readonly regex: { readonly pattern: RegExp; readonly substitution: string } | undefined;
+}
+
+export type RouteAction =
+  | {
+      readonly kind: 'forward';
+      readonly clusters: readonly WeightedCluster[];
+      /** Sum of weights, for the weighted pick. */
+      readonly totalWeight: number;
+    }
+  | {
+      readonly kind: 'redirect';
+      readonly uri: string | undefined;
+      readonly authority: string | undefined;
+      readonly scheme: string | undefined;
+      readonly port: number | undefined;
+      /** `FROM_REQUEST_PORT` keeps the listener's port. */
+      readonly deriveFromRequestPort: boolean;
+      readonly status: number;
+    }
+  | { readonly kind: 'direct'; readonly status: number; readonly body: Buffer | undefined };
+
+/** One compiled `HTTPRoute` (Envoy route entry). */
+export interface RouteEntry {
+  /** `<vs namespace>/<vs name>` plus rule name or index, e.g. `default/bookinfo.0`. */
+  readonly name: string;
+  readonly virtualService: string;
+  /** OR-ed matches; empty means the rule matches everything. */
+  readonly matches: readonly CompiledMatch[];
+  readonly catchAll: boolean;
+  readonly action: RouteAction;
+  /** Route `timeout` in ms, 0 = none (Istio's default). */
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+  readonly fault: FaultPolicy | undefined;
+  readonly mirrors: readonly MirrorPolicy[];
+  readonly rewrite: RewritePolicy | undefined;
+  readonly requestHeaders: HeaderMutation | undefined;
+  readonly responseHeaders: HeaderMutation | undefined;
+}
+
+/** Envoy virtual host: domains and ordered routes. */
+export interface VirtualHost {
+  /** `<domain>:<port>` as Istio names it. */
+  readonly name: string;
+  readonly domains: readonly string[];
+  readonly routes: readonly RouteEntry[];
+  /** `tls.httpsRedirect` on the server: plaintext requests get 301 to https. */
+  readonly requireTls: boolean;
+}
+
+/** Result of a route lookup. */
+export type RouteMatch =
+  | {
+      readonly virtualHost: VirtualHost;
+      readonly route: RouteEntry;
+      readonly match: CompiledMatch | undefined;
+    }
+  | { readonly virtualHost: VirtualHost | undefined; readonly route: undefined; readonly match: undefined };
+
+/**
+ * Envoy `RouteConfiguration`: virtual hosts indexed for lookup by Host header: exact domains in a
+ * map, `*.suffix` wildcards longest first, then the `*` host.
+ */
+export class RouteConfiguration {
+  private readonly exact = new Map<string, VirtualHost>();
+  private readonly suffixes: { suffix: string; vhost: VirtualHost }[] = [];
+  private readonly fallback: VirtualHost | undefined;
+
+  /**
+   * @param name `http.<port>` or `https.<port>.<portName>.<gateway>.<ns>`.
+   * @throws Error when two virtual hosts claim one domain (the compiler de-duplicates first).
+   */
+  constructor(
+    readonly name: string,
+    readonly virtualHosts: readonly VirtualHost[],
+  ) {
+    let fallback: VirtualHost | undefined;
+    for (const vh of virtualHosts) {
+      for (const d of vh.domains) {
+        if (d === '*') {
+          if (fallback) throw new Error(`route configuration ${name}: two virtual hosts for "*"`);
+          fallback = vh;
+        } else if (d.startsWith('*.')) {
+          this.suffixes.push({ suffix: d.slice(1), vhost: vh });
+        } else {
+          if (this.exact.has(d)) throw new Error(`route configuration ${name}: duplicate domain "${d}"`);
+          this.exact.set(d, vh);
+        }
+      }
+    }
+    this.suffixes.sort((a, b) => b.suffix.length - a.suffix.length);
+    this.fallback = fallback;
+  }
+
+  /** Picks the virtual host for a Host header value (port stripped, case-insensitive); no fallback to less specific hosts. */
+  virtualHostFor(authority: string): VirtualHost | undefined {
+    let host = authority;
+    const colon = host.lastIndexOf(':');
+    if (colon > 0 && host.indexOf(']') < colon) host = host.slice(0, colon);
+    host = host.toLowerCase();
+    const hit = this.exact.get(host);
+    if (hit) return hit;
+    for (let i = 0; i < this.suffixes.length; i++) {
+      const s = this.suffixes[i]!;
+      // The wildcard must match at least one character (Envoy: `*.foo.com` does not match `.foo.com`).
+      if (host.length > s.suffix.length && host.endsWith(s.suffix)) return s.vhost;
+    }
+    return this.fallback;
+  }
+
+  /** Virtual host, then the first route whose any match holds (Istio order). */
+  route(r: RequestView): RouteMatch {
+    const vh = this.virtualHostFor(r.authority);
+    if (!vh) return NO_ROUTE;
+    const routes = vh.routes;
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i]!;
+      const ms = route.matches;
+      if (ms.length === 0) return { virtualHost: vh, route, match: undefined };
+      for (let j = 0; j < ms.length; j++) {
+        if (ms[j]!.test(r)) return { virtualHost: vh, route, match: ms[j] };
+      }
+    }
+    return { virtualHost: vh, route: undefined, match: undefined };
+  }
+}
+
+const NO_ROUTE: RouteMatch = { virtualHost: undefined, route: undefined, match: undefined };
