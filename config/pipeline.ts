@@ -2,7 +2,7 @@
  * The config pipeline: files → resources → diagnostics (schema, field rules, cross-resource) →
  * snapshot. Shared by `meshgate validate`, `meshgate run` and reloads.
  */
-import { hasBlocking, type Diagnostic } from './diagnostics.js';
+import { Codes, hasBlocking, type Diagnostic } from './diagnostics.js';
 import { loadConfig } from './load.js';
 import { validateResources } from './validate.js';
 import { analyzeResources } from './analyze.js';
@@ -54,8 +54,19 @@ export async function compileConfig(
 ): Promise<PipelineResult> {
   const v = await validateConfig(paths, opts);
   if (v.blocked) return v;
-  const { snapshot, diagnostics } = buildSnapshot(v.resources, opts);
-  return { ...v, diagnostics: [...v.diagnostics, ...diagnostics], snapshot };
+  try {
+    const { snapshot, diagnostics } = buildSnapshot(v.resources, opts);
+    return { ...v, diagnostics: [...v.diagnostics, ...diagnostics], snapshot };
+  } catch (err) {
+    // Validation should have caught it; still, a compile failure rejects the config, never the process.
+    const d: Diagnostic = {
+      severity: 'error',
+      code: Codes.SchemaValidationError,
+      layer: 'schema',
+      message: `config could not be compiled: ${(err as Error).message}`,
+    };
+    return { ...v, diagnostics: [...v.diagnostics, d], blocked: true, snapshot: undefined };
+  }
 }
 
 function isBlocked(ds: readonly Diagnostic[], strict: boolean | undefined): boolean {

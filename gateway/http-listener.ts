@@ -43,7 +43,11 @@ export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Lo
     },
   );
   server.on('connection', () => ctx.stats.inc(`${statPrefix()}.downstream_cx_total`));
+  const answered = new WeakSet<Socket>();
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Node may report several parse errors for one connection; count and answer it once.
+    if (answered.has(socket)) return void socket.destroy();
+    answered.add(socket);
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     ctx.stats.inc(
       `${statPrefix()}.${tooLarge ? 'downstream_rq_header_overflow' : 'downstream_cx_protocol_error'}`,

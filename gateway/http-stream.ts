@@ -134,8 +134,12 @@ export class HttpStream {
     private readonly rt: ListenerRuntime,
     private readonly ctx: ProxyContext,
   ) {
+    this.socket = req.socket;
     res.once('close', this.onClose);
   }
+
+  /** Captured at start: Node detaches the socket from the request before `close`. */
+  private readonly socket: IncomingMessage['socket'];
 
   private addFlag(flag: string): void {
     (this.flags ??= []).push(flag);
@@ -539,7 +543,7 @@ export class HttpStream {
     if (!al.enabled) return;
     const req = this.req;
     const h = req.headers;
-    const sock = req.socket;
+    const sock = this.socket;
     al.log({
       startTime: this.startTime,
       method: req.method ?? '-',

@@ -67,34 +67,36 @@ export function createAccessLogger(format: AccessLogFormat, dest: number | strin
       flush: () => stream.flushSync(),
     };
   }
-  const logger = pino({ base: null, timestamp: false, formatters: { level: () => ({}) } }, stream);
   return {
     enabled: true,
     log(r) {
-      logger.info({
-        start_time: new Date(r.startTime).toISOString(),
-        method: r.method,
-        path: r.path,
-        protocol: r.protocol,
-        response_code: r.responseCode,
-        response_flags: r.responseFlags,
-        response_code_details: r.responseCodeDetails,
-        bytes_received: r.bytesReceived,
-        bytes_sent: r.bytesSent,
-        duration: Math.round(r.durationMs),
-        upstream_service_time:
-          r.upstreamServiceTimeMs === undefined ? null : Math.round(r.upstreamServiceTimeMs),
-        x_forwarded_for: r.xForwardedFor ?? null,
-        user_agent: r.userAgent ?? null,
-        request_id: r.requestId ?? null,
-        authority: r.authority ?? null,
-        upstream_host: r.upstreamHost ?? null,
-        upstream_cluster: r.upstreamCluster ?? null,
-        route_name: r.routeName ?? null,
-        downstream_remote_address: r.downstreamRemoteAddress ?? null,
-        downstream_local_address: r.downstreamLocalAddress ?? null,
-        requested_server_name: r.requestedServerName ?? null,
-      });
+      // A fixed-shape object stringified directly: one allocation less than a pino child, same bytes.
+      stream.write(
+        JSON.stringify({
+          start_time: new Date(r.startTime).toISOString(),
+          method: r.method,
+          path: r.path,
+          protocol: r.protocol,
+          response_code: r.responseCode,
+          response_flags: r.responseFlags,
+          response_code_details: r.responseCodeDetails,
+          bytes_received: r.bytesReceived,
+          bytes_sent: r.bytesSent,
+          duration: Math.round(r.durationMs),
+          upstream_service_time:
+            r.upstreamServiceTimeMs === undefined ? null : Math.round(r.upstreamServiceTimeMs),
+          x_forwarded_for: r.xForwardedFor ?? null,
+          user_agent: r.userAgent ?? null,
+          request_id: r.requestId ?? null,
+          authority: r.authority ?? null,
+          upstream_host: r.upstreamHost ?? null,
+          upstream_cluster: r.upstreamCluster ?? null,
+          route_name: r.routeName ?? null,
+          downstream_remote_address: r.downstreamRemoteAddress ?? null,
+          downstream_local_address: r.downstreamLocalAddress ?? null,
+          requested_server_name: r.requestedServerName ?? null,
+        }) + '\n',
+      );
     },
     flush: () => stream.flushSync(),
   };

@@ -140,7 +140,6 @@ describe('HTTP ingress gateway', () => {
     expect(seen.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(seen.headers['x-b3-traceid']).toBe('abc');
     expect(seen.headers['x-envoy-attempt-count']).toBe('1');
-    expect(seen.headers['x-hop']).toBeUndefined();
     const log = await rec;
     expect(log.responseCode).toBe(200);
     expect(log.responseFlags).toBe('-');
@@ -262,6 +261,19 @@ describe('HTTP ingress gateway', () => {
     );
     expect(gw.gateway.stats.get('listener.0.0.0.0_80.downstream_rq_header_overflow')).toBe(1);
     expect((await httpGet(port, '/productpage')).status).toBe(200);
+  });
+
+  it('removes hop-by-hop headers, including those named in Connection', async () => {
+    const out = await rawExchange(
+      port,
+      'GET /productpage HTTP/1.1\r\nhost: x\r\nconnection: close, x-hop\r\nx-hop: 1\r\nkeep-alive: timeout=5\r\nproxy-connection: x\r\nx-keep: 2\r\n\r\n',
+    );
+    expect(out).toMatch(/^HTTP\/1\.1 200/);
+    const seen = JSON.parse(/\{.*\}/s.exec(out)![0]) as { headers: Record<string, string> };
+    expect(seen.headers['x-keep']).toBe('2');
+    expect(seen.headers['x-hop']).toBeUndefined();
+    expect(seen.headers['keep-alive']).toBeUndefined();
+    expect(seen.headers['proxy-connection']).toBeUndefined();
   });
 
   it('rejects HTTP/1.0 with 426 as Envoy does by default', async () => {
