@@ -12,6 +12,7 @@ import type { Snapshot } from '../config/snapshot.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
+import { NO_OBSERVER } from '../telemetry/observer.js';
 import { ListenerManager, type ListenerBindError } from './listener-manager.js';
 import type { ProxyContext } from './http-stream.js';
 
@@ -44,7 +45,12 @@ export class Gateway {
     readonly log: Logger,
   ) {
     this.accessLog = opts.accessLogger ?? createAccessLogger(opts.accessLog);
-    const ctx: ProxyContext = { clusters: this.clusters, accessLog: this.accessLog, stats: this.stats };
+    const ctx: ProxyContext = {
+      clusters: this.clusters,
+      accessLog: this.accessLog,
+      stats: this.stats,
+      observer: NO_OBSERVER,
+    };
     this.listeners = new ListenerManager(ctx, log);
   }
 

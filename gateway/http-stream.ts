@@ -9,8 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Listener } from '../config/snapshot.js';
 import type { RouteEntry, WeightedCluster, RequestView, CompiledMatch } from '../routes/route-table.js';
-import type { AccessLogger } from '../telemetry/access-log.js';
+import type { AccessLogger, StreamRecord } from '../telemetry/access-log.js';
 import type { StatStore } from '../telemetry/stats.js';
+import type { StreamObserver } from '../telemetry/observer.js';
+import type { ClusterEndpoint } from '../config/cluster.js';
 import type { ClusterManager, ClusterState } from '../upstream/cluster-manager.js';
 import type { EndpointState } from '../upstream/endpoint-state.js';
 import { classifyUpstreamError, Replies, writeLocalReply, type LocalReply } from './local-reply.js';
@@ -34,6 +36,8 @@ export interface ProxyContext {
   readonly clusters: ClusterManager;
   readonly accessLog: AccessLogger;
   readonly stats: StatStore;
+  /** Metrics/tracing hook; `NO_OBSERVER` when off. */
+  readonly observer: StreamObserver;
 }
 
 class RetryAbort extends Error {}
@@ -115,6 +119,7 @@ export class HttpStream {
   private requestId: string | undefined;
   private upstreamCluster: string | undefined;
   private upstreamHost: string | undefined;
+  private endpoint: ClusterEndpoint | undefined;
   private upstreamStartHr = 0;
   private upstreamTimeMs: number | undefined;
   private bytesSent = 0;
@@ -340,6 +345,7 @@ export class HttpStream {
     this.attempt = attempt;
     ep.active++;
     this.upstreamHost = ep.endpoint.key;
+    this.endpoint = ep.endpoint;
     this.upstreamStartHr = performance.now();
     const perTry = this.route!.retry.perTryTimeoutMs;
     if (perTry > 0) attempt.perTryTimer = setTimeout(() => this.onPerTryTimeout(attempt), perTry);
@@ -540,11 +546,12 @@ export class HttpStream {
 
   private log(): void {
     const al = this.ctx.accessLog;
-    if (!al.enabled) return;
+    const obs = this.ctx.observer;
+    if (!al.enabled && !obs.enabled) return;
     const req = this.req;
     const h = req.headers;
     const sock = this.socket;
-    al.log({
+    const record: StreamRecord = {
       startTime: this.startTime,
       method: req.method ?? '-',
       path: req.url ?? '-',
@@ -566,7 +573,9 @@ export class HttpStream {
       downstreamRemoteAddress: `${sock.remoteAddress}:${sock.remotePort}`,
       downstreamLocalAddress: `${sock.localAddress}:${sock.localPort}`,
       requestedServerName: (sock as { servername?: string }).servername || undefined,
-    });
+    };
+    if (al.enabled) al.log(record);
+    if (obs.enabled) obs.onHttp(record, this.picked?.destination.cluster, this.endpoint);
   }
 }
 

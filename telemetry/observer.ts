@@ -1,0 +1,17 @@
+/**
+ * The data path's one telemetry hook: called once per finished HTTP stream (and, for L4
+ * listeners, per closed connection) with the access-log record and the cluster/endpoint that
+ * served it. Metrics and tracing exporters implement it; when nothing is attached it costs one
+ * boolean check.
+ */
+import type { Cluster, ClusterEndpoint } from '../config/cluster.js';
+import type { StreamRecord } from './access-log.js';
+
+export interface StreamObserver {
+  readonly enabled: boolean;
+  /** One finished HTTP request. `cluster`/`endpoint` are undefined for local replies without an upstream. */
+  onHttp(r: StreamRecord, cluster: Cluster | undefined, endpoint: ClusterEndpoint | undefined): void;
+}
+
+/** The observer used when telemetry is off. */
+export const NO_OBSERVER: StreamObserver = { enabled: false, onHttp: () => undefined };
