@@ -122,7 +122,9 @@ describe('ClusterResolver', () => {
     expect(v1.endpoints.map((e) => e.port)).toEqual([1001]);
     // The first DR had no top-level policy, so the second one's applies (Istio mergeDestinationRule).
     expect(v1.lbPolicy).toBe('ROUND_ROBIN');
-    expect(r.resolve({ host: 'reviews.example.com', subset: 'v2' }, 'default', 80).cluster?.endpoints).toHaveLength(1);
+    expect(
+      r.resolve({ host: 'reviews.example.com', subset: 'v2' }, 'default', 80).cluster?.endpoints,
+    ).toHaveLength(1);
   });
 
   it('filters subset endpoints by labels and applies the subset policy and port-level settings', () => {
@@ -137,8 +139,11 @@ describe('ClusterResolver', () => {
         subsets: [{ name: 'v2', labels: { version: 'v2' }, trafficPolicy: { outlierDetection: OD } }],
       }),
     ]);
-    const c = r.resolve({ host: 'reviews.example.com', subset: 'v2', port: { number: 9080 } }, 'default', 80)
-      .cluster!;
+    const c = r.resolve(
+      { host: 'reviews.example.com', subset: 'v2', port: { number: 9080 } },
+      'default',
+      80,
+    ).cluster!;
     expect(c.name).toBe('outbound|9080|v2|reviews.example.com');
     expect(c.endpoints.map((e) => e.port)).toEqual([1002]);
     // Port-level settings replaced the top level wholesale (no connectionPool); subset adds outlierDetection.
@@ -148,7 +153,9 @@ describe('ClusterResolver', () => {
 
   it('reports unknown subsets and ports (503 NC)', () => {
     const r = resolver([...ses]);
-    expect(r.resolve({ host: 'reviews.example.com', subset: 'v3' }, 'default', 80).missing).toBe('unknown-subset');
+    expect(r.resolve({ host: 'reviews.example.com', subset: 'v3' }, 'default', 80).missing).toBe(
+      'unknown-subset',
+    );
     expect(r.resolve({ host: 'reviews.example.com', port: { number: 1 } }, 'default', 80).missing).toBe(
       'unknown-port',
     );
