@@ -8,8 +8,10 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { validateConfig } from '../config/pipeline.js';
 import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
-import { Gateway } from '../gateway/gateway.js';
+import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
+import { parseDnsServer } from '../upstream/dns.js';
+import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
 
 const USAGE = `Usage:
   meshgate run -f <file|dir> [-f ...] [options]
@@ -20,11 +22,19 @@ Options:
   -n, --namespace <ns>         namespace for resources that name none (default: default)
       --gateway-labels k=v,..  serve only Gateways whose selector matches these labels (default: all)
       --port-map 80=8080,...   bind a Gateway server port on another local port
+      --credentials-dir <dir>  TLS credentials for credentialName: <dir>/<name>/tls.crt, tls.key[, ca.crt]
+                               (and <dir>/<name>-cacert/ca.crt), as a mounted Kubernetes Secret
       --strict                 refuse dangling references (missing Gateway, subset, host) as errors
       --access-log json|text|off   access log format on stdout (default: json)
       --log-level <level>      trace|debug|info|warn|error (default: info)
       --no-watch               do not reload when config files change
-  -h, --help
+      --mesh-port <port>       also serve the mesh (sidecar outbound) listener on 127.0.0.1:<port>:
+                               HTTP proxy / Host / CONNECT, applying VirtualServices bound to mesh
+      --outbound-traffic-policy ALLOW_ANY|REGISTRY_ONLY
+                               mesh listener, unknown hosts: pass through (default) or refuse (502)
+      --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
+                               (default: the system resolver, answers kept 5 s)
+${TELEMETRY_USAGE}  -h, --help
 `;
 
 /** Parses `k=v,k2=v2`. @throws Error naming the bad entry. */
@@ -63,6 +73,33 @@ export function parsePortMap(text: string | undefined): Map<number, number> {
   return out;
 }
 
+/**
+ * Parses the egress options (issue 4): `--mesh-port` (0-65535), `--outbound-traffic-policy`
+ * (`ALLOW_ANY` | `REGISTRY_ONLY`, case-insensitive), `--dns-server` (see `parseDnsServer`).
+ * @throws Error naming the bad value.
+ */
+export function parseEgressOptions(
+  meshPort: string | undefined,
+  policy: string | undefined,
+  dnsServer: string | undefined,
+): Pick<GatewayOptions, 'meshPort' | 'outboundTrafficPolicy' | 'dnsServer'> {
+  let port: number | undefined;
+  if (meshPort !== undefined) {
+    port = Number(meshPort);
+    if (!/^\d+$/.test(meshPort) || port > 65535)
+      throw new Error(`--mesh-port: "${meshPort}" must be a port 0-65535`);
+  }
+  const p = policy?.toUpperCase();
+  if (p !== undefined && p !== 'ALLOW_ANY' && p !== 'REGISTRY_ONLY') {
+    throw new Error(`--outbound-traffic-policy: "${policy}" must be ALLOW_ANY or REGISTRY_ONLY`);
+  }
+  return {
+    meshPort: port,
+    outboundTrafficPolicy: p,
+    dnsServer: dnsServer === undefined ? undefined : parseDnsServer(dnsServer),
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   if (!command || command === '-h' || command === '--help' || command === 'help') {
@@ -87,8 +124,10 @@ async function main(argv: string[]): Promise<number> {
   }
   let portMap: Map<number, number>;
   let gatewayLabels: Record<string, string> | undefined;
+  let egress: Pick<GatewayOptions, 'meshPort' | 'outboundTrafficPolicy' | 'dnsServer'>;
   try {
     portMap = parsePortMap(values['port-map']);
+    egress = parseEgressOptions(values['mesh-port'], values['outbound-traffic-policy'], values['dns-server']);
     gatewayLabels = values['gateway-labels']
       ? Object.fromEntries(parsePairs(values['gateway-labels'], '--gateway-labels'))
       : undefined;
@@ -101,6 +140,8 @@ async function main(argv: string[]): Promise<number> {
     strict: values.strict ?? false,
     portMap,
     gatewayLabels,
+    credentialsDir: values['credentials-dir'],
+    ...egress,
   };
 
   if (command === 'validate') {
@@ -120,11 +161,22 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`meshgate: --access-log must be json, text or off\n`);
       return 2;
     }
+    let telemetry: GatewayOptions['telemetry'];
+    try {
+      telemetry = parseTelemetryOptions(values);
+    } catch (err) {
+      process.stderr.write(`meshgate: ${(err as Error).message}\n`);
+      return 2;
+    }
     const log = pino({ level: values['log-level'] ?? 'info', base: { component: 'meshgate' } });
-    const started = await Gateway.start({ ...pipeline, paths, accessLog, watch: !values['no-watch'] }, log);
+    const started = await Gateway.start(
+      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
+      log,
+    );
     if (!started.ok) {
       for (const e of started.bindErrors) log.error(e.message);
-      if (started.bindErrors.length === 0)
+      for (const e of started.portErrors ?? []) log.error(e.message);
+      if (started.bindErrors.length === 0 && !started.portErrors?.length)
         log.error('configuration rejected; not starting (see the errors above)');
       return 1;
     }
@@ -158,10 +210,15 @@ function parse(args: string[]) {
       namespace: { type: 'string', short: 'n' },
       'gateway-labels': { type: 'string' },
       'port-map': { type: 'string' },
+      'credentials-dir': { type: 'string' },
       strict: { type: 'boolean' },
       'access-log': { type: 'string' },
       'log-level': { type: 'string' },
       'no-watch': { type: 'boolean' },
+      'mesh-port': { type: 'string' },
+      'outbound-traffic-policy': { type: 'string' },
+      'dns-server': { type: 'string' },
+      ...TELEMETRY_ARG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });

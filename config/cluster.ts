@@ -11,6 +11,7 @@ import type {
   TrafficPolicy,
 } from './resources.js';
 import { ofKind } from './resources.js';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { parseDurationMs } from './duration.js';
 import { labelsMatch, type Service, type ServiceRegistry } from './registry.js';
 import { hostCovers, isWildcard, resolveShortName } from '../routes/host-names.js';
@@ -47,6 +48,11 @@ export interface Cluster {
   readonly lbPolicy: LbPolicy;
   /** `connectionPool.tcp.connectTimeout`, default 10 s. */
   readonly connectTimeoutMs: number;
+  /**
+   * Directory of the YAML file of the DestinationRule that supplied `policy` (relative `tls` file
+   * paths resolve against it); undefined without a DestinationRule.
+   */
+  readonly policyBaseDir?: string;
 }
 
 /** Why a destination has no cluster: Envoy answers all of them 503 NC (cluster not found). */
@@ -67,6 +73,8 @@ export function clusterName(port: number, subset: string | undefined, host: stri
 interface MergedRule {
   readonly trafficPolicy: TrafficPolicy | undefined;
   readonly subsets: readonly Subset[];
+  /** File of the first DestinationRule for the host. */
+  readonly file?: string;
 }
 
 /**
@@ -82,17 +90,29 @@ export class ClusterResolver {
     private readonly registry: ServiceRegistry,
     resources: readonly Resource[],
   ) {
-    const byHost = new Map<string, { trafficPolicy: TrafficPolicy | undefined; subsets: Subset[] }>();
+    const byHost = new Map<
+      string,
+      { trafficPolicy: TrafficPolicy | undefined; subsets: Subset[]; file?: string }
+    >();
     for (const dr of ofKind(resources, 'DestinationRule')) {
       const spec: DestinationRuleSpec = dr.spec;
       const host = resolveShortName(spec.host, dr.metadata.namespace);
       const prev = byHost.get(host);
       if (!prev) {
-        byHost.set(host, { trafficPolicy: spec.trafficPolicy, subsets: [...(spec.subsets ?? [])] });
+        byHost.set(host, {
+          trafficPolicy: spec.trafficPolicy,
+          subsets: [...(spec.subsets ?? [])],
+          file: dr.source?.file,
+        });
       } else {
-        // Several DRs for one host merge: subsets concatenated (first name wins), first top-level policy wins.
+        // Several DRs for one host merge (Istio `mergeDestinationRule`): subsets concatenated (first
+        // name wins); the first top-level policy wins, or the first one given when earlier DRs had none.
         for (const s of spec.subsets ?? [])
           if (!prev.subsets.some((p) => p.name === s.name)) prev.subsets.push(s);
+        if (prev.trafficPolicy === undefined && spec.trafficPolicy !== undefined) {
+          prev.trafficPolicy = spec.trafficPolicy;
+          prev.file = dr.source?.file;
+        }
       }
     }
     for (const [host, rule] of byHost) {
@@ -172,34 +192,49 @@ export class ClusterResolver {
         lbPolicy: lbPolicyOf(policy),
         connectTimeoutMs:
           parseDurationMs(policy.connectionPool?.tcp?.connectTimeout) ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        policyBaseDir: rule?.file !== undefined ? dirname(resolvePath(rule.file)) : undefined,
       }),
     };
   }
 }
 
 /**
- * Merges policies as Istio's `MergeTrafficPolicy` does: each block (loadBalancer, connectionPool,
- * outlierDetection, tls) of the subset replaces the top-level block whole; then port-level settings
- * for the destination port replace blocks whole.
+ * Merges policies as Istio's `MergeSubsetTrafficPolicy` does (pilot/pkg/networking/util):
+ * 1. each level (top, subset) is first narrowed to its `portLevelSettings` entry for `port` when one
+ *    exists; that entry replaces the level's blocks wholesale (a block it leaves unset falls back to
+ *    the default, it is not inherited from the level's own blocks);
+ * 2. the subset level then overrides the top level per block (loadBalancer, connectionPool,
+ *    outlierDetection, tls each replaced whole if set); when the subset level came from port-level
+ *    settings, all four blocks come from it, set or not.
  */
 export function effectivePolicy(
   top: TrafficPolicy | undefined,
   subset: TrafficPolicy | undefined,
   port: number,
 ): EffectivePolicy {
-  const merged: EffectivePolicy = {};
-  for (const layer of [top, subset]) {
-    if (!layer) continue;
-    const portLevel = layer.portLevelSettings?.find((p) => p.port?.number === port);
-    for (const src of [layer, portLevel]) {
-      if (!src) continue;
-      if (src.loadBalancer) merged.loadBalancer = src.loadBalancer;
-      if (src.connectionPool) merged.connectionPool = src.connectionPool;
-      if (src.outlierDetection) merged.outlierDetection = src.outlierDetection;
-      if (src.tls) merged.tls = src.tls;
+  const merged: Record<string, unknown> = {};
+  const t = atPort(top, port);
+  const s = atPort(subset, port);
+  for (const b of POLICY_BLOCKS) {
+    if (t?.policy[b] !== undefined) merged[b] = t.policy[b];
+    if (s && (s.policy[b] !== undefined || s.portLevel)) {
+      if (s.policy[b] !== undefined) merged[b] = s.policy[b];
+      else delete merged[b];
     }
   }
-  return Object.freeze(merged);
+  return Object.freeze(merged as EffectivePolicy);
+}
+
+const POLICY_BLOCKS = ['loadBalancer', 'connectionPool', 'outlierDetection', 'tls'] as const;
+
+/** Istio `GetPortLevelTrafficPolicy`: the level's port-level entry for `port` if any, else the level. */
+function atPort(
+  policy: TrafficPolicy | undefined,
+  port: number,
+): { readonly policy: EffectivePolicy; readonly portLevel: boolean } | undefined {
+  if (!policy) return undefined;
+  const p = policy.portLevelSettings?.find((x) => x.port?.number === port);
+  return p ? { policy: p, portLevel: true } : { policy, portLevel: false };
 }
 
 function lbPolicyOf(policy: EffectivePolicy): LbPolicy {

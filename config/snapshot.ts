@@ -15,6 +15,13 @@ import {
   resolveShortName,
   splitServerHost,
 } from '../routes/host-names.js';
+import { buildL4FilterChains, type FilterChainTable } from '../routes/compile-l4.js';
+import {
+  buildMeshListener,
+  withMeshClusters,
+  type MeshOutbound,
+  type OutboundTrafficPolicy,
+} from './mesh-listener.js';
 
 /** How a listener treats its bytes, decided by the first server on the port. */
 export type ListenerKind = 'HTTP' | 'TLS' | 'TCP';
@@ -43,6 +50,15 @@ export interface Listener {
   readonly servers: readonly BoundServer[];
   /** Plaintext HTTP route table (`http.<port>`); undefined for TLS/TCP listeners. */
   readonly routeConfig: RouteConfiguration | undefined;
+  /**
+   * TLS and TCP listeners: the Envoy filter chains (terminating HTTPS, TLS passthrough by SNI, TCP
+   * proxy) built by `buildL4FilterChains`; undefined for HTTP listeners.
+   */
+  readonly filterChains?: FilterChainTable;
+  /** How long a TLS listener waits for the ClientHello before closing (Envoy `listener_filter_timeout`), ms. */
+  readonly listenerFilterTimeoutMs?: number;
+  /** The mesh (sidecar outbound) listener only (issue 4): CONNECT routing and the outbound policy. */
+  readonly mesh?: MeshOutbound;
 }
 
 export interface Snapshot {
@@ -62,7 +78,18 @@ export interface SnapshotOptions {
   readonly gatewayLabels?: Readonly<Record<string, string>>;
   /** Server port → local port (`--port-map 80=8080`). */
   readonly portMap?: ReadonlyMap<number, number>;
+  /** `--credentials-dir`: folder with one sub-folder per `credentialName` (`<name>/tls.crt`, `tls.key`, `ca.crt`). */
+  readonly credentialsDir?: string;
+  /** TLS listeners: ClientHello deadline in ms (default 5000); a silent client is closed at it. */
+  readonly listenerFilterTimeoutMs?: number;
+  /** `--mesh-port`: also serve the mesh (sidecar outbound) listener on this port (0 = ephemeral). */
+  readonly meshPort?: number;
+  /** `--outbound-traffic-policy` for the mesh listener (Istio's default `ALLOW_ANY`). */
+  readonly outboundTrafficPolicy?: OutboundTrafficPolicy;
 }
+
+/** Default ClientHello deadline of TLS listeners (shorter than Envoy's 15 s: real clients send it in their first flight). */
+export const DEFAULT_LISTENER_FILTER_TIMEOUT_MS = 5_000;
 
 const HTTP_LIKE = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
 const TLS_LIKE = new Set(['HTTPS', 'TLS']);
@@ -136,6 +163,27 @@ export function buildSnapshot(
       g.kind === 'HTTP'
         ? buildHttpRouteConfiguration(g.port, g.servers, virtualServices, resolver)
         : undefined;
+    let filterChains: FilterChainTable | undefined;
+    if (g.kind !== 'HTTP') {
+      // TLS/TCP (issue 3): filter chains; a port without any is omitted, as Istio omits the listener.
+      const l4 = buildL4FilterChains({
+        kind: g.kind,
+        port: g.port,
+        servers: g.servers,
+        gateways,
+        virtualServices,
+        resolver,
+        credentialsDir: opts.credentialsDir,
+        buildHttpRoutes: (server, name) =>
+          new RouteConfiguration(
+            name,
+            buildHttpRouteConfiguration(g.port, [server], virtualServices, resolver).virtualHosts,
+          ),
+      });
+      diagnostics.push(...l4.diagnostics);
+      if (!l4.table) continue;
+      filterChains = l4.table;
+    }
     listeners.push(
       Object.freeze({
         name: `${g.address}_${g.port}`,
@@ -147,15 +195,33 @@ export function buildSnapshot(
         gateways: gatewaysServed,
         servers: g.servers,
         routeConfig,
+        filterChains,
+        listenerFilterTimeoutMs: opts.listenerFilterTimeoutMs ?? DEFAULT_LISTENER_FILTER_TIMEOUT_MS,
       }),
     );
+  }
+
+  // 3. The mesh listener (issue 4; config/mesh-listener.ts).
+  const mesh =
+    opts.meshPort === undefined
+      ? undefined
+      : buildMeshListener({
+          port: opts.meshPort,
+          policy: opts.outboundTrafficPolicy ?? 'ALLOW_ANY',
+          virtualServices,
+          registry,
+          resolver,
+        });
+  if (mesh) {
+    listeners.push(mesh.listener);
+    diagnostics.push(...mesh.diagnostics);
   }
 
   const snapshot: Snapshot = Object.freeze({
     version: 0,
     builtAt: new Date(),
     listeners: Object.freeze(listeners),
-    clusters: resolver.clusters(),
+    clusters: withMeshClusters(resolver.clusters(), mesh),
     registry,
     diagnostics: Object.freeze(diagnostics.slice()),
     resourceCount: resources.length,

@@ -10,13 +10,19 @@ import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
+import { DnsCache } from '../upstream/dns.js';
 import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
-import { NO_OBSERVER } from '../telemetry/observer.js';
+import { Observability, type ObservabilityOptions, type PortBindError } from '../admin/observability.js';
 import { ListenerManager, type ListenerBindError } from './listener-manager.js';
 import type { ProxyContext } from './http-stream.js';
+import { CertStore } from '../tls/cert-store.js';
+import { createTlsListenerFactory } from './tls-listener.js';
+import { createTcpListenerFactory } from './tcp-proxy.js';
 
 export interface GatewayOptions extends PipelineOptions {
+  /** `--dns-server`: resolve DNS endpoints and original destinations there (default: system resolver). */
+  readonly dnsServer?: { readonly host: string; readonly port: number };
   /** `-f` paths: files or directories. */
   readonly paths: readonly string[];
   readonly accessLog: AccessLogFormat;
@@ -24,18 +30,30 @@ export interface GatewayOptions extends PipelineOptions {
   readonly accessLogger?: AccessLogger;
   /** Reload when a config file changes (and on SIGHUP, wired by the CLI). */
   readonly watch?: boolean;
+  /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
+  readonly telemetry?: ObservabilityOptions;
+  /** Runs after the telemetry ports are up and the first snapshot is installed, before listeners bind (tests observe readiness here). */
+  readonly beforeListen?: (gw: Gateway) => void | Promise<void>;
 }
 
 export type StartResult =
   | { ok: true; gateway: Gateway }
-  | { ok: false; diagnostics: readonly Diagnostic[]; bindErrors: readonly ListenerBindError[] };
+  | {
+      ok: false;
+      diagnostics: readonly Diagnostic[];
+      bindErrors: readonly ListenerBindError[];
+      /** Telemetry ports that could not be bound (issue 6). */
+      portErrors?: readonly PortBindError[];
+    };
 
 export class Gateway {
   readonly store = new SnapshotStore();
-  readonly clusters = new ClusterManager();
+  readonly clusters: ClusterManager;
   readonly stats = new StatStore();
   readonly accessLog: AccessLogger;
   readonly listeners: ListenerManager;
+  /** Metrics, tracing, admin and health ports (issue 6). */
+  readonly observability: Observability;
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<boolean> | undefined;
@@ -45,13 +63,22 @@ export class Gateway {
     readonly log: Logger,
   ) {
     this.accessLog = opts.accessLogger ?? createAccessLogger(opts.accessLog);
+    this.clusters = new ClusterManager({
+      dns: new DnsCache({ server: opts.dnsServer }),
+      onWarning: (message) => log.warn(message),
+    });
+    this.observability = new Observability(opts.telemetry ?? {}, this);
     const ctx: ProxyContext = {
       clusters: this.clusters,
       accessLog: this.accessLog,
       stats: this.stats,
-      observer: NO_OBSERVER,
+      observer: this.observability.observer,
+      tracing: this.observability.tracer,
     };
     this.listeners = new ListenerManager(ctx, log);
+    // TLS (HTTPS terminate, PASSTHROUGH) and TCP servers; certificates shared and watched process-wide.
+    this.listeners.register('TLS', createTlsListenerFactory({ certs: new CertStore(log) }));
+    this.listeners.register('TCP', createTcpListenerFactory());
   }
 
   /**
@@ -60,15 +87,27 @@ export class Gateway {
    */
   static async start(opts: GatewayOptions, log: Logger): Promise<StartResult> {
     const gw = new Gateway(opts, log);
+    // Telemetry ports first, so /healthz/ready answers (503) while the config compiles and binds.
+    const portErrors = await gw.observability.start();
+    if (portErrors.length > 0) {
+      await gw.close();
+      return { ok: false, diagnostics: [], bindErrors: [], portErrors };
+    }
     const result = await compileConfig(opts.paths, opts);
     gw.report(result);
-    if (!result.snapshot) return { ok: false, diagnostics: result.diagnostics, bindErrors: [] };
+    if (!result.snapshot) {
+      await gw.close();
+      return { ok: false, diagnostics: result.diagnostics, bindErrors: [] };
+    }
+    gw.observability.setResources(result.resources);
     const installed = gw.install(result.snapshot);
+    await opts.beforeListen?.(gw);
     const bindErrors = await gw.listeners.reconcile(installed);
     if (bindErrors.length > 0) {
       await gw.close();
       return { ok: false, diagnostics: result.diagnostics, bindErrors };
     }
+    gw.observability.markListenersBound();
     if (opts.watch) gw.watchFiles();
     return { ok: true, gateway: gw };
   }
@@ -112,6 +151,7 @@ export class Gateway {
           this.log.error(reason);
           return false;
         }
+        this.observability.setResources(result.resources);
         const installed = this.install(result.snapshot);
         const errors = await this.listeners.reconcile(installed);
         for (const e of errors) this.log.error(e.message);
@@ -154,11 +194,14 @@ export class Gateway {
 
   /** Stops listeners, watchers and pools; flushes the access log. */
   async close(): Promise<void> {
+    this.observability.beginDrain();
     for (const w of this.watchers) w.close();
     this.watchers = [];
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await this.listeners.close();
     await this.clusters.close();
+    // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.
+    await this.observability.close();
     try {
       this.accessLog.flush();
     } catch {

@@ -15,36 +15,55 @@ import { HttpStream, type ListenerRuntime, type ProxyContext } from './http-stre
 /** Envoy's default `max_request_headers_kb` (60 KiB). */
 export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
 
-/** Creates (does not bind) the server for one HTTP listener. */
-export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Logger): http.Server {
-  const statPrefix = () => `listener.${rt.listener.name}`;
-  const server = http.createServer(
-    {
-      maxHeaderSize: MAX_REQUEST_HEADERS_BYTES,
-      // Envoy: no request timeout at the gateway; downstream idle timeout 1 h.
-      requestTimeout: 0,
-      keepAliveTimeout: 3_600_000,
-      headersTimeout: 60_000,
-    },
-    (req, res) => {
-      try {
-        new HttpStream(req, res, rt, ctx).run();
-      } catch (err) {
-        // A bug must cost one request, never the process.
-        ctx.stats.inc(`${statPrefix()}.downstream_rq_internal_error`);
-        log.error({ err, url: req.url }, 'request handler failed');
-        if (!res.headersSent) {
-          res.writeHead(500, { server: 'istio-envoy', 'content-length': 0 });
-          res.end();
-        } else {
-          res.destroy();
-        }
+/**
+ * node:http server options shared by the plaintext listener and the TLS-terminating chains:
+ * Envoy's 60 KiB header limit, no request timeout at the gateway, downstream idle timeout 1 h.
+ */
+export const HTTP_SERVER_OPTIONS: http.ServerOptions = {
+  maxHeaderSize: MAX_REQUEST_HEADERS_BYTES,
+  requestTimeout: 0,
+  keepAliveTimeout: 3_600_000,
+  headersTimeout: 60_000,
+};
+
+/**
+ * The request handler of a listener (plaintext or TLS-terminated): one `HttpStream` per request; a
+ * bug costs that request a 500 (or a reset once the response started), never the process.
+ */
+export function createRequestHandler(
+  rt: ListenerRuntime,
+  ctx: ProxyContext,
+  log: Logger,
+): (req: http.IncomingMessage, res: http.ServerResponse) => void {
+  return (req, res) => {
+    try {
+      new HttpStream(req, res, rt, ctx).run();
+    } catch (err) {
+      // A bug must cost one request, never the process.
+      ctx.stats.inc(`listener.${rt.listener.name}.downstream_rq_internal_error`);
+      log.error({ err, url: req.url }, 'request handler failed');
+      if (!res.headersSent) {
+        res.writeHead(500, { server: 'istio-envoy', 'content-length': 0 });
+        res.end();
+      } else {
+        res.destroy();
       }
-    },
-  );
-  server.on('connection', () => ctx.stats.inc(`${statPrefix()}.downstream_cx_total`));
+    }
+  };
+}
+
+/**
+ * The `clientError` handler: malformed requests are answered as Envoy's HTTP/1 codec does (400, or
+ * 431 for oversized headers), counted once per connection, and the connection closed.
+ */
+export function createClientErrorHandler(
+  rt: ListenerRuntime,
+  ctx: ProxyContext,
+  log: Logger,
+): (err: NodeJS.ErrnoException, socket: Socket) => void {
+  const statPrefix = () => `listener.${rt.listener.name}`;
   const answered = new WeakSet<Socket>();
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  return (err, socket) => {
     // Node may report several parse errors for one connection; count and answer it once.
     if (answered.has(socket)) return void socket.destroy();
     answered.add(socket);
@@ -65,6 +84,18 @@ export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Lo
     } else {
       socket.destroy();
     }
+  };
+}
+
+/** Creates (does not bind) the server for one HTTP listener. */
+export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Logger): http.Server {
+  const server = http.createServer(HTTP_SERVER_OPTIONS, createRequestHandler(rt, ctx, log));
+  server.on('connection', (socket: Socket) => {
+    ctx.stats.inc(`listener.${rt.listener.name}.downstream_cx_total`);
+    // Read once per connection: Node caches them, and they are gone once the socket is destroyed.
+    void socket.remoteAddress;
+    void socket.localAddress;
   });
+  server.on('clientError', createClientErrorHandler(rt, ctx, log));
   return server;
 }

@@ -12,13 +12,18 @@ import type { RouteEntry, WeightedCluster, RequestView, CompiledMatch } from '..
 import type { AccessLogger, StreamRecord } from '../telemetry/access-log.js';
 import type { StatStore } from '../telemetry/stats.js';
 import type { StreamObserver } from '../telemetry/observer.js';
+import type { TraceInjector } from '../telemetry/tracing.js';
 import type { ClusterEndpoint } from '../config/cluster.js';
 import type { ClusterManager, ClusterState } from '../upstream/cluster-manager.js';
 import type { EndpointState } from '../upstream/endpoint-state.js';
+import { PassThrough, type Readable } from 'node:stream';
+import { Admission, TicketState, type BreakerTicket } from '../upstream/circuit-breaker.js';
+import { allowedOrigin, answerPreflight, applyCorsHeaders } from './cors.js';
 import { classifyUpstreamError, Replies, writeLocalReply, type LocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
 import {
   HOP_BY_HOP,
+  getFromList,
   mutateHeaderList,
   mutateHeaderObject,
   setInList,
@@ -29,6 +34,13 @@ import {
 export interface ListenerRuntime {
   listener: Listener;
   readonly scheme: 'http' | 'https';
+  /**
+   * TLS-terminating chains only (issue 3): connection-level upstream request headers, i.e. Envoy's
+   * `x-forwarded-client-cert` under Istio's SANITIZE_SET. When present, any incoming XFCC is removed
+   * and the returned `[name, value, ...]` pairs (lowercase names) are appended; plaintext listeners
+   * leave it unset, so their path is unchanged.
+   */
+  readonly extraRequestHeaders?: (req: IncomingMessage) => readonly string[] | undefined;
 }
 
 /** Shared services of the data path. */
@@ -38,21 +50,38 @@ export interface ProxyContext {
   readonly stats: StatStore;
   /** Metrics/tracing hook; `NO_OBSERVER` when off. */
   readonly observer: StreamObserver;
+  /** Trace propagation (issue 6); undefined when tracing is off, so the data path does no trace work. */
+  readonly tracing?: TraceInjector;
 }
+
+/** Largest request body buffered so the request can be retried (Envoy buffers retried bodies up to its limit), bytes. */
+export const MAX_RETRY_BODY_BYTES = 64 * 1024;
+/** Largest streamed request body copied to mirrors (issue 5), bytes; it is held in memory until complete. */
+export const MAX_MIRROR_BODY_BYTES = 64 * 1024;
+/** Envoy's retry back-off base interval, ms (fully jittered, exponential). */
+export const RETRY_BACKOFF_BASE_MS = 25;
+/** Envoy's retry back-off ceiling: 10 × the base interval, ms. */
+export const RETRY_BACKOFF_MAX_MS = 250;
 
 class RetryAbort extends Error {}
 class TimeoutAbort extends Error {}
 class DownstreamAbort extends Error {}
 
 /** One try of the request against one endpoint; isolates late callbacks of abandoned tries. */
-class UpstreamAttempt implements Dispatcher.DispatchHandler {
+class UpstreamAttempt implements Dispatcher.DispatchHandler, BreakerTicket {
   controller: Dispatcher.DispatchController | undefined;
   released = false;
   perTryTimer: NodeJS.Timeout | undefined;
+  /** Circuit-breaker bookkeeping (issue 5, upstream/circuit-breaker.ts). */
+  cbState: number = TicketState.None;
+  /** Upstream status once headers arrived; 0 before (outlier detection input). */
+  status = 0;
 
   constructor(
     readonly stream: HttpStream,
     readonly endpoint: EndpointState,
+    readonly cluster: ClusterState,
+    readonly isRetry: boolean,
   ) {}
 
   release(): void {
@@ -60,6 +89,25 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     this.released = true;
     this.endpoint.active--;
     if (this.perTryTimer) clearTimeout(this.perTryTimer);
+    if (this.cbState !== TicketState.None) this.cluster.breaker!.release(this);
+  }
+
+  /** The circuit breaker hands a queued attempt its connection slot. */
+  start(): void {
+    this.stream.send(this);
+  }
+
+  /**
+   * Outlier detection input (issue 5): the status of this try, else a local-origin failure as
+   * Envoy counts it without split local-origin errors (timeout 504; connect failure or reset 503).
+   * A try abandoned because the client left reports nothing.
+   */
+  private outcome(err: Error | undefined): void {
+    const od = this.cluster.outlier;
+    if (od === undefined || err instanceof DownstreamAbort) return;
+    if (err === undefined) od.report(this.endpoint.endpoint.key, this.status);
+    else if (this.status === 0)
+      od.report(this.endpoint.endpoint.key, err instanceof RetryAbort || err instanceof TimeoutAbort ? 504 : 503);
   }
 
   abort(err: Error): void {
@@ -69,6 +117,7 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    if (this.cbState === TicketState.Connecting) this.cluster.breaker!.started(this);
     if (this.stream.attempt !== this) controller.abort(new RetryAbort());
   }
 
@@ -77,6 +126,8 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
     statusCode: number,
     headers: HeaderObject,
   ): void {
+    this.status = statusCode;
+    this.outcome(undefined);
     if (this.stream.attempt !== this) return controller.abort(new RetryAbort());
     this.stream.onUpstreamHeaders(this, statusCode, headers);
   }
@@ -92,19 +143,11 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.outcome(err);
     this.release();
     if (this.stream.attempt === this) this.stream.onUpstreamError(this, err);
   }
 }
-
-/** Mirror copies: response bodies are read and dropped; errors ignored (fire-and-forget). */
-const DISCARD: Dispatcher.DispatchHandler = {
-  onRequestStart() {},
-  onResponseStart() {},
-  onResponseData() {},
-  onResponseEnd() {},
-  onResponseError() {},
-};
 
 /** Handles one downstream request. */
 export class HttpStream {
@@ -124,7 +167,10 @@ export class HttpStream {
   private upstreamTimeMs: number | undefined;
   private bytesSent = 0;
   private upHeaders: string[] = [];
-  private body: IncomingMessage | null = null;
+  private body: Readable | Buffer | null = null;
+  /** False once a streamed body was sent: the request cannot be sent again (no retry, no URX). */
+  private replayable = true;
+  private backoffTimer: NodeJS.Timeout | undefined;
   private clusterState: ClusterState | undefined;
   private picked: WeightedCluster | undefined;
   private triesLeft = 0;
@@ -132,6 +178,14 @@ export class HttpStream {
   private tries = 1;
   private routeTimer: NodeJS.Timeout | undefined;
   private finished = false;
+  /** Consistent-hash key of the request (issue 5), computed once for every try. */
+  private hashKey: number | undefined;
+  /** `Set-Cookie` for a generated consistent-hash cookie (`httpCookie` with `ttl`). */
+  setCookie: string | undefined;
+  /** Allowed `Origin` of a CORS request: its response gets the CORS headers. */
+  private corsOrigin: string | undefined;
+  /** A `maxRetries` grant not yet carried by a retry attempt. */
+  private retryGrant = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -154,6 +208,9 @@ export class HttpStream {
   run(): void {
     const req = this.req;
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return this.reply(Replies.http10);
+    // HTTP/1.1 requires Host (RFC 9112 §3.2). Node rejects it before this point unless the server
+    // opts out, as the mesh listener does so the refusal is access-logged.
+    if (req.headers.host === undefined) return this.reply(Replies.badRequest);
     let url = req.url ?? '/';
     let authority = req.headers.host ?? '';
     if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') {
@@ -181,6 +238,12 @@ export class HttpStream {
     this.route = route;
     if (m.virtualHost.requireTls && this.rt.scheme === 'http') {
       return this.redirectTo(301, `https://${stripDefaultPort(authority)}${url}`);
+    }
+    const cors = route.cors;
+    if (cors !== undefined) {
+      // Envoy's CORS filter runs before fault injection and the router (issue 5, gateway/cors.ts).
+      if (answerPreflight(cors, req, this.res)) return void (this.details = 'cors_response');
+      this.corsOrigin = allowedOrigin(cors, req);
     }
     const fault = route.fault;
     if (fault) {
@@ -254,9 +317,13 @@ export class HttpStream {
     const dest = wc.destination;
     this.upstreamCluster = dest.name;
     if (!dest.cluster) return this.reply(Replies.noCluster);
-    const state = this.ctx.clusters.get(dest.cluster);
+    let state = this.ctx.clusters.get(dest.cluster, this.ctx.stats);
+    // Original destination (issue 4): ServiceEntry `resolution: NONE`, PassthroughCluster → the request's host:port.
+    if (state !== undefined && state.originalDestination)
+      state = this.ctx.clusters.originalDestination(state, this.authority);
     if (!state || state.endpoints.length === 0) return this.reply(Replies.noHealthyUpstream);
     this.clusterState = state;
+    if (state.hashPolicy !== undefined) this.hashKey = state.hashPolicy.hash(this.req, this.url, this);
 
     // Upstream request headers: hop-by-hop removed, forwarding headers set (edge proxy semantics).
     const req = this.req;
@@ -299,10 +366,21 @@ export class HttpStream {
     const client = clientAddress(req);
     out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
     out.push('x-forwarded-proto', this.rt.scheme);
+    // ---- TLS hook (issue 3): XFCC sanitize-and-set; see ListenerRuntime.extraRequestHeaders.
+    const extra = this.rt.extraRequestHeaders;
+    if (extra !== undefined) {
+      for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === 'x-forwarded-client-cert') out.splice(i, 2);
+      const add = extra(req);
+      if (add !== undefined) for (let i = 0; i < add.length; i++) out.push(add[i]!);
+    }
+    // ---- end TLS hook
     if (this.requestId === undefined) {
       this.requestId = randomUUID();
       out.push('x-request-id', this.requestId);
     }
+    // ---- tracing hook (issue 6): B3/W3C context for the upstream request; see ProxyContext.tracing.
+    if (this.ctx.tracing !== undefined) this.ctx.tracing.inject(out, req, this.requestId);
+    // ---- end tracing hook
     let path = this.url;
     const rw = route.rewrite;
     let host = this.authority;
@@ -330,18 +408,43 @@ export class HttpStream {
     if (route.timeoutMs > 0) out.push('x-envoy-expected-rq-timeout-ms', String(route.timeoutMs));
     out.push('x-envoy-attempt-count', '1');
     this.url = path;
-    this.body = hasBody ? req : null;
-    // A streamed body can be sent once; only bodiless requests are retried.
-    this.triesLeft = hasBody ? 0 : route.retry.numRetries;
+    this.triesLeft = route.retry.numRetries;
     if (route.timeoutMs > 0) this.routeTimer = setTimeout(this.onRouteTimeout, route.timeoutMs);
-    if (route.mirrors.length > 0 && !hasBody) this.mirror(route, host);
+    if (hasBody) {
+      // A small body of known length is buffered so a retry can send it again; any other body
+      // streams once and the request is not retried.
+      const cl = req.headers['content-length'];
+      const len = cl !== undefined && req.headers['transfer-encoding'] === undefined ? Number(cl) : NaN;
+      if (this.triesLeft > 0 && len <= MAX_RETRY_BODY_BYTES) return this.bufferBody(len);
+      this.body = req;
+      this.triesLeft = 0;
+      this.replayable = false;
+    }
     this.dispatch(undefined);
   }
 
+  /** Reads a small request body into memory, then sends the first try. */
+  private bufferBody(length: number): void {
+    const chunks: Buffer[] = [];
+    const req = this.req;
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.once('end', () => {
+      if (this.finished || this.res.headersSent) return;
+      this.body = Buffer.concat(chunks, length);
+      this.dispatch(undefined);
+    });
+  }
+
   private dispatch(previous: EndpointState | undefined): void {
-    const ep = this.clusterState!.pick(previous);
+    const state = this.clusterState!;
+    if (previous === undefined && this.route!.mirrors.length > 0) this.startMirrors(this.route!);
+    const ep = state.pick(previous, this.hashKey);
     if (!ep) return this.reply(Replies.noHealthyUpstream);
-    const attempt = new UpstreamAttempt(this, ep);
+    const attempt = new UpstreamAttempt(this, ep, state, this.retryGrant);
+    this.retryGrant = false;
+    // Circuit breaking (DR connectionPool): overflow is an immediate 503 UO, never retried.
+    const admission = state.breaker === undefined ? Admission.Go : state.breaker.admit(attempt);
+    if (admission === Admission.Overflow) return this.reply(Replies.overflow);
     this.attempt = attempt;
     ep.active++;
     this.upstreamHost = ep.endpoint.key;
@@ -349,7 +452,12 @@ export class HttpStream {
     this.upstreamStartHr = performance.now();
     const perTry = this.route!.retry.perTryTimeoutMs;
     if (perTry > 0) attempt.perTryTimer = setTimeout(() => this.onPerTryTimeout(attempt), perTry);
-    ep.pool.dispatch(
+    if (admission === Admission.Go) this.send(attempt);
+  }
+
+  /** Puts an attempt's request on the wire (at once, or when the circuit breaker dequeues it). */
+  send(attempt: UpstreamAttempt): void {
+    attempt.endpoint.pool.dispatch(
       {
         path: this.url,
         method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod,
@@ -363,20 +471,68 @@ export class HttpStream {
     );
   }
 
+  /**
+   * DR `http.maxRetries` (issue 5): false when the cluster has too many retries in flight; a grant
+   * is carried by the retry attempt, or given back in `onClose` if none is made.
+   */
+  private retryBudget(): boolean {
+    const cb = this.clusterState!.breaker;
+    if (cb === undefined) return true;
+    if (!cb.canRetry()) return false;
+    this.retryGrant = true;
+    return true;
+  }
+
   private retry(attempt: UpstreamAttempt): void {
     this.triesLeft--;
     setInList(this.upHeaders, 'x-envoy-attempt-count', String(++this.tries));
     this.ctx.stats.inc(`cluster.${this.upstreamCluster}.upstream_rq_retry`);
-    this.dispatch(attempt.endpoint);
+    // Envoy's jittered exponential back-off: uniform in [0, (2^n - 1) × 25 ms) for retry n, capped at 250 ms.
+    const ceiling = Math.min(RETRY_BACKOFF_MAX_MS, (2 ** (this.tries - 1) - 1) * RETRY_BACKOFF_BASE_MS);
+    const previous = attempt.endpoint;
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      if (!this.finished && !this.res.headersSent) this.dispatch(previous);
+    }, Math.random() * ceiling);
   }
 
-  private mirror(route: RouteEntry, host: string): void {
+  /**
+   * Sends the route's mirror copies with the first try (issue 5). Bodiless requests and buffered
+   * bodies go right after it; a streamed body of known length up to {@link MAX_MIRROR_BODY_BYTES} is teed
+   * (the primary streams it as it arrives, the copies leave when it is complete); larger or chunked
+   * bodies are not mirrored.
+   */
+  private startMirrors(route: RouteEntry): void {
+    const body = this.body;
+    // Copies leave after the primary's first try is written (setImmediate runs after this tick).
+    if (body === null || Buffer.isBuffer(body)) return void setImmediate(() => this.mirror(route, body));
+    const h = this.req.headers;
+    const len = h['content-length'] !== undefined && h['transfer-encoding'] === undefined ? Number(h['content-length']) : NaN;
+    if (!(len <= MAX_MIRROR_BODY_BYTES)) return;
+    const tee = new PassThrough();
+    const chunks: Buffer[] = [];
+    body.on('data', (c: Buffer) => chunks.push(c));
+    body.once('end', () => this.mirror(route, Buffer.concat(chunks)));
+    body.once('error', (err) => tee.destroy(err));
+    body.pipe(tee);
+    this.body = tee;
+  }
+
+  private mirror(route: RouteEntry, body: Buffer | null): void {
+    const host = getFromList(this.upHeaders, 'host') ?? this.authority;
     for (const m of route.mirrors) {
       if (m.fraction < 1 && Math.random() >= m.fraction) continue;
       const c = m.destination.cluster;
       if (!c) continue;
-      const ep = this.ctx.clusters.get(c)?.pick();
+      const state = this.ctx.clusters.get(c);
+      const ep = state?.pick();
       if (!ep) continue;
+      // Bounded copies in flight per mirror cluster: a slow shadow must not cost the primary.
+      const copy = state!.mirrorBudget.take();
+      if (copy === undefined) {
+        this.ctx.stats.inc(`cluster.${c.name}.upstream_rq_pending_overflow`);
+        continue;
+      }
       const colon = host.lastIndexOf(':');
       const shadow =
         colon > 0 && host.indexOf(']') < colon
@@ -386,11 +542,12 @@ export class HttpStream {
       setInList(headers, 'host', shadow);
       try {
         ep.pool.dispatch(
-          { path: this.url, method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers },
-          DISCARD,
+          { path: this.url, method: (this.req.method ?? 'GET') as Dispatcher.HttpMethod, headers, body },
+          copy,
         );
       } catch {
         // A mirror never affects the primary request.
+        copy.finish();
       }
     }
   }
@@ -403,12 +560,12 @@ export class HttpStream {
       (retry.onGatewayError && status >= 502 && status <= 504) ||
       (retry.onRetriable4xx && status === 409) ||
       retry.retriableStatusCodes.has(status);
-    if (retriable && this.triesLeft > 0) {
+    if (retriable && this.triesLeft > 0 && this.retryBudget()) {
       attempt.release();
       attempt.abort(new RetryAbort());
       return this.retry(attempt);
     }
-    if (retriable && retry.numRetries > 0 && this.body === null)
+    if (retriable && retry.numRetries > 0 && this.replayable)
       this.addFlag(ResponseFlag.UpstreamRetryLimitExceeded);
     if (attempt.perTryTimer) clearTimeout(attempt.perTryTimer);
     if (this.routeTimer) {
@@ -426,6 +583,8 @@ export class HttpStream {
     headers['x-envoy-upstream-service-time'] = String(Math.round(this.upstreamTimeMs));
     if (this.route!.responseHeaders) mutateHeaderObject(headers, this.route!.responseHeaders);
     if (this.picked?.responseHeaders) mutateHeaderObject(headers, this.picked.responseHeaders);
+    if (this.setCookie !== undefined) appendHeader(headers, 'set-cookie', this.setCookie);
+    if (this.corsOrigin !== undefined) applyCorsHeaders(headers, this.route!.cors!, this.corsOrigin);
     const res = this.res;
     if (res.destroyed) return;
     res.writeHead(status, headers as Record<string, string | string[]>);
@@ -459,10 +618,10 @@ export class HttpStream {
       kind === 'connect-failure'
         ? retry.onConnectFailure
         : retry.onReset || retry.on5xx || retry.onGatewayError;
-    if (retriable && this.triesLeft > 0) return this.retry(attempt);
+    if (retriable && this.triesLeft > 0 && this.retryBudget()) return this.retry(attempt);
     const r = kind === 'connect-failure' ? Replies.connectFailure : Replies.connectionTermination;
     this.addFlag(r.flag);
-    if (retriable && retry.numRetries > 0 && this.body === null)
+    if (retriable && retry.numRetries > 0 && this.replayable)
       this.addFlag(ResponseFlag.UpstreamRetryLimitExceeded);
     this.reply(r, undefined, false);
   }
@@ -472,9 +631,11 @@ export class HttpStream {
     const retry = this.route!.retry;
     attempt.release();
     attempt.abort(new RetryAbort());
-    if (this.triesLeft > 0 && (retry.on5xx || retry.onGatewayError || retry.onReset))
-      return this.retry(attempt);
+    const retriable = retry.on5xx || retry.onGatewayError || retry.onReset;
+    if (this.triesLeft > 0 && retriable && this.retryBudget()) return this.retry(attempt);
     this.reply(Replies.timeout);
+    if (retriable && retry.numRetries > 0 && this.replayable)
+      this.addFlag(ResponseFlag.UpstreamRetryLimitExceeded);
   }
 
   private readonly onRouteTimeout = (): void => {
@@ -527,10 +688,15 @@ export class HttpStream {
       clearTimeout(this.routeTimer);
       this.routeTimer = undefined;
     }
+    if (this.backoffTimer) {
+      clearTimeout(this.backoffTimer);
+      this.backoffTimer = undefined;
+    }
   }
 
   private readonly onClose = (): void => {
     this.finished = true;
+    if (this.retryGrant) this.clusterState!.breaker!.returnRetry();
     this.clearTimers();
     const res = this.res;
     const a = this.attempt;
@@ -583,6 +749,11 @@ export class HttpStream {
 function clientAddress(req: IncomingMessage): string {
   const a = req.socket.remoteAddress ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+function appendHeader(h: HeaderObject, name: string, value: string): void {
+  const prev = h[name];
+  h[name] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
 }
 
 function stripPort(hostPort: string): string {

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { Listener, ListenerKind, Snapshot } from '../config/snapshot.js';
 import type { ProxyContext } from './http-stream.js';
 import { createHttpServer } from './http-listener.js';
+import { attachMeshListener } from './connect-tunnel.js';
 
 /** A bound listener of some kind. */
 export interface BoundListener {
@@ -45,6 +46,8 @@ export class ListenerBindError extends Error {
 const httpFactory: ListenerFactory = (listener, ctx, log) => {
   const rt = { listener, scheme: 'http' as const };
   const server = createHttpServer(rt, ctx, log);
+  // The mesh (sidecar outbound) listener also tunnels CONNECT (issue 4).
+  if (listener.mesh) attachMeshListener(server, rt, ctx, log);
   return {
     server,
     update(next) {

@@ -16,6 +16,7 @@ import type {
 import type { ResolvedDestination } from '../config/cluster.js';
 import { parseDurationMs } from '../config/duration.js';
 import { compileRe2 } from './regex.js';
+import { compileCors } from './cors.js';
 import { resolveGatewayRef } from './host-names.js';
 import { compileStringMatch, isPresenceMatch, type StringPredicate } from './string-match.js';
 import type {
@@ -105,6 +106,7 @@ export function compileHttpRoutes(vs: Resource<'VirtualService'>, ctx: HttpCompi
         rewrite: compileRewrite(rule),
         requestHeaders: compileHeaderOps(rule.headers?.request),
         responseHeaders: compileHeaderOps(rule.headers?.response),
+        cors: compileCors(rule.corsPolicy),
       }),
     );
     if (catchAll) break;
@@ -377,10 +379,10 @@ function compileRewrite(rule: HTTPRoute): RewritePolicy | undefined {
   if (rw.uriRegexRewrite?.match !== undefined) {
     const r = compileRe2(rw.uriRegexRewrite.match, 'g', false);
     if (r.ok) {
-      // RE2 substitution uses \1; JS uses $1.
+      // RE2 substitution uses \1; JS uses $1 (a literal `$` must be doubled first, or `$&` etc. would expand).
       regex = {
         pattern: r.regex,
-        substitution: (rw.uriRegexRewrite.rewrite ?? '').replace(/\\(\d)/g, '$$$1'),
+        substitution: (rw.uriRegexRewrite.rewrite ?? '').replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1'),
       };
     }
   }

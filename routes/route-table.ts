@@ -4,6 +4,7 @@
  * time. Lookups here are the only per-request routing work.
  */
 import type { ResolvedDestination } from '../config/cluster.js';
+import type { CorsConfig } from './cors.js';
 
 /** What matchers see of a request. Header names are lowercase (as Node delivers them). */
 export interface RequestView {
@@ -115,6 +116,8 @@ export interface RouteEntry {
   readonly rewrite: RewritePolicy | undefined;
   readonly requestHeaders: HeaderMutation | undefined;
   readonly responseHeaders: HeaderMutation | undefined;
+  /** `corsPolicy` (Envoy CORS filter, answered by gateway/cors.ts); undefined when the rule has none. */
+  readonly cors?: CorsConfig;
 }
 
 /** Envoy virtual host: domains and ordered routes. */

@@ -59,7 +59,7 @@ export function createAccessLogger(format: AccessLogFormat, dest: number | strin
         stream.write(
           `[${new Date(r.startTime).toISOString()}] "${r.method} ${r.path} ${r.protocol}" ${r.responseCode} ` +
             `${r.responseFlags} ${r.responseCodeDetails} - "-" ${r.bytesReceived} ${r.bytesSent} ${Math.round(r.durationMs)} ` +
-            `${dash(r.upstreamServiceTimeMs)} "${dash(r.xForwardedFor)}" "${dash(r.userAgent)}" "${dash(r.requestId)}" ` +
+            `${dash(r.upstreamServiceTimeMs === undefined ? undefined : Math.round(r.upstreamServiceTimeMs))} "${dash(r.xForwardedFor)}" "${dash(r.userAgent)}" "${dash(r.requestId)}" ` +
             `"${dash(r.authority)}" "${dash(r.upstreamHost)}" ${dash(r.upstreamCluster)} - ${dash(r.downstreamLocalAddress)} ` +
             `${dash(r.downstreamRemoteAddress)} ${dash(r.requestedServerName)} ${dash(r.routeName)}\n`,
         );

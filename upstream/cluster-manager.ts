@@ -8,30 +8,119 @@ import type { Snapshot } from '../config/snapshot.js';
 import { parseDurationMs } from '../config/duration.js';
 import { EndpointState, poolKey, type PoolSettings } from './endpoint-state.js';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.js';
+import type { StatStore } from '../telemetry/stats.js';
+import type { CircuitBreaker } from './circuit-breaker.js';
+import type { OutlierDetector } from './outlier-detector.js';
+import type { HashPolicy } from './hash-policy.js';
+import { PolicyRuntimes } from './cluster-policy.js';
+import { DEFAULT_MIRRORS_IN_FLIGHT, MirrorBudget } from './mirror-budget.js';
+import { DnsCache } from './dns.js';
+import { compileOriginationTls, type OriginationTls } from './tls-origination.js';
 
 /** Envoy's default upstream idle timeout (1 h). */
 const DEFAULT_IDLE_TIMEOUT_MS = 3_600_000;
 
 /** Live state of one cluster. */
 export class ClusterState {
+  /** The balancer's candidates: `endpoints` minus outlier-ejected ones (all of them in panic mode). */
+  healthy: readonly EndpointState[];
+  /** DR `connectionPool` limits (issue 5, circuit-breaker.ts); undefined when none is set. */
+  breaker: CircuitBreaker | undefined;
+  /** DR `outlierDetection` (issue 5, outlier-detector.ts); undefined when not configured. */
+  outlier: OutlierDetector | undefined;
+  /** DR `consistentHash` request key (issue 5, hash-policy.ts); undefined for other balancers. */
+  hashPolicy: HashPolicy | undefined;
+  /** Mirror copies in flight to this cluster as a mirror target (issue 5, mirror-budget.ts). */
+  mirrorBudget = new MirrorBudget(DEFAULT_MIRRORS_IN_FLIGHT);
+
   constructor(
     readonly cluster: Cluster,
     readonly endpoints: readonly EndpointState[],
     readonly lb: LoadBalancer,
-  ) {}
+  ) {
+    this.healthy = endpoints;
+  }
 
-  /** Picks an endpoint; `undefined` means no healthy upstream (503 UH). */
-  pick(exclude?: EndpointState): EndpointState | undefined {
-    return this.lb.pick(this.endpoints, exclude);
+  /**
+   * Original-destination cluster (ServiceEntry `resolution: NONE` without endpoints, or
+   * `PassthroughCluster`): the endpoint is the request's own `host:port`, bound per request with
+   * {@link ClusterManager.originalDestination}.
+   */
+  get originalDestination(): boolean {
+    return this.endpoints.length === 0 && this.cluster.service.resolution === 'NONE';
+  }
+
+  /**
+   * Picks an endpoint among the healthy ones; `undefined` means no healthy upstream (503 UH).
+   * @param hash the request hash for consistent-hash balancers ({@link hashPolicy}).
+   */
+  pick(exclude?: EndpointState, hash?: number): EndpointState | undefined {
+    return this.lb.pick(this.healthy, exclude, hash);
   }
 }
+
+/** Options of the {@link ClusterManager} (issue 4). */
+export interface ClusterManagerOptions {
+  /** Resolver for DNS-named endpoints and original destinations (default: system resolver, cached). */
+  readonly dns?: DnsCache;
+  /** Receives configuration problems found while building pools (unreadable TLS files...). */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** Most original-destination pools kept at once; the least recently used one is closed beyond it. */
+const MAX_ORIGINAL_DESTINATION_POOLS = 256;
 
 export class ClusterManager {
   private states = new Map<string, ClusterState>();
   private pools = new Map<string, EndpointState>();
+  /** Circuit breakers, outlier detectors and hash policies of the clusters (issue 5). */
+  private readonly policies = new PolicyRuntimes();
+  /** Original-destination states by `cluster|host:port`, in least-recently-used order. */
+  private readonly originals = new Map<string, ClusterState>();
+  private readonly tlsByCluster = new Map<string, OriginationTls | undefined>();
+  /** Name resolution shared by every pool and tunnel. */
+  readonly dns: DnsCache;
+
+  constructor(private readonly opts: ClusterManagerOptions = {}) {
+    this.dns = opts.dns ?? new DnsCache();
+  }
+
+  /**
+   * Binds an original-destination cluster to the request's authority (`host[:port]`; the port
+   * defaults to `defaultPort`). Pools are kept per target, at most
+   * {@link MAX_ORIGINAL_DESTINATION_POOLS}, so repeated calls reuse connections.
+   * @returns a state with exactly that endpoint, or undefined for an unusable authority.
+   */
+  originalDestination(state: ClusterState, authority: string, defaultPort = 80): ClusterState | undefined {
+    const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(authority);
+    const host = (m?.[1] ?? m?.[2])?.toLowerCase();
+    const port = m?.[3] !== undefined ? Number(m[3]) : defaultPort;
+    if (!host || port < 1 || port > 65535) return undefined;
+    const key = `${state.cluster.name}|${host}:${port}`;
+    const hit = this.originals.get(key);
+    if (hit) {
+      // Refresh its place in the LRU order.
+      this.originals.delete(key);
+      this.originals.set(key, hit);
+      return hit;
+    }
+    const endpoint = Object.freeze({ address: host, port, labels: {}, weight: 1, key: `${host}:${port}` });
+    const ep = new EndpointState(endpoint, this.settingsFor(state.cluster));
+    const bound = new ClusterState(state.cluster, Object.freeze([ep]), state.lb);
+    bound.breaker = state.breaker; // connectionPool limits are cluster-wide (issue 5)
+    this.originals.set(key, bound);
+    if (this.originals.size > MAX_ORIGINAL_DESTINATION_POOLS) {
+      const [oldKey, old] = this.originals.entries().next().value as [string, ClusterState];
+      this.originals.delete(oldKey);
+      void old.endpoints[0]!.pool.close().catch(() => undefined);
+    }
+    return bound;
+  }
 
   /** State for a cluster of the live snapshot. */
-  get(cluster: Cluster): ClusterState | undefined {
+  get(cluster: Cluster, stats?: StatStore): ClusterState | undefined {
+    // The data path hands over the gateway's stat store: circuit-breaker and outlier stats go there.
+    if (stats !== undefined && this.policies.boundStats !== stats) this.policies.bindStats(stats);
     const s = this.states.get(cluster.name);
     // A request that holds an older snapshot may name a cluster that changed; build lazily then.
     if (s && s.cluster === cluster) return s;
@@ -42,8 +131,10 @@ export class ClusterManager {
   reconcile(snapshot: Snapshot): void {
     const nextPools = new Map<string, EndpointState>();
     const nextStates = new Map<string, ClusterState>();
+    this.policies.begin();
     for (const cluster of snapshot.clusters.values())
       nextStates.set(cluster.name, this.build(cluster, nextPools));
+    this.policies.commit();
     const old = this.pools;
     this.pools = nextPools;
     this.states = nextStates;
@@ -52,13 +143,34 @@ export class ClusterManager {
     }
   }
 
-  private build(cluster: Cluster, into: Map<string, EndpointState>): ClusterState {
+  private settingsFor(cluster: Cluster): PoolSettings {
     const http = cluster.policy.connectionPool?.http;
-    const settings: PoolSettings = {
+    return {
       connectTimeoutMs: cluster.connectTimeoutMs,
-      idleTimeoutMs: parseDurationMs(http?.idleTimeout) ?? DEFAULT_IDLE_TIMEOUT_MS,
+      // Envoy: `tcp.idleTimeout` also applies to HTTP when `http.idleTimeout` is unset.
+      idleTimeoutMs:
+        parseDurationMs(http?.idleTimeout) ??
+        parseDurationMs(cluster.policy.connectionPool?.tcp?.idleTimeout) ??
+        DEFAULT_IDLE_TIMEOUT_MS,
       maxRequestsPerConnection: http?.maxRequestsPerConnection ?? 0,
+      lookup: this.dns.lookup,
+      tls: this.originationTls(cluster),
     };
+  }
+
+  /** DR `tls` of a cluster compiled once per cluster object; problems reported once. */
+  private originationTls(cluster: Cluster): OriginationTls | undefined {
+    if (!cluster.policy.tls) return undefined;
+    const key = `${cluster.name}|${JSON.stringify(cluster.policy.tls)}|${cluster.policyBaseDir ?? ''}`;
+    if (this.tlsByCluster.has(key)) return this.tlsByCluster.get(key);
+    const r = compileOriginationTls(cluster.policy.tls, cluster.policyBaseDir ?? process.cwd());
+    if (r.problem) this.opts.onWarning?.(`cluster ${cluster.name}: ${r.problem}`);
+    this.tlsByCluster.set(key, r.tls);
+    return r.tls;
+  }
+
+  private build(cluster: Cluster, into: Map<string, EndpointState>): ClusterState {
+    const settings = this.settingsFor(cluster);
     const eps = cluster.endpoints.map((ep) => {
       const key = poolKey(ep, settings);
       let st = into.get(key) ?? this.pools.get(key);
@@ -66,15 +178,22 @@ export class ClusterManager {
       into.set(key, st);
       return st;
     });
-    const state = new ClusterState(cluster, Object.freeze(eps), createLoadBalancer(cluster.lbPolicy));
+    const state = new ClusterState(
+      cluster,
+      Object.freeze(eps),
+      createLoadBalancer(cluster.lbPolicy, cluster.policy.loadBalancer),
+    );
+    this.policies.attach(state);
     return state;
   }
 
   /** Closes every pool (shutdown). */
   async close(): Promise<void> {
-    const all = [...this.pools.values()];
+    const all = [...this.pools.values(), ...[...this.originals.values()].map((s) => s.endpoints[0]!)];
     this.pools.clear();
+    this.originals.clear();
     this.states.clear();
+    this.policies.close();
     await Promise.all(all.map((s) => s.pool.destroy().catch(() => undefined)));
   }
 }

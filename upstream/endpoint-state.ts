@@ -2,8 +2,10 @@
  * Runtime state of one upstream endpoint: its undici connection pool and live counters. Survives
  * snapshot swaps as long as the endpoint (address:port) and its connection settings are unchanged.
  */
+import type { LookupFunction } from 'node:net';
 import { Pool } from 'undici';
 import type { ClusterEndpoint } from '../config/cluster.js';
+import { FixedSniPool, type OriginationTls } from './tls-origination.js';
 
 export interface PoolSettings {
   /** TCP connect timeout in ms (`connectionPool.tcp.connectTimeout`). */
@@ -12,11 +14,15 @@ export interface PoolSettings {
   readonly idleTimeoutMs: number;
   /** Requests per connection before it is closed; 0 = unlimited (`http.maxRequestsPerConnection`). */
   readonly maxRequestsPerConnection: number;
+  /** Name resolution for DNS-named endpoints (issue 4, `upstream/dns.ts`); undefined = Node's default. */
+  readonly lookup?: LookupFunction;
+  /** DR `tls` SIMPLE/MUTUAL (issue 4): the pool speaks TLS (`https://` origin). */
+  readonly tls?: OriginationTls;
 }
 
 /** Identity of a pool: endpoint plus the settings that shape its connections. */
 export function poolKey(ep: ClusterEndpoint, s: PoolSettings): string {
-  return `${ep.key}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}`;
+  return `${ep.key}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.tls?.key ?? ''}`;
 }
 
 export class EndpointState {
@@ -31,10 +37,11 @@ export class EndpointState {
     readonly settings: PoolSettings,
   ) {
     const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-    this.pool = new Pool(`http://${host}:${endpoint.port}`, {
+    const tls = settings.tls;
+    const options = {
       connections: null,
       pipelining: 1,
-      connect: { timeout: settings.connectTimeoutMs },
+      connect: { timeout: settings.connectTimeoutMs, lookup: settings.lookup, ...tls?.connect },
       keepAliveTimeout: settings.idleTimeoutMs,
       keepAliveMaxTimeout: settings.idleTimeoutMs,
       // Envoy has no headers or body timeout by default (route timeout 0, stream idle timeout 0).
@@ -42,6 +49,8 @@ export class EndpointState {
       bodyTimeout: 0,
       maxRequestsPerClient:
         settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
-    } as Pool.Options);
+    } as Pool.Options;
+    const origin = `${tls ? 'https' : 'http'}://${host}:${endpoint.port}`;
+    this.pool = tls?.sni ? new FixedSniPool(origin, options, tls.sni) : new Pool(origin, options);
   }
 }

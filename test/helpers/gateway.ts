@@ -14,6 +14,8 @@ export interface TestGateway {
   readonly records: StreamRecord[];
   /** Local port bound for a Gateway server port. */
   port(serverPort: number): number;
+  /** Local port of the mesh listener (`meshPort` option, issue 4). */
+  meshPort(): number;
   /** Rewrites the config file and waits for the reload outcome. */
   reconfigure(yaml: string): Promise<boolean>;
   /** Resolves with the next access-log record (waits on the event, no polling). */
@@ -63,6 +65,11 @@ export async function startGateway(yaml: string, opts: Partial<GatewayOptions> =
       const l = gw.snapshot.listeners.find((x) => x.port === serverPort);
       const a = l && gw.listeners.addressOf(l.name);
       if (!a) throw new Error(`no listener for server port ${serverPort}`);
+      return a.port;
+    },
+    meshPort() {
+      const a = gw.listeners.addressOf('virtualOutbound');
+      if (!a) throw new Error('no mesh listener (start with { meshPort: 0 })');
       return a.port;
     },
     async reconfigure(next: string) {

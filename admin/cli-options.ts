@@ -1,0 +1,106 @@
+/**
+ * The telemetry flags of `meshgate run` (issue 6): their `parseArgs` definitions, usage text and
+ * parsing into {@link ObservabilityOptions}. Kept here so `cli/main.ts` only splices them in.
+ */
+import type { ObservabilityOptions } from './observability.js';
+import { DEFAULT_PORTS } from './observability.js';
+
+/** `node:util` parseArgs option definitions of the telemetry flags. */
+export const TELEMETRY_ARG_OPTIONS = {
+  metrics: { type: 'string' },
+  'workload-name': { type: 'string' },
+  'workload-namespace': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'admin-address': { type: 'string' },
+  'admin-allow-remote': { type: 'boolean' },
+  'prometheus-port': { type: 'string' },
+  'status-port': { type: 'string' },
+  'health-port': { type: 'string' },
+  'tracing-endpoint': { type: 'string' },
+  'tracing-sampling': { type: 'string' },
+} as const;
+
+/** The parsed values of {@link TELEMETRY_ARG_OPTIONS}. */
+export interface TelemetryArgValues {
+  readonly metrics?: string;
+  readonly 'workload-name'?: string;
+  readonly 'workload-namespace'?: string;
+  readonly 'admin-port'?: string;
+  readonly 'admin-address'?: string;
+  readonly 'admin-allow-remote'?: boolean;
+  readonly 'prometheus-port'?: string;
+  readonly 'status-port'?: string;
+  readonly 'health-port'?: string;
+  readonly 'tracing-endpoint'?: string;
+  readonly 'tracing-sampling'?: string;
+}
+
+/** Usage lines of the telemetry flags (appended to the CLI's option list). */
+export const TELEMETRY_USAGE = `      --metrics on|off         Istio metrics and per-request Envoy stats (default: on)
+      --workload-name <name>   source_workload label, tracing service name (default: istio-ingressgateway)
+      --workload-namespace <ns>  source_workload_namespace label (default: istio-system)
+      --admin-port <port|off>  admin: /config_dump /clusters /stats /ready /logging (default: 15000)
+      --admin-address <ip>     admin bind address (default: 127.0.0.1)
+      --admin-allow-remote     answer admin requests from non-loopback clients (default: 403)
+      --prometheus-port <port|off>
+                               /stats/prometheus, as Envoy's port (default: 15090)
+      --status-port <port|off> /stats/prometheus and /healthz/ready, as pilot-agent's (default: 15020)
+      --health-port <port|off> /healthz/ready: 200 once listeners are bound, 503 before and while
+                               draining (default: 15021)
+      --tracing-endpoint <url> export Zipkin v2 spans, e.g. http://127.0.0.1:9411/api/v2/spans
+                               (default: tracing off)
+      --tracing-sampling <pct> percent of new traces sampled, 0-100 (default: 1, as Istio)
+`;
+
+/** `<port>` 0-65535 or `off` (undefined). @throws Error naming the flag. */
+function port(flag: string, v: string | undefined, dflt: number): number | undefined {
+  if (v === undefined) return dflt;
+  if (v === 'off') return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n > 65535) throw new Error(`--${flag}: "${v}" must be a port 0-65535 or off`);
+  return n;
+}
+
+/**
+ * Turns the flag values into gateway options, with Istio's ports as defaults.
+ * @throws Error naming the flag and the bad value.
+ */
+export function parseTelemetryOptions(v: TelemetryArgValues): ObservabilityOptions {
+  const metrics = v.metrics ?? 'on';
+  if (metrics !== 'on' && metrics !== 'off') throw new Error(`--metrics: "${metrics}" must be on or off`);
+  let tracing: ObservabilityOptions['tracing'];
+  const endpoint = v['tracing-endpoint'];
+  if (endpoint !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(endpoint);
+    } catch {
+      throw new Error(`--tracing-endpoint: "${endpoint}" is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`--tracing-endpoint: "${endpoint}" must be an http(s) URL`);
+    }
+    tracing = { endpoint, samplingPercent: 1 };
+  }
+  const sampling = v['tracing-sampling'];
+  if (sampling !== undefined) {
+    const pct = Number(sampling);
+    if (sampling.trim() === '' || !Number.isFinite(pct) || pct < 0 || pct > 100) {
+      throw new Error(`--tracing-sampling: "${sampling}" must be a percentage 0-100`);
+    }
+    if (!tracing) throw new Error('--tracing-sampling needs --tracing-endpoint');
+    tracing = { ...tracing, samplingPercent: pct };
+  }
+  return {
+    metrics: metrics === 'on',
+    workloadName: v['workload-name'],
+    workloadNamespace: v['workload-namespace'],
+    adminPort: port('admin-port', v['admin-port'], DEFAULT_PORTS.admin),
+    adminAddress: v['admin-address'],
+    adminAllowRemote: v['admin-allow-remote'] === true,
+    prometheusPort: port('prometheus-port', v['prometheus-port'], DEFAULT_PORTS.prometheus),
+    statusPort: port('status-port', v['status-port'], DEFAULT_PORTS.status),
+    healthPort: port('health-port', v['health-port'], DEFAULT_PORTS.health),
+    tracing,
+  };
+}

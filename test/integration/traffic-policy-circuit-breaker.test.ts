@@ -1,0 +1,189 @@
+/**
+ * Circuit breaking through the gateway on real sockets (istio-semantics.md §3.4, §8.11): the user's
+ * DestinationRule (maxConnections 1, http1MaxPendingRequests 1, maxRequestsPerConnection 1) driven
+ * like `fortio load -c N -n M -qps 0`, plus the retry budget (`http.maxRetries`).
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { httpGet, type Reply } from '../helpers/clients.js';
+
+const CLUSTER = 'outbound|8000||httpbin.default.svc.cluster.local';
+
+function config(upstreamPort: number, trafficPolicy: string, http = ''): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw }
+spec:
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: httpbin }
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - route: [{ destination: { host: httpbin, port: { number: 8000 } } }]
+${http}
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: httpbin }
+spec:
+  hosts: [httpbin]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 8000, name: http, protocol: HTTP }]
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${upstreamPort} } }]
+---
+apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata: { name: httpbin }
+spec:
+  host: httpbin
+  trafficPolicy:
+${trafficPolicy}
+`;
+}
+
+/** `fortio load -c <concurrency> -n <total> -qps 0`: each worker sends its share back to back. */
+async function load(port: number, concurrency: number, total: number, path = '/get'): Promise<Reply[]> {
+  const out: Reply[] = [];
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, w) => {
+      const mine = Math.floor(total / concurrency) + (w < total % concurrency ? 1 : 0);
+      for (let i = 0; i < mine; i++) out.push(await httpGet(port, path));
+    }),
+  );
+  return out;
+}
+
+describe('connectionPool circuit breaking', () => {
+  let up: TestUpstream | undefined;
+  let gw: TestGateway | undefined;
+
+  afterEach(async () => {
+    await gw?.close();
+    await up?.close();
+    gw = up = undefined;
+  });
+
+  it("the user's experiment: -c 1 all 200; -c 2 / -c 3 overflow with 503 UO, counted in upstream_rq_pending_overflow", async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    up = await startUpstream('httpbin', (_req, res) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      // httpbin /get answers in a few ms inside the mesh; a short delay makes overlap certain.
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      }, 3);
+      return true;
+    });
+    gw = await startGateway(
+      config(
+        up.port,
+        `    connectionPool:
+      tcp: { maxConnections: 1 }
+      http: { http1MaxPendingRequests: 1, maxRequestsPerConnection: 1 }
+    outlierDetection: { consecutiveErrors: 1, interval: 1s, baseEjectionTime: 3m, maxEjectionPercent: 100 }`,
+      ),
+    );
+    const port = gw.port(80);
+    const stats = gw.gateway.stats;
+    const overflowed = () => stats.get(`cluster.${CLUSTER}.upstream_rq_pending_overflow`);
+
+    const c1 = await load(port, 1, 20);
+    expect(c1.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(overflowed()).toBe(0);
+
+    const summary: string[] = [];
+    let totalOverflow = 0;
+    for (const [c, n] of [
+      [2, 20],
+      [3, 30],
+    ] as const) {
+      const rs = await load(port, c, n);
+      const ok = rs.filter((r) => r.status === 200).length;
+      const uo = rs.filter((r) => r.status === 503);
+      expect(ok + uo.length).toBe(n);
+      for (const r of uo) {
+        expect(r.headers['x-envoy-overloaded']).toBe('true');
+        expect(r.body).toBe('upstream connect error or disconnect/reset before headers. reset reason: overflow');
+      }
+      totalOverflow += uo.length;
+      expect(overflowed()).toBe(totalOverflow);
+      summary.push(`-c ${c} -n ${n}: 200 × ${ok}, 503 × ${uo.length}`);
+      if (c === 3) expect(uo.length).toBeGreaterThan(0);
+    }
+    // Access log: every 503 is flagged UO; the upstream never saw two requests at once.
+    const flagged = gw.records.filter((r) => r.responseCode === 503);
+    expect(flagged.every((r) => r.responseFlags === 'UO')).toBe(true);
+    expect(flagged.length).toBe(totalOverflow);
+    expect(maxInFlight).toBe(1);
+    // One request per connection: one upstream connection per 200.
+    expect(stats.get(`cluster.${CLUSTER}.upstream_rq_pending_active`)).toBe(0);
+    expect(stats.get(`cluster.${CLUSTER}.upstream_cx_active`)).toBe(0);
+    expect(stats.get(`cluster.${CLUSTER}.upstream_rq_pending_total`)).toBeGreaterThan(0);
+    expect(stats.toText()).toContain(`cluster.${CLUSTER}.upstream_rq_pending_overflow: ${totalOverflow}`);
+    console.log(`circuit breaker: -c 1 -n 20: 200 × 20; ${summary.join('; ')}`);
+  });
+
+  it('queues up to http1MaxPendingRequests behind maxConnections and serves them in order', async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    up = await startUpstream('slow', (_req, res) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.end('ok');
+      }, 50);
+      return true;
+    });
+    gw = await startGateway(
+      config(
+        up.port,
+        `    connectionPool:
+      tcp: { maxConnections: 2 }
+      http: { http1MaxPendingRequests: 3 }`,
+      ),
+    );
+    const port = gw.port(80);
+    const rs = await Promise.all(Array.from({ length: 8 }, () => httpGet(port, '/x')));
+    const codes = rs.map((r) => r.status).sort();
+    // 2 on the wire + 3 waiting succeed; the other 3 overflow at once.
+    expect(codes).toEqual([200, 200, 200, 200, 200, 503, 503, 503]);
+    expect(maxInFlight).toBe(2);
+    expect(gw.gateway.stats.get(`cluster.${CLUSTER}.upstream_cx_overflow`)).toBeGreaterThanOrEqual(6);
+  });
+
+  it('maxRetries caps concurrent retries cluster-wide (upstream_rq_retry_overflow), never retries an overflow', async () => {
+    up = await startUpstream('flaky', (_req, res) => {
+      setTimeout(() => {
+        res.writeHead(503);
+        res.end('down');
+      }, 30);
+      return true;
+    });
+    gw = await startGateway(
+      config(
+        up.port,
+        `    connectionPool:
+      http: { maxRetries: 1 }`,
+        '    retries: { attempts: 2, retryOn: 5xx }',
+      ),
+    );
+    const port = gw.port(80);
+    const rs = await Promise.all(Array.from({ length: 6 }, () => httpGet(port, '/x')));
+    expect(rs.every((r) => r.status === 503)).toBe(true);
+    const stats = gw.gateway.stats;
+    expect(stats.get(`cluster.${CLUSTER}.upstream_rq_retry_overflow`)).toBeGreaterThan(0);
+    // Fewer upstream requests than 6 × 3 tries: the budget held retries back.
+    expect(up.seen.length).toBeLessThan(18);
+  });
+});

@@ -1,0 +1,179 @@
+/**
+ * Load balancing through the gateway on real sockets (istio-semantics.md §3.3): LEAST_REQUEST
+ * avoids an endpoint busy with slow requests; consistentHash on a header, a generated cookie, the
+ * source IP and a query parameter; a removed endpoint remaps only its share of keys; weights.
+ */
+import type http from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { httpGet } from '../helpers/clients.js';
+
+function config(ups: readonly TestUpstream[], trafficPolicy: string, weights: readonly number[] = []): string {
+  const endpoints = ups
+    .map((u, i) => `  - { address: 127.0.0.1, ports: { http: ${u.port} }, weight: ${weights[i] ?? 1} }`)
+    .join('\n');
+  return `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw }
+spec:
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: svc }
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - route: [{ destination: { host: svc, port: { number: 8080 } } }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: svc }
+spec:
+  hosts: [svc]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 8080, name: http, protocol: HTTP }]
+  endpoints:
+${endpoints}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: svc }
+spec:
+  host: svc
+  trafficPolicy:
+    loadBalancer:
+${trafficPolicy}
+`;
+}
+
+const served = (r: { headers: Record<string, string | string[] | undefined> }) => r.headers['x-upstream'] as string;
+
+describe('load balancing', () => {
+  let ups: TestUpstream[] = [];
+  let gw: TestGateway | undefined;
+
+  afterEach(async () => {
+    await gw?.close();
+    await Promise.all(ups.map((u) => u.close()));
+    gw = undefined;
+    ups = [];
+  });
+
+  async function upstreams(n: number, handler?: Parameters<typeof startUpstream>[1]): Promise<TestUpstream[]> {
+    ups = await Promise.all(Array.from({ length: n }, (_, i) => startUpstream(`ep${i}`, handler)));
+    return ups;
+  }
+
+  it('LEAST_REQUEST (the default) sends new requests to the idle endpoint while the other holds slow ones', async () => {
+    const held: http.ServerResponse[] = [];
+    await upstreams(2, (req, res) => {
+      if (req.url !== '/slow') return false;
+      res.writeHead(200, { 'x-upstream': 'held' });
+      held.push(res);
+      return true;
+    });
+    gw = await startGateway(config(ups, '      simple: LEAST_REQUEST'));
+    const port = gw.port(80);
+    // Three slow requests: the first lands anywhere, the next ones go to the other endpoint in turn.
+    const slow = [httpGet(port, '/slow'), httpGet(port, '/slow'), httpGet(port, '/slow')];
+    await new Promise<void>((resolve) => {
+      const t = setInterval(() => held.length === 3 && (clearInterval(t), resolve()), 5);
+    });
+    const busy = ups.find((u) => u.seen.filter((s) => s.url === '/slow').length === 2)!;
+    const idle = ups.find((u) => u !== busy)!;
+    for (let i = 0; i < 50; i++) expect(served(await httpGet(port, '/fast'))).toBe(idle.name);
+    for (const r of held) r.end();
+    await Promise.all(slow);
+  });
+
+  it('consistentHash.httpHeaderName keeps 1,000 requests of one key on one endpoint; removing 1 of 5 moves ≤ 25% of 1,000 keys', async () => {
+    await upstreams(5);
+    const policy = '      consistentHash: { httpHeaderName: x-user }';
+    gw = await startGateway(config(ups, policy));
+    const port = gw.port(80);
+    const one = new Set<string>();
+    for (let i = 0; i < 1000; i += 50) {
+      const rs = await Promise.all(Array.from({ length: 50 }, () => httpGet(port, '/', { 'x-user': 'alice' })));
+      for (const r of rs) one.add(served(r));
+    }
+    expect(one.size).toBe(1);
+
+    const keys = Array.from({ length: 1000 }, (_, k) => `user-${k}`);
+    const placement = async () => {
+      const out: string[] = [];
+      for (let i = 0; i < keys.length; i += 50) {
+        const rs = await Promise.all(keys.slice(i, i + 50).map((k) => httpGet(port, '/', { 'x-user': k })));
+        out.push(...rs.map(served));
+      }
+      return out;
+    };
+    const before = await placement();
+    expect(new Set(before).size).toBe(5);
+    const removed = ups[2]!.name;
+    expect(await gw.reconfigure(config(ups.filter((u) => u.name !== removed), policy))).toBe(true);
+    const after = await placement();
+    const moved = after.filter((u, k) => u !== before[k]).length;
+    const movedFromOthers = after.filter((u, k) => u !== before[k] && before[k] !== removed).length;
+    console.log(
+      `consistent hash: ${before.filter((u) => u === removed).length} keys on the removed endpoint, ${moved} of 1000 moved`,
+    );
+    expect(moved).toBeLessThanOrEqual(250);
+    expect(movedFromOthers).toBe(0);
+  });
+
+  it('consistentHash.httpCookie with ttl sets the cookie when absent and sticks to one endpoint with it', async () => {
+    await upstreams(4);
+    gw = await startGateway(config(ups, '      consistentHash: { httpCookie: { name: session, path: /, ttl: 3600s } }'));
+    const port = gw.port(80);
+    const first = await httpGet(port, '/');
+    const setCookie = first.headers['set-cookie'] as string | string[];
+    const cookie = Array.isArray(setCookie) ? setCookie[0]! : setCookie;
+    expect(cookie).toMatch(/^session="[0-9a-f]{16}"; Max-Age=3600; Path=\/; HttpOnly$/);
+    const value = /^session=("[0-9a-f]+")/.exec(cookie)![1]!;
+    const where = new Set<string>([served(first)]);
+    for (let i = 0; i < 100; i++) {
+      const r = await httpGet(port, '/', { cookie: `other=1; session=${value}` });
+      expect(r.headers['set-cookie']).toBeUndefined();
+      where.add(served(r));
+    }
+    expect(where.size).toBe(1);
+  });
+
+  it('consistentHash.useSourceIp and httpQueryParameterName pin a client and a parameter value', async () => {
+    await upstreams(4);
+    gw = await startGateway(config(ups, '      consistentHash: { useSourceIp: true }'));
+    let port = gw.port(80);
+    const byIp = new Set<string>();
+    for (let i = 0; i < 100; i++) byIp.add(served(await httpGet(port, `/?r=${i}`)));
+    expect(byIp.size).toBe(1);
+
+    expect(await gw.reconfigure(config(ups, '      consistentHash: { httpQueryParameterName: tenant }'))).toBe(true);
+    port = gw.port(80);
+    const spread = new Set<string>();
+    for (let t = 0; t < 40; t++) {
+      const where = new Set<string>();
+      for (let i = 0; i < 5; i++) where.add(served(await httpGet(port, `/?x=${i}&tenant=t${t}`)));
+      expect(where.size).toBe(1);
+      spread.add([...where][0]!);
+    }
+    expect(spread.size).toBeGreaterThan(1);
+  });
+
+  it('ROUND_ROBIN honours endpoint weights (3:1 over 400 requests)', async () => {
+    await upstreams(2);
+    gw = await startGateway(config(ups, '      simple: ROUND_ROBIN', [3, 1]));
+    const port = gw.port(80);
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < 400; i++) {
+      const u = served(await httpGet(port, '/'));
+      counts[u] = (counts[u] ?? 0) + 1;
+    }
+    expect(counts['ep0']).toBe(300);
+    expect(counts['ep1']).toBe(100);
+  });
+});

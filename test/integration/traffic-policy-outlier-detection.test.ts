@@ -1,0 +1,152 @@
+/**
+ * Outlier detection through the gateway on real sockets (istio-semantics.md §3.5): an endpoint
+ * answering consecutive 502s is ejected for baseEjectionTime and traffic goes to the others; it
+ * returns afterwards; maxEjectionPercent caps ejections; connect failures count as gateway errors.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { httpGet } from '../helpers/clients.js';
+
+const CLUSTER = 'outbound|8080||svc.default.svc.cluster.local';
+
+function config(ports: readonly number[], outlier: string): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw }
+spec:
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: svc }
+spec:
+  hosts: ["*"]
+  gateways: [gw]
+  http:
+  - route: [{ destination: { host: svc, port: { number: 8080 } } }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: svc }
+spec:
+  hosts: [svc]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 8080, name: http, protocol: HTTP }]
+  endpoints:
+${ports.map((p) => `  - { address: 127.0.0.1, ports: { http: ${p} } }`).join('\n')}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: svc }
+spec:
+  host: svc
+  trafficPolicy:
+    loadBalancer: { simple: ROUND_ROBIN }
+    outlierDetection: ${outlier}
+`;
+}
+
+describe('outlierDetection', () => {
+  let ups: TestUpstream[] = [];
+  let gw: TestGateway | undefined;
+
+  afterEach(async () => {
+    await gw?.close();
+    await Promise.all(ups.map((u) => u.close()));
+    gw = undefined;
+    ups = [];
+  });
+
+  it('ejects an endpoint after 5 consecutive 502s for baseEjectionTime, then takes it back', async () => {
+    let broken = true;
+    const bad = await startUpstream('bad', (_req, res) => {
+      if (!broken) return false;
+      res.writeHead(502, { 'x-upstream': 'bad' });
+      res.end('bad gateway');
+      return true;
+    });
+    ups = [bad, await startUpstream('good1'), await startUpstream('good2')];
+    gw = await startGateway(
+      config(
+        ups.map((u) => u.port),
+        '{ consecutive5xxErrors: 5, interval: 50ms, baseEjectionTime: 1s, maxEjectionPercent: 50 }',
+      ),
+    );
+    const port = gw.port(80);
+    const stats = gw.gateway.stats;
+    const statuses: number[] = [];
+    for (let i = 0; i < 60; i++) statuses.push((await httpGet(port, '/')).status);
+    // Exactly five 502s reached the client; then the bad endpoint was out of rotation.
+    expect(bad.seen.length).toBe(5);
+    expect(statuses.filter((s) => s === 502)).toHaveLength(5);
+    expect(statuses.slice(-40).every((s) => s === 200)).toBe(true);
+    expect(stats.get(`cluster.${CLUSTER}.outlier_detection.ejections_enforced_total`)).toBe(1);
+    expect(stats.get(`cluster.${CLUSTER}.outlier_detection.ejections_active`)).toBe(1);
+
+    // After baseEjectionTime (1 s × 1st ejection) and the next sweep, it is back in rotation.
+    broken = false;
+    const ejectedAt = Date.now();
+    while (stats.get(`cluster.${CLUSTER}.outlier_detection.ejections_active`) === 1) {
+      await new Promise((r) => setTimeout(r, 25));
+      if (Date.now() - ejectedAt > 5_000) throw new Error('endpoint never came back');
+    }
+    expect(Date.now() - ejectedAt).toBeGreaterThanOrEqual(800);
+    const seenBefore = bad.seen.length;
+    for (let i = 0; i < 30; i++) expect((await httpGet(port, '/')).status).toBe(200);
+    expect(bad.seen.length - seenBefore).toBe(10);
+  });
+
+  it('respects maxEjectionPercent: of 4 failing endpoints at 50%, only 2 are ejected', async () => {
+    ups = await Promise.all(
+      Array.from({ length: 4 }, (_, i) =>
+        startUpstream(`ep${i}`, (_req, res) => {
+          res.writeHead(503);
+          res.end();
+          return true;
+        }),
+      ),
+    );
+    gw = await startGateway(
+      config(
+        ups.map((u) => u.port),
+        '{ consecutiveGatewayErrors: 2, consecutive5xxErrors: 0, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50 }',
+      ),
+    );
+    const port = gw.port(80);
+    for (let i = 0; i < 40; i++) await httpGet(port, '/');
+    const stats = gw.gateway.stats;
+    expect(stats.get(`cluster.${CLUSTER}.outlier_detection.ejections_active`)).toBe(2);
+    expect(stats.get(`cluster.${CLUSTER}.outlier_detection.ejections_overflow`)).toBeGreaterThan(0);
+    // Traffic now only reaches the two endpoints left.
+    const before = ups.map((u) => u.seen.length);
+    for (let i = 0; i < 20; i++) await httpGet(port, '/');
+    const got = ups.map((u, i) => u.seen.length - before[i]!);
+    expect(got.filter((n) => n === 0)).toHaveLength(2);
+    expect(got.filter((n) => n === 10)).toHaveLength(2);
+  });
+
+  it('counts connect failures of a stopped endpoint as gateway errors (legacy consecutiveErrors)', async () => {
+    const stopped = await startUpstream('stopped');
+    const deadPort = stopped.port;
+    await stopped.close();
+    ups = [await startUpstream('alive')];
+    gw = await startGateway(
+      config(
+        [deadPort, ups[0]!.port],
+        '{ consecutiveErrors: 2, interval: 1s, baseEjectionTime: 3m, maxEjectionPercent: 100 }',
+      ),
+    );
+    const port = gw.port(80);
+    // Default retry policy retries connect failures on the other endpoint: clients only see 200.
+    for (let i = 0; i < 10; i++) expect((await httpGet(port, '/')).status).toBe(200);
+    const stats = gw.gateway.stats;
+    expect(stats.get(`cluster.${CLUSTER}.outlier_detection.ejections_enforced_total`)).toBe(1);
+    const retriesBefore = stats.get(`cluster.${CLUSTER}.upstream_rq_retry`);
+    for (let i = 0; i < 10; i++) expect((await httpGet(port, '/')).status).toBe(200);
+    // Ejected: no more tries on the dead endpoint, so no more retries.
+    expect(stats.get(`cluster.${CLUSTER}.upstream_rq_retry`)).toBe(retriesBefore);
+  });
+});
