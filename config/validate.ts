@@ -1074,10 +1074,22 @@ function validateLoadBalancer(v: Validator, lb: NonNullable<TrafficPolicy['loadB
     );
   }
   if (isRecord(ch.ringHash) && isRecord(ch.maglev)) v.error(cp, 'ringHash and maglev are mutually exclusive');
+  // Envoy rejects a Maglev table whose size is not a prime below 5000011 (MaglevLbConfig.table_size).
+  const table = field(ch.maglev, 'tableSize');
+  if (typeof table === 'number' && (table >= 5_000_011 || !isPrime(table)))
+    v.error(`${cp}.maglev.tableSize`, `maglev tableSize must be a prime number below 5000011 (got ${table})`);
+  checkNonNegative(v, `${cp}.ringHash.minimumRingSize`, field(ch.ringHash, 'minimumRingSize'));
+  checkNonNegative(v, `${cp}.minimumRingSize`, ch.minimumRingSize);
   if (isRecord(ch.httpCookie)) {
     if (!isSet(ch.httpCookie.name)) v.error(`${cp}.httpCookie.name`, 'cookie name is required');
     checkDuration(v, `${cp}.httpCookie.ttl`, ch.httpCookie.ttl, true);
   }
+}
+
+function isPrime(n: number): boolean {
+  if (!Number.isInteger(n) || n < 2) return false;
+  for (let d = 2; d * d <= n; d++) if (n % d === 0) return false;
+  return true;
 }
 
 /** Istio's `validateTLS` for DestinationRule (ClientTLSSettings). */

@@ -107,7 +107,10 @@ class UpstreamAttempt implements Dispatcher.DispatchHandler, BreakerTicket {
     if (od === undefined || err instanceof DownstreamAbort) return;
     if (err === undefined) od.report(this.endpoint.endpoint.key, this.status);
     else if (this.status === 0)
-      od.report(this.endpoint.endpoint.key, err instanceof RetryAbort || err instanceof TimeoutAbort ? 504 : 503);
+      od.report(
+        this.endpoint.endpoint.key,
+        err instanceof RetryAbort || err instanceof TimeoutAbort ? 504 : 503,
+      );
   }
 
   abort(err: Error): void {
@@ -345,6 +348,7 @@ export class HttpStream {
         case 'x-forwarded-proto':
         case 'x-envoy-attempt-count':
         case 'expect':
+        case 'x-forwarded-client-cert': // SANITIZE_SET: only the TLS hook below sets it, from a verified certificate.
           continue;
         case 'x-forwarded-for':
           xff = xff === undefined ? value : `${xff},${value}`;
@@ -369,7 +373,6 @@ export class HttpStream {
     // ---- TLS hook (issue 3): XFCC sanitize-and-set; see ListenerRuntime.extraRequestHeaders.
     const extra = this.rt.extraRequestHeaders;
     if (extra !== undefined) {
-      for (let i = out.length - 2; i >= 0; i -= 2) if (out[i] === 'x-forwarded-client-cert') out.splice(i, 2);
       const add = extra(req);
       if (add !== undefined) for (let i = 0; i < add.length; i++) out.push(add[i]!);
     }
@@ -507,7 +510,10 @@ export class HttpStream {
     // Copies leave after the primary's first try is written (setImmediate runs after this tick).
     if (body === null || Buffer.isBuffer(body)) return void setImmediate(() => this.mirror(route, body));
     const h = this.req.headers;
-    const len = h['content-length'] !== undefined && h['transfer-encoding'] === undefined ? Number(h['content-length']) : NaN;
+    const len =
+      h['content-length'] !== undefined && h['transfer-encoding'] === undefined
+        ? Number(h['content-length'])
+        : NaN;
     if (!(len <= MAX_MIRROR_BODY_BYTES)) return;
     const tee = new PassThrough();
     const chunks: Buffer[] = [];

@@ -303,7 +303,7 @@ export function buildL4FilterChains(input: L4CompileInput): L4CompileResult {
     }
     const serverNames = sniFromHosts(hosts);
     const fresh = serverNames.filter((n) => !claimed.has(n));
-    if (serverNames.length > 0 && fresh.length === 0) {
+    if (serverNames.length > 0 ? fresh.length === 0 : claimed.has('*')) {
       warn(
         bs,
         Codes.DuplicateServerHost,

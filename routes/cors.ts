@@ -35,7 +35,10 @@ export interface CorsConfig {
  */
 export function compileCors(p: CorsPolicy | undefined): CorsConfig | undefined {
   if (!p) return undefined;
-  const matchers: StringMatch[] = [...(p.allowOrigins ?? []), ...(p.allowOrigin ?? []).map((exact) => ({ exact }))];
+  const matchers: StringMatch[] = [
+    ...(p.allowOrigins ?? []),
+    ...(p.allowOrigin ?? []).map((exact) => ({ exact })),
+  ];
   const preds: StringPredicate[] = [];
   let any = false;
   for (const m of matchers) {

@@ -10,8 +10,10 @@
  *   (flag UT), `upstream_cx_none_healthy` (flag UH) — when the request reached a cluster;
  * - `http.<stat_prefix>.downstream_rq_total`, `downstream_rq_<N>xx` with Istio's gateway stat prefix
  *   `outbound_<address>_<port>`.
- * Everything else in the {@link StatStore} (retries, circuit breakers, outlier detection, TCP proxy,
- * listener counters) is written by the data path under Envoy's names and exposed as is.
+ * These live in plain per-cluster / per-listener objects (a request bumps numbers, it builds no stat
+ * name) and are merged with the {@link StatStore} when read. Everything in the store (retries, circuit
+ * breakers, outlier detection, TCP proxy, listener counters) is written by the data path under
+ * Envoy's names and exposed as is.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Cluster, ClusterEndpoint } from '../config/cluster.js';
@@ -31,39 +33,31 @@ export interface HostStats {
   rqTimeout: number;
 }
 
-/** Stat names of one cluster, built once per cluster object. */
-class ClusterStatNames {
-  readonly total: string;
-  readonly timeout: string;
-  readonly noneHealthy: string;
-  private readonly codes = new Map<number, readonly [string, string]>();
-
-  constructor(readonly prefix: string) {
-    this.total = `${prefix}.upstream_rq_total`;
-    this.timeout = `${prefix}.upstream_rq_timeout`;
-    this.noneHealthy = `${prefix}.upstream_cx_none_healthy`;
-  }
-
-  /** `[upstream_rq_<code>, upstream_rq_<N>xx]` for a status code. */
-  code(code: number): readonly [string, string] {
-    let n = this.codes.get(code);
-    if (n === undefined) {
-      n = [`${this.prefix}.upstream_rq_${code}`, `${this.prefix}.upstream_rq_${Math.floor(code / 100)}xx`];
-      this.codes.set(code, n);
-    }
-    return n;
-  }
+/**
+ * Request counters of one cluster, by cluster name (they survive snapshot swaps). Plain numbers:
+ * the data path never builds a stat name or hashes a string per request.
+ */
+class ClusterCounters {
+  total = 0;
+  timeout = 0;
+  noneHealthy = 0;
+  /** Status code → count. */
+  readonly codes = new Map<number, number>();
+  /** Endpoint key → host stats. */
+  readonly hosts = new Map<string, HostStats>();
 }
 
-/** Stat names of one HTTP connection manager (listener). */
-class HcmStatNames {
-  readonly total: string;
+/** Request counters of one HTTP connection manager (listener), by listener name. */
+class HcmCounters {
+  total = 0;
   /** Index = status class 1-5. */
-  readonly classes: readonly string[];
-  constructor(prefix: string) {
-    this.total = `http.${prefix}.downstream_rq_total`;
-    this.classes = [0, 1, 2, 3, 4, 5].map((c) => `http.${prefix}.downstream_rq_${c}xx`);
-  }
+  readonly classes = [0, 0, 0, 0, 0, 0];
+}
+
+/** Per-snapshot view of one cluster: its counters and its endpoints' host stats by object. */
+interface ClusterEntry {
+  readonly counters: ClusterCounters;
+  readonly hosts: Map<ClusterEndpoint, HostStats>;
 }
 
 /** Resolves a listener name from a downstream local address (`ip:port`); undefined when unknown. */
@@ -84,10 +78,15 @@ export interface StatEntry {
 
 /** The per-request Envoy counters and the read side of every Envoy stat. */
 export class EnvoyStats {
-  private clusterNames = new Map<Cluster, ClusterStatNames>();
-  private hcmNames = new Map<string, HcmStatNames | null>();
-  /** Host stats by `cluster name` → `endpoint key`; persist across snapshots. */
-  private readonly hosts = new Map<string, Map<string, HostStats>>();
+  /** Per-snapshot cache by cluster object. */
+  private byCluster = new Map<Cluster, ClusterEntry>();
+  private readonly counters = new Map<string, ClusterCounters>();
+  /** Per-snapshot cache: downstream local address → the listener's counters (null: not a listener). */
+  private byLocal = new Map<string, HcmCounters | null>();
+  private readonly hcm = new Map<string, HcmCounters>();
+  /** Most requests arrive on one listener: remember the last lookup. */
+  private lastLocal: string | undefined;
+  private lastHcm: HcmCounters | null = null;
   /** Every cluster name seen in a snapshot, to split `cluster.<name>.<stat>` keys (names contain dots). */
   private readonly knownClusters = new Set<string>();
 
@@ -98,75 +97,100 @@ export class EnvoyStats {
 
   /** Adopts a new snapshot: drops per-snapshot caches, learns its cluster names. */
   onSnapshot(snapshot: Snapshot): void {
-    this.clusterNames = new Map();
-    this.hcmNames = new Map();
+    this.byCluster = new Map();
+    this.byLocal = new Map();
+    this.lastLocal = undefined;
+    this.lastHcm = null;
     for (const name of snapshot.clusters.keys()) this.knownClusters.add(name);
   }
 
   /** Counts one finished HTTP request (see the module comment for the names). */
   onHttp(r: StreamRecord, cluster: Cluster | undefined, endpoint: ClusterEndpoint | undefined): void {
-    const stats = this.stats;
     const code = r.responseCode;
     if (cluster !== undefined) {
-      let names = this.clusterNames.get(cluster);
-      if (names === undefined) {
-        names = new ClusterStatNames(`cluster.${cluster.name}`);
-        this.clusterNames.set(cluster, names);
-      }
-      if (endpoint !== undefined) {
-        stats.inc(names.total);
-        if (code > 0) {
-          const [exact, klass] = names.code(code);
-          stats.inc(exact);
-          stats.inc(klass);
+      let e = this.byCluster.get(cluster);
+      if (e === undefined) {
+        let counters = this.counters.get(cluster.name);
+        if (counters === undefined) {
+          counters = new ClusterCounters();
+          this.counters.set(cluster.name, counters);
         }
+        e = { counters, hosts: new Map() };
+        this.byCluster.set(cluster, e);
+      }
+      const c = e.counters;
+      if (endpoint !== undefined) {
+        c.total++;
+        if (code > 0) c.codes.set(code, (c.codes.get(code) ?? 0) + 1);
         const flags = r.responseFlags;
         const timedOut = flags !== '-' && flags.includes('UT');
-        if (timedOut) stats.inc(names.timeout);
-        const h = this.host(cluster.name, endpoint.key);
+        if (timedOut) c.timeout++;
+        let h = e.hosts.get(endpoint);
+        if (h === undefined) {
+          h = this.host(c, endpoint.key);
+          if (e.hosts.size < MAX_HOSTS_PER_CLUSTER) e.hosts.set(endpoint, h);
+        }
         h.rqTotal++;
         if (code === 0 || code >= 500) h.rqError++;
         else h.rqSuccess++;
         if (timedOut) h.rqTimeout++;
       } else if (r.responseFlags.includes('UH')) {
-        stats.inc(names.noneHealthy);
+        c.noneHealthy++;
       }
     }
     const local = r.downstreamLocalAddress;
-    if (local !== undefined) {
-      let hcm = this.hcmNames.get(local);
+    if (local === undefined) return;
+    let hcm: HcmCounters | null | undefined;
+    if (local === this.lastLocal) {
+      hcm = this.lastHcm;
+    } else {
+      hcm = this.byLocal.get(local);
       if (hcm === undefined) {
-        const listener = this.listenerOf(local);
-        hcm = listener === undefined ? null : new HcmStatNames(`outbound_${listener}`);
-        if (this.hcmNames.size >= MAX_LOCAL_ADDRESSES) this.hcmNames.clear();
-        this.hcmNames.set(local, hcm);
+        hcm = this.hcmFor(local);
+        if (this.byLocal.size >= MAX_LOCAL_ADDRESSES) this.byLocal.clear();
+        this.byLocal.set(local, hcm);
       }
-      if (hcm !== null) {
-        stats.inc(hcm.total);
-        const klass = Math.floor(code / 100);
-        if (klass >= 1 && klass <= 5) stats.inc(hcm.classes[klass]!);
-      }
+      this.lastLocal = local;
+      this.lastHcm = hcm;
     }
+    if (hcm !== null) {
+      hcm.total++;
+      const klass = (code / 100) | 0;
+      if (klass >= 1 && klass <= 5) hcm.classes[klass]!++;
+    }
+  }
+
+  private hcmFor(local: string): HcmCounters | null {
+    const listener = this.listenerOf(local);
+    if (listener === undefined) return null;
+    // Istio's gateway HTTP connection manager stat prefix.
+    const prefix = `outbound_${listener}`;
+    let h = this.hcm.get(prefix);
+    if (h === undefined) {
+      h = new HcmCounters();
+      this.hcm.set(prefix, h);
+    }
+    return h;
   }
 
   /** Host stats of one endpoint of a cluster (zeros when it served nothing yet). */
   hostStats(clusterName: string, endpointKey: string): HostStats {
     return (
-      this.hosts.get(clusterName)?.get(endpointKey) ?? { rqTotal: 0, rqSuccess: 0, rqError: 0, rqTimeout: 0 }
+      this.counters.get(clusterName)?.hosts.get(endpointKey) ?? {
+        rqTotal: 0,
+        rqSuccess: 0,
+        rqError: 0,
+        rqTimeout: 0,
+      }
     );
   }
 
-  private host(clusterName: string, key: string): HostStats {
-    let byKey = this.hosts.get(clusterName);
-    if (byKey === undefined) {
-      byKey = new Map();
-      this.hosts.set(clusterName, byKey);
-    }
-    let h = byKey.get(key);
+  private host(c: ClusterCounters, key: string): HostStats {
+    let h = c.hosts.get(key);
     if (h === undefined) {
       h = { rqTotal: 0, rqSuccess: 0, rqError: 0, rqTimeout: 0 };
       // Original-destination clusters see arbitrary hosts: host stats stay bounded (extra hosts uncounted).
-      if (byKey.size < MAX_HOSTS_PER_CLUSTER) byKey.set(key, h);
+      if (c.hosts.size < MAX_HOSTS_PER_CLUSTER) c.hosts.set(key, h);
     }
     return h;
   }
@@ -183,6 +207,22 @@ export class EnvoyStats {
   ): StatEntry[] {
     const values = new Map<string, number>();
     for (const [k, v] of this.stats.entries()) values.set(k, v);
+    const add = (k: string, v: number) => values.set(k, (values.get(k) ?? 0) + v);
+    for (const [name, c] of this.counters) {
+      const p = `cluster.${name}.`;
+      add(`${p}upstream_rq_total`, c.total);
+      add(`${p}upstream_rq_timeout`, c.timeout);
+      add(`${p}upstream_cx_none_healthy`, c.noneHealthy);
+      for (const [code, n] of c.codes) {
+        add(`${p}upstream_rq_${code}`, n);
+        add(`${p}upstream_rq_${Math.floor(code / 100)}xx`, n);
+      }
+    }
+    for (const [prefix, h] of this.hcm) {
+      const p = `http.${prefix}.`;
+      add(`${p}downstream_rq_total`, h.total);
+      for (let k = 1; k <= 5; k++) add(`${p}downstream_rq_${k}xx`, h.classes[k]!);
+    }
     if (snapshot) {
       for (const cluster of snapshot.clusters.values()) {
         const state = clusters.get(cluster);

@@ -141,7 +141,12 @@ export class CircuitBreaker {
   bindStats(stats: StatStore): void {
     if (this.stats === stats) return;
     this.stats = stats;
-    for (const n of [this.names.pendingOverflow, this.names.pendingTotal, this.names.cxOverflow, this.names.retryOverflow])
+    for (const n of [
+      this.names.pendingOverflow,
+      this.names.pendingTotal,
+      this.names.cxOverflow,
+      this.names.retryOverflow,
+    ])
       stats.inc(n, 0);
     this.gauges();
   }
@@ -237,7 +242,11 @@ export class CircuitBreaker {
 
   /** Starts queued attempts while connection slots are free (FIFO, like Envoy's pending list). */
   private drain(): void {
-    while (this.queue.length > 0 && this.active < this.limits.maxConnections && this.active < this.limits.maxRequests) {
+    while (
+      this.queue.length > 0 &&
+      this.active < this.limits.maxConnections &&
+      this.active < this.limits.maxRequests
+    ) {
       const t = this.queue.shift()!;
       // Still pending until its connection is up; it already holds its retry share.
       t.cbState = TicketState.Connecting;

@@ -21,7 +21,11 @@ export interface LoadBalancer {
    *   other balancers ignore it.
    * @returns the endpoint, or undefined when there is none (503 UH).
    */
-  pick(endpoints: readonly EndpointState[], exclude?: EndpointState, hash?: number): EndpointState | undefined;
+  pick(
+    endpoints: readonly EndpointState[],
+    exclude?: EndpointState,
+    hash?: number,
+  ): EndpointState | undefined;
 }
 
 /** Weighted random choice (endpoint weights honoured). */

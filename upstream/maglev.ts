@@ -24,7 +24,11 @@ export class Maglev implements LoadBalancer {
   constructor(private readonly tableSize = DEFAULT_MAGLEV_TABLE_SIZE) {}
 
   /** Picks the owner of `hash % tableSize`; a random slot without a hash. `exclude` is ignored (as for the ring). */
-  pick(endpoints: readonly EndpointState[], _exclude?: EndpointState, hash?: number): EndpointState | undefined {
+  pick(
+    endpoints: readonly EndpointState[],
+    _exclude?: EndpointState,
+    hash?: number,
+  ): EndpointState | undefined {
     const n = endpoints.length;
     if (n === 0) return undefined;
     if (n === 1) return endpoints[0];

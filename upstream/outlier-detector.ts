@@ -56,7 +56,8 @@ export interface OutlierConfig {
  */
 export function outlierConfig(od: OutlierDetection | undefined): OutlierConfig | undefined {
   if (!od) return undefined;
-  const legacy = typeof od.consecutiveErrors === 'number' && od.consecutiveErrors > 0 ? od.consecutiveErrors : 0;
+  const legacy =
+    typeof od.consecutiveErrors === 'number' && od.consecutiveErrors > 0 ? od.consecutiveErrors : 0;
   const gateway = od.consecutiveGatewayErrors ?? legacy;
   const fiveXx = od.consecutive5xxErrors ?? (legacy > 0 ? 0 : 5);
   const base = parseDurationMs(od.baseEjectionTime) ?? 30_000;

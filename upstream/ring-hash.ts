@@ -61,7 +61,11 @@ export class RingHash implements LoadBalancer {
    * random point, as Envoy does. `exclude` is ignored: consistent-hash routes do not retry on other
    * hosts (Istio skips the previous-hosts predicate for them).
    */
-  pick(endpoints: readonly EndpointState[], _exclude?: EndpointState, hash?: number): EndpointState | undefined {
+  pick(
+    endpoints: readonly EndpointState[],
+    _exclude?: EndpointState,
+    hash?: number,
+  ): EndpointState | undefined {
     const n = endpoints.length;
     if (n === 0) return undefined;
     if (n === 1) return endpoints[0];

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ClusterResolver, effectivePolicy } from '../../config/cluster.js';
 import { buildRegistry } from '../../config/registry.js';
 import type { Resource, TrafficPolicy } from '../../config/resources.js';
+import { validateResources } from '../../config/validate.js';
 import { res, serviceEntry } from '../helpers/resources.js';
 
 const LR: TrafficPolicy['loadBalancer'] = { simple: 'LEAST_REQUEST' };
@@ -179,6 +180,95 @@ describe('ClusterResolver', () => {
     expect(r.resolve({ host: 'reviews.example.com' }, 'default', 80).cluster?.lbPolicy).toBe('LEAST_REQUEST');
     expect(r.resolve({ host: 'reviews.example.com', subset: 'v1' }, 'default', 80).cluster?.lbPolicy).toBe(
       'CONSISTENT_HASH',
+    );
+  });
+});
+
+/** Issue 5 acceptance "bad input": conflicting traffic-policy values are rejected by validation. */
+describe('validation of traffic-policy values', () => {
+  const errors = (r: Resource) =>
+    validateResources([r])
+      .filter((d) => d.severity === 'error')
+      .map((d) => `${d.path}: ${d.message}`);
+
+  it('rejects negative connection-pool limits and out-of-range outlier percentages', () => {
+    const e = errors(
+      res('DestinationRule', 'bad', {
+        host: 'httpbin',
+        trafficPolicy: {
+          connectionPool: {
+            tcp: { maxConnections: -1 },
+            http: { http1MaxPendingRequests: -5, maxRetries: -2 },
+          },
+          outlierDetection: { consecutive5xxErrors: -1, maxEjectionPercent: 150 },
+        },
+      }),
+    );
+    expect(e).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/connectionPool\.tcp\.maxConnections: must be >= 0 \(got -1\)/),
+        expect.stringMatching(/connectionPool\.http\.http1MaxPendingRequests: must be >= 0/),
+        expect.stringMatching(/connectionPool\.http\.maxRetries: must be >= 0/),
+        expect.stringMatching(/outlierDetection\.consecutive5xxErrors: must be >= 0/),
+        expect.stringMatching(/outlierDetection\.maxEjectionPercent: must be between 0 and 100 \(got 150\)/),
+      ]),
+    );
+  });
+
+  it('rejects a Maglev table size that is not prime and a negative ring size', () => {
+    const lb = (consistentHash: object) =>
+      errors(
+        res('DestinationRule', 'lb', {
+          host: 'httpbin',
+          trafficPolicy: { loadBalancer: { consistentHash } },
+        }),
+      );
+    expect(lb({ httpHeaderName: 'x', maglev: { tableSize: 100 } })).toEqual([
+      expect.stringMatching(
+        /maglev\.tableSize: maglev tableSize must be a prime number below 5000011 \(got 100\)/,
+      ),
+    ]);
+    expect(lb({ httpHeaderName: 'x', maglev: { tableSize: 65537 } })).toEqual([]);
+    expect(lb({ httpHeaderName: 'x', ringHash: { minimumRingSize: -1 } })).toEqual([
+      expect.stringMatching(/ringHash\.minimumRingSize: must be >= 0/),
+    ]);
+  });
+
+  it('rejects mirror together with mirrors; accepts relative weights over 100 (Istio weights are relative)', () => {
+    const vs = (http: object[]) => errors(res('VirtualService', 'vs', { hosts: ['a.example.com'], http }));
+    expect(
+      vs([
+        {
+          route: [{ destination: { host: 'a.example.com' } }],
+          mirror: { host: 'b.example.com' },
+          mirrors: [{ destination: { host: 'c.example.com' } }],
+        },
+      ]),
+    ).toEqual([expect.stringMatching(/mirrors: mirror and mirrors cannot both be set/)]);
+    expect(
+      vs([
+        {
+          route: [
+            { destination: { host: 'a.example.com' }, weight: 150 },
+            { destination: { host: 'b.example.com' }, weight: 50 },
+          ],
+        },
+      ]),
+    ).toEqual([]);
+    expect(
+      vs([
+        {
+          route: [
+            { destination: { host: 'a.example.com' }, weight: -1 },
+            { destination: { host: 'b.example.com' }, weight: 0 },
+          ],
+        },
+      ]),
+    ).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/weight: weight must be >= 0/),
+        expect.stringMatching(/total destination weight = 0/),
+      ]),
     );
   });
 });

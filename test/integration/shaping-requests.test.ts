@@ -104,7 +104,11 @@ describe('request shaping', () => {
 
   beforeAll(async () => {
     up = await startUpstream('backend', (req, res) => {
-      res.writeHead(200, { 'x-upstream': 'backend', 'x-exposed': 'yes', 'access-control-allow-origin': 'upstream' });
+      res.writeHead(200, {
+        'x-upstream': 'backend',
+        'x-exposed': 'yes',
+        'access-control-allow-origin': 'upstream',
+      });
       res.end(JSON.stringify({ url: req.url, method: req.method, headers: req.headers }));
       return true;
     });
@@ -137,11 +141,21 @@ describe('request shaping', () => {
 
   it('redirect: uri (301, query kept), authority+scheme+port+code (308), scheme only (302) — curl', async () => {
     const out = (path: string, host: string) =>
-      curl(['-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', `Host: ${host}`, `http://127.0.0.1:${port}${path}`]);
+      curl([
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code} %{redirect_url}',
+        '-H',
+        `Host: ${host}`,
+        `http://127.0.0.1:${port}${path}`,
+      ]);
     expect(await out('/moved?a=1', 'shop.example')).toBe('301 http://shop.example/new-home?a=1');
     expect(await out('/elsewhere/x', 'shop.example')).toBe('308 https://example.org:8443/elsewhere/x');
     expect(await out('/secure/login', 'shop.example:80')).toBe('302 https://shop.example/secure/login');
-    expect(up.seen.filter((s) => s.url.startsWith('/moved') || s.url.startsWith('/elsewhere'))).toHaveLength(0);
+    expect(up.seen.filter((s) => s.url.startsWith('/moved') || s.url.startsWith('/elsewhere'))).toHaveLength(
+      0,
+    );
   });
 
   it('directResponse answers locally with status and body (text/plain), or status alone', async () => {
@@ -154,7 +168,14 @@ describe('request shaping', () => {
     const log = await rec;
     expect(log.responseCodeDetails).toBe('direct_response');
     expect(log.responseFlags).toBe('-');
-    const out = await curl(['-s', '-o', '/dev/null', '-w', '%{http_code} %{size_download}', `http://127.0.0.1:${port}/empty`]);
+    const out = await curl([
+      '-s',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code} %{size_download}',
+      `http://127.0.0.1:${port}/empty`,
+    ]);
     expect(out).toBe('204 0');
   });
 

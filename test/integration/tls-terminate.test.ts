@@ -470,3 +470,68 @@ spec:
     ]);
   });
 });
+
+describe('HTTPS server for hosts "*" (no SNI constraint)', () => {
+  let pki: TestPki;
+  let up: TestUpstream;
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    pki = createTestPki();
+    const cert = pki.issue('any', { cn: 'any.example.com', dns: ['any.example.com'] });
+    up = await startUpstream('any');
+    gw = await startGateway(`
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: any-gateway }
+spec:
+  servers:
+  - port: { number: 443, name: https, protocol: HTTPS }
+    tls: { mode: SIMPLE, serverCertificate: ${cert.certFile}, privateKey: ${cert.keyFile} }
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: any }
+spec:
+  hosts: ["*"]
+  gateways: [any-gateway]
+  http:
+  - route: [{ destination: { host: any, port: { number: 80 } } }]
+---
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: any }
+spec:
+  hosts: [any]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, name: http, protocol: HTTP }]
+  endpoints: [{ address: 127.0.0.1, ports: { http: ${up.port} } }]
+`);
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await up?.close();
+    pki?.close();
+  });
+
+  it('serves clients without SNI, and fails the handshake of plain HTTP (ssl.connection_error)', async () => {
+    const port = gw.port(443);
+    const r = await run('curl', [
+      '-sS',
+      '-k',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      `https://127.0.0.1:${port}/x`,
+    ]);
+    expect(r.stdout).toBe('200');
+    const plain = await rawExchange(port, 'GET / HTTP/1.1\r\nhost: x\r\n\r\n').catch(() => 'reset');
+    expect(plain).not.toMatch(/^HTTP\//);
+    expect(gw.gateway.stats.get('tls_inspector.tls_not_found')).toBe(1);
+    expect(gw.gateway.stats.get('listener.0.0.0.0_443.ssl.connection_error')).toBe(1);
+  });
+});

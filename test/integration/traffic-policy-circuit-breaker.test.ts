@@ -113,7 +113,9 @@ describe('connectionPool circuit breaking', () => {
       expect(ok + uo.length).toBe(n);
       for (const r of uo) {
         expect(r.headers['x-envoy-overloaded']).toBe('true');
-        expect(r.body).toBe('upstream connect error or disconnect/reset before headers. reset reason: overflow');
+        expect(r.body).toBe(
+          'upstream connect error or disconnect/reset before headers. reset reason: overflow',
+        );
       }
       totalOverflow += uo.length;
       expect(overflowed()).toBe(totalOverflow);

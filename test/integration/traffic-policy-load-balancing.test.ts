@@ -9,7 +9,11 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { httpGet } from '../helpers/clients.js';
 
-function config(ups: readonly TestUpstream[], trafficPolicy: string, weights: readonly number[] = []): string {
+function config(
+  ups: readonly TestUpstream[],
+  trafficPolicy: string,
+  weights: readonly number[] = [],
+): string {
   const endpoints = ups
     .map((u, i) => `  - { address: 127.0.0.1, ports: { http: ${u.port} }, weight: ${weights[i] ?? 1} }`)
     .join('\n');
@@ -51,7 +55,8 @@ ${trafficPolicy}
 `;
 }
 
-const served = (r: { headers: Record<string, string | string[] | undefined> }) => r.headers['x-upstream'] as string;
+const served = (r: { headers: Record<string, string | string[] | undefined> }) =>
+  r.headers['x-upstream'] as string;
 
 describe('load balancing', () => {
   let ups: TestUpstream[] = [];
@@ -64,7 +69,10 @@ describe('load balancing', () => {
     ups = [];
   });
 
-  async function upstreams(n: number, handler?: Parameters<typeof startUpstream>[1]): Promise<TestUpstream[]> {
+  async function upstreams(
+    n: number,
+    handler?: Parameters<typeof startUpstream>[1],
+  ): Promise<TestUpstream[]> {
     ups = await Promise.all(Array.from({ length: n }, (_, i) => startUpstream(`ep${i}`, handler)));
     return ups;
   }
@@ -98,7 +106,9 @@ describe('load balancing', () => {
     const port = gw.port(80);
     const one = new Set<string>();
     for (let i = 0; i < 1000; i += 50) {
-      const rs = await Promise.all(Array.from({ length: 50 }, () => httpGet(port, '/', { 'x-user': 'alice' })));
+      const rs = await Promise.all(
+        Array.from({ length: 50 }, () => httpGet(port, '/', { 'x-user': 'alice' })),
+      );
       for (const r of rs) one.add(served(r));
     }
     expect(one.size).toBe(1);
@@ -115,7 +125,14 @@ describe('load balancing', () => {
     const before = await placement();
     expect(new Set(before).size).toBe(5);
     const removed = ups[2]!.name;
-    expect(await gw.reconfigure(config(ups.filter((u) => u.name !== removed), policy))).toBe(true);
+    expect(
+      await gw.reconfigure(
+        config(
+          ups.filter((u) => u.name !== removed),
+          policy,
+        ),
+      ),
+    ).toBe(true);
     const after = await placement();
     const moved = after.filter((u, k) => u !== before[k]).length;
     const movedFromOthers = after.filter((u, k) => u !== before[k] && before[k] !== removed).length;
@@ -128,7 +145,9 @@ describe('load balancing', () => {
 
   it('consistentHash.httpCookie with ttl sets the cookie when absent and sticks to one endpoint with it', async () => {
     await upstreams(4);
-    gw = await startGateway(config(ups, '      consistentHash: { httpCookie: { name: session, path: /, ttl: 3600s } }'));
+    gw = await startGateway(
+      config(ups, '      consistentHash: { httpCookie: { name: session, path: /, ttl: 3600s } }'),
+    );
     const port = gw.port(80);
     const first = await httpGet(port, '/');
     const setCookie = first.headers['set-cookie'] as string | string[];
@@ -152,7 +171,9 @@ describe('load balancing', () => {
     for (let i = 0; i < 100; i++) byIp.add(served(await httpGet(port, `/?r=${i}`)));
     expect(byIp.size).toBe(1);
 
-    expect(await gw.reconfigure(config(ups, '      consistentHash: { httpQueryParameterName: tenant }'))).toBe(true);
+    expect(
+      await gw.reconfigure(config(ups, '      consistentHash: { httpQueryParameterName: tenant }')),
+    ).toBe(true);
     port = gw.port(80);
     const spread = new Set<string>();
     for (let t = 0; t < 40; t++) {

@@ -119,7 +119,11 @@ describe('mirroring', () => {
     ups = [await startUpstream('v1'), await startUpstream('v2')];
     const [v1, v2] = ups as [TestUpstream, TestUpstream];
     gw = await startGateway(
-      config(v1.port, v2.port, `  - route: [{ destination: ${V1} }]\n    mirror: ${V2}\n    mirrorPercentage: { value: 50 }`),
+      config(
+        v1.port,
+        v2.port,
+        `  - route: [{ destination: ${V1} }]\n    mirror: ${V2}\n    mirrorPercentage: { value: 50 }`,
+      ),
     );
     const port = gw.port(80);
     for (let i = 0; i < 1000; i += 50) {
@@ -155,7 +159,8 @@ describe('mirroring', () => {
       ),
     );
     const port = gw.port(80);
-    for (const p of ['/all', '/none', '/legacy', '/list']) for (let i = 0; i < 20; i++) await httpGet(port, p);
+    for (const p of ['/all', '/none', '/legacy', '/list'])
+      for (let i = 0; i < 20; i++) await httpGet(port, p);
     await settled(() => v2.seen.length);
     const by = (p: string) => v2.seen.filter((s) => s.url === p).length;
     expect([by('/all'), by('/none'), by('/legacy'), by('/list')]).toEqual([20, 0, 0, 20]);
@@ -180,7 +185,9 @@ describe('mirroring', () => {
     const big = 'y'.repeat(100 * 1024);
     for (const p of ['/buffered', '/streamed']) {
       expect((await httpGet(port, p, { 'content-type': 'text/plain' }, 'POST', small)).status).toBe(200);
-      expect((await httpGet(port, `${p}-big`, { 'content-type': 'text/plain' }, 'POST', big)).status).toBe(200);
+      expect((await httpGet(port, `${p}-big`, { 'content-type': 'text/plain' }, 'POST', big)).status).toBe(
+        200,
+      );
     }
     await settled(() => v2.seen.length);
     expect(v1.seen.map((s) => s.body.length)).toEqual([10_000, 100 * 1024, 10_000, 100 * 1024]);
@@ -237,7 +244,9 @@ describe('mirroring', () => {
       console.log(`mirroring: ${report}; shadow requests in flight: ${held}`);
       // The shadow holds the copies up to the mirror budget; later copies were dropped and counted.
       expect(held).toBe(DEFAULT_MIRRORS_IN_FLIGHT);
-      const dropped = gw.gateway.stats.get('cluster.outbound|8000|v2|httpbin.default.svc.cluster.local.upstream_rq_pending_overflow');
+      const dropped = gw.gateway.stats.get(
+        'cluster.outbound|8000|v2|httpbin.default.svc.cluster.local.upstream_rq_pending_overflow',
+      );
       expect(dropped).toBeGreaterThan(0);
       expect(Math.abs(best)).toBeLessThanOrEqual(1);
     } finally {

@@ -48,7 +48,9 @@ function breaker(cp: Parameters<typeof breakerLimits>[0]) {
 describe('breakerLimits', () => {
   it('is undefined when nothing is limited (Istio defaults 2^32-1) and treats 0/negative as unset', () => {
     expect(breakerLimits(undefined)).toBeUndefined();
-    expect(breakerLimits({ tcp: { maxConnections: 0 }, http: { http1MaxPendingRequests: -1 } })).toBeUndefined();
+    expect(
+      breakerLimits({ tcp: { maxConnections: 0 }, http: { http1MaxPendingRequests: -1 } }),
+    ).toBeUndefined();
     expect(breakerLimits({ http: { maxRequestsPerConnection: 1 } })).toBeUndefined();
     expect(breakerLimits({ tcp: { maxConnections: 1 } })).toEqual({
       maxConnections: 1,

@@ -38,7 +38,12 @@ describe('outlierConfig', () => {
       maxEjectionPercent: 10,
       minHealthPercent: 0,
     });
-    const legacy = outlierConfig({ consecutiveErrors: 1, interval: '1s', baseEjectionTime: '3m', maxEjectionPercent: 100 })!;
+    const legacy = outlierConfig({
+      consecutiveErrors: 1,
+      interval: '1s',
+      baseEjectionTime: '3m',
+      maxEjectionPercent: 100,
+    })!;
     expect(legacy.consecutiveGatewayErrors).toBe(1);
     expect(legacy.consecutive5xx).toBe(0);
     expect(legacy.baseEjectionTimeMs).toBe(180_000);
@@ -74,7 +79,12 @@ describe('OutlierDetector', () => {
 
   it('multiplies the ejection time by the number of ejections, capped at 300 s', () => {
     const { d, clock, list } = detector(
-      { consecutiveGatewayErrors: 1, consecutive5xxErrors: 0, baseEjectionTime: '100s', maxEjectionPercent: 100 },
+      {
+        consecutiveGatewayErrors: 1,
+        consecutive5xxErrors: 0,
+        baseEjectionTime: '100s',
+        maxEjectionPercent: 100,
+      },
       1,
     );
     const k = list[0]!.endpoint.key;
@@ -109,7 +119,10 @@ describe('OutlierDetector', () => {
   });
 
   it('counts only 502/503/504 for consecutiveGatewayErrors; a 500 breaks the run', () => {
-    const { d, list } = detector({ consecutiveGatewayErrors: 2, consecutive5xxErrors: 0, maxEjectionPercent: 100 }, 1);
+    const { d, list } = detector(
+      { consecutiveGatewayErrors: 2, consecutive5xxErrors: 0, maxEjectionPercent: 100 },
+      1,
+    );
     const k = list[0]!.endpoint.key;
     d.report(k, 502);
     d.report(k, 500);
@@ -120,7 +133,10 @@ describe('OutlierDetector', () => {
   });
 
   it('panics below minHealthPercent: all hosts are used again', () => {
-    const { d, list } = detector({ consecutive5xxErrors: 1, maxEjectionPercent: 100, minHealthPercent: 50 }, 3);
+    const { d, list } = detector(
+      { consecutive5xxErrors: 1, maxEjectionPercent: 100, minHealthPercent: 50 },
+      3,
+    );
     d.report(list[0]!.endpoint.key, 500);
     expect(d.healthyOf(list)).toHaveLength(2); // 66% healthy ≥ 50%
     d.report(list[1]!.endpoint.key, 500);
