@@ -62,6 +62,7 @@ export function isLoopback(address: string | undefined): boolean {
   return a === '::1' || a.startsWith('127.');
 }
 
+/** Admin server settings. */
 export interface AdminServerOptions {
   /** Serve non-loopback clients too (`--admin-allow-remote`). */
   readonly allowRemote: boolean;

@@ -20,6 +20,7 @@ export interface HealthBackend {
   readonly prometheusContentType: string;
 }
 
+/** Which endpoints a health/metrics server answers. */
 export interface StatsServerOptions {
   /** Serve `/healthz/ready`. */
   readonly health: boolean;

@@ -103,6 +103,10 @@ export class PortBindError extends Error {
 /** Envoy's `server.state` gauge values. */
 const STATE_CODE: Record<ServerState, number> = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2 };
 
+/**
+ * The gateway's observability: built once per `Gateway`, read by the data path (`observer`,
+ * `tracer`) and by the admin, Prometheus, status and health servers it binds.
+ */
 export class Observability implements AdminBackend, HealthBackend {
   readonly metrics: IstioMetrics | undefined;
   readonly envoy: EnvoyStats;

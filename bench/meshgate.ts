@@ -23,11 +23,17 @@ export interface MeshgateVariant {
  * results.json pick it up. An unknown flag makes that row "not supported yet", not a failure.
  */
 export const MESHGATE_VARIANTS: readonly MeshgateVariant[] = [
-  { id: 'meshgate', label: 'meshgate, access log on', extraArgs: [], benches: ['http', 'tcp'] },
+  { id: 'meshgate', label: 'meshgate, metrics + access log on', extraArgs: [], benches: ['http', 'tcp'] },
   {
     id: 'meshgate-log-off',
-    label: 'meshgate, access log off',
+    label: 'meshgate, metrics on, access log off',
     extraArgs: ['--access-log', 'off'],
+    benches: ['http'],
+  },
+  {
+    id: 'meshgate-telemetry-off',
+    label: 'meshgate, metrics + access log off',
+    extraArgs: ['--metrics', 'off', '--access-log', 'off'],
     benches: ['http'],
   },
   // HOOK(https): HTTPS keep-alive through meshgate, reported as a fraction of plain HTTP. Not implemented.
@@ -190,6 +196,8 @@ export async function startMeshgate(opts: MeshgateStartOptions): Promise<Meshgat
     opts.configPath,
     '--port-map',
     `${opts.gatewayPort}=${opts.localPort}`,
+    // Telemetry ports on free ports, so a bench run never clashes with a running gateway.
+    ...['--admin-port', '0', '--prometheus-port', '0', '--status-port', '0', '--health-port', '0'],
     ...opts.variant.extraArgs,
   ];
   const [cmd, argv] = pinned(opts.core, process.execPath, args);

@@ -52,6 +52,15 @@ const dash = (v: string | number | undefined): string | number => (v === undefin
 export function createAccessLogger(format: AccessLogFormat, dest: number | string = 1): AccessLogger {
   if (format === 'off') return { enabled: false, log: () => undefined, flush: () => undefined };
   const stream = pino.destination({ dest, sync: false, minLength: 4096 });
+  // Buffered for throughput; flushed every second as Envoy's file_flush_interval does, so a quiet
+  // gateway's lines still appear promptly.
+  setInterval(() => {
+    try {
+      stream.flush();
+    } catch {
+      // Not ready yet or already closed: the next tick retries.
+    }
+  }, 1000).unref();
   if (format === 'text') {
     return {
       enabled: true,

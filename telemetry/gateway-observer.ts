@@ -10,6 +10,7 @@ import type { IstioMetrics } from './metrics.js';
 import type { StreamObserver } from './observer.js';
 import type { Tracer } from './tracing.js';
 
+/** Fans one finished stream out to metrics, Envoy stats and the tracer (each optional). */
 export class GatewayObserver implements StreamObserver {
   readonly enabled = true;
 
@@ -26,5 +27,24 @@ export class GatewayObserver implements StreamObserver {
       this.envoy!.onHttp(r, cluster, endpoint);
     }
     if (this.tracer !== undefined) this.tracer.finish(r);
+  }
+
+  /**
+   * A TCP proxy connection was routed (for the TCP proxy; see `IstioMetrics.onTcpOpen`). Not yet
+   * part of the `StreamObserver` contract: callers reach it through `Gateway.observability.observer`.
+   */
+  onTcpOpen(cluster: Cluster | undefined, endpoint?: ClusterEndpoint): void {
+    this.metrics?.onTcpOpen(cluster, endpoint);
+  }
+
+  /** A TCP proxy connection closed: bytes to / from the downstream, Envoy flags (`-` when none). */
+  onTcpClose(
+    cluster: Cluster | undefined,
+    sentBytes: number,
+    receivedBytes: number,
+    flags = '-',
+    endpoint?: ClusterEndpoint,
+  ): void {
+    this.metrics?.onTcpClose(cluster, sentBytes, receivedBytes, flags, endpoint);
   }
 }

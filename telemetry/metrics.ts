@@ -71,6 +71,7 @@ export const TCP_LABEL_NAMES = HTTP_LABEL_NAMES.filter(
   (n) => n !== 'response_code' && n !== 'grpc_response_status',
 );
 
+/** One HTTP metric label name. */
 export type HttpLabelName = (typeof HTTP_LABEL_NAMES)[number];
 type Labels = Readonly<Record<string, string>>;
 

@@ -36,6 +36,7 @@ export interface TraceInjector {
   inject(out: string[], req: IncomingMessage, requestId: string): void;
 }
 
+/** Tracing settings (`--tracing-endpoint`, `--tracing-sampling`). */
 export interface TracingOptions {
   /** Zipkin v2 collector URL, e.g. `http://127.0.0.1:9411/api/v2/spans`. */
   readonly endpoint: string;
