@@ -216,6 +216,10 @@ class TcpSession {
       stats.inc(cs.rxBytes, up.bytesRead);
       stats.inc(cs.txBytes, up.bytesWritten);
     }
+    const obs = ctx.observer;
+    if (obs.enabled && ep && this.cluster) {
+      obs.onTcpClose?.(this.cluster.destination.cluster, tx, rx, this.flags ?? '-', ep.endpoint);
+    }
     const al = ctx.accessLog;
     if (!al.enabled) return;
     al.log({
@@ -366,6 +370,7 @@ export function proxyTcp(
   }
   ep.active++;
   s.endpoint = ep;
+  if (ctx.observer.enabled) ctx.observer.onTcpOpen?.(cluster, ep.endpoint);
   stats.inc(cs.cxTotal);
   stats.inc(cs.cxActive);
 

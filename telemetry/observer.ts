@@ -11,6 +11,16 @@ export interface StreamObserver {
   readonly enabled: boolean;
   /** One finished HTTP request. `cluster`/`endpoint` are undefined for local replies without an upstream. */
   onHttp(r: StreamRecord, cluster: Cluster | undefined, endpoint: ClusterEndpoint | undefined): void;
+  /** A TCP proxy connection was routed to an endpoint (`istio_tcp_connections_opened_total`). */
+  onTcpOpen?(cluster: Cluster | undefined, endpoint?: ClusterEndpoint): void;
+  /** A TCP proxy connection closed; bytes sent to / received from the downstream, Envoy flags or `-`. */
+  onTcpClose?(
+    cluster: Cluster | undefined,
+    sentBytes: number,
+    receivedBytes: number,
+    flags?: string,
+    endpoint?: ClusterEndpoint,
+  ): void;
 }
 
 /** The observer used when telemetry is off. */

@@ -9,6 +9,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTcpEcho, type RunningTcpEcho } from '../../samples/tcp-echo/tcp-echo-server.js';
+import { sampleValue } from '../helpers/telemetry.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import type { StreamRecord } from '../../telemetry/access-log.js';
 
@@ -119,6 +120,15 @@ describe('tcp-echo through a TCP gateway server', () => {
       expect(r.upstreamHost).toBe(`127.0.0.1:${v1.port}`);
       expect(r.routeName).toBe('default/tcp-echo.tcp.0');
       expect([r.bytesReceived, r.bytesSent]).toEqual([6, 10]);
+      // Istio's TCP metrics, fed at open and close.
+      const text = await gw.gateway.observability.prometheusText();
+      const dest = 'destination_service="tcp-echo.default.svc.cluster.local"';
+      expect(
+        sampleValue(text, 'istio_tcp_connections_opened_total', dest, 'destination_version="v1"'),
+      ).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(text, 'istio_tcp_connections_closed_total', dest)).toBeGreaterThanOrEqual(1);
+      expect(sampleValue(text, 'istio_tcp_received_bytes_total', dest)).toBeGreaterThanOrEqual(6);
+      expect(sampleValue(text, 'istio_tcp_sent_bytes_total', dest)).toBeGreaterThanOrEqual(10);
     },
   );
 
