@@ -30,6 +30,7 @@ import {
 import { fieldPath, isRecord, validateSchema } from './schema.js';
 import { compileRe2 } from '../routes/regex.js';
 import { hostCovers } from '../routes/host-names.js';
+import { RETRY_ON_TOKENS } from '../routes/compile-http.js';
 
 /**
  * Validates resources as Istio's admission webhook would: schema first, then the field rules of
@@ -756,25 +757,8 @@ function validateRewrite(v: Validator, route: HTTPRoute, p: string): void {
   }
 }
 
-/** Envoy's `retry_on` conditions Istio accepts, besides HTTP status codes. */
-const RETRY_ON = new Set([
-  '5xx',
-  'gateway-error',
-  'reset',
-  'reset-before-request',
-  'connect-failure',
-  'retriable-4xx',
-  'refused-stream',
-  'retriable-status-codes',
-  'retriable-headers',
-  'envoy-ratelimited',
-  'http3-post-connect-failure',
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
-]);
+/** Envoy's `retry_on` conditions Istio accepts, besides HTTP status codes (one list, shared with the compiler). */
+const RETRY_ON = RETRY_ON_TOKENS;
 
 function validateRetries(v: Validator, r: Record<string, unknown>, p: string): void {
   const attempts = r.attempts ?? 0;

@@ -278,7 +278,8 @@ export function compileHeaderOps(ops: HeaderOperations | undefined): HeaderMutat
   return Object.freeze({ set, add, remove });
 }
 
-const RETRY_ON_TOKENS = new Set([
+/** Envoy `retry_on` conditions Istio accepts (besides status codes): the compiler and the validator share it. */
+export const RETRY_ON_TOKENS: ReadonlySet<string> = new Set([
   '5xx',
   'gateway-error',
   'reset',
