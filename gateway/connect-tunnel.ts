@@ -26,6 +26,7 @@ import type { StreamRecord } from '../telemetry/access-log.js';
 import type { ListenerRuntime, ProxyContext } from './http-stream.js';
 import { Replies, writeLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
+import { pickWeighted } from '../routes/weighted-pick.js';
 
 /** How long a tunnel waits for the client's first bytes (ClientHello) before closing, in ms. */
 export const CONNECT_PEEK_TIMEOUT_MS = 5_000;
@@ -102,16 +103,6 @@ export function selectTlsRoute(
   return undefined;
 }
 
-function pickWeighted(route: MeshTlsRoute): ResolvedDestination {
-  if (route.clusters.length === 1) return route.clusters[0]!.destination;
-  let r = Math.random() * route.totalWeight;
-  for (const c of route.clusters) {
-    r -= c.weight;
-    if (r < 0) return c.destination;
-  }
-  return route.clusters[route.clusters.length - 1]!.destination;
-}
-
 /** One CONNECT tunnel. */
 class ConnectTunnel {
   private readonly startTime = Date.now();
@@ -179,7 +170,7 @@ class ConnectTunnel {
     const rule = this.sni !== undefined ? selectTlsRoute(mesh.tlsRoutes, this.sni, port) : undefined;
     if (rule) {
       this.routeName = rule.name;
-      dest = pickWeighted(rule);
+      dest = pickWeighted(rule.clusters, rule.totalWeight)!.destination;
     } else {
       dest = mesh.serviceDestination(host, port);
       if (dest) this.routeName = 'default';

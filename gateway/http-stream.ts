@@ -21,6 +21,7 @@ import { Admission, TicketState, type BreakerTicket } from '../upstream/circuit-
 import { allowedOrigin, answerPreflight, applyCorsHeaders } from './cors.js';
 import { classifyUpstreamError, Replies, writeLocalReply, type LocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
+import { pickWeighted } from '../routes/weighted-pick.js';
 import {
   HOP_BY_HOP,
   getFromList,
@@ -36,9 +37,9 @@ export interface ListenerRuntime {
   readonly scheme: 'http' | 'https';
   /**
    * TLS-terminating chains only (issue 3): connection-level upstream request headers, i.e. Envoy's
-   * `x-forwarded-client-cert` under Istio's SANITIZE_SET. When present, any incoming XFCC is removed
-   * and the returned `[name, value, ...]` pairs (lowercase names) are appended; plaintext listeners
-   * leave it unset, so their path is unchanged.
+   * `x-forwarded-client-cert` under Istio's SANITIZE_SET. Incoming XFCC is always removed; when this
+   * is present the returned `[name, value, ...]` pairs (lowercase names) are appended; plaintext
+   * listeners leave it unset.
    */
   readonly extraRequestHeaders?: (req: IncomingMessage) => readonly string[] | undefined;
 }
@@ -304,17 +305,7 @@ export class HttpStream {
     totalWeight: number,
     match: CompiledMatch | undefined,
   ): void {
-    let wc = clusters[0];
-    if (clusters.length > 1) {
-      let r = Math.random() * totalWeight;
-      for (let i = 0; i < clusters.length; i++) {
-        r -= clusters[i]!.weight;
-        if (r < 0) {
-          wc = clusters[i];
-          break;
-        }
-      }
-    }
+    const wc = pickWeighted(clusters, totalWeight);
     if (!wc) return this.reply(Replies.noRoute);
     this.picked = wc;
     const dest = wc.destination;

@@ -36,6 +36,7 @@ import type { EndpointState } from '../upstream/endpoint-state.js';
 import type { ProxyContext } from './http-stream.js';
 import type { BoundListener, ListenerFactory } from './listener-manager.js';
 import { ResponseFlag } from './response-flags.js';
+import { pickWeighted } from '../routes/weighted-pick.js';
 
 /** How long a removed or closing L4 listener lets open connections finish before destroying them (Istio `terminationDrainDuration`, 5 s). */
 export const L4_DRAIN_MS = 5_000;
@@ -323,17 +324,6 @@ function sweepIdle(s: TcpSession): void {
   s.destroyBoth();
 }
 
-function pickCluster(route: TcpProxyRoute): WeightedL4Cluster {
-  const cs = route.clusters;
-  if (cs.length === 1) return cs[0]!;
-  let r = Math.random() * route.totalWeight;
-  for (let i = 0; i < cs.length; i++) {
-    r -= cs[i]!.weight;
-    if (r < 0) return cs[i]!;
-  }
-  return cs[cs.length - 1]!;
-}
-
 /**
  * Proxies one accepted downstream connection along `route`. The caller has already counted the
  * connection on its listener (`downstream_cx_total`/`downstream_cx_active`); this function owns the
@@ -354,7 +344,7 @@ export function proxyTcp(
   const stats = ctx.stats;
   stats.inc(names.cxTotal);
 
-  const wc = pickCluster(route);
+  const wc = pickWeighted(route.clusters, route.totalWeight)!;
   s.cluster = wc;
   const cluster = wc.destination.cluster;
   if (!cluster) {
