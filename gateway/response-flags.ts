@@ -34,8 +34,3 @@ export const ResponseFlag = {
 } as const;
 
 export type ResponseFlagValue = (typeof ResponseFlag)[keyof typeof ResponseFlag];
-
-/** Joins flags the way Envoy prints them: comma-separated, `-` when none. */
-export function formatFlags(flags: readonly string[]): string {
-  return flags.length === 0 ? '-' : flags.join(',');
-}
