@@ -12,7 +12,7 @@
  * Flags: `--duration S` (10), `--warmup S` (3), `--connections N` (50), `--only http|tcp`,
  * `--json FILE` (extra copy of the results), `--meshgate PATH` (default `dist/cli/main.js`).
  */
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -54,6 +54,7 @@ import {
   type PortChild,
 } from './proc.js';
 import type { ShortConnResult } from './tcp-short.js';
+import { SLICE_MS, measureInterleaved, type InterleaveSide } from './interleave.js';
 
 /** Published yardsticks for these machines, one core each (see bench/README.md). */
 const YARDSTICKS = {
@@ -569,10 +570,109 @@ async function httpBench(opts: Options, results: CaseResult[]): Promise<void> {
         ),
       );
     }
+    telemetryCost = await telemetryCostBench(opts, upstream.port);
     // HOOK(https): HTTPS keep-alive through meshgate goes here, as a variant with benches: ['https'];
     // see the HOOK(https) note in bench/meshgate.ts for the plan and the ratio to report.
   } finally {
     await stopChild(upstream.child);
+  }
+}
+
+/** Issue 6's target: metrics + access log may cost at most this share of throughput. */
+const TELEMETRY_COST_TARGET = 0.15;
+
+/** The telemetry cost figure (see bench/interleave.ts for the method). */
+interface TelemetryCost {
+  method: string;
+  secondsEach: number;
+  on: InterleaveSide;
+  off: InterleaveSide;
+  /** Share of throughput lost to metrics + access log: 1 − perCoreRps(on) / perCoreRps(off). */
+  cost: number;
+  target: number;
+}
+
+let telemetryCost: TelemetryCost | null = null;
+
+/**
+ * Telemetry cost: meshgate with metrics + access log vs. with both off, both running at once on the
+ * proxy core and driven in alternating {@link SLICE_MS} slices (bench/interleave.ts). Null when
+ * meshgate is not built or a side failed (the reason is printed).
+ */
+async function telemetryCostBench(opts: Options, upstreamPort: number): Promise<TelemetryCost | null> {
+  const on = MESHGATE_VARIANTS.find((v) => v.id === 'meshgate');
+  const off = MESHGATE_VARIANTS.find((v) => v.id === 'meshgate-telemetry-off');
+  console.log(
+    `\n▶ http/telemetry-cost: meshgate with and without metrics + access log, both on core ${PROXY_CORE} ` +
+      `at once, wrk alternated every ${SLICE_MS} ms, ${opts.durationS} s each`,
+  );
+  if (!on || !off || !fs.existsSync(opts.meshgateMain)) {
+    console.log('  skipped (meshgate not built)');
+    return null;
+  }
+  const configPath = path.join(BENCH_DIR, 'meshgate-http.yaml');
+  fs.writeFileSync(configPath, httpConfigYaml(upstreamPort));
+  const started: ChildProcess[] = [];
+  try {
+    const sides: { port: number; pid: number }[] = [];
+    for (const variant of [on, off]) {
+      const localPort = await freePort();
+      const stdoutPath = path.join(BENCH_DIR, `http-telemetry-cost-${variant.id}.stdout.log`);
+      const start = await startMeshgate({
+        mainJs: opts.meshgateMain,
+        configPath,
+        gatewayPort: HTTP_GATEWAY_PORT,
+        localPort,
+        stdoutPath,
+        variant,
+        core: PROXY_CORE,
+      });
+      if (start.kind !== 'ready' || start.child.pid === undefined) {
+        console.log(`  failed to start ${variant.id}: ${start.kind === 'ready' ? 'no pid' : start.reason}`);
+        return null;
+      }
+      started.push(start.child);
+      console.log(`  $ ${start.command}`);
+      await sanityCheck(localPort);
+      if (opts.warmupS > 0) await runWrk(localPort, opts.warmupS, opts);
+      sides.push({ port: localPort, pid: start.child.pid });
+    }
+    const r = await measureInterleaved(sides[0]!, sides[1]!, {
+      seconds: opts.durationS,
+      connections: opts.connections,
+      loadCore: LOAD_CORE,
+    });
+    for (const [name, sd] of [
+      ['on ', r.a],
+      ['off', r.b],
+    ] as const) {
+      console.log(
+        `  metrics + access log ${name}: ${sd.cpuUsPerRequest.toFixed(1)} µs CPU/request ` +
+          `(${Math.round(sd.perCoreRps).toLocaleString('en-US')} rps per core), ` +
+          `${sd.requests.toLocaleString('en-US')} requests, ${sd.errors} errors`,
+      );
+    }
+    if (r.a.errors > r.a.requests * 0.01 || r.b.errors > r.b.requests * 0.01) {
+      console.log('  failed: more than 1% errors');
+      return null;
+    }
+    const cost = 1 - r.a.perCoreRps / r.b.perCoreRps;
+    console.log(
+      `  telemetry cost: ${(cost * 100).toFixed(1)}% of throughput (target ≤ ${TELEMETRY_COST_TARGET * 100}%)`,
+    );
+    return {
+      method: `both on core ${PROXY_CORE} at once, wrk alternated every ${SLICE_MS} ms; CPU time per request from /proc`,
+      secondsEach: opts.durationS,
+      on: r.a,
+      off: r.b,
+      cost,
+      target: TELEMETRY_COST_TARGET,
+    };
+  } catch (err) {
+    console.log(`  failed: ${errorMessage(err)}`);
+    return null;
+  } finally {
+    for (const c of started) await stopChild(c);
   }
 }
 
@@ -915,6 +1015,13 @@ async function main(): Promise<void> {
 
   const ratios = computeRatios(results);
   printTable(results, ratios);
+  if (telemetryCost !== null) {
+    const tc = telemetryCost;
+    console.log(
+      `\ntelemetry cost (metrics + access log, interleaved on one core): ${(tc.cost * 100).toFixed(1)}% ` +
+        `of throughput, target ≤ ${tc.target * 100}%: ${tc.cost <= tc.target ? 'met' : 'MISSED'}`,
+    );
+  }
   const report = {
     date: new Date().toISOString(),
     node: process.version,
@@ -933,6 +1040,7 @@ async function main(): Promise<void> {
     yardsticks: YARDSTICKS,
     results,
     ratios,
+    telemetryCost,
   };
   const json = `${JSON.stringify(report, null, 2)}\n`;
   fs.writeFileSync(path.join(BENCH_DIR, 'results.json'), json);

@@ -62,7 +62,12 @@ export class Gateway {
     readonly opts: GatewayOptions,
     readonly log: Logger,
   ) {
-    this.accessLog = opts.accessLogger ?? createAccessLogger(opts.accessLog);
+    this.accessLog =
+      opts.accessLogger ??
+      createAccessLogger(opts.accessLog, 1, {
+        // A destination that cannot keep up (stalled pipe) sheds lines instead of memory.
+        onDrop: (lines) => this.stats.inc('access_log.dropped_lines', lines),
+      });
     this.clusters = new ClusterManager({
       dns: new DnsCache({ server: opts.dnsServer }),
       onWarning: (message) => log.warn(message),
@@ -203,7 +208,7 @@ export class Gateway {
     // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.
     await this.observability.close();
     try {
-      this.accessLog.flush();
+      this.accessLog.close();
     } catch {
       // The log may already be closed at exit.
     }

@@ -714,11 +714,13 @@ export class HttpStream {
     const req = this.req;
     const h = req.headers;
     const sock = this.socket;
+    const addresses = socketAddresses(sock);
     const record: StreamRecord = {
       startTime: this.startTime,
       method: req.method ?? '-',
       path: req.url ?? '-',
-      protocol: `HTTP/${req.httpVersion}`,
+      protocol:
+        req.httpVersionMinor === 1 && req.httpVersionMajor === 1 ? 'HTTP/1.1' : `HTTP/${req.httpVersion}`,
       responseCode: this.res.headersSent ? this.res.statusCode : 0,
       responseFlags: this.flags ? this.flags.join(',') : '-',
       responseCodeDetails: this.details,
@@ -733,13 +735,34 @@ export class HttpStream {
       upstreamHost: this.upstreamHost,
       upstreamCluster: this.upstreamCluster,
       routeName: this.route?.name,
-      downstreamRemoteAddress: `${sock.remoteAddress}:${sock.remotePort}`,
-      downstreamLocalAddress: `${sock.localAddress}:${sock.localPort}`,
+      downstreamRemoteAddress: addresses.remote,
+      downstreamLocalAddress: addresses.local,
       requestedServerName: (sock as { servername?: string }).servername || undefined,
     };
     if (al.enabled) al.log(record);
     if (obs.enabled) obs.onHttp(record, this.picked?.destination.cluster, this.endpoint);
   }
+}
+
+/** A connection's `ip:port` pair for the access log, built once per connection (not per request). */
+interface SocketAddresses {
+  readonly remote: string | undefined;
+  readonly local: string | undefined;
+}
+const ADDRESSES = Symbol('meshgate.addresses');
+type AddressedSocket = IncomingMessage['socket'] & { [ADDRESSES]?: SocketAddresses };
+
+function socketAddresses(sock: AddressedSocket): SocketAddresses {
+  let a = sock[ADDRESSES];
+  if (a === undefined) {
+    a = {
+      remote: sock.remoteAddress === undefined ? undefined : `${sock.remoteAddress}:${sock.remotePort}`,
+      local: sock.localAddress === undefined ? undefined : `${sock.localAddress}:${sock.localPort}`,
+    };
+    // Addresses are unreadable once the socket is closed: only a complete answer is kept.
+    if (a.remote !== undefined && a.local !== undefined) sock[ADDRESSES] = a;
+  }
+  return a;
 }
 
 /** The client IP as Envoy appends it to x-forwarded-for (IPv4-mapped IPv6 unwrapped). */

@@ -1,7 +1,14 @@
 /**
  * Access logs: one record per HTTP request or TCP connection, with Envoy's default fields, as JSON
- * (Istio's JSON encoding; the default here) or Envoy's default text line. Written through pino to
- * stdout asynchronously, so a slow terminal never stalls the data path.
+ * (Istio's JSON encoding; the default here) or Envoy's default text line.
+ *
+ * Cost. Lines are built with string templates (no intermediate object; a string is escaped only
+ * when it holds a character JSON must escape) and collected in memory; a batch goes to pino's
+ * sonic-boom destination once it holds {@link LOG_BATCH_CHARS} characters, and at least every
+ * {@link LOG_FLUSH_INTERVAL_MS} (Envoy's file access log also buffers; Istio starts Envoy with
+ * `--file-flush-interval-msec 1000`). Measured on these machines: handing sonic-boom one line per
+ * request cost about 7 µs a line (it measures the byte length of its whole pending buffer on every
+ * write), and each asynchronous file write costs about 10 µs besides its bytes, hence large batches.
  */
 import pino from 'pino';
 
@@ -37,11 +44,38 @@ export type AccessLogFormat = 'json' | 'text' | 'off';
 
 export interface AccessLogger {
   readonly enabled: boolean;
+  /** Records one stream. The logger may keep `r` until it is written: pass a fresh object, never change it. */
   log(r: StreamRecord): void;
+  /** Writes every buffered line synchronously (shutdown, tests). */
   flush(): void;
+  /** Flushes, then stops the flush timer. The logger must not be used afterwards. */
+  close(): void;
 }
 
-const dash = (v: string | number | undefined): string | number => (v === undefined || v === '' ? '-' : v);
+/** Records are formatted this many at a time (and on every timer tick and flush). */
+export const LOG_BATCH_RECORDS = 128;
+/** Formatted text is handed to the file writer once it holds this many characters. */
+export const LOG_BATCH_CHARS = 64 * 1024;
+/** Buffered lines are written at least this often, ms (a quiet gateway's lines still show up). */
+export const LOG_FLUSH_INTERVAL_MS = 1000;
+/**
+ * Most bytes queued for a destination that does not keep up (a stalled pipe); further lines are
+ * dropped and counted by `onDrop` rather than growing memory without bound.
+ */
+export const LOG_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+
+/** Optional hooks of {@link createAccessLogger}. */
+export interface AccessLoggerOptions {
+  /** Called with the number of lines dropped because {@link LOG_MAX_QUEUED_BYTES} was reached. */
+  readonly onDrop?: (lines: number) => void;
+}
+
+const OFF: AccessLogger = {
+  enabled: false,
+  log: () => undefined,
+  flush: () => undefined,
+  close: () => undefined,
+};
 
 /**
  * Creates the access logger.
@@ -49,64 +83,168 @@ const dash = (v: string | number | undefined): string | number => (v === undefin
  *   format line), or `off`.
  * @param dest file descriptor or path; default stdout.
  */
-export function createAccessLogger(format: AccessLogFormat, dest: number | string = 1): AccessLogger {
-  if (format === 'off') return { enabled: false, log: () => undefined, flush: () => undefined };
-  const stream = pino.destination({ dest, sync: false, minLength: 4096 });
-  // Buffered for throughput; flushed every second as Envoy's file_flush_interval does, so a quiet
-  // gateway's lines still appear promptly.
-  setInterval(() => {
-    try {
-      stream.flush();
-    } catch {
-      // Not ready yet or already closed: the next tick retries.
-    }
-  }, 1000).unref();
-  if (format === 'text') {
-    return {
-      enabled: true,
-      log(r) {
-        stream.write(
-          `[${new Date(r.startTime).toISOString()}] "${r.method} ${r.path} ${r.protocol}" ${r.responseCode} ` +
-            `${r.responseFlags} ${r.responseCodeDetails} - "-" ${r.bytesReceived} ${r.bytesSent} ${Math.round(r.durationMs)} ` +
-            `${dash(r.upstreamServiceTimeMs === undefined ? undefined : Math.round(r.upstreamServiceTimeMs))} "${dash(r.xForwardedFor)}" "${dash(r.userAgent)}" "${dash(r.requestId)}" ` +
-            `"${dash(r.authority)}" "${dash(r.upstreamHost)}" ${dash(r.upstreamCluster)} - ${dash(r.downstreamLocalAddress)} ` +
-            `${dash(r.downstreamRemoteAddress)} ${dash(r.requestedServerName)} ${dash(r.routeName)}\n`,
-        );
-      },
-      flush: () => stream.flushSync(),
-    };
+export function createAccessLogger(
+  format: AccessLogFormat,
+  dest: number | string = 1,
+  opts: AccessLoggerOptions = {},
+): AccessLogger {
+  if (format === 'off') return OFF;
+  const stream = pino.destination({
+    dest,
+    sync: false,
+    maxLength: LOG_MAX_QUEUED_BYTES,
+    // One batch is one write: sonic-boom otherwise starts a new buffer past 16 KiB.
+    maxWrite: 4 * LOG_BATCH_CHARS,
+  });
+  if (opts.onDrop) {
+    const onDrop = opts.onDrop;
+    stream.on('drop', (data: string) => onDrop(countLines(data)));
   }
-  return {
-    enabled: true,
-    log(r) {
-      // A fixed-shape object stringified directly: one allocation less than a pino child, same bytes.
-      stream.write(
-        JSON.stringify({
-          start_time: new Date(r.startTime).toISOString(),
-          method: r.method,
-          path: r.path,
-          protocol: r.protocol,
-          response_code: r.responseCode,
-          response_flags: r.responseFlags,
-          response_code_details: r.responseCodeDetails,
-          bytes_received: r.bytesReceived,
-          bytes_sent: r.bytesSent,
-          duration: Math.round(r.durationMs),
-          upstream_service_time:
-            r.upstreamServiceTimeMs === undefined ? null : Math.round(r.upstreamServiceTimeMs),
-          x_forwarded_for: r.xForwardedFor ?? null,
-          user_agent: r.userAgent ?? null,
-          request_id: r.requestId ?? null,
-          authority: r.authority ?? null,
-          upstream_host: r.upstreamHost ?? null,
-          upstream_cluster: r.upstreamCluster ?? null,
-          route_name: r.routeName ?? null,
-          downstream_remote_address: r.downstreamRemoteAddress ?? null,
-          downstream_local_address: r.downstreamLocalAddress ?? null,
-          requested_server_name: r.requestedServerName ?? null,
-        }) + '\n',
-      );
-    },
-    flush: () => stream.flushSync(),
-  };
+  return new BatchedAccessLogger(format === 'text' ? formatText : formatJson, stream);
+}
+
+/** The sink a batch goes to (sonic-boom's surface used here). */
+interface LineSink {
+  write(data: string): boolean;
+  flushSync(): void;
+}
+
+/**
+ * Keeps records, formats them {@link LOG_BATCH_RECORDS} at a time, and hands the text to the writer
+ * in batches of about {@link LOG_BATCH_CHARS}. Formatting a batch in one loop measured about 5% of
+ * a proxied request cheaper than formatting each record when its request ends (the formatting code
+ * and its data stay in cache).
+ */
+class BatchedAccessLogger implements AccessLogger {
+  readonly enabled = true;
+  /** Records not yet formatted (the data path hands over fresh objects and never changes them). */
+  private records: StreamRecord[] = [];
+  /** Formatted text not yet handed to the writer. */
+  private chunks: string[] = [];
+  private chunkChars = 0;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly format: (r: StreamRecord) => string,
+    private readonly sink: LineSink,
+  ) {
+    this.timer = setInterval(() => this.hand(), LOG_FLUSH_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  log(r: StreamRecord): void {
+    if (this.records.push(r) >= LOG_BATCH_RECORDS) this.formatRecords();
+  }
+
+  private formatRecords(): void {
+    const records = this.records;
+    if (records.length === 0) return;
+    this.records = [];
+    const format = this.format;
+    let text = '';
+    for (let i = 0; i < records.length; i++) text += format(records[i]!);
+    this.chunks.push(text);
+    this.chunkChars += text.length;
+    if (this.chunkChars >= LOG_BATCH_CHARS) this.write();
+  }
+
+  /** Formats what is left and gives everything to the writer (timer, flush). */
+  private hand(): void {
+    this.formatRecords();
+    this.write();
+  }
+
+  /** Gives the formatted text to the writer, which writes it asynchronously. */
+  private write(): void {
+    if (this.chunks.length === 0) return;
+    const batch = this.chunks.length === 1 ? this.chunks[0]! : this.chunks.join('');
+    this.chunks = [];
+    this.chunkChars = 0;
+    try {
+      this.sink.write(batch);
+    } catch {
+      // Destination already closed (shutdown): nothing left to write to.
+    }
+  }
+
+  flush(): void {
+    this.hand();
+    this.sink.flushSync();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+}
+
+function countLines(data: string): number {
+  let n = 0;
+  for (let i = data.indexOf('\n'); i >= 0; i = data.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** Characters JSON.stringify would escape (or that may be escaped: non-ASCII is rare in these fields). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u007f-\uffff]/;
+
+/** A JSON string literal; plain ASCII is quoted without JSON.stringify (twice as fast for these fields). */
+function json(v: string): string {
+  return NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+}
+
+/** A JSON string literal, or `null` for a missing value (Istio's JSON encoding of an absent field). */
+function jsonOrNull(v: string | undefined): string {
+  return v === undefined ? 'null' : json(v);
+}
+
+/** Envoy's `-` for an absent field in the text format. */
+function dash(v: string | undefined): string {
+  return v === undefined || v === '' ? '-' : v;
+}
+
+/** `%START_TIME%` as ISO 8601 with ms; the second's prefix is reused while it stays the same. */
+let isoSecond = -1;
+let isoPrefix = '';
+function isoTime(ms: number): string {
+  const sec = Math.floor(ms / 1000);
+  if (sec !== isoSecond) {
+    isoSecond = sec;
+    // `YYYY-MM-DDTHH:MM:SS.` (the ms and `Z` follow).
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 20);
+  }
+  const frac = ms - sec * 1000;
+  return `${isoPrefix}${frac < 10 ? '00' : frac < 100 ? '0' : ''}${Math.floor(frac)}Z`;
+}
+
+/** One JSON line with Envoy's default fields under the names Istio's JSON access log uses. */
+export function formatJson(r: StreamRecord): string {
+  const ust = r.upstreamServiceTimeMs;
+  return (
+    `{"start_time":"${isoTime(r.startTime)}","method":${json(r.method)},` +
+    `"path":${json(r.path)},"protocol":${json(r.protocol)},` +
+    `"response_code":${r.responseCode},"response_flags":${json(r.responseFlags)},` +
+    `"response_code_details":${json(r.responseCodeDetails)},` +
+    `"bytes_received":${r.bytesReceived},"bytes_sent":${r.bytesSent},` +
+    `"duration":${Math.round(r.durationMs)},` +
+    `"upstream_service_time":${ust === undefined ? 'null' : Math.round(ust)},` +
+    `"x_forwarded_for":${jsonOrNull(r.xForwardedFor)},"user_agent":${jsonOrNull(r.userAgent)},` +
+    `"request_id":${jsonOrNull(r.requestId)},"authority":${jsonOrNull(r.authority)},` +
+    `"upstream_host":${jsonOrNull(r.upstreamHost)},"upstream_cluster":${jsonOrNull(r.upstreamCluster)},` +
+    `"route_name":${jsonOrNull(r.routeName)},` +
+    `"downstream_remote_address":${jsonOrNull(r.downstreamRemoteAddress)},` +
+    `"downstream_local_address":${jsonOrNull(r.downstreamLocalAddress)},` +
+    `"requested_server_name":${jsonOrNull(r.requestedServerName)}}\n`
+  );
+}
+
+/** One line of Envoy's default text format. */
+export function formatText(r: StreamRecord): string {
+  const ust = r.upstreamServiceTimeMs;
+  return (
+    `[${isoTime(r.startTime)}] "${r.method} ${r.path} ${r.protocol}" ${r.responseCode} ` +
+    `${r.responseFlags} ${r.responseCodeDetails} - "-" ${r.bytesReceived} ${r.bytesSent} ${Math.round(r.durationMs)} ` +
+    `${ust === undefined ? '-' : Math.round(ust)} "${dash(r.xForwardedFor)}" "${dash(r.userAgent)}" "${dash(r.requestId)}" ` +
+    `"${dash(r.authority)}" "${dash(r.upstreamHost)}" ${dash(r.upstreamCluster)} - ${dash(r.downstreamLocalAddress)} ` +
+    `${dash(r.downstreamRemoteAddress)} ${dash(r.requestedServerName)} ${dash(r.routeName)}\n`
+  );
 }

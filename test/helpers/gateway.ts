@@ -36,6 +36,7 @@ export async function startGateway(yaml: string, opts: Partial<GatewayOptions> =
       waiters.shift()?.(r);
     },
     flush() {},
+    close() {},
   };
   const serverPorts = [...yaml.matchAll(/number:\s*(\d+)/g)].map((m) => Number(m[1]));
   const portMap = new Map<number, number>(serverPorts.map((p) => [p, 0]));
