@@ -146,6 +146,8 @@ export class Observability implements AdminBackend, HealthBackend {
         ? new GatewayObserver(this.metrics, metricsOn ? this.envoy : undefined, this.tracer)
         : NO_OBSERVER;
     gw.store.on('snapshot', (s) => {
+      // Pending requests are counted against the snapshot they ran on, before its caches go.
+      this.observer.drain?.();
       // Label and stat-name caches are per snapshot: clusters and endpoints are new objects.
       this.metrics?.invalidate();
       this.envoy.onSnapshot(s);
@@ -260,11 +262,13 @@ export class Observability implements AdminBackend, HealthBackend {
 
   /** `istio_*` and `envoy_*` in one Prometheus text document. */
   prometheusText(): Promise<string> {
+    this.observer.drain?.();
     this.envoyProm.load(this.statEntries());
     return this.registry.metrics();
   }
 
   statsText(filter: RegExp | undefined): string {
+    this.observer.drain?.();
     return EnvoyStats.text(this.statEntries(), filter);
   }
 
@@ -318,12 +322,14 @@ export class Observability implements AdminBackend, HealthBackend {
 
   clustersText(): string {
     if (!this.gw.store.hasSnapshot) return '';
+    this.observer.drain?.();
     return clustersText(this.gw.store.current, this.gw.clusters, (c, e) => this.envoy.hostStats(c, e));
   }
 
   /** `/clusters?format=json`, shaped like Envoy's `cluster_statuses`. */
   clustersJson(): unknown {
     if (!this.gw.store.hasSnapshot) return { cluster_statuses: [] };
+    this.observer.drain?.();
     const snapshot = this.gw.store.current;
     return {
       cluster_statuses: [...snapshot.clusters.values()].map((c) => ({

@@ -207,10 +207,7 @@ export class Gateway {
     await this.clusters.close();
     // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.
     await this.observability.close();
-    try {
-      this.accessLog.close();
-    } catch {
-      // The log may already be closed at exit.
-    }
+    // Every access log line reaches stdout before close resolves (the process may exit next).
+    await this.accessLog.close();
   }
 }

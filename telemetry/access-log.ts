@@ -3,14 +3,15 @@
  * (Istio's JSON encoding; the default here) or Envoy's default text line.
  *
  * Cost. Lines are built with string templates (no intermediate object; a string is escaped only
- * when it holds a character JSON must escape) and collected in memory; a batch goes to pino's
- * sonic-boom destination once it holds {@link LOG_BATCH_CHARS} characters, and at least every
+ * when it holds a character JSON must escape) and collected in memory; a batch goes to the file
+ * writer (`log-file.ts`) once it holds {@link LOG_BATCH_CHARS} characters, and at least every
  * {@link LOG_FLUSH_INTERVAL_MS} (Envoy's file access log also buffers; Istio starts Envoy with
- * `--file-flush-interval-msec 1000`). Measured on these machines: handing sonic-boom one line per
- * request cost about 7 µs a line (it measures the byte length of its whole pending buffer on every
- * write), and each asynchronous file write costs about 10 µs besides its bytes, hence large batches.
+ * `--file-flush-interval-msec 1000`). Measured on these machines: handing pino's sonic-boom one
+ * line per request cost about 7 µs a line (it measures the byte length of its whole pending buffer
+ * on every write), and each asynchronous file write costs about 10 µs besides its bytes, hence
+ * large batches.
  */
-import pino from 'pino';
+import { LogFile } from './log-file.js';
 
 /** What the data path records about one stream (Envoy `StreamInfo`). Times in ms. */
 export interface StreamRecord {
@@ -46,10 +47,10 @@ export interface AccessLogger {
   readonly enabled: boolean;
   /** Records one stream. The logger may keep `r` until it is written: pass a fresh object, never change it. */
   log(r: StreamRecord): void;
-  /** Writes every buffered line synchronously (shutdown, tests). */
-  flush(): void;
-  /** Flushes, then stops the flush timer. The logger must not be used afterwards. */
-  close(): void;
+  /** Resolves once every line logged so far is written. */
+  flush(): Promise<void>;
+  /** Flushes and stops the flush timer. The logger must not be used afterwards. */
+  close(): Promise<void>;
 }
 
 /** Records are formatted this many at a time (and on every timer tick and flush). */
@@ -59,22 +60,22 @@ export const LOG_BATCH_CHARS = 64 * 1024;
 /** Buffered lines are written at least this often, ms (a quiet gateway's lines still show up). */
 export const LOG_FLUSH_INTERVAL_MS = 1000;
 /**
- * Most bytes queued for a destination that does not keep up (a stalled pipe); further lines are
- * dropped and counted by `onDrop` rather than growing memory without bound.
+ * Most characters queued for a destination that does not keep up (a stalled pipe); further lines
+ * are dropped and counted by `onDrop` rather than growing memory without bound.
  */
-export const LOG_MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+export const LOG_MAX_QUEUED_CHARS = 64 * 1024 * 1024;
 
 /** Optional hooks of {@link createAccessLogger}. */
 export interface AccessLoggerOptions {
-  /** Called with the number of lines dropped because {@link LOG_MAX_QUEUED_BYTES} was reached. */
+  /** Called with the number of lines dropped ({@link LOG_MAX_QUEUED_CHARS} reached, or a write error). */
   readonly onDrop?: (lines: number) => void;
 }
 
 const OFF: AccessLogger = {
   enabled: false,
   log: () => undefined,
-  flush: () => undefined,
-  close: () => undefined,
+  flush: () => Promise.resolve(),
+  close: () => Promise.resolve(),
 };
 
 /**
@@ -89,24 +90,8 @@ export function createAccessLogger(
   opts: AccessLoggerOptions = {},
 ): AccessLogger {
   if (format === 'off') return OFF;
-  const stream = pino.destination({
-    dest,
-    sync: false,
-    maxLength: LOG_MAX_QUEUED_BYTES,
-    // One batch is one write: sonic-boom otherwise starts a new buffer past 16 KiB.
-    maxWrite: 4 * LOG_BATCH_CHARS,
-  });
-  if (opts.onDrop) {
-    const onDrop = opts.onDrop;
-    stream.on('drop', (data: string) => onDrop(countLines(data)));
-  }
-  return new BatchedAccessLogger(format === 'text' ? formatText : formatJson, stream);
-}
-
-/** The sink a batch goes to (sonic-boom's surface used here). */
-interface LineSink {
-  write(data: string): boolean;
-  flushSync(): void;
+  const file = new LogFile(dest, { maxQueuedChars: LOG_MAX_QUEUED_CHARS, onDrop: opts.onDrop });
+  return new BatchedAccessLogger(format === 'text' ? formatText : formatJson, file);
 }
 
 /**
@@ -126,7 +111,7 @@ class BatchedAccessLogger implements AccessLogger {
 
   constructor(
     private readonly format: (r: StreamRecord) => string,
-    private readonly sink: LineSink,
+    private readonly file: LogFile,
   ) {
     this.timer = setInterval(() => this.hand(), LOG_FLUSH_INTERVAL_MS);
     this.timer.unref();
@@ -160,28 +145,18 @@ class BatchedAccessLogger implements AccessLogger {
     const batch = this.chunks.length === 1 ? this.chunks[0]! : this.chunks.join('');
     this.chunks = [];
     this.chunkChars = 0;
-    try {
-      this.sink.write(batch);
-    } catch {
-      // Destination already closed (shutdown): nothing left to write to.
-    }
+    this.file.write(batch);
   }
 
-  flush(): void {
+  flush(): Promise<void> {
     this.hand();
-    this.sink.flushSync();
+    return this.file.drained();
   }
 
-  close(): void {
+  close(): Promise<void> {
     clearInterval(this.timer);
-    this.flush();
+    return this.flush();
   }
-}
-
-function countLines(data: string): number {
-  let n = 0;
-  for (let i = data.indexOf('\n'); i >= 0; i = data.indexOf('\n', i + 1)) n++;
-  return n;
 }
 
 /** Characters JSON.stringify would escape (or that may be escaped: non-ASCII is rare in these fields). */

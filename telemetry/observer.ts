@@ -9,8 +9,13 @@ import type { StreamRecord } from './access-log.js';
 
 export interface StreamObserver {
   readonly enabled: boolean;
-  /** One finished HTTP request. `cluster`/`endpoint` are undefined for local replies without an upstream. */
+  /**
+   * One finished HTTP request. `cluster`/`endpoint` are undefined for local replies without an
+   * upstream. The observer may keep `r` until {@link drain}: pass a fresh object, never change it.
+   */
   onHttp(r: StreamRecord, cluster: Cluster | undefined, endpoint: ClusterEndpoint | undefined): void;
+  /** Applies whatever is still pending (readers call it before reading counters). */
+  drain?(): void;
   /** A TCP proxy connection was routed to an endpoint (`istio_tcp_connections_opened_total`). */
   onTcpOpen?(cluster: Cluster | undefined, endpoint?: ClusterEndpoint): void;
   /** A TCP proxy connection closed; bytes sent to / received from the downstream, Envoy flags or `-`. */

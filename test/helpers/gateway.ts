@@ -35,8 +35,8 @@ export async function startGateway(yaml: string, opts: Partial<GatewayOptions> =
       records.push(r);
       waiters.shift()?.(r);
     },
-    flush() {},
-    close() {},
+    flush: () => Promise.resolve(),
+    close: () => Promise.resolve(),
   };
   const serverPorts = [...yaml.matchAll(/number:\s*(\d+)/g)].map((m) => Number(m[1]));
   const portMap = new Map<number, number>(serverPorts.map((p) => [p, 0]));

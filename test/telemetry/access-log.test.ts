@@ -1,8 +1,15 @@
-import { mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, watch } from 'node:fs';
+import fc from 'fast-check';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createAccessLogger, type StreamRecord } from '../../telemetry/access-log.js';
+import {
+  LOG_BATCH_RECORDS,
+  LOG_FLUSH_INTERVAL_MS,
+  createAccessLogger,
+  formatJson,
+  type StreamRecord,
+} from '../../telemetry/access-log.js';
 
 const record: StreamRecord = {
   startTime: Date.UTC(2026, 10, 23, 10, 0, 0),
@@ -29,12 +36,12 @@ const record: StreamRecord = {
 };
 
 describe('access log', () => {
-  it('writes one valid JSON object per line with Envoy field names', () => {
+  it('writes one valid JSON object per line with Envoy field names', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'mg-al-')), 'access.log');
     const al = createAccessLogger('json', openSync(file, 'a'));
     al.log(record);
     al.log({ ...record, responseCode: 200, responseFlags: '-' });
-    al.flush();
+    await al.flush();
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines).toHaveLength(2);
     const first = JSON.parse(lines[0]!) as Record<string, unknown>;
@@ -50,11 +57,11 @@ describe('access log', () => {
     });
   });
 
-  it('writes Envoy default text lines', () => {
+  it('writes Envoy default text lines', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'mg-al-')), 'access.log');
     const al = createAccessLogger('text', openSync(file, 'a'));
     al.log(record);
-    al.flush();
+    await al.flush();
     expect(readFileSync(file, 'utf8')).toMatch(
       /^\[2026-11-23T10:00:00\.000Z\] "GET \/productpage HTTP\/1\.1" 503 UF,URX upstream_reset_before_response_started\{connection_failure\} - "-" 0 91 12 - "-" "curl\/7\.88\.1" "r-1" "localhost:8080" "127\.0\.0\.1:19080" outbound\|9080\|\|productpage/,
     );
@@ -62,5 +69,51 @@ describe('access log', () => {
 
   it('off is free: nothing enabled', () => {
     expect(createAccessLogger('off').enabled).toBe(false);
+  });
+
+  it('escapes client-sent strings so every line stays one valid JSON object', () => {
+    const nasty = ['/a"b\\c', '/tab\there', '/nl\nx', '/\u0001ctl', '/ünïcödé/日本', '/lone\ud800', ''];
+    for (const path of nasty) {
+      const line = formatJson({ ...record, path, userAgent: path, authority: path });
+      expect(line.endsWith('\n')).toBe(true);
+      expect(line.indexOf('\n')).toBe(line.length - 1);
+      const parsed = JSON.parse(line) as Record<string, unknown>;
+      expect(parsed['path']).toBe(JSON.parse(JSON.stringify(path)) as string);
+      expect(parsed['user_agent']).toBe(parsed['path']);
+    }
+  });
+
+  it('start_time equals Date#toISOString for any millisecond', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) }), (t) => {
+        const parsed = JSON.parse(formatJson({ ...record, startTime: t })) as { start_time: string };
+        expect(parsed.start_time).toBe(new Date(t).toISOString());
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('keeps order across batches and writes a lone line within the flush interval, without flush()', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mg-al-')), 'access.log');
+    const al = createAccessLogger('json', openSync(file, 'a'));
+    const n = LOG_BATCH_RECORDS * 3 + 1;
+    for (let i = 0; i < n; i++) al.log({ ...record, requestId: `r-${i}` });
+    // The last record is alone in its batch: only the timer writes it.
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const w = watch(file, () => {
+        if (readFileSync(file, 'utf8').includes(`"r-${n - 1}"`)) {
+          w.close();
+          resolve();
+        }
+      });
+    });
+    expect(Date.now() - started).toBeLessThan(LOG_FLUSH_INTERVAL_MS + 500);
+    const ids = readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { request_id: string }).request_id);
+    expect(ids).toEqual(Array.from({ length: n }, (_, i) => `r-${i}`));
+    await al.close();
   });
 });

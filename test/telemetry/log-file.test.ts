@@ -1,0 +1,98 @@
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { LogFile } from '../../telemetry/log-file.js';
+
+const line = (i: number): string => `{"n":${i},"pad":"${'x'.repeat(i % 97)}"}\n`;
+
+/** A named pipe with a reader that starts paused; the writer end is non-blocking, as stdout pipes can be. */
+function slowPipe(): { fd: number; resume: () => void; received: () => string; ended: Promise<void> } {
+  const dir = mkdtempSync(join(tmpdir(), 'mg-logfile-'));
+  const fifo = join(dir, 'pipe');
+  execFileSync('mkfifo', [fifo]);
+  // Read end first (non-blocking open needs no writer), then the write end (needs a reader).
+  const readFd = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+  const fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+  const reader = new Socket({ fd: readFd, readable: true, writable: false });
+  reader.pause();
+  const chunks: Buffer[] = [];
+  reader.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise<void>((resolve) => reader.once('end', () => resolve()));
+  return { fd, resume: () => reader.resume(), received: () => Buffer.concat(chunks).toString('utf8'), ended };
+}
+
+describe('LogFile', () => {
+  it('writes every batch, in order, and drained() resolves after the last byte', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mg-logfile-')), 'access.log');
+    const lf = new LogFile(file);
+    let expected = '';
+    for (let b = 0; b < 500; b++) {
+      let batch = '';
+      for (let i = 0; i < 20; i++) batch += line(b * 20 + i);
+      expected += batch;
+      lf.write(batch);
+    }
+    await lf.drained();
+    expect(readFileSync(file, 'utf8')).toBe(expected);
+  });
+
+  it('survives EAGAIN and short writes on a slow non-blocking pipe, losing nothing', async () => {
+    const pipe = slowPipe();
+    let dropped = 0;
+    const lf = new LogFile(pipe.fd, { onDrop: (n) => (dropped += n) });
+    let expected = '';
+    // ~2 MB: far more than the 64 KiB a Linux pipe holds while nobody reads.
+    for (let b = 0; b < 400; b++) {
+      let batch = '';
+      for (let i = 0; i < 100; i++) batch += line(b * 100 + i);
+      expected += batch;
+      lf.write(batch);
+    }
+    pipe.resume();
+    await lf.drained();
+    closeSync(pipe.fd);
+    await pipe.ended;
+    expect(dropped).toBe(0);
+    expect(pipe.received().length).toBe(expected.length);
+    expect(pipe.received()).toBe(expected);
+  });
+
+  it('drops and counts lines beyond its queue bound while the destination is stalled', async () => {
+    const pipe = slowPipe();
+    let dropped = 0;
+    const lf = new LogFile(pipe.fd, { maxQueuedChars: 256 * 1024, onDrop: (n) => (dropped += n) });
+    let offered = 0;
+    for (let b = 0; b < 200; b++) {
+      let batch = '';
+      for (let i = 0; i < 50; i++) batch += line(i);
+      offered += 50;
+      lf.write(batch);
+    }
+    expect(dropped).toBeGreaterThan(0);
+    pipe.resume();
+    await lf.drained();
+    closeSync(pipe.fd);
+    await pipe.ended;
+    const arrived = pipe.received().split('\n').length - 1;
+    expect(arrived + dropped).toBe(offered);
+    // Whole lines only: every line that arrived is intact JSON.
+    for (const l of pipe.received().trimEnd().split('\n'))
+      expect(() => JSON.parse(l) as unknown).not.toThrow();
+  });
+
+  it('counts a failed write as dropped lines and keeps going', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mg-logfile-')), 'ro.log');
+    closeSync(openSync(file, 'w'));
+    const fd = openSync(file, 'r'); // writes fail with EBADF
+    let dropped = 0;
+    const lf = new LogFile(fd, { onDrop: (n) => (dropped += n) });
+    lf.write(line(1) + line(2));
+    lf.write(line(3));
+    await lf.drained();
+    expect(dropped).toBe(3);
+    closeSync(fd);
+  });
+});
