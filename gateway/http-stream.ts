@@ -190,6 +190,8 @@ export class HttpStream {
   private corsOrigin: string | undefined;
   /** A `maxRetries` grant not yet carried by a retry attempt. */
   private retryGrant = false;
+  /** The tracer opened this request's span (it reached the router's forward step). */
+  private traced = false;
 
   constructor(
     private readonly req: IncomingMessage,
@@ -373,7 +375,10 @@ export class HttpStream {
       out.push('x-request-id', this.requestId);
     }
     // ---- tracing hook (issue 6): B3/W3C context for the upstream request; see ProxyContext.tracing.
-    if (this.ctx.tracing !== undefined) this.ctx.tracing.inject(out, req, this.requestId);
+    if (this.ctx.tracing !== undefined) {
+      this.ctx.tracing.inject(out, req, this.requestId);
+      this.traced = true;
+    }
     // ---- end tracing hook
     let path = this.url;
     const rw = route.rewrite;
@@ -713,6 +718,13 @@ export class HttpStream {
     if (!al.enabled && !obs.enabled) return;
     const req = this.req;
     const h = req.headers;
+    const tracing = this.ctx.tracing;
+    if (tracing !== undefined && !this.traced) {
+      // A local reply before forwarding (404 NR, fault abort, redirect, direct response, ...):
+      // Envoy's connection manager traces it too, with the caller's context and a request id.
+      this.requestId ??= (h['x-request-id'] as string | undefined) ?? randomUUID();
+      tracing.inject([], req, this.requestId);
+    }
     const sock = this.socket;
     const addresses = socketAddresses(sock);
     const record: StreamRecord = {

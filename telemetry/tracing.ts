@@ -17,8 +17,9 @@
  * sampled requests allocate span state; export is batched on a timer, bounded (spans beyond the
  * queue are dropped and counted) and never awaited by a request.
  *
- * Scope: spans are made for requests the router forwards upstream (route and cluster known); local
- * replies such as 404 NR are not traced.
+ * Scope: every HTTP request on a gateway listener, forwarded or answered locally (404 NR, fault
+ * abort, redirect, direct response: the span then has no upstream cluster). CONNECT tunnels and
+ * TCP connections are not traced.
  */
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';

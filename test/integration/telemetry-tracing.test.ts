@@ -128,6 +128,30 @@ describe('tracing on (Zipkin v2 export)', () => {
     expect(span.duration).toBeGreaterThan(0);
   });
 
+  it("traces a local reply (404 NR) too, in the caller's trace, without an upstream", async () => {
+    const traceId = 'b7ad6b7169203331b7ad6b7169203331';
+    const callerSpan = '0102030405060708';
+    const r = await httpGet(port, '/no-such-route', {
+      'x-b3-traceid': traceId,
+      'x-b3-spanid': callerSpan,
+      'x-b3-sampled': '1',
+    });
+    expect(r.status).toBe(404);
+    const spans = await zipkin.waitFor(zipkin.spans.length + 1);
+    const span = spans.find((s) => s.traceId === traceId)!;
+    expect(span).toMatchObject({ traceId, parentId: callerSpan, name: 'unknown', kind: 'CLIENT' });
+    expect(span.id).toMatch(/^[0-9a-f]{16}$/);
+    expect(span.id).not.toBe(callerSpan);
+    expect(span.remoteEndpoint).toBeUndefined();
+    expect(span.tags).toMatchObject({
+      'http.url': '/no-such-route',
+      'http.status_code': '404',
+      response_flags: 'NR',
+      upstream_cluster: '-',
+    });
+    expect(span.tags['guid:x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('continues a W3C traceparent (trace id kept, new parent id upstream)', async () => {
     const traceId = '0af7651916cd43dd8448eb211c80319c';
     const r = await httpGet(port, '/productpage', {
