@@ -146,7 +146,7 @@ export class Observability implements AdminBackend, HealthBackend {
         ? new GatewayObserver(this.metrics, metricsOn ? this.envoy : undefined, this.tracer)
         : NO_OBSERVER;
     gw.store.on('snapshot', (s) => {
-      // Pending requests are counted against the snapshot they ran on, before its caches go.
+      // Gateway.install drains before the swap; this catches a swap made by anyone else.
       this.observer.drain?.();
       // Label and stat-name caches are per snapshot: clusters and endpoints are new objects.
       this.metrics?.invalidate();

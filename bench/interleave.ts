@@ -70,6 +70,8 @@ function startWrk(port: number, opts: InterleaveOptions): { child: ChildProcess;
     child.once('error', reject);
     child.once('close', () => resolve(out));
   });
+  // Awaited only at the end: a failure meanwhile must not surface as an unhandled rejection.
+  done.catch(() => undefined);
   return { child, done };
 }
 
@@ -84,11 +86,14 @@ export async function measureInterleaved(
   b: InterleaveTarget,
   opts: InterleaveOptions,
 ): Promise<{ a: InterleaveSide; b: InterleaveSide }> {
-  const wa = startWrk(a.port, opts);
-  const wb = startWrk(b.port, opts);
   const stop = (c: ChildProcess): boolean => c.kill('SIGSTOP');
   const cont = (c: ChildProcess): boolean => c.kill('SIGCONT');
+  const started: { child: ChildProcess; done: Promise<string> }[] = [];
   try {
+    const wa = startWrk(a.port, opts);
+    started.push(wa);
+    const wb = startWrk(b.port, opts);
+    started.push(wb);
     stop(wa.child);
     stop(wb.child);
     await sleep(300);
@@ -114,12 +119,13 @@ export async function measureInterleaved(
     const [outA, outB] = await Promise.all([wa.done, wb.done]);
     return { a: side(outA, a1 - a0), b: side(outB, b1 - b0) };
   } finally {
-    for (const w of [wa, wb]) if (w.child.exitCode === null) w.child.kill('SIGKILL');
+    for (const w of started) if (w.child.exitCode === null) w.child.kill('SIGKILL');
   }
 }
 
 function side(wrkOut: string, ticks: number): InterleaveSide {
   const w = parseWrk(wrkOut);
+  if (w.requests === 0) throw new Error('wrk completed no request');
   const cpuMs = (ticks * 1000) / TICKS_PER_S;
   const cpuUsPerRequest = w.requests > 0 ? (cpuMs * 1000) / w.requests : NaN;
   return {

@@ -26,7 +26,7 @@ Options:
                                (and <dir>/<name>-cacert/ca.crt), as a mounted Kubernetes Secret
       --strict                 refuse dangling references (missing Gateway, subset, host) as errors
       --access-log json|text|off   access log format on stdout (default: json)
-      --log-level <level>      trace|debug|info|warn|error (default: info)
+      --log-level <level>      trace|debug|info|warn|error, system log on stderr (default: info)
       --no-watch               do not reload when config files change
       --mesh-port <port>       also serve the mesh (sidecar outbound) listener on 127.0.0.1:<port>:
                                HTTP proxy / Host / CONNECT, applying VirtualServices bound to mesh
@@ -168,7 +168,12 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`meshgate: ${(err as Error).message}\n`);
       return 2;
     }
-    const log = pino({ level: values['log-level'] ?? 'info', base: { component: 'meshgate' } });
+    // The system log goes to stderr and the access log to stdout, as Envoy in Istio does: the two
+    // streams never interleave, and `kubectl logs`-style readers can tell them apart.
+    const log = pino(
+      { level: values['log-level'] ?? 'info', base: { component: 'meshgate' } },
+      pino.destination(2),
+    );
     const started = await Gateway.start(
       { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
       log,
@@ -227,7 +232,9 @@ function parse(args: string[]) {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
-    if (code !== 0) setTimeout(() => process.exit(code), 100).unref();
+    // Normally nothing is left and the process ends by itself. A write stuck on a stalled stdout
+    // pipe would keep it alive: the access log had its chance in close(), so end anyway.
+    setTimeout(() => process.exit(code), code === 0 ? 1000 : 100).unref();
   },
   (err: unknown) => {
     process.stderr.write(`meshgate: ${(err as Error).stack ?? String(err)}\n`);

@@ -123,6 +123,8 @@ export class Gateway {
   }
 
   private install(next: Snapshot): Snapshot {
+    // Requests still pending in the observer's batch are counted against the snapshot they ran on.
+    this.observability.observer.drain?.();
     const installed = this.store.swap(next);
     this.clusters.reconcile(installed);
     return installed;

@@ -67,6 +67,13 @@ export function createClientErrorHandler(
     // Node may report several parse errors for one connection; count and answer it once.
     if (answered.has(socket)) return void socket.destroy();
     answered.add(socket);
+    if (err.code === 'ECONNRESET') {
+      // The client reset its connection (e.g. a load generator stopping mid-request): nothing was
+      // malformed and nobody is left to answer.
+      ctx.stats.inc(`${statPrefix()}.downstream_cx_destroy_remote`);
+      log.debug({ remote: socket.remoteAddress, listener: rt.listener.name }, 'client reset the connection');
+      return void socket.destroy();
+    }
     const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
     ctx.stats.inc(
       `${statPrefix()}.${tooLarge ? 'downstream_rq_header_overflow' : 'downstream_cx_protocol_error'}`,
@@ -75,7 +82,7 @@ export function createClientErrorHandler(
       { code: err.code, remote: socket.remoteAddress, listener: rt.listener.name },
       'malformed HTTP request',
     );
-    if (socket.writable && err.code !== 'ECONNRESET') {
+    if (socket.writable) {
       const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
       socket.end(
         `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +

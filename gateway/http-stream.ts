@@ -22,6 +22,7 @@ import { allowedOrigin, answerPreflight, applyCorsHeaders } from './cors.js';
 import { classifyUpstreamError, Replies, writeLocalReply, type LocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
 import { pickWeighted } from '../routes/weighted-pick.js';
+import { socketAddresses } from '../telemetry/socket-addresses.js';
 import {
   HOP_BY_HOP,
   getFromList,
@@ -718,15 +719,16 @@ export class HttpStream {
     if (!al.enabled && !obs.enabled) return;
     const req = this.req;
     const h = req.headers;
+    // Envoy's connection manager gives every request an x-request-id, local replies included.
+    this.requestId ??= (h['x-request-id'] as string | undefined) ?? randomUUID();
+    const sock = this.socket;
+    const addresses = socketAddresses(sock);
     const tracing = this.ctx.tracing;
     if (tracing !== undefined && !this.traced) {
       // A local reply before forwarding (404 NR, fault abort, redirect, direct response, ...):
-      // Envoy's connection manager traces it too, with the caller's context and a request id.
-      this.requestId ??= (h['x-request-id'] as string | undefined) ?? randomUUID();
-      tracing.inject([], req, this.requestId);
+      // Envoy traces it too, with the caller's context.
+      tracing.inject([], req, this.requestId, addresses.remote);
     }
-    const sock = this.socket;
-    const addresses = socketAddresses(sock);
     const record: StreamRecord = {
       startTime: this.startTime,
       method: req.method ?? '-',
@@ -742,7 +744,7 @@ export class HttpStream {
       upstreamServiceTimeMs: this.upstreamTimeMs,
       xForwardedFor: h['x-forwarded-for'] as string | undefined,
       userAgent: h['user-agent'],
-      requestId: this.requestId ?? (h['x-request-id'] as string | undefined),
+      requestId: this.requestId,
       authority: this.authority || h.host,
       upstreamHost: this.upstreamHost,
       upstreamCluster: this.upstreamCluster,
@@ -754,27 +756,6 @@ export class HttpStream {
     if (al.enabled) al.log(record);
     if (obs.enabled) obs.onHttp(record, this.picked?.destination.cluster, this.endpoint);
   }
-}
-
-/** A connection's `ip:port` pair for the access log, built once per connection (not per request). */
-interface SocketAddresses {
-  readonly remote: string | undefined;
-  readonly local: string | undefined;
-}
-const ADDRESSES = Symbol('meshgate.addresses');
-type AddressedSocket = IncomingMessage['socket'] & { [ADDRESSES]?: SocketAddresses };
-
-function socketAddresses(sock: AddressedSocket): SocketAddresses {
-  let a = sock[ADDRESSES];
-  if (a === undefined) {
-    a = {
-      remote: sock.remoteAddress === undefined ? undefined : `${sock.remoteAddress}:${sock.remotePort}`,
-      local: sock.localAddress === undefined ? undefined : `${sock.localAddress}:${sock.localPort}`,
-    };
-    // Addresses are unreadable once the socket is closed: only a complete answer is kept.
-    if (a.remote !== undefined && a.local !== undefined) sock[ADDRESSES] = a;
-  }
-  return a;
 }
 
 /** The client IP as Envoy appends it to x-forwarded-for (IPv4-mapped IPv6 unwrapped). */

@@ -49,7 +49,10 @@ export interface AccessLogger {
   log(r: StreamRecord): void;
   /** Resolves once every line logged so far is written. */
   flush(): Promise<void>;
-  /** Flushes and stops the flush timer. The logger must not be used afterwards. */
+  /**
+   * Flushes and stops the flush timer; resolves when the last line is written, or after
+   * {@link LOG_CLOSE_TIMEOUT_MS} when the destination is stalled. Do not log afterwards.
+   */
   close(): Promise<void>;
 }
 
@@ -59,6 +62,8 @@ export const LOG_BATCH_RECORDS = 128;
 export const LOG_BATCH_CHARS = 64 * 1024;
 /** Buffered lines are written at least this often, ms (a quiet gateway's lines still show up). */
 export const LOG_FLUSH_INTERVAL_MS = 1000;
+/** Longest `close()` waits for the last lines to be written, ms. */
+export const LOG_CLOSE_TIMEOUT_MS = 2000;
 /**
  * Most characters queued for a destination that does not keep up (a stalled pipe); further lines
  * are dropped and counted by `onDrop` rather than growing memory without bound.
@@ -108,6 +113,8 @@ class BatchedAccessLogger implements AccessLogger {
   private chunks: string[] = [];
   private chunkChars = 0;
   private readonly timer: NodeJS.Timeout;
+  /** After close(): a late record is written at once (no timer is left to write it). */
+  private closed = false;
 
   constructor(
     private readonly format: (r: StreamRecord) => string,
@@ -118,7 +125,9 @@ class BatchedAccessLogger implements AccessLogger {
   }
 
   log(r: StreamRecord): void {
-    if (this.records.push(r) >= LOG_BATCH_RECORDS) this.formatRecords();
+    const n = this.records.push(r);
+    if (this.closed) this.hand();
+    else if (n >= LOG_BATCH_RECORDS) this.formatRecords();
   }
 
   private formatRecords(): void {
@@ -155,7 +164,17 @@ class BatchedAccessLogger implements AccessLogger {
 
   close(): Promise<void> {
     clearInterval(this.timer);
-    return this.flush();
+    this.closed = true;
+    // A stalled destination (nobody reading the stdout pipe) must not hold shutdown forever.
+    return new Promise<void>((resolve) => {
+      const deadline = setTimeout(resolve, LOG_CLOSE_TIMEOUT_MS);
+      deadline.unref();
+      void this.flush().then(() => {
+        clearTimeout(deadline);
+        this.file.close();
+        resolve();
+      });
+    });
   }
 }
 
@@ -177,10 +196,16 @@ function dash(v: string | undefined): string {
   return v === undefined || v === '' ? '-' : v;
 }
 
+/** A rounded number, or `fallback` for NaN/Infinity (which would not be valid JSON). */
+function rounded(v: number, fallback: string): string | number {
+  return Number.isFinite(v) ? Math.round(v) : fallback;
+}
+
 /** `%START_TIME%` as ISO 8601 with ms; the second's prefix is reused while it stays the same. */
 let isoSecond = -1;
 let isoPrefix = '';
 function isoTime(ms: number): string {
+  if (!Number.isFinite(ms)) return '-';
   const sec = Math.floor(ms / 1000);
   if (sec !== isoSecond) {
     isoSecond = sec;
@@ -200,8 +225,8 @@ export function formatJson(r: StreamRecord): string {
     `"response_code":${r.responseCode},"response_flags":${json(r.responseFlags)},` +
     `"response_code_details":${json(r.responseCodeDetails)},` +
     `"bytes_received":${r.bytesReceived},"bytes_sent":${r.bytesSent},` +
-    `"duration":${Math.round(r.durationMs)},` +
-    `"upstream_service_time":${ust === undefined ? 'null' : Math.round(ust)},` +
+    `"duration":${rounded(r.durationMs, 'null')},` +
+    `"upstream_service_time":${ust === undefined ? 'null' : rounded(ust, 'null')},` +
     `"x_forwarded_for":${jsonOrNull(r.xForwardedFor)},"user_agent":${jsonOrNull(r.userAgent)},` +
     `"request_id":${jsonOrNull(r.requestId)},"authority":${jsonOrNull(r.authority)},` +
     `"upstream_host":${jsonOrNull(r.upstreamHost)},"upstream_cluster":${jsonOrNull(r.upstreamCluster)},` +
@@ -217,8 +242,8 @@ export function formatText(r: StreamRecord): string {
   const ust = r.upstreamServiceTimeMs;
   return (
     `[${isoTime(r.startTime)}] "${r.method} ${r.path} ${r.protocol}" ${r.responseCode} ` +
-    `${r.responseFlags} ${r.responseCodeDetails} - "-" ${r.bytesReceived} ${r.bytesSent} ${Math.round(r.durationMs)} ` +
-    `${ust === undefined ? '-' : Math.round(ust)} "${dash(r.xForwardedFor)}" "${dash(r.userAgent)}" "${dash(r.requestId)}" ` +
+    `${r.responseFlags} ${r.responseCodeDetails} - "-" ${r.bytesReceived} ${r.bytesSent} ${rounded(r.durationMs, '-')} ` +
+    `${ust === undefined ? '-' : rounded(ust, '-')} "${dash(r.xForwardedFor)}" "${dash(r.userAgent)}" "${dash(r.requestId)}" ` +
     `"${dash(r.authority)}" "${dash(r.upstreamHost)}" ${dash(r.upstreamCluster)} - ${dash(r.downstreamLocalAddress)} ` +
     `${dash(r.downstreamRemoteAddress)} ${dash(r.requestedServerName)} ${dash(r.routeName)}\n`
   );

@@ -18,8 +18,9 @@ export const OBSERVER_BATCH = 128;
  *
  * Spans end at once. Metrics and Envoy counters are applied {@link OBSERVER_BATCH} requests at a
  * time: counting a batch in one loop measured 1.5–4% of a proxied request cheaper than counting
- * each request as it ends. Every reader calls {@link drain} first (the Prometheus endpoints,
- * `/stats`, `/clusters`), and so does a snapshot swap, so no reader ever sees a stale count.
+ * each request as it ends. The admin readers call {@link drain} first (the Prometheus endpoints,
+ * `/stats`, `/clusters`), and so does a snapshot swap, so what they show is never stale. Code that
+ * reads `IstioMetrics` or `EnvoyStats` directly must drain first too.
  */
 export class GatewayObserver implements StreamObserver {
   readonly enabled = true;

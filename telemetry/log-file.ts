@@ -7,8 +7,11 @@
  * while an earlier write may still be in flight, so lines can land out of order at shutdown.
  *
  * Destination that cannot keep up (a stalled pipe): text beyond {@link LogFile.maxQueuedChars}
- * is dropped and counted (`onDrop`), memory stays bounded. `EAGAIN` on a non-blocking pipe is
- * retried every {@link EAGAIN_RETRY_MS}; any other write error drops that batch and is counted too.
+ * is dropped and counted (`onDrop`); memory stays bounded (the queue plus the batch in flight).
+ * `EAGAIN` on a non-blocking pipe is retried every {@link EAGAIN_RETRY_MS}; any other write error
+ * drops that batch and is counted too. Standard output and error, when they are pipes or sockets,
+ * are switched to non-blocking first: a blocking write to a pipe nobody reads would hold a libuv
+ * thread forever, and Node cannot exit while one is busy.
  */
 import fs from 'node:fs';
 
@@ -31,7 +34,13 @@ export class LogFile {
   private queuedChars = 0;
   /** The bytes being written (and, after a short write, what is left of them). */
   private inFlight: Buffer | undefined;
-  private idleWaiters: (() => void)[] = [];
+  /** Characters of the batch in flight. */
+  private inFlightChars = 0;
+  /** Characters accepted so far, and characters written or dropped so far (for {@link drained}). */
+  private accepted = 0;
+  private settled = 0;
+  private waiters: { upTo: number; resolve: () => void }[] = [];
+  private readonly ownsFd: boolean;
   private readonly onDrop: ((lines: number) => void) | undefined;
 
   /**
@@ -39,7 +48,9 @@ export class LogFile {
    * @throws the error of `fs.openSync` when `dest` is a path that cannot be opened.
    */
   constructor(dest: number | string, opts: LogFileOptions = {}) {
+    this.ownsFd = typeof dest !== 'number';
     this.fd = typeof dest === 'number' ? dest : fs.openSync(dest, 'a');
+    if (this.fd === 1 || this.fd === 2) makeStdioNonBlocking(this.fd);
     this.maxQueuedChars = opts.maxQueuedChars ?? 64 * 1024 * 1024;
     this.onDrop = opts.onDrop;
   }
@@ -47,8 +58,10 @@ export class LogFile {
   /** Queues `text` (whole lines) and starts writing unless a write is in flight. */
   write(text: string): void {
     if (text.length === 0) return;
+    this.accepted += text.length;
     if (this.queuedChars + text.length > this.maxQueuedChars) {
       this.onDrop?.(countLines(text));
+      this.settle(text.length);
       return;
     }
     this.queue.push(text);
@@ -56,24 +69,45 @@ export class LogFile {
     if (this.inFlight === undefined) this.next();
   }
 
-  /** Resolves once everything written so far has reached the file descriptor. */
+  /**
+   * Resolves once everything given to {@link write} before this call has reached the file
+   * descriptor or was dropped (text written later does not delay it).
+   */
   drained(): Promise<void> {
-    if (this.inFlight === undefined && this.queue.length === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    if (this.settled >= this.accepted) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ upTo: this.accepted, resolve }));
+  }
+
+  /** Closes the file descriptor if this writer opened it (a path); call after {@link drained}. */
+  close(): void {
+    if (this.ownsFd) fs.closeSync(this.fd);
+  }
+
+  private settle(chars: number): void {
+    this.settled += chars;
+    if (this.waiters.length === 0) return;
+    const still: typeof this.waiters = [];
+    for (const w of this.waiters) {
+      if (this.settled >= w.upTo) w.resolve();
+      else still.push(w);
+    }
+    this.waiters = still;
   }
 
   private next(): void {
-    if (this.queue.length === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const w of waiters) w();
-      return;
-    }
+    if (this.queue.length === 0) return;
     const text = this.queue.length === 1 ? this.queue[0]! : this.queue.join('');
     this.queue = [];
     this.queuedChars = 0;
     this.inFlight = Buffer.from(text, 'utf8');
+    this.inFlightChars = text.length;
     this.writeInFlight();
+  }
+
+  private done(): void {
+    this.inFlight = undefined;
+    this.settle(this.inFlightChars);
+    this.next();
   }
 
   private writeInFlight(): void {
@@ -81,21 +115,34 @@ export class LogFile {
     fs.write(this.fd, buf, 0, buf.length, null, (err, written) => {
       if (err) {
         if (err.code === 'EAGAIN') {
-          setTimeout(() => this.writeInFlight(), EAGAIN_RETRY_MS).unref();
+          // Kept referenced: lines still to write hold the process up; shutdown bounds the wait.
+          setTimeout(() => this.writeInFlight(), EAGAIN_RETRY_MS);
           return;
         }
         this.onDrop?.(countLines(buf.toString('utf8')));
-        this.inFlight = undefined;
-        return this.next();
+        return this.done();
       }
       if (written < buf.length) {
         // A short write (pipes): the rest goes next, before anything queued after it.
         this.inFlight = buf.subarray(written);
         return this.writeInFlight();
       }
-      this.inFlight = undefined;
-      this.next();
+      this.done();
     });
+  }
+}
+
+/**
+ * Switches stdout/stderr to non-blocking when they are pipes or sockets. Node's own stream for them
+ * (a libuv pipe handle) does that when first created; this writer then writes to the same fd.
+ */
+function makeStdioNonBlocking(fd: 1 | 2): void {
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFIFO() && !st.isSocket()) return;
+    void (fd === 1 ? process.stdout : process.stderr).fd;
+  } catch {
+    // Not a usable descriptor: the first write reports it.
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Distributed tracing at the gateway, as Envoy's Zipkin tracer does it in Istio: every forwarded
+ * Distributed tracing at the gateway, as Envoy's Zipkin tracer does it in Istio: every HTTP
  * request joins the caller's trace or starts one, the upstream request carries a new span id whose
  * parent is the caller's span, and sampled spans are exported as Zipkin v2 JSON (which Jaeger and
  * Zipkin both accept) to `--tracing-endpoint`.
@@ -26,6 +26,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Pool } from 'undici';
 import type { StreamRecord } from './access-log.js';
 import type { StatStore } from './stats.js';
+import { socketAddresses } from './socket-addresses.js';
 
 /** What the data path calls on the upstream request headers (`ProxyContext.tracing`). */
 export interface TraceInjector {
@@ -33,8 +34,10 @@ export interface TraceInjector {
    * Replaces the trace headers in `out` (flat `[name, value, ...]`, lowercase names) with the
    * gateway span's context, starting or continuing the trace read from `req`'s headers.
    * @param requestId the stream's `x-request-id`; ties the span to its access-log record.
+   * @param remote the downstream `ip:port` as the access-log record carries it; read from
+   *   `req.socket` when omitted (Node detaches the socket from a finished request).
    */
-  inject(out: string[], req: IncomingMessage, requestId: string): void;
+  inject(out: string[], req: IncomingMessage, requestId: string, remote?: string): void;
 }
 
 /** Tracing settings (`--tracing-endpoint`, `--tracing-sampling`). */
@@ -172,14 +175,14 @@ interface PendingSpan {
   readonly parentId: string | undefined;
   readonly debug: boolean;
   /** `address:port` of the downstream connection, to match the access-log record. */
-  readonly remote: string;
+  readonly remote: string | undefined;
 }
 
 /** Sampled spans waiting for their stream's end, at most this many (oldest dropped beyond). */
 const MAX_OPEN_SPANS = 10_000;
 
 /**
- * Starts/continues traces on forwarded requests and finishes their spans from the stream's
+ * Starts/continues traces on every HTTP request and finishes their spans from the stream's
  * access-log record ({@link Tracer.finish}, called by the gateway's observer).
  */
 export class Tracer implements TraceInjector {
@@ -197,7 +200,7 @@ export class Tracer implements TraceInjector {
     this.exporter = new ZipkinExporter(opts, stats);
   }
 
-  inject(out: string[], req: IncomingMessage, requestId: string): void {
+  inject(out: string[], req: IncomingMessage, requestId: string, remote?: string): void {
     const ctx = extractContext(req.headers);
     for (let i = out.length - 2; i >= 0; i -= 2) if (OWNED.has(out[i]!)) out.splice(i, 2);
     const traceId = ctx?.traceId ?? this.ids.next(16);
@@ -224,13 +227,13 @@ export class Tracer implements TraceInjector {
       const oldest = this.open.keys().next().value;
       if (oldest !== undefined) this.open.delete(oldest);
     }
-    const sock = req.socket;
     this.open.set(requestId, {
       traceId,
       id,
       parentId,
       debug,
-      remote: `${sock.remoteAddress}:${sock.remotePort}`,
+      // The same text the access-log record carries, so finish() can match it.
+      remote: remote ?? (req.socket ? socketAddresses(req.socket).remote : undefined),
     });
   }
 

@@ -164,7 +164,10 @@ describe('HTTP ingress gateway', () => {
       `http://127.0.0.1:${port}/nope`,
     ]);
     expect(out).toBe('404 0');
-    expect((await rec).responseFlags).toBe('NR');
+    const log = await rec;
+    expect(log.responseFlags).toBe('NR');
+    // Envoy generates an x-request-id for every request, local replies included.
+    expect(log.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it('answers 503 NC for an undefined subset and 503 UH for a subset without endpoints', async () => {

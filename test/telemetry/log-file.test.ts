@@ -83,6 +83,28 @@ describe('LogFile', () => {
       expect(() => JSON.parse(l) as unknown).not.toThrow();
   });
 
+  it('drained() waits for what was written before it, not for later writes', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'mg-logfile-')), 'busy.log');
+    const lf = new LogFile(file);
+    for (let i = 0; i < 100; i++) lf.write(line(i));
+    let writing = true;
+    let i = 100;
+    // A steady writer that never lets the queue run empty while drained() is pending.
+    const keepWriting = (): void => {
+      if (!writing) return;
+      lf.write(line(i++));
+      setImmediate(keepWriting);
+    };
+    keepWriting();
+    await lf.drained();
+    writing = false;
+    const lines = readFileSync(file, 'utf8').split('\n');
+    expect(lines.length - 1).toBeGreaterThanOrEqual(100);
+    expect(lines.slice(0, 100)).toEqual(Array.from({ length: 100 }, (_, k) => line(k).trimEnd()));
+    await lf.drained();
+    lf.close();
+  });
+
   it('counts a failed write as dropped lines and keeps going', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'mg-logfile-')), 'ro.log');
     closeSync(openSync(file, 'w'));
