@@ -42,3 +42,10 @@ export function serviceEntry(
     namespace,
   );
 }
+
+/** Gateway `gw`: one plain HTTP server on port 80 for every host (map it with `--port-map 80=0`). */
+export const HTTP_GATEWAY_GW = `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: gw }
+spec:
+  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]`;

@@ -7,15 +7,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { curl, httpGet } from '../helpers/clients.js';
+import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
 
 function config(upstream: number): string {
   const dest = '{ host: backend, port: { number: 8080 } }';
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw }
-spec:
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+${HTTP_GATEWAY_GW}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

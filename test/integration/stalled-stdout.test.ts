@@ -9,13 +9,10 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
 
 const CONFIG = `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw }
-spec:
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+${HTTP_GATEWAY_GW}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { httpGet } from '../helpers/clients.js';
+import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
 
 function config(
   ups: readonly TestUpstream[],
@@ -18,11 +19,7 @@ function config(
     .map((u, i) => `  - { address: 127.0.0.1, ports: { http: ${u.port} }, weight: ${weights[i] ?? 1} }`)
     .join('\n');
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw }
-spec:
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+${HTTP_GATEWAY_GW}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

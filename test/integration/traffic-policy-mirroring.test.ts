@@ -10,14 +10,11 @@ import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { httpGet } from '../helpers/clients.js';
 import { DEFAULT_MIRRORS_IN_FLIGHT } from '../../upstream/mirror-budget.js';
+import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
 
 function config(primary: number, shadow: number, rules: string): string {
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw }
-spec:
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+${HTTP_GATEWAY_GW}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService

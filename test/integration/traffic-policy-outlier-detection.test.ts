@@ -7,16 +7,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { httpGet } from '../helpers/clients.js';
+import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
 
 const CLUSTER = 'outbound|8080||svc.default.svc.cluster.local';
 
 function config(ports: readonly number[], outlier: string): string {
   return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw }
-spec:
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
+${HTTP_GATEWAY_GW}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
