@@ -570,7 +570,7 @@ async function httpBench(opts: Options, results: CaseResult[]): Promise<void> {
         ),
       );
     }
-    telemetryCost = await telemetryCostBench(opts, upstream.port);
+    await interleavedBenches(opts, upstream.port);
     // HOOK(https): HTTPS keep-alive through meshgate goes here, as a variant with benches: ['https'];
     // see the HOOK(https) note in bench/meshgate.ts for the plan and the ratio to report.
   } finally {
@@ -581,99 +581,177 @@ async function httpBench(opts: Options, results: CaseResult[]): Promise<void> {
 /** Issue 6's target: metrics + access log may cost at most this share of throughput. */
 const TELEMETRY_COST_TARGET = 0.15;
 
-/** The telemetry cost figure (see bench/interleave.ts for the method). */
-interface TelemetryCost {
+/** One interleaved comparison (see bench/interleave.ts for the method). */
+interface InterleavedResult {
+  id: string;
   method: string;
   secondsEach: number;
-  on: InterleaveSide;
-  off: InterleaveSide;
-  /** Share of throughput lost to metrics + access log: 1 − perCoreRps(on) / perCoreRps(off). */
+  /** Side A (meshgate with metrics + access log in both comparisons). */
+  a: InterleaveSide & { label: string; command: string };
+  b: InterleaveSide & { label: string; command: string };
+  /** perCoreRps(a) / perCoreRps(b). */
+  ratio: number;
+}
+
+/** The telemetry cost: 1 − ratio of `http/telemetry-cost` (meshgate on / meshgate off). */
+interface TelemetryCost {
   cost: number;
   target: number;
+  detail: InterleavedResult;
 }
 
 let telemetryCost: TelemetryCost | null = null;
+let yardstickInterleaved: InterleavedResult | null = null;
 
-/**
- * Telemetry cost: meshgate with metrics + access log vs. with both off, both running at once on the
- * proxy core and driven in alternating {@link SLICE_MS} slices (bench/interleave.ts). Null when
- * meshgate is not built or a side failed (the reason is printed).
- */
-async function telemetryCostBench(opts: Options, upstreamPort: number): Promise<TelemetryCost | null> {
-  const on = MESHGATE_VARIANTS.find((v) => v.id === 'meshgate');
-  const off = MESHGATE_VARIANTS.find((v) => v.id === 'meshgate-telemetry-off');
-  console.log(
-    `\n▶ http/telemetry-cost: meshgate with and without metrics + access log, both on core ${PROXY_CORE} ` +
-      `at once, wrk alternated every ${SLICE_MS} ms, ${opts.durationS} s each`,
-  );
-  if (!on || !off || !fs.existsSync(opts.meshgateMain)) {
+/** A proxy started for an interleaved pair. */
+interface PairSide {
+  label: string;
+  command: string;
+  port: number;
+  pid: number;
+  child: ChildProcess;
+}
+
+/** Starts one meshgate variant on the proxy core for an interleaved pair; null (printed) on failure. */
+async function startPairMeshgate(
+  opts: Options,
+  upstreamPort: number,
+  caseId: string,
+  variantId: string,
+): Promise<PairSide | null> {
+  const variant = MESHGATE_VARIANTS.find((v) => v.id === variantId);
+  if (!variant || !fs.existsSync(opts.meshgateMain)) {
     console.log('  skipped (meshgate not built)');
     return null;
   }
   const configPath = path.join(BENCH_DIR, 'meshgate-http.yaml');
   fs.writeFileSync(configPath, httpConfigYaml(upstreamPort));
-  const started: ChildProcess[] = [];
+  const localPort = await freePort();
+  const start = await startMeshgate({
+    mainJs: opts.meshgateMain,
+    configPath,
+    gatewayPort: HTTP_GATEWAY_PORT,
+    localPort,
+    stdoutPath: path.join(BENCH_DIR, `${caseId.replace('/', '-')}-${variant.id}.stdout.log`),
+    variant,
+    core: PROXY_CORE,
+  });
+  if (start.kind !== 'ready' || start.child.pid === undefined) {
+    console.log(`  failed to start ${variant.id}: ${start.kind === 'ready' ? 'no pid' : start.reason}`);
+    return null;
+  }
+  return {
+    label: variant.label,
+    command: start.command,
+    port: localPort,
+    pid: start.child.pid,
+    child: start.child,
+  };
+}
+
+/** Starts the minimal node:http + undici proxy (the yardstick) for an interleaved pair. */
+async function startPairMinimalProxy(upstreamPort: number): Promise<PairSide | null> {
+  const args = ['--upstream', `127.0.0.1:${upstreamPort}`, '--connections', '128'];
+  const proxy = await startNodeChild('minimal-proxy', PROXY_CORE, script('minimal-proxy.js'), args);
+  if (proxy.child.pid === undefined) return null;
+  return {
+    label: 'minimal node:http + undici proxy',
+    command: commandLine(...pinned(PROXY_CORE, 'node', [script('minimal-proxy.js'), ...args])),
+    port: proxy.port,
+    pid: proxy.child.pid,
+    child: proxy.child,
+  };
+}
+
+/**
+ * Runs two proxies at once on the proxy core, driven in alternating {@link SLICE_MS} slices
+ * (bench/interleave.ts), and reports side A's per-core throughput relative to side B's.
+ * @returns null when a side could not start or failed (the reason is printed).
+ */
+async function interleavedPair(
+  opts: Options,
+  caseId: string,
+  what: string,
+  starters: [() => Promise<PairSide | null>, () => Promise<PairSide | null>],
+): Promise<InterleavedResult | null> {
+  console.log(
+    `\n▶ ${caseId}: ${what}, both on core ${PROXY_CORE} at once, wrk alternated every ${SLICE_MS} ms, ` +
+      `${opts.durationS} s each`,
+  );
+  const sides: PairSide[] = [];
   try {
-    const sides: { port: number; pid: number }[] = [];
-    for (const variant of [on, off]) {
-      const localPort = await freePort();
-      const stdoutPath = path.join(BENCH_DIR, `http-telemetry-cost-${variant.id}.stdout.log`);
-      const start = await startMeshgate({
-        mainJs: opts.meshgateMain,
-        configPath,
-        gatewayPort: HTTP_GATEWAY_PORT,
-        localPort,
-        stdoutPath,
-        variant,
-        core: PROXY_CORE,
-      });
-      if (start.kind !== 'ready' || start.child.pid === undefined) {
-        console.log(`  failed to start ${variant.id}: ${start.kind === 'ready' ? 'no pid' : start.reason}`);
-        return null;
-      }
-      started.push(start.child);
-      console.log(`  $ ${start.command}`);
-      await sanityCheck(localPort);
-      if (opts.warmupS > 0) await runWrk(localPort, opts.warmupS, opts);
-      sides.push({ port: localPort, pid: start.child.pid });
+    for (const start of starters) {
+      const side = await start();
+      if (side === null) return null;
+      sides.push(side);
+      console.log(`  $ ${side.command}`);
+      await sanityCheck(side.port);
+      if (opts.warmupS > 0) await runWrk(side.port, opts.warmupS, opts);
     }
     const r = await measureInterleaved(sides[0]!, sides[1]!, {
       seconds: opts.durationS,
       connections: opts.connections,
       loadCore: LOAD_CORE,
     });
-    for (const [name, sd] of [
-      ['on ', r.a],
-      ['off', r.b],
-    ] as const) {
+    const pairs = [
+      [sides[0]!, r.a],
+      [sides[1]!, r.b],
+    ] as const;
+    for (const [side, m] of pairs) {
       console.log(
-        `  metrics + access log ${name}: ${sd.cpuUsPerRequest.toFixed(1)} µs CPU/request ` +
-          `(${Math.round(sd.perCoreRps).toLocaleString('en-US')} rps per core), ` +
-          `${sd.requests.toLocaleString('en-US')} requests, ${sd.errors} errors`,
+        `  ${side.label}: ${m.cpuUsPerRequest.toFixed(1)} µs CPU/request ` +
+          `(${Math.round(m.perCoreRps).toLocaleString('en-US')} rps per core), ` +
+          `${m.requests.toLocaleString('en-US')} requests, ${m.errors} errors`,
       );
     }
     if (r.a.errors > r.a.requests * 0.01 || r.b.errors > r.b.requests * 0.01) {
       console.log('  failed: more than 1% errors');
       return null;
     }
-    const cost = 1 - r.a.perCoreRps / r.b.perCoreRps;
-    console.log(
-      `  telemetry cost: ${(cost * 100).toFixed(1)}% of throughput (target ≤ ${TELEMETRY_COST_TARGET * 100}%)`,
-    );
     return {
+      id: caseId,
       method: `both on core ${PROXY_CORE} at once, wrk alternated every ${SLICE_MS} ms; CPU time per request from /proc`,
       secondsEach: opts.durationS,
-      on: r.a,
-      off: r.b,
-      cost,
-      target: TELEMETRY_COST_TARGET,
+      a: { ...r.a, label: sides[0]!.label, command: sides[0]!.command },
+      b: { ...r.b, label: sides[1]!.label, command: sides[1]!.command },
+      ratio: r.a.perCoreRps / r.b.perCoreRps,
     };
   } catch (err) {
     console.log(`  failed: ${errorMessage(err)}`);
     return null;
   } finally {
-    for (const c of started) await stopChild(c);
+    for (const side of sides) await stopChild(side.child);
   }
+}
+
+/** Both interleaved comparisons: the telemetry cost and meshgate against the Node yardstick. */
+async function interleavedBenches(opts: Options, upstreamPort: number): Promise<void> {
+  const tc = await interleavedPair(
+    opts,
+    'http/telemetry-cost',
+    'meshgate with and without metrics + access log',
+    [
+      () => startPairMeshgate(opts, upstreamPort, 'http/telemetry-cost', 'meshgate'),
+      () => startPairMeshgate(opts, upstreamPort, 'http/telemetry-cost', 'meshgate-telemetry-off'),
+    ],
+  );
+  if (tc !== null) {
+    telemetryCost = { cost: 1 - tc.ratio, target: TELEMETRY_COST_TARGET, detail: tc };
+    console.log(
+      `  telemetry cost: ${((1 - tc.ratio) * 100).toFixed(1)}% of throughput (target ≤ ${TELEMETRY_COST_TARGET * 100}%)`,
+    );
+  }
+  yardstickInterleaved = await interleavedPair(
+    opts,
+    'http/meshgate-vs-minimal',
+    'meshgate (metrics + access log on) and the minimal proxy',
+    [
+      () => startPairMeshgate(opts, upstreamPort, 'http/meshgate-vs-minimal', 'meshgate'),
+      () => startPairMinimalProxy(upstreamPort),
+    ],
+  );
+  if (yardstickInterleaved !== null)
+    console.log(`  meshgate / minimal proxy, per core: ${yardstickInterleaved.ratio.toFixed(2)}`);
 }
 
 /** A TCP proxy to measure: the bare pipe or a meshgate variant. */
@@ -1015,11 +1093,14 @@ async function main(): Promise<void> {
 
   const ratios = computeRatios(results);
   printTable(results, ratios);
+  console.log('\ninterleaved (both proxies at once on one core; the figures to track, see bench/README.md):');
+  if (yardstickInterleaved !== null)
+    console.log(`  meshgate / minimal proxy, per core: ${yardstickInterleaved.ratio.toFixed(2)}`);
   if (telemetryCost !== null) {
     const tc = telemetryCost;
     console.log(
-      `\ntelemetry cost (metrics + access log, interleaved on one core): ${(tc.cost * 100).toFixed(1)}% ` +
-        `of throughput, target ≤ ${tc.target * 100}%: ${tc.cost <= tc.target ? 'met' : 'MISSED'}`,
+      `  telemetry cost (metrics + access log): ${(tc.cost * 100).toFixed(1)}% of throughput, ` +
+        `target ≤ ${tc.target * 100}%: ${tc.cost <= tc.target ? 'met' : 'MISSED'}`,
     );
   }
   const report = {
@@ -1041,6 +1122,7 @@ async function main(): Promise<void> {
     results,
     ratios,
     telemetryCost,
+    yardstickInterleaved,
   };
   const json = `${JSON.stringify(report, null, 2)}\n`;
   fs.writeFileSync(path.join(BENCH_DIR, 'results.json'), json);
