@@ -68,7 +68,7 @@ export const LOG_CLOSE_TIMEOUT_MS = 2000;
  * Most characters queued for a destination that does not keep up (a stalled pipe); further lines
  * are dropped and counted by `onDrop` rather than growing memory without bound.
  */
-export const LOG_MAX_QUEUED_CHARS = 64 * 1024 * 1024;
+export const LOG_MAX_QUEUED_CHARS = 16 * 1024 * 1024;
 
 /** Optional hooks of {@link createAccessLogger}. */
 export interface AccessLoggerOptions {

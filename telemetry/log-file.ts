@@ -20,7 +20,7 @@ export const EAGAIN_RETRY_MS = 10;
 
 /** Options of {@link LogFile}. */
 export interface LogFileOptions {
-  /** Most characters queued while the destination is slow; default 64 Mi. */
+  /** Most characters queued while the destination is slow; default 16 Mi. */
   readonly maxQueuedChars?: number;
   /** Called with the number of lines dropped (queue full or write error). */
   readonly onDrop?: (lines: number) => void;
@@ -51,7 +51,7 @@ export class LogFile {
     this.ownsFd = typeof dest !== 'number';
     this.fd = typeof dest === 'number' ? dest : fs.openSync(dest, 'a');
     if (this.fd === 1 || this.fd === 2) makeStdioNonBlocking(this.fd);
-    this.maxQueuedChars = opts.maxQueuedChars ?? 64 * 1024 * 1024;
+    this.maxQueuedChars = opts.maxQueuedChars ?? 16 * 1024 * 1024;
     this.onDrop = opts.onDrop;
   }
 
