@@ -23,6 +23,7 @@ import type { MeshOutbound, MeshTlsRoute } from '../config/mesh-listener.js';
 import { BLACKHOLE_CLUSTER } from '../config/mesh-listener.js';
 import { peekClientHello } from '../tls/peek.js';
 import type { StreamRecord } from '../telemetry/access-log.js';
+import { socketAddresses } from '../telemetry/socket-addresses.js';
 import type { ListenerRuntime, ProxyContext } from './http-stream.js';
 import { Replies, writeLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
@@ -130,6 +131,8 @@ class ConnectTunnel {
 
   run(): void {
     const socket = this.socket;
+    // Read the addresses while the socket is open: the access log line is written after close.
+    if (this.ctx.accessLog.enabled) socketAddresses(socket);
     socket.on('error', () => this.close());
     socket.once('close', () => this.close());
     const mesh = this.rt.listener.mesh;
@@ -250,7 +253,7 @@ class ConnectTunnel {
     this.logged = true;
     const al = this.ctx.accessLog;
     if (!al.enabled) return;
-    const sock = this.socket;
+    const addresses = socketAddresses(this.socket);
     const record: StreamRecord = {
       startTime: this.startTime,
       method: 'CONNECT',
@@ -270,8 +273,8 @@ class ConnectTunnel {
       upstreamHost: this.upstreamHost,
       upstreamCluster: this.cluster,
       routeName: this.routeName,
-      downstreamRemoteAddress: `${sock.remoteAddress}:${sock.remotePort}`,
-      downstreamLocalAddress: `${sock.localAddress}:${sock.localPort}`,
+      downstreamRemoteAddress: addresses.remote,
+      downstreamLocalAddress: addresses.local,
       requestedServerName: this.sni,
     };
     al.log(record);
