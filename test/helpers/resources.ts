@@ -49,3 +49,82 @@ kind: Gateway
 metadata: { name: gw }
 spec:
   servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]`;
+
+/**
+ * Joins YAML documents into one multi-document config text (as `startGateway` takes).
+ * @param docs YAML documents, each without a `---` separator, starting unindented.
+ * @returns the documents separated by `---` lines, ending with a newline.
+ */
+export function yamlDocuments(...docs: string[]): string {
+  return `${docs.map((d) => d.trim()).join('\n---\n')}\n`;
+}
+
+/** A flow-style YAML map, e.g. `{ app: reviews, version: v1 }` (plain scalars only). */
+export function flowMap(entries: Readonly<Record<string, string | number>>): string {
+  return `{ ${Object.entries(entries)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ')} }`;
+}
+
+/**
+ * One `networking.istio.io/v1` resource document named `name` (in the default namespace).
+ * @param specLines the lines under `spec:`, without their two-space indent.
+ * @returns the YAML text, ending with a newline.
+ */
+export function istioResourceYaml(kind: string, name: string, specLines: readonly string[]): string {
+  return [
+    'apiVersion: networking.istio.io/v1',
+    `kind: ${kind}`,
+    `metadata: { name: ${name} }`,
+    'spec:',
+    ...specLines.map((l) => `  ${l}`),
+    '',
+  ].join('\n');
+}
+
+/** The service port of a ServiceEntry. */
+export interface ServicePort {
+  number: number;
+  /** Also the key of each endpoint's `ports` map. */
+  name: string;
+  protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP';
+}
+
+/** An endpoint of a STATIC ServiceEntry on 127.0.0.1. */
+export interface LocalEndpoint {
+  /** The local TCP port the workload listens on. */
+  port: number;
+  /** Load-balancing weight (Istio `WorkloadEntry.weight`); none when omitted. */
+  weight?: number;
+  labels?: Readonly<Record<string, string>>;
+}
+
+/** Port 9080 `http` (HTTP), as Bookinfo's services use. */
+export const HTTP_9080: ServicePort = { number: 9080, name: 'http', protocol: 'HTTP' };
+
+/**
+ * A MESH_INTERNAL, STATIC ServiceEntry named and addressed as `host`, with one service port whose
+ * endpoints are workloads on 127.0.0.1. The one ServiceEntry builder of the YAML-based tests.
+ * @param endpoints the workloads' local ports (a bare number for a single unlabelled endpoint).
+ * @returns one YAML document.
+ */
+export function localServiceEntryYaml(
+  host: string,
+  port: ServicePort,
+  endpoints: number | readonly LocalEndpoint[],
+): string {
+  const list: readonly LocalEndpoint[] = typeof endpoints === 'number' ? [{ port: endpoints }] : endpoints;
+  return istioResourceYaml('ServiceEntry', host, [
+    `hosts: [${host}]`,
+    'location: MESH_INTERNAL',
+    'resolution: STATIC',
+    `ports: [${flowMap({ number: port.number, name: port.name, protocol: port.protocol })}]`,
+    'endpoints:',
+    ...list.map(
+      (e) =>
+        `- { address: 127.0.0.1, ports: ${flowMap({ [port.name]: e.port })}` +
+        `${e.weight === undefined ? '' : `, weight: ${e.weight}`}` +
+        `${e.labels ? `, labels: ${flowMap(e.labels)}` : ''} }`,
+    ),
+  ]);
+}

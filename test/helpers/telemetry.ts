@@ -5,11 +5,23 @@
 import { request } from 'undici';
 import type { ObservabilityOptions, ServerKind } from '../../admin/observability.js';
 import type { GatewayOptions } from '../../gateway/gateway.js';
+import {
+  bookinfoGateway,
+  httpVirtualService,
+  staticServiceEntry,
+  subsetDestinationRule,
+  versionedEndpoints,
+  yamlDocuments,
+} from './bookinfo-config.js';
 import { startGateway, type TestGateway } from './gateway.js';
 
 /**
  * Bookinfo's gateway and VirtualService (istio-semantics §8.1) plus ServiceEntries for productpage
  * (labels app/version, as the sample's workloads) and reviews v1/v2 with a DestinationRule.
+ *
+ * @param ports - Loopback ports of the upstreams: `productpage`, and `reviewsV1` / `reviewsV2`
+ *   (each defaults to the productpage port).
+ * @returns The multi-document YAML, with the gateway's HTTP server on port 8080.
  */
 export function bookinfoConfig(ports: {
   productpage: number;
@@ -18,23 +30,13 @@ export function bookinfoConfig(ports: {
 }): string {
   const v1 = ports.reviewsV1 ?? ports.productpage;
   const v2 = ports.reviewsV2 ?? ports.productpage;
-  return `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: bookinfo-gateway }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - port: { number: 8080, name: http, protocol: HTTP }
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: bookinfo }
-spec:
-  hosts: ["*"]
-  gateways: [bookinfo-gateway]
-  http:
+  return yamlDocuments(
+    bookinfoGateway(8080),
+    httpVirtualService({
+      name: 'bookinfo',
+      hosts: ['*'],
+      gateways: ['bookinfo-gateway'],
+      http: `
   - match:
     - uri: { exact: /productpage }
     - uri: { prefix: /static }
@@ -48,40 +50,12 @@ spec:
     - { destination: { host: reviews, subset: v1 }, weight: 50 }
     - { destination: { host: reviews, subset: v2 }, weight: 50 }
     timeout: 3s
-    retries: { attempts: 2, perTryTimeout: 1s, retryOn: "5xx,connect-failure" }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: reviews }
-spec:
-  host: reviews
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: productpage }
-spec:
-  hosts: [productpage]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  endpoints:
-  - { address: 127.0.0.1, ports: { http: ${ports.productpage} }, labels: { app: productpage, version: v1 } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  endpoints:
-  - { address: 127.0.0.1, ports: { http: ${v1} }, labels: { app: reviews, version: v1 } }
-  - { address: 127.0.0.1, ports: { http: ${v2} }, labels: { app: reviews, version: v2 } }
-`;
+    retries: { attempts: 2, perTryTimeout: 1s, retryOn: "5xx,connect-failure" }`,
+    }),
+    subsetDestinationRule('reviews'),
+    staticServiceEntry('productpage', versionedEndpoints({ v1: ports.productpage }, 'productpage')),
+    staticServiceEntry('reviews', versionedEndpoints({ v1, v2 }, 'reviews')),
+  );
 }
 
 /** Every telemetry port on 127.0.0.1:0 (tests must never bind the fixed Istio ports). */

@@ -4,28 +4,37 @@
  */
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  bookinfoGateway,
+  httpVirtualService,
+  JASON_TO_REVIEWS_V2,
+  staticServiceEntry,
+  subsetDestinationRule,
+  VERSION_SUBSETS,
+  versionedEndpoints,
+  yamlDocuments,
+} from '../helpers/bookinfo-config.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { curl, httpGet, rawExchange } from '../helpers/clients.js';
 
+/**
+ * Bookinfo at the ingress gateway (server port 80): productpage, reviews subsets (v1, v2, `empty`
+ * without endpoints) with a gateway-bound reviews VirtualService, and a `stopped` service.
+ *
+ * @param ups - Loopback ports of `productpage`, reviews `v1` / `v2` and the `stopped` workload.
+ * @param extra - YAML appended as is.
+ * @returns The multi-document YAML.
+ */
 function config(ups: Record<string, number>, extra = ''): string {
-  return `
-apiVersion: networking.istio.io/v1alpha3
-kind: Gateway
-metadata: { name: bookinfo-gateway }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - port: { number: 80, name: http, protocol: HTTP }
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1beta1
-kind: VirtualService
-metadata: { name: bookinfo }
-spec:
-  hosts: ["*"]
-  gateways: [bookinfo-gateway]
-  http:
+  return `${yamlDocuments(
+    bookinfoGateway(80, 'networking.istio.io/v1alpha3'),
+    httpVirtualService({
+      name: 'bookinfo',
+      hosts: ['*'],
+      gateways: ['bookinfo-gateway'],
+      apiVersion: 'networking.istio.io/v1beta1',
+      http: `
   - match: [{ uri: { exact: /productpage } }, { uri: { prefix: /static } }]
     route: [{ destination: { host: productpage, port: { number: 9080 } } }]
   - match: [{ uri: { prefix: /nc } }]
@@ -33,65 +42,25 @@ spec:
   - match: [{ uri: { prefix: /uh } }]
     route: [{ destination: { host: reviews, subset: empty } }]
   - match: [{ uri: { prefix: /down } }]
-    route: [{ destination: { host: stopped } }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews-at-gateway }
-spec:
-  hosts: [reviews]
-  gateways: [bookinfo-gateway]
-  http:
-  - match: [{ headers: { end-user: { exact: jason } } }]
-    route: [{ destination: { host: reviews, subset: v2 } }]
+    route: [{ destination: { host: stopped } }]`,
+    }),
+    httpVirtualService({
+      name: 'reviews-at-gateway',
+      hosts: ['reviews'],
+      gateways: ['bookinfo-gateway'],
+      http: `
+${JASON_TO_REVIEWS_V2}
   - match: [{ uri: { prefix: /split } }]
     route:
     - { destination: { host: reviews, subset: v1 }, weight: 80 }
     - { destination: { host: reviews, subset: v2 }, weight: 20 }
-  - route: [{ destination: { host: reviews, subset: v1 } }]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: reviews }
-spec:
-  host: reviews
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
-  - { name: empty, labels: { version: none } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: productpage }
-spec:
-  hosts: [productpage]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${ups.productpage} }, labels: { version: v1 } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  endpoints:
-  - { address: 127.0.0.1, ports: { http: ${ups.v1} }, labels: { version: v1 } }
-  - { address: 127.0.0.1, ports: { http: ${ups.v2} }, labels: { version: v2 } }
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: stopped }
-spec:
-  hosts: [stopped]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${ups.stopped} } }]
-${extra}`;
+  - route: [{ destination: { host: reviews, subset: v1 } }]`,
+    }),
+    subsetDestinationRule('reviews', { ...VERSION_SUBSETS, empty: 'none' }),
+    staticServiceEntry('productpage', versionedEndpoints({ v1: ups.productpage })),
+    staticServiceEntry('reviews', versionedEndpoints({ v1: ups.v1, v2: ups.v2 })),
+    staticServiceEntry('stopped', [{ port: ups.stopped }]),
+  )}${extra}`;
 }
 
 describe('HTTP ingress gateway', () => {

@@ -11,6 +11,13 @@ import { startHttpbin } from '../../samples/httpbin/httpbin-server.js';
 import type { RunningServer } from '../../samples/common/http-util.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { dnsServerOption, startTestDns, type RunningDnsServer } from '../helpers/dns.js';
+import {
+  httpVirtualService,
+  JASON_TO_REVIEWS_V2,
+  staticServiceEntry,
+  subsetDestinationRule,
+  versionedEndpoints,
+} from '../helpers/bookinfo-config.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { createTestPki, type TestPki } from '../helpers/certs.js';
 import { curl, rawExchange } from '../helpers/clients.js';
@@ -29,6 +36,13 @@ interface Ports {
   v2: number;
 }
 
+/**
+ * The mesh config: `registered.example` (DNS) and `none.example` (NONE) ServiceEntries, reviews
+ * v1/v2 with a jason → v2 VirtualService, and www.google.com routed by SNI.
+ *
+ * @param p - The stand-ins' ports.
+ * @returns The multi-document YAML.
+ */
 function config(p: Ports): string {
   return `
 apiVersion: networking.istio.io/v1
@@ -49,36 +63,16 @@ spec:
   resolution: NONE
   location: MESH_EXTERNAL
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  endpoints:
-  - { address: 127.0.0.1, ports: { http: ${p.v1} }, labels: { version: v1 } }
-  - { address: 127.0.0.1, ports: { http: ${p.v2} }, labels: { version: v2 } }
+${staticServiceEntry('reviews', versionedEndpoints({ v1: p.v1, v2: p.v2 }))}
 ---
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: reviews }
-spec:
-  host: reviews
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
+${subsetDestinationRule('reviews')}
 ---
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: reviews }
-spec:
-  hosts: [reviews]
-  http:
-  - match: [{ headers: { end-user: { exact: jason } } }]
-    route: [{ destination: { host: reviews, subset: v2 } }]
-  - route: [{ destination: { host: reviews, subset: v1 } }]
+${httpVirtualService({
+  name: 'reviews',
+  hosts: ['reviews'],
+  http: `${JASON_TO_REVIEWS_V2}
+  - route: [{ destination: { host: reviews, subset: v1 } }]`,
+})}
 ---
 apiVersion: networking.istio.io/v1alpha3
 kind: ServiceEntry
@@ -185,6 +179,8 @@ describe('mesh listener', () => {
 
   const status = (gw: TestGateway, url: string, extra: string[] = []) =>
     curl(['-x', proxy(gw), '-o', '/dev/null', '-w', '%{http_code} %{size_download}', ...extra, url]);
+  /** The response headers curl prints (`-s -D - -o /dev/null`) for `args` (options, then the URL). */
+  const headers = (...args: string[]) => curl(['-s', '-D', '-', '-o', '/dev/null', ...args]);
 
   it('ALLOW_ANY: registered host → 200 (default route), unknown host → 200 through PassthroughCluster', async () => {
     let rec = allowAny.nextRecord();
@@ -219,41 +215,18 @@ describe('mesh listener', () => {
       'reviews.default.svc.cluster.local:9080',
       'REVIEWS.default.svc.cluster.local.:9080',
     ]) {
-      const byHost = await curl([
-        '-s',
-        '-D',
-        '-',
-        '-o',
-        '/dev/null',
-        '-H',
-        `Host: ${host}`,
-        `http://127.0.0.1:${mesh}/reviews/0`,
-      ]);
+      const byHost = await headers('-H', `Host: ${host}`, `http://127.0.0.1:${mesh}/reviews/0`);
       expect(byHost, host).toMatch(/x-upstream: reviews-v1/);
-      const jason = await curl([
-        '-s',
-        '-D',
-        '-',
-        '-o',
-        '/dev/null',
+      const jason = await headers(
         '-H',
         `Host: ${host}`,
         '-H',
         'end-user: jason',
         `http://127.0.0.1:${mesh}/reviews/0`,
-      ]);
+      );
       expect(jason, host).toMatch(/x-upstream: reviews-v2/);
     }
-    const viaProxy = await curl([
-      '-x',
-      proxy(allowAny),
-      '-s',
-      '-D',
-      '-',
-      '-o',
-      '/dev/null',
-      'http://reviews:9080/reviews/0',
-    ]);
+    const viaProxy = await headers('-x', proxy(allowAny), 'http://reviews:9080/reviews/0');
     expect(viaProxy).toMatch(/x-upstream: reviews-v1/);
     expect(v1.seen.at(-1)!.headers.host).toBe('reviews:9080');
     expect(v1.seen.at(-1)!.url).toBe('/reviews/0');
@@ -261,16 +234,7 @@ describe('mesh listener', () => {
 
   it('resolution NONE forwards to the original host:port (resolved by DNS)', async () => {
     const rec = allowAny.nextRecord();
-    const out = await curl([
-      '-x',
-      proxy(allowAny),
-      '-s',
-      '-D',
-      '-',
-      '-o',
-      '/dev/null',
-      `http://none.example:${ports.none}/get`,
-    ]);
+    const out = await headers('-x', proxy(allowAny), `http://none.example:${ports.none}/get`);
     expect(out).toMatch(/x-served-by: httpbin-none/);
     const log = await rec;
     expect(log.upstreamCluster).toBe(`outbound|${ports.none}||none.example`);

@@ -3,26 +3,31 @@
  * `caCertificates`, handshakes failing without (or with a bad) certificate, and the verified identity
  * sent upstream in `x-forwarded-client-cert` as Envoy formats it (SANITIZE_SET).
  */
-import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpbin } from '../../samples/httpbin/httpbin-server.js';
 import type { RunningServer } from '../../samples/common/http-util.js';
 import { createTestPki, writeCredential, type IssuedCert, type TestPki } from '../helpers/certs.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import {
+  CURL_STATUS_ONLY,
+  curlResolveArgs,
+  gatewayYaml,
+  localServiceEntryYaml,
+  makeCredentialsDir,
+  removeCredentialsDir,
+  runCommand,
+  virtualServiceYaml,
+  yamlDocuments,
+  type CommandResult,
+} from '../helpers/tls-gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
-function curl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile('curl', ['-sS', ...args], { timeout: 15_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-  });
+/** curl with `-sS` and the given arguments. */
+function curl(args: string[]): Promise<CommandResult> {
+  return runCommand('curl', ['-sS', ...args]);
 }
 
 /** One request on a fresh connection; resolves with the status and the upstream's view, or the error code. */
@@ -79,7 +84,7 @@ describe('HTTPS MUTUAL / OPTIONAL_MUTUAL', () => {
   beforeAll(async () => {
     pki = createTestPki();
     rogue = createTestPki({ org: 'rogue', cn: 'rogue.example.com' });
-    creds = mkdtempSync(join(tmpdir(), 'meshgate-creds-'));
+    creds = makeCredentialsDir();
     const server = pki.issue('httpbin', {
       cn: 'httpbin.example.com',
       dns: ['httpbin.example.com'],
@@ -97,58 +102,45 @@ describe('HTTPS MUTUAL / OPTIONAL_MUTUAL', () => {
     httpbin = await startHttpbin();
     echo = await startUpstream('echo');
     gw = await startGateway(
-      `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: mygateway }
-spec:
-  servers:
-  - port: { number: 443, name: https, protocol: HTTPS }
-    tls: { mode: MUTUAL, credentialName: httpbin-credential }
-    hosts: [httpbin.example.com]
-  - port: { number: 8443, name: https-optional, protocol: HTTPS }
-    tls:
-      mode: OPTIONAL_MUTUAL
-      serverCertificate: ${server.certFile}
-      privateKey: ${server.keyFile}
-      caCertificates: ${pki.caFile}
-    hosts: [httpbin.example.com]
-  - port: { number: 9443, name: https-san, protocol: HTTPS }
-    tls: { mode: MUTUAL, credentialName: httpbin-credential, subjectAltNames: [spiffe://cluster.local/ns/default/sa/someone-else] }
-    hosts: [httpbin.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: httpbin }
-spec:
-  hosts: [httpbin.example.com]
-  gateways: [mygateway]
-  http:
-  - match: [{ uri: { prefix: /status } }]
-    route: [{ destination: { host: httpbin, port: { number: 8000 } } }]
-  - match: [{ uri: { prefix: /echo } }]
-    route: [{ destination: { host: echo, port: { number: 8080 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin }
-spec:
-  hosts: [httpbin]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${httpbin.port} } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: echo }
-spec:
-  hosts: [echo]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${echo.port} } }]
-`,
+      yamlDocuments(
+        gatewayYaml('mygateway', [
+          {
+            port: 443,
+            name: 'https',
+            protocol: 'HTTPS',
+            tls: '{ mode: MUTUAL, credentialName: httpbin-credential }',
+            hosts: ['httpbin.example.com'],
+          },
+          {
+            port: 8443,
+            name: 'https-optional',
+            protocol: 'HTTPS',
+            tls: `{ mode: OPTIONAL_MUTUAL, serverCertificate: ${server.certFile}, privateKey: ${server.keyFile}, caCertificates: ${pki.caFile} }`,
+            hosts: ['httpbin.example.com'],
+          },
+          {
+            port: 9443,
+            name: 'https-san',
+            protocol: 'HTTPS',
+            tls: '{ mode: MUTUAL, credentialName: httpbin-credential, subjectAltNames: [spiffe://cluster.local/ns/default/sa/someone-else] }',
+            hosts: ['httpbin.example.com'],
+          },
+        ]),
+        virtualServiceYaml(
+          'httpbin',
+          ['httpbin.example.com'],
+          ['mygateway'],
+          [
+            'http:',
+            '- match: [{ uri: { prefix: /status } }]',
+            '  route: [{ destination: { host: httpbin, port: { number: 8000 } } }]',
+            '- match: [{ uri: { prefix: /echo } }]',
+            '  route: [{ destination: { host: echo, port: { number: 8080 } } }]',
+          ],
+        ),
+        localServiceEntryYaml('httpbin', { number: 8000, name: 'http', protocol: 'HTTP' }, httpbin.port),
+        localServiceEntryYaml('echo', { number: 8080, name: 'http', protocol: 'HTTP' }, echo.port),
+      ),
       { credentialsDir: creds },
     );
     port = gw.port(443);
@@ -159,10 +151,10 @@ spec:
     await Promise.all([httpbin?.close(), echo?.close()]);
     pki?.close();
     rogue?.close();
-    if (creds) rmSync(creds, { recursive: true, force: true });
+    removeCredentialsDir(creds);
   });
 
-  const resolve = () => ['--resolve', `httpbin.example.com:${port}:127.0.0.1`, '--cacert', pki.caFile];
+  const resolve = () => curlResolveArgs('httpbin.example.com', port, pki.caFile);
 
   it('answers 418 to curl with --cert/--key', async () => {
     const r = await curl([
@@ -171,10 +163,7 @@ spec:
       client.certFile,
       '--key',
       client.keyFile,
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
+      ...CURL_STATUS_ONLY,
       `https://httpbin.example.com:${port}/status/418`,
     ]);
     expect(r.stdout).toBe('418');

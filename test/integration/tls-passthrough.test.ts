@@ -4,7 +4,6 @@
  * random bytes, truncated or oversized ClientHellos and silent clients are each closed and counted
  * while the gateway keeps serving others. Real openssl s_client, curl and node:tls clients.
  */
-import { execFile } from 'node:child_process';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,28 +12,22 @@ import type { RunningServer } from '../../samples/common/http-util.js';
 import { parseClientHello } from '../../tls/client-hello.js';
 import { createTestPki, type TestPki } from '../helpers/certs.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import type { StreamRecord } from '../../telemetry/access-log.js';
+import {
+  curlResolveArgs,
+  gatewayYaml,
+  istioResourceYaml,
+  localServiceEntryYaml,
+  opensslSClient,
+  recordWhere,
+  runCommand,
+  virtualServiceYaml,
+  yamlDocuments,
+  type GatewayServer,
+} from '../helpers/tls-gateway.js';
 
-function run(
-  cmd: string,
-  args: string[],
-  input = '',
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: 15_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input);
-  });
-}
-
-/** The first access-log record (already written or coming) that satisfies `pred`; waits on records, never sleeps. */
-async function recordWhere(gw: TestGateway, pred: (r: StreamRecord) => boolean): Promise<StreamRecord> {
-  for (;;) {
-    const found = gw.records.find(pred);
-    if (found) return found;
-    await gw.nextRecord();
-  }
+/** An HTTPS server on Gateway port 443 that passes TLS through, unterminated, for `hosts`. */
+function passthroughServer(hosts: string[]): GatewayServer {
+  return { port: 443, name: 'https', protocol: 'HTTPS', tls: '{ mode: PASSTHROUGH }', hosts };
 }
 
 /** Sends `bytes` (optionally half-closing), resolves with what came back and how the connection ended. */
@@ -118,67 +111,40 @@ describe('TLS PASSTHROUGH by SNI', () => {
     appV1 = await startNginx({ cert: a1.cert, key: a1.key });
     appV2 = await startNginx({ cert: a2.cert, key: a2.key });
     gw = await startGateway(
-      `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: mygateway }
-spec:
-  servers:
-  - port: { number: 443, name: https, protocol: HTTPS }
-    tls: { mode: PASSTHROUGH }
-    hosts: [nginx.example.com, "*.apps.example.com"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: nginx }
-spec:
-  hosts: [nginx.example.com]
-  gateways: [mygateway]
-  tls:
-  - match: [{ port: 443, sniHosts: [nginx.example.com] }]
-    route: [{ destination: { host: my-nginx, port: { number: 443 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: apps }
-spec:
-  hosts: ["*.apps.example.com"]
-  gateways: [mygateway]
-  tls:
-  - match: [{ sniHosts: ["*.apps.example.com"] }]
-    route:
-    - { destination: { host: apps, subset: v1, port: { number: 443 } }, weight: 50 }
-    - { destination: { host: apps, subset: v2, port: { number: 443 } }, weight: 50 }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: apps }
-spec:
-  host: apps
-  subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: my-nginx }
-spec:
-  hosts: [my-nginx]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 443, name: https, protocol: TLS }]
-  endpoints: [{ address: 127.0.0.1, ports: { https: ${nginx.port} } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: apps }
-spec:
-  hosts: [apps]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 443, name: https, protocol: TLS }]
-  endpoints:
-  - { address: 127.0.0.1, ports: { https: ${appV1.port} }, labels: { version: v1 } }
-  - { address: 127.0.0.1, ports: { https: ${appV2.port} }, labels: { version: v2 } }
-`,
+      yamlDocuments(
+        gatewayYaml('mygateway', [passthroughServer(['nginx.example.com', '*.apps.example.com'])]),
+        virtualServiceYaml(
+          'nginx',
+          ['nginx.example.com'],
+          ['mygateway'],
+          [
+            'tls:',
+            '- match: [{ port: 443, sniHosts: [nginx.example.com] }]',
+            '  route: [{ destination: { host: my-nginx, port: { number: 443 } } }]',
+          ],
+        ),
+        virtualServiceYaml(
+          'apps',
+          ['*.apps.example.com'],
+          ['mygateway'],
+          [
+            'tls:',
+            '- match: [{ sniHosts: ["*.apps.example.com"] }]',
+            '  route:',
+            '  - { destination: { host: apps, subset: v1, port: { number: 443 } }, weight: 50 }',
+            '  - { destination: { host: apps, subset: v2, port: { number: 443 } }, weight: 50 }',
+          ],
+        ),
+        istioResourceYaml('DestinationRule', 'apps', [
+          'host: apps',
+          'subsets: [{ name: v1, labels: { version: v1 } }, { name: v2, labels: { version: v2 } }]',
+        ]),
+        localServiceEntryYaml('my-nginx', { number: 443, name: 'https', protocol: 'TLS' }, nginx.port),
+        localServiceEntryYaml('apps', { number: 443, name: 'https', protocol: 'TLS' }, [
+          { port: appV1.port, labels: { version: 'v1' } },
+          { port: appV2.port, labels: { version: 'v2' } },
+        ]),
+      ),
       { listenerFilterTimeoutMs: 200 },
     );
     port = gw.port(443);
@@ -196,15 +162,7 @@ spec:
   };
 
   it("shows openssl s_client the upstream's own certificate (the gateway does not terminate)", async () => {
-    const r = await run('openssl', [
-      's_client',
-      '-connect',
-      `127.0.0.1:${port}`,
-      '-servername',
-      'nginx.example.com',
-      '-CAfile',
-      pki.caFile,
-    ]);
+    const r = await opensslSClient(port, 'nginx.example.com', pki.caFile);
     expect(r.stdout).toMatch(/subject=CN ?= ?nginx\.example\.com, ?O ?= ?some organization/);
     expect(r.stdout).toContain('Verify return code: 0 (ok)');
     const log = await recordWhere(gw, (x) => x.requestedServerName === 'nginx.example.com');
@@ -213,27 +171,16 @@ spec:
     expect(log.upstreamHost).toBe(`127.0.0.1:${nginx.port}`);
     expect(log.responseFlags).toBe('-');
     expect(log.bytesReceived).toBeGreaterThan(200);
-    const page = await run('curl', [
+    const page = await runCommand('curl', [
       '-sS',
-      '--resolve',
-      `nginx.example.com:${port}:127.0.0.1`,
-      '--cacert',
-      pki.caFile,
+      ...curlResolveArgs('nginx.example.com', port, pki.caFile),
       `https://nginx.example.com:${port}/`,
     ]);
     expect(page.stdout).toContain('Welcome to nginx!');
   });
 
   it('resets an unknown SNI and a missing SNI (NR filter_chain_not_found)', async () => {
-    const r = await run('openssl', [
-      's_client',
-      '-connect',
-      `127.0.0.1:${port}`,
-      '-servername',
-      'unknown.example.com',
-      '-CAfile',
-      pki.caFile,
-    ]);
+    const r = await opensslSClient(port, 'unknown.example.com', pki.caFile);
     expect(r.stdout).not.toMatch(/subject=/);
     const log = await recordWhere(gw, (x) => x.requestedServerName === 'unknown.example.com');
     expect([log.responseFlags, log.responseCodeDetails, log.requestedServerName]).toEqual([
@@ -318,18 +265,14 @@ spec:
 
 describe('PASSTHROUGH port without routes', () => {
   it('is not bound (Istio omits the listener), with a warning', async () => {
-    const gw = await startGateway(`
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: mygateway }
-spec:
-  servers:
-  - port: { number: 443, name: https, protocol: HTTPS }
-    tls: { mode: PASSTHROUGH }
-    hosts: [nginx.example.com]
-  - port: { number: 80, name: http, protocol: HTTP }
-    hosts: ["*"]
-`);
+    const gw = await startGateway(
+      yamlDocuments(
+        gatewayYaml('mygateway', [
+          passthroughServer(['nginx.example.com']),
+          { port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] },
+        ]),
+      ),
+    );
     try {
       expect(gw.gateway.snapshot.listeners.map((l) => l.name)).toEqual(['0.0.0.0_80']);
       expect(gw.gateway.snapshot.diagnostics.some((d) => d.code === 'MG0301')).toBe(true);

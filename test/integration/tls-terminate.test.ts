@@ -4,11 +4,8 @@
  * HTTP port, protocol range and cipher suites, certificate rotation without dropping connections.
  * Real curl, openssl s_client and node:tls clients.
  */
-import { execFile } from 'node:child_process';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import https from 'node:https';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,23 +14,22 @@ import type { RunningServer } from '../../samples/common/http-util.js';
 import { CERT_RELOAD_CHANNEL, type CertReloadMessage } from '../../tls/cert-store.js';
 import { createTestPki, writeCredential, type TestPki } from '../helpers/certs.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import type { StreamRecord } from '../../telemetry/access-log.js';
 import { httpGet, rawExchange } from '../helpers/clients.js';
+import {
+  CURL_STATUS_ONLY,
+  curlResolveArgs,
+  gatewayYaml,
+  localServiceEntryYaml,
+  makeCredentialsDir,
+  opensslSClient,
+  recordWhere,
+  removeCredentialsDir,
+  runCommand,
+  virtualServiceYaml,
+  yamlDocuments,
+} from '../helpers/tls-gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startTcpEcho, type RunningTcpEcho } from '../../samples/tcp-echo/tcp-echo-server.js';
-
-function run(
-  cmd: string,
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: 15_000 }, (err, stdout, stderr) =>
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end(input ?? '');
-  });
-}
 
 interface TlsReply {
   status: number;
@@ -99,15 +95,6 @@ function handshake(
   });
 }
 
-/** The first access-log record (already written or coming) that satisfies `pred`; waits on records, never sleeps. */
-async function recordWhere(gw: TestGateway, pred: (r: StreamRecord) => boolean): Promise<StreamRecord> {
-  for (;;) {
-    const found = gw.records.find(pred);
-    if (found) return found;
-    await gw.nextRecord();
-  }
-}
-
 function nextReload(certFile: string): Promise<CertReloadMessage> {
   return new Promise((resolve) => {
     const on = (msg: unknown) => {
@@ -131,7 +118,7 @@ describe('HTTPS SIMPLE (secure ingress)', () => {
 
   beforeAll(async () => {
     pki = createTestPki();
-    creds = mkdtempSync(join(tmpdir(), 'meshgate-creds-'));
+    creds = makeCredentialsDir();
     writeCredential(
       creds,
       'httpbin-credential',
@@ -148,68 +135,67 @@ describe('HTTPS SIMPLE (secure ingress)', () => {
     );
     httpbin = await startHttpbin();
     hello = await startUpstream('helloworld');
-    yaml = `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: mygateway }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - port: { number: 443, name: https, protocol: HTTPS }
-    tls: { mode: SIMPLE, credentialName: httpbin-credential }
-    hosts: [httpbin.example.com]
-  - port: { number: 443, name: https-helloworld, protocol: HTTPS }
-    tls: { mode: SIMPLE, credentialName: helloworld-credential }
-    hosts: [helloworld.example.com]
-  - port: { number: 8443, name: https-13, protocol: HTTPS }
-    tls: { mode: SIMPLE, credentialName: httpbin-credential, minProtocolVersion: TLSV1_3 }
-    hosts: [httpbin.example.com]
-  - port: { number: 9443, name: https-12, protocol: HTTPS }
-    tls: { mode: SIMPLE, credentialName: httpbin-credential, maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384] }
-    hosts: [httpbin.example.com]
-  - port: { number: 80, name: http, protocol: HTTP }
-    tls: { httpsRedirect: true }
-    hosts: [httpbin.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: httpbin }
-spec:
-  hosts: [httpbin.example.com]
-  gateways: [mygateway]
-  http:
-  - match: [{ uri: { prefix: /status } }, { uri: { prefix: /delay } }, { uri: { prefix: /headers } }]
-    route: [{ destination: { host: httpbin, port: { number: 8000 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: helloworld }
-spec:
-  hosts: [helloworld.example.com]
-  gateways: [mygateway]
-  http:
-  - route: [{ destination: { host: helloworld, port: { number: 5000 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin }
-spec:
-  hosts: [httpbin]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${httpbin.port} } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: helloworld }
-spec:
-  hosts: [helloworld]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 5000, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${hello.port} } }]
-`;
+    yaml = yamlDocuments(
+      gatewayYaml(
+        'mygateway',
+        [
+          {
+            port: 443,
+            name: 'https',
+            protocol: 'HTTPS',
+            tls: '{ mode: SIMPLE, credentialName: httpbin-credential }',
+            hosts: ['httpbin.example.com'],
+          },
+          {
+            port: 443,
+            name: 'https-helloworld',
+            protocol: 'HTTPS',
+            tls: '{ mode: SIMPLE, credentialName: helloworld-credential }',
+            hosts: ['helloworld.example.com'],
+          },
+          {
+            port: 8443,
+            name: 'https-13',
+            protocol: 'HTTPS',
+            tls: '{ mode: SIMPLE, credentialName: httpbin-credential, minProtocolVersion: TLSV1_3 }',
+            hosts: ['httpbin.example.com'],
+          },
+          {
+            port: 9443,
+            name: 'https-12',
+            protocol: 'HTTPS',
+            tls: '{ mode: SIMPLE, credentialName: httpbin-credential, maxProtocolVersion: TLSV1_2, cipherSuites: [ECDHE-ECDSA-AES256-GCM-SHA384] }',
+            hosts: ['httpbin.example.com'],
+          },
+          {
+            port: 80,
+            name: 'http',
+            protocol: 'HTTP',
+            tls: '{ httpsRedirect: true }',
+            hosts: ['httpbin.example.com'],
+          },
+        ],
+        { istio: 'ingressgateway' },
+      ),
+      virtualServiceYaml(
+        'httpbin',
+        ['httpbin.example.com'],
+        ['mygateway'],
+        [
+          'http:',
+          '- match: [{ uri: { prefix: /status } }, { uri: { prefix: /delay } }, { uri: { prefix: /headers } }]',
+          '  route: [{ destination: { host: httpbin, port: { number: 8000 } } }]',
+        ],
+      ),
+      virtualServiceYaml(
+        'helloworld',
+        ['helloworld.example.com'],
+        ['mygateway'],
+        ['http:', '- route: [{ destination: { host: helloworld, port: { number: 5000 } } }]'],
+      ),
+      localServiceEntryYaml('httpbin', { number: 8000, name: 'http', protocol: 'HTTP' }, httpbin.port),
+      localServiceEntryYaml('helloworld', { number: 5000, name: 'http', protocol: 'HTTP' }, hello.port),
+    );
     gw = await startGateway(yaml, { credentialsDir: creds, listenerFilterTimeoutMs: 500 });
     port = gw.port(443);
   });
@@ -218,16 +204,13 @@ spec:
     await gw?.close();
     await Promise.all([httpbin?.close(), hello?.close()]);
     pki?.close();
-    if (creds) rmSync(creds, { recursive: true, force: true });
+    removeCredentialsDir(creds);
   });
 
   it('answers 418 to curl --resolve --cacert through the SIMPLE server', async () => {
-    const r = await run('curl', [
+    const r = await runCommand('curl', [
       '-sS',
-      '--resolve',
-      `httpbin.example.com:${port}:127.0.0.1`,
-      '--cacert',
-      pki.caFile,
+      ...curlResolveArgs('httpbin.example.com', port, pki.caFile),
       '-w',
       '\n%{http_code}',
       `https://httpbin.example.com:${port}/status/418`,
@@ -256,15 +239,7 @@ spec:
     expect(b.status).toBe(200);
     expect(b.headers['x-upstream']).toBe('helloworld');
     expect(b.peer.subject.CN).toBe('helloworld.example.com');
-    const s = await run('openssl', [
-      's_client',
-      '-connect',
-      `127.0.0.1:${port}`,
-      '-servername',
-      'helloworld.example.com',
-      '-CAfile',
-      pki.caFile,
-    ]);
+    const s = await opensslSClient(port, 'helloworld.example.com', pki.caFile);
     expect(s.stdout).toMatch(/subject=CN ?= ?helloworld\.example\.com/);
     expect(s.stdout).toContain('Verify return code: 0 (ok)');
     // SNI picks the httpbin server; its route table has no helloworld host: 404 NR.
@@ -280,7 +255,7 @@ spec:
 
   it('resets connections without SNI or with an unknown SNI (filter_chain_not_found)', async () => {
     const before = gw.gateway.stats.get('listener.0.0.0.0_443.no_filter_chain_match');
-    const noSni = await run('curl', ['-sS', '-k', `https://127.0.0.1:${port}/status/418`]);
+    const noSni = await runCommand('curl', ['-sS', '-k', `https://127.0.0.1:${port}/status/418`]);
     expect(noSni.code).not.toBe(0);
     const log = await recordWhere(gw, (x) => x.responseCodeDetails === 'filter_chain_not_found');
     expect([log.responseFlags, log.responseCodeDetails, log.protocol]).toEqual([
@@ -308,14 +283,11 @@ spec:
       maxVersion: 'TLSv1.2',
     });
     expect(old.ok).toBe(false);
-    const curl12 = await run('curl', [
+    const curl12 = await runCommand('curl', [
       '-sS',
       '--tls-max',
       '1.2',
-      '--resolve',
-      `httpbin.example.com:${p13}:127.0.0.1`,
-      '--cacert',
-      pki.caFile,
+      ...curlResolveArgs('httpbin.example.com', p13, pki.caFile),
       `https://httpbin.example.com:${p13}/status/200`,
     ]);
     expect(curl12.code).not.toBe(0);
@@ -398,7 +370,7 @@ describe('TLS server terminated, then TCP (protocol TLS, SIMPLE)', () => {
 
   beforeAll(async () => {
     pki = createTestPki();
-    creds = mkdtempSync(join(tmpdir(), 'meshgate-creds-'));
+    creds = makeCredentialsDir();
     writeCredential(
       creds,
       'echo-credential',
@@ -406,35 +378,24 @@ describe('TLS server terminated, then TCP (protocol TLS, SIMPLE)', () => {
     );
     echo = await startTcpEcho({ prefix: 'one' });
     gw = await startGateway(
-      `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: tls-gateway }
-spec:
-  servers:
-  - port: { number: 9000, name: tls, protocol: TLS }
-    tls: { mode: SIMPLE, credentialName: echo-credential }
-    hosts: [echo.example.com]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: echo }
-spec:
-  hosts: [echo.example.com]
-  gateways: [tls-gateway]
-  tcp:
-  - route: [{ destination: { host: tcp-echo, port: { number: 9000 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: tcp-echo }
-spec:
-  hosts: [tcp-echo]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9000, name: tcp, protocol: TCP }]
-  endpoints: [{ address: 127.0.0.1, ports: { tcp: ${echo.port} } }]
-`,
+      yamlDocuments(
+        gatewayYaml('tls-gateway', [
+          {
+            port: 9000,
+            name: 'tls',
+            protocol: 'TLS',
+            tls: '{ mode: SIMPLE, credentialName: echo-credential }',
+            hosts: ['echo.example.com'],
+          },
+        ]),
+        virtualServiceYaml(
+          'echo',
+          ['echo.example.com'],
+          ['tls-gateway'],
+          ['tcp:', '- route: [{ destination: { host: tcp-echo, port: { number: 9000 } } }]'],
+        ),
+        localServiceEntryYaml('tcp-echo', { number: 9000, name: 'tcp', protocol: 'TCP' }, echo.port),
+      ),
       { credentialsDir: creds },
     );
   });
@@ -443,7 +404,7 @@ spec:
     await gw?.close();
     await echo?.close();
     pki?.close();
-    if (creds) rmSync(creds, { recursive: true, force: true });
+    removeCredentialsDir(creds);
   });
 
   it('terminates TLS with the server certificate and proxies the plaintext, half-close included', async () => {
@@ -480,35 +441,26 @@ describe('HTTPS server for hosts "*" (no SNI constraint)', () => {
     pki = createTestPki();
     const cert = pki.issue('any', { cn: 'any.example.com', dns: ['any.example.com'] });
     up = await startUpstream('any');
-    gw = await startGateway(`
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: any-gateway }
-spec:
-  servers:
-  - port: { number: 443, name: https, protocol: HTTPS }
-    tls: { mode: SIMPLE, serverCertificate: ${cert.certFile}, privateKey: ${cert.keyFile} }
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: any }
-spec:
-  hosts: ["*"]
-  gateways: [any-gateway]
-  http:
-  - route: [{ destination: { host: any, port: { number: 80 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: any }
-spec:
-  hosts: [any]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 80, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${up.port} } }]
-`);
+    gw = await startGateway(
+      yamlDocuments(
+        gatewayYaml('any-gateway', [
+          {
+            port: 443,
+            name: 'https',
+            protocol: 'HTTPS',
+            tls: `{ mode: SIMPLE, serverCertificate: ${cert.certFile}, privateKey: ${cert.keyFile} }`,
+            hosts: ['*'],
+          },
+        ]),
+        virtualServiceYaml(
+          'any',
+          ['*'],
+          ['any-gateway'],
+          ['http:', '- route: [{ destination: { host: any, port: { number: 80 } } }]'],
+        ),
+        localServiceEntryYaml('any', { number: 80, name: 'http', protocol: 'HTTP' }, up.port),
+      ),
+    );
   });
 
   afterAll(async () => {
@@ -519,15 +471,7 @@ spec:
 
   it('serves clients without SNI, and fails the handshake of plain HTTP (ssl.connection_error)', async () => {
     const port = gw.port(443);
-    const r = await run('curl', [
-      '-sS',
-      '-k',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      `https://127.0.0.1:${port}/x`,
-    ]);
+    const r = await runCommand('curl', ['-sS', '-k', ...CURL_STATUS_ONLY, `https://127.0.0.1:${port}/x`]);
     expect(r.stdout).toBe('200');
     const plain = await rawExchange(port, 'GET / HTTP/1.1\r\nhost: x\r\n\r\n').catch(() => 'reset');
     expect(plain).not.toMatch(/^HTTP\//);

@@ -3,46 +3,62 @@
  * DestinationRule (maxConnections 1, http1MaxPendingRequests 1, maxRequestsPerConnection 1) driven
  * like `fortio load -c N -n M -qps 0`, plus the retry budget (`http.maxRetries`).
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import type http from 'node:http';
+import { describe, expect, it } from 'vitest';
+import type { TestUpstream } from '../helpers/upstream.js';
 import { httpGet, type Reply } from '../helpers/clients.js';
-import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
+import {
+  clusterName,
+  destination,
+  gatewayBed,
+  meshServiceConfig,
+  type GatewayBed,
+} from '../helpers/httpbin-config.js';
 
-const CLUSTER = 'outbound|8000||httpbin.default.svc.cluster.local';
+const CLUSTER = clusterName('httpbin', 8000);
 
+/**
+ * httpbin on one endpoint behind the gateway, with a DestinationRule (v1alpha3) trafficPolicy.
+ *
+ * @param upstreamPort local port of the httpbin upstream
+ * @param trafficPolicy the `trafficPolicy:` body, YAML lines indented by four spaces
+ * @param http extra lines for the VirtualService route (e.g. `    retries: …`), indented by four spaces
+ */
 function config(upstreamPort: number, trafficPolicy: string, http = ''): string {
-  return `
-${HTTP_GATEWAY_GW}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: httpbin }
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{ destination: { host: httpbin, port: { number: 8000 } } }]
-${http}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin }
-spec:
-  hosts: [httpbin]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${upstreamPort} } }]
----
-apiVersion: networking.istio.io/v1alpha3
-kind: DestinationRule
-metadata: { name: httpbin }
-spec:
-  host: httpbin
-  trafficPolicy:
-${trafficPolicy}
-`;
+  return meshServiceConfig({
+    host: 'httpbin',
+    port: 8000,
+    endpoints: [{ port: upstreamPort }],
+    http: `  - route: [{ destination: ${destination('httpbin', 8000)} }]\n${http}`,
+    destinationRule: `  trafficPolicy:\n${trafficPolicy}`,
+    destinationRuleApiVersion: 'networking.istio.io/v1alpha3',
+  });
+}
+
+/**
+ * Starts an upstream that answers every request `delayMs` milliseconds after it arrived, through
+ * `answer`, and counts how many requests it holds at once.
+ *
+ * @returns the upstream and `maxInFlight()`, the most requests it has held at the same time so far
+ */
+async function delayedUpstream(
+  bed: GatewayBed,
+  name: string,
+  delayMs: number,
+  answer: (res: http.ServerResponse) => void,
+): Promise<{ up: TestUpstream; maxInFlight: () => number }> {
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const up = await bed.upstream(name, (_req, res) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    setTimeout(() => {
+      inFlight--;
+      answer(res);
+    }, delayMs);
+    return true;
+  });
+  return { up, maxInFlight: () => maxInFlight };
 }
 
 /** `fortio load -c <concurrency> -n <total> -qps 0`: each worker sends its share back to back. */
@@ -58,30 +74,15 @@ async function load(port: number, concurrency: number, total: number, path = '/g
 }
 
 describe('connectionPool circuit breaking', () => {
-  let up: TestUpstream | undefined;
-  let gw: TestGateway | undefined;
-
-  afterEach(async () => {
-    await gw?.close();
-    await up?.close();
-    gw = up = undefined;
-  });
+  const bed = gatewayBed();
 
   it("the user's experiment: -c 1 all 200; -c 2 / -c 3 overflow with 503 UO, counted in upstream_rq_pending_overflow", async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    up = await startUpstream('httpbin', (_req, res) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      // httpbin /get answers in a few ms inside the mesh; a short delay makes overlap certain.
-      setTimeout(() => {
-        inFlight--;
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end('{}');
-      }, 3);
-      return true;
+    // httpbin /get answers in a few ms inside the mesh; a short delay makes overlap certain.
+    const { up, maxInFlight } = await delayedUpstream(bed, 'httpbin', 3, (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
     });
-    gw = await startGateway(
+    const gw = await bed.gateway(
       config(
         up.port,
         `    connectionPool:
@@ -123,7 +124,7 @@ describe('connectionPool circuit breaking', () => {
     const flagged = gw.records.filter((r) => r.responseCode === 503);
     expect(flagged.every((r) => r.responseFlags === 'UO')).toBe(true);
     expect(flagged.length).toBe(totalOverflow);
-    expect(maxInFlight).toBe(1);
+    expect(maxInFlight()).toBe(1);
     // One request per connection: one upstream connection per 200.
     expect(stats.get(`cluster.${CLUSTER}.upstream_rq_pending_active`)).toBe(0);
     expect(stats.get(`cluster.${CLUSTER}.upstream_cx_active`)).toBe(0);
@@ -133,18 +134,8 @@ describe('connectionPool circuit breaking', () => {
   });
 
   it('queues up to http1MaxPendingRequests behind maxConnections and serves them in order', async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    up = await startUpstream('slow', (_req, res) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      setTimeout(() => {
-        inFlight--;
-        res.end('ok');
-      }, 50);
-      return true;
-    });
-    gw = await startGateway(
+    const { up, maxInFlight } = await delayedUpstream(bed, 'slow', 50, (res) => res.end('ok'));
+    const gw = await bed.gateway(
       config(
         up.port,
         `    connectionPool:
@@ -157,19 +148,16 @@ describe('connectionPool circuit breaking', () => {
     const codes = rs.map((r) => r.status).sort();
     // 2 on the wire + 3 waiting succeed; the other 3 overflow at once.
     expect(codes).toEqual([200, 200, 200, 200, 200, 503, 503, 503]);
-    expect(maxInFlight).toBe(2);
+    expect(maxInFlight()).toBe(2);
     expect(gw.gateway.stats.get(`cluster.${CLUSTER}.upstream_cx_overflow`)).toBeGreaterThanOrEqual(6);
   });
 
   it('maxRetries caps concurrent retries cluster-wide (upstream_rq_retry_overflow), never retries an overflow', async () => {
-    up = await startUpstream('flaky', (_req, res) => {
-      setTimeout(() => {
-        res.writeHead(503);
-        res.end('down');
-      }, 30);
-      return true;
+    const { up } = await delayedUpstream(bed, 'flaky', 30, (res) => {
+      res.writeHead(503);
+      res.end('down');
     });
-    gw = await startGateway(
+    const gw = await bed.gateway(
       config(
         up.port,
         `    connectionPool:

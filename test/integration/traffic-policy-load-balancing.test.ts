@@ -4,85 +4,47 @@
  * source IP and a query parameter; a removed endpoint remaps only its share of keys; weights.
  */
 import type http from 'node:http';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import type { TestUpstream } from '../helpers/upstream.js';
 import { httpGet } from '../helpers/clients.js';
-import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
+import { destination, gatewayBed, inBatches, meshServiceConfig } from '../helpers/httpbin-config.js';
 
+/**
+ * Service `svc` on the given upstreams behind the gateway, with a DestinationRule load balancer.
+ *
+ * @param ups the endpoints, in order
+ * @param trafficPolicy the `loadBalancer:` body, YAML lines indented by six spaces
+ * @param weights endpoint weights by index (1 where missing)
+ */
 function config(
   ups: readonly TestUpstream[],
   trafficPolicy: string,
   weights: readonly number[] = [],
 ): string {
-  const endpoints = ups
-    .map((u, i) => `  - { address: 127.0.0.1, ports: { http: ${u.port} }, weight: ${weights[i] ?? 1} }`)
-    .join('\n');
-  return `
-${HTTP_GATEWAY_GW}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: svc }
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{ destination: { host: svc, port: { number: 8080 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: svc }
-spec:
-  hosts: [svc]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  endpoints:
-${endpoints}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: svc }
-spec:
-  host: svc
-  trafficPolicy:
-    loadBalancer:
-${trafficPolicy}
-`;
+  return meshServiceConfig({
+    host: 'svc',
+    port: 8080,
+    endpoints: ups.map((u, i) => ({ port: u.port, weight: weights[i] ?? 1 })),
+    http: `  - route: [{ destination: ${destination('svc', 8080)} }]`,
+    destinationRule: `  trafficPolicy:\n    loadBalancer:\n${trafficPolicy}`,
+  });
 }
 
 const served = (r: { headers: Record<string, string | string[] | undefined> }) =>
   r.headers['x-upstream'] as string;
 
 describe('load balancing', () => {
-  let ups: TestUpstream[] = [];
-  let gw: TestGateway | undefined;
-
-  afterEach(async () => {
-    await gw?.close();
-    await Promise.all(ups.map((u) => u.close()));
-    gw = undefined;
-    ups = [];
-  });
-
-  async function upstreams(
-    n: number,
-    handler?: Parameters<typeof startUpstream>[1],
-  ): Promise<TestUpstream[]> {
-    ups = await Promise.all(Array.from({ length: n }, (_, i) => startUpstream(`ep${i}`, handler)));
-    return ups;
-  }
+  const bed = gatewayBed();
 
   it('LEAST_REQUEST (the default) sends new requests to the idle endpoint while the other holds slow ones', async () => {
     const held: http.ServerResponse[] = [];
-    await upstreams(2, (req, res) => {
+    const ups = await bed.upstreams(2, (req, res) => {
       if (req.url !== '/slow') return false;
       res.writeHead(200, { 'x-upstream': 'held' });
       held.push(res);
       return true;
     });
-    gw = await startGateway(config(ups, '      simple: LEAST_REQUEST'));
+    const gw = await bed.gateway(config(ups, '      simple: LEAST_REQUEST'));
     const port = gw.port(80);
     // Three slow requests: the first lands anywhere, the next ones go to the other endpoint in turn.
     const slow = [httpGet(port, '/slow'), httpGet(port, '/slow'), httpGet(port, '/slow')];
@@ -97,28 +59,18 @@ describe('load balancing', () => {
   });
 
   it('consistentHash.httpHeaderName keeps 1,000 requests of one key on one endpoint; removing 1 of 5 moves ≤ 25% of 1,000 keys', async () => {
-    await upstreams(5);
+    const ups = await bed.upstreams(5);
     const policy = '      consistentHash: { httpHeaderName: x-user }';
-    gw = await startGateway(config(ups, policy));
+    const gw = await bed.gateway(config(ups, policy));
     const port = gw.port(80);
-    const one = new Set<string>();
-    for (let i = 0; i < 1000; i += 50) {
-      const rs = await Promise.all(
-        Array.from({ length: 50 }, () => httpGet(port, '/', { 'x-user': 'alice' })),
-      );
-      for (const r of rs) one.add(served(r));
-    }
+    const one = new Set(
+      await inBatches(1000, 50, async () => served(await httpGet(port, '/', { 'x-user': 'alice' }))),
+    );
     expect(one.size).toBe(1);
 
     const keys = Array.from({ length: 1000 }, (_, k) => `user-${k}`);
-    const placement = async () => {
-      const out: string[] = [];
-      for (let i = 0; i < keys.length; i += 50) {
-        const rs = await Promise.all(keys.slice(i, i + 50).map((k) => httpGet(port, '/', { 'x-user': k })));
-        out.push(...rs.map(served));
-      }
-      return out;
-    };
+    const placement = () =>
+      inBatches(keys.length, 50, async (k) => served(await httpGet(port, '/', { 'x-user': keys[k]! })));
     const before = await placement();
     expect(new Set(before).size).toBe(5);
     const removed = ups[2]!.name;
@@ -141,8 +93,8 @@ describe('load balancing', () => {
   });
 
   it('consistentHash.httpCookie with ttl sets the cookie when absent and sticks to one endpoint with it', async () => {
-    await upstreams(4);
-    gw = await startGateway(
+    const ups = await bed.upstreams(4);
+    const gw = await bed.gateway(
       config(ups, '      consistentHash: { httpCookie: { name: session, path: /, ttl: 3600s } }'),
     );
     const port = gw.port(80);
@@ -161,8 +113,8 @@ describe('load balancing', () => {
   });
 
   it('consistentHash.useSourceIp and httpQueryParameterName pin a client and a parameter value', async () => {
-    await upstreams(4);
-    gw = await startGateway(config(ups, '      consistentHash: { useSourceIp: true }'));
+    const ups = await bed.upstreams(4);
+    const gw = await bed.gateway(config(ups, '      consistentHash: { useSourceIp: true }'));
     let port = gw.port(80);
     const byIp = new Set<string>();
     for (let i = 0; i < 100; i++) byIp.add(served(await httpGet(port, `/?r=${i}`)));
@@ -183,8 +135,8 @@ describe('load balancing', () => {
   });
 
   it('ROUND_ROBIN honours endpoint weights (3:1 over 400 requests)', async () => {
-    await upstreams(2);
-    gw = await startGateway(config(ups, '      simple: ROUND_ROBIN', [3, 1]));
+    const ups = await bed.upstreams(2);
+    const gw = await bed.gateway(config(ups, '      simple: ROUND_ROBIN', [3, 1]));
     const port = gw.port(80);
     const counts: Record<string, number> = {};
     for (let i = 0; i < 400; i++) {

@@ -5,51 +5,69 @@
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import type { TestUpstream } from '../helpers/upstream.js';
+import type { TestGateway } from '../helpers/gateway.js';
 import { httpGet } from '../helpers/clients.js';
 import { DEFAULT_MIRRORS_IN_FLIGHT } from '../../upstream/mirror-budget.js';
-import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
+import {
+  destination,
+  gatewayBed,
+  inBatches,
+  meshServiceConfig,
+  type GatewayBed,
+} from '../helpers/httpbin-config.js';
 
+/**
+ * httpbin with subset v1 (the primary) and v2 (the shadow) behind the gateway.
+ *
+ * @param primary local port of the v1 endpoint
+ * @param shadow local port of the v2 endpoint
+ * @param rules the VirtualService `http:` list items, YAML lines indented by two spaces
+ */
 function config(primary: number, shadow: number, rules: string): string {
-  return `
-${HTTP_GATEWAY_GW}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: httpbin }
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-${rules}
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: httpbin }
-spec:
-  hosts: [httpbin]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8000, name: http, protocol: HTTP }]
-  endpoints:
-  - { address: 127.0.0.1, ports: { http: ${primary} }, labels: { version: v1 } }
-  - { address: 127.0.0.1, ports: { http: ${shadow} }, labels: { version: v2 } }
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: httpbin }
-spec:
-  host: httpbin
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
-`;
+  return meshServiceConfig({
+    host: 'httpbin',
+    port: 8000,
+    endpoints: [
+      { port: primary, labels: { version: 'v1' } },
+      { port: shadow, labels: { version: 'v2' } },
+    ],
+    http: rules,
+    destinationRule: `  subsets:\n  - { name: v1, labels: { version: v1 } }\n  - { name: v2, labels: { version: v2 } }`,
+  });
 }
 
-const V1 = '{ host: httpbin, subset: v1, port: { number: 8000 } }';
-const V2 = '{ host: httpbin, subset: v2, port: { number: 8000 } }';
+const V1 = destination('httpbin', 8000, 'v1');
+const V2 = destination('httpbin', 8000, 'v2');
+
+/**
+ * A VirtualService http rule for paths starting with `prefix` that routes to v1.
+ *
+ * @param fields more fields of the rule (`mirror: …`, `retries: …`), one per element, unindented
+ * @returns YAML lines of one `http:` list item, indented by two spaces
+ */
+function prefixRule(prefix: string, ...fields: string[]): string {
+  return [`  - match: [{ uri: { prefix: ${prefix} } }]`, `    route: [{ destination: ${V1} }]`]
+    .concat(fields.map((f) => `    ${f}`))
+    .join('\n');
+}
+
+/**
+ * Starts upstreams `v1` (primary) and `v2` (shadow) and a gateway routing with `rules`.
+ *
+ * @param rules VirtualService `http:` list items (see {@link prefixRule}), joined one after another
+ * @returns both upstreams, the gateway and its local port for server port 80
+ */
+async function primaryAndShadow(
+  bed: GatewayBed,
+  rules: string[],
+): Promise<{ v1: TestUpstream; v2: TestUpstream; gw: TestGateway; port: number }> {
+  const v1 = await bed.upstream('v1');
+  const v2 = await bed.upstream('v2');
+  const gw = await bed.gateway(config(v1.port, v2.port, rules.join('\n')));
+  return { v1, v2, gw, port: gw.port(80) };
+}
 
 /** Resolves once `count()` has not changed for `quietMs` (fire-and-forget copies settle). */
 async function settled(count: () => number, quietMs = 300): Promise<number> {
@@ -102,33 +120,14 @@ function p99(xs: number[]): number {
 }
 
 describe('mirroring', () => {
-  let ups: TestUpstream[] = [];
-  let gw: TestGateway | undefined;
-
-  afterEach(async () => {
-    await gw?.close();
-    await Promise.all(ups.map((u) => u.close()));
-    gw = undefined;
-    ups = [];
-  });
+  const bed = gatewayBed();
 
   it('mirrors 50% of 1,000 requests (±5 points) with the authority suffixed -shadow before the port', async () => {
-    ups = [await startUpstream('v1'), await startUpstream('v2')];
-    const [v1, v2] = ups as [TestUpstream, TestUpstream];
-    gw = await startGateway(
-      config(
-        v1.port,
-        v2.port,
-        `  - route: [{ destination: ${V1} }]\n    mirror: ${V2}\n    mirrorPercentage: { value: 50 }`,
-      ),
-    );
-    const port = gw.port(80);
-    for (let i = 0; i < 1000; i += 50) {
-      const rs = await Promise.all(
-        Array.from({ length: 50 }, (_, k) => httpGet(port, `/get?i=${i + k}`, { host: 'httpbin:8000' })),
-      );
-      for (const r of rs) expect(r.headers['x-upstream']).toBe('v1');
-    }
+    const { v1, v2, port } = await primaryAndShadow(bed, [
+      `  - route: [{ destination: ${V1} }]\n    mirror: ${V2}\n    mirrorPercentage: { value: 50 }`,
+    ]);
+    const rs = await inBatches(1000, 50, (i) => httpGet(port, `/get?i=${i}`, { host: 'httpbin:8000' }));
+    for (const r of rs) expect(r.headers['x-upstream']).toBe('v1');
     const mirrored = await settled(() => v2.seen.length);
     console.log(`mirroring: ${mirrored} of 1000 requests mirrored at 50%`);
     expect(mirrored).toBeGreaterThanOrEqual(450);
@@ -141,21 +140,15 @@ describe('mirroring', () => {
   });
 
   it('mirrors 100% without a percentage, none at 0, honours legacy mirrorPercent and the mirrors list', async () => {
-    ups = [await startUpstream('v1'), await startUpstream('v2')];
-    const [v1, v2] = ups as [TestUpstream, TestUpstream];
-    gw = await startGateway(
-      config(
-        v1.port,
-        v2.port,
-        [
-          `  - match: [{ uri: { prefix: /all } }]\n    route: [{ destination: ${V1} }]\n    mirror: ${V2}`,
-          `  - match: [{ uri: { prefix: /none } }]\n    route: [{ destination: ${V1} }]\n    mirror: ${V2}\n    mirrorPercentage: { value: 0 }`,
-          `  - match: [{ uri: { prefix: /legacy } }]\n    route: [{ destination: ${V1} }]\n    mirror: ${V2}\n    mirrorPercent: 0`,
-          `  - match: [{ uri: { prefix: /list } }]\n    route: [{ destination: ${V1} }]\n    mirrors: [{ destination: ${V2} }, { destination: ${V2}, percentage: { value: 0 } }]`,
-        ].join('\n'),
+    const { v2, port } = await primaryAndShadow(bed, [
+      prefixRule('/all', `mirror: ${V2}`),
+      prefixRule('/none', `mirror: ${V2}`, 'mirrorPercentage: { value: 0 }'),
+      prefixRule('/legacy', `mirror: ${V2}`, 'mirrorPercent: 0'),
+      prefixRule(
+        '/list',
+        `mirrors: [{ destination: ${V2} }, { destination: ${V2}, percentage: { value: 0 } }]`,
       ),
-    );
-    const port = gw.port(80);
+    ]);
     for (const p of ['/all', '/none', '/legacy', '/list'])
       for (let i = 0; i < 20; i++) await httpGet(port, p);
     await settled(() => v2.seen.length);
@@ -165,19 +158,10 @@ describe('mirroring', () => {
   });
 
   it('mirrors small request bodies, buffered (default retries) and streamed (retries off)', async () => {
-    ups = [await startUpstream('v1'), await startUpstream('v2')];
-    const [v1, v2] = ups as [TestUpstream, TestUpstream];
-    gw = await startGateway(
-      config(
-        v1.port,
-        v2.port,
-        [
-          `  - match: [{ uri: { prefix: /buffered } }]\n    route: [{ destination: ${V1} }]\n    mirror: ${V2}`,
-          `  - match: [{ uri: { prefix: /streamed } }]\n    route: [{ destination: ${V1} }]\n    mirror: ${V2}\n    retries: { attempts: 0 }`,
-        ].join('\n'),
-      ),
-    );
-    const port = gw.port(80);
+    const { v1, v2, port } = await primaryAndShadow(bed, [
+      prefixRule('/buffered', `mirror: ${V2}`),
+      prefixRule('/streamed', `mirror: ${V2}`, 'retries: { attempts: 0 }'),
+    ]);
     const small = 'x'.repeat(10_000);
     const big = 'y'.repeat(100 * 1024);
     for (const p of ['/buffered', '/streamed']) {
@@ -199,16 +183,12 @@ describe('mirroring', () => {
     // The shadow runs in its own process, as a remote service would: its work is not ours.
     const shadow = await slowShadow();
     try {
-      ups = [await startUpstream('v1')];
-      const v1 = ups[0]!;
-      gw = await startGateway(
+      const v1 = await bed.upstream('v1');
+      const gw = await bed.gateway(
         config(
           v1.port,
           shadow.port,
-          [
-            `  - match: [{ uri: { prefix: /mirrored } }]\n    route: [{ destination: ${V1} }]\n    mirror: ${V2}`,
-            `  - route: [{ destination: ${V1} }]`,
-          ].join('\n'),
+          [prefixRule('/mirrored', `mirror: ${V2}`), `  - route: [{ destination: ${V1} }]`].join('\n'),
         ),
       );
       const port = gw.port(80);

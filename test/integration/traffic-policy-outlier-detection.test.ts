@@ -3,70 +3,42 @@
  * answering consecutive 502s is ejected for baseEjectionTime and traffic goes to the others; it
  * returns afterwards; maxEjectionPercent caps ejections; connect failures count as gateway errors.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import { startUpstream } from '../helpers/upstream.js';
 import { httpGet } from '../helpers/clients.js';
-import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
+import { clusterName, destination, gatewayBed, meshServiceConfig } from '../helpers/httpbin-config.js';
 
-const CLUSTER = 'outbound|8080||svc.default.svc.cluster.local';
+const CLUSTER = clusterName('svc', 8080);
 
+/**
+ * Service `svc` on endpoints at the given local ports, ROUND_ROBIN, with an outlierDetection policy.
+ *
+ * @param ports local ports of the endpoints, in order
+ * @param outlier the `outlierDetection:` value as a YAML flow mapping (`{ consecutive5xxErrors: 5, … }`)
+ */
 function config(ports: readonly number[], outlier: string): string {
-  return `
-${HTTP_GATEWAY_GW}
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: svc }
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{ destination: { host: svc, port: { number: 8080 } } }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: svc }
-spec:
-  hosts: [svc]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  endpoints:
-${ports.map((p) => `  - { address: 127.0.0.1, ports: { http: ${p} } }`).join('\n')}
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: svc }
-spec:
-  host: svc
-  trafficPolicy:
-    loadBalancer: { simple: ROUND_ROBIN }
-    outlierDetection: ${outlier}
-`;
+  return meshServiceConfig({
+    host: 'svc',
+    port: 8080,
+    endpoints: ports.map((port) => ({ port })),
+    http: `  - route: [{ destination: ${destination('svc', 8080)} }]`,
+    destinationRule: `  trafficPolicy:\n    loadBalancer: { simple: ROUND_ROBIN }\n    outlierDetection: ${outlier}`,
+  });
 }
 
 describe('outlierDetection', () => {
-  let ups: TestUpstream[] = [];
-  let gw: TestGateway | undefined;
-
-  afterEach(async () => {
-    await gw?.close();
-    await Promise.all(ups.map((u) => u.close()));
-    gw = undefined;
-    ups = [];
-  });
+  const bed = gatewayBed();
 
   it('ejects an endpoint after 5 consecutive 502s for baseEjectionTime, then takes it back', async () => {
     let broken = true;
-    const bad = await startUpstream('bad', (_req, res) => {
+    const bad = await bed.upstream('bad', (_req, res) => {
       if (!broken) return false;
       res.writeHead(502, { 'x-upstream': 'bad' });
       res.end('bad gateway');
       return true;
     });
-    ups = [bad, await startUpstream('good1'), await startUpstream('good2')];
-    gw = await startGateway(
+    const ups = [bad, await bed.upstream('good1'), await bed.upstream('good2')];
+    const gw = await bed.gateway(
       config(
         ups.map((u) => u.port),
         '{ consecutive5xxErrors: 5, interval: 50ms, baseEjectionTime: 1s, maxEjectionPercent: 50 }',
@@ -102,16 +74,12 @@ describe('outlierDetection', () => {
   });
 
   it('respects maxEjectionPercent: of 4 failing endpoints at 50%, only 2 are ejected', async () => {
-    ups = await Promise.all(
-      Array.from({ length: 4 }, (_, i) =>
-        startUpstream(`ep${i}`, (_req, res) => {
-          res.writeHead(503);
-          res.end();
-          return true;
-        }),
-      ),
-    );
-    gw = await startGateway(
+    const ups = await bed.upstreams(4, (_req, res) => {
+      res.writeHead(503);
+      res.end();
+      return true;
+    });
+    const gw = await bed.gateway(
       config(
         ups.map((u) => u.port),
         '{ consecutiveGatewayErrors: 2, consecutive5xxErrors: 0, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 50 }',
@@ -134,10 +102,10 @@ describe('outlierDetection', () => {
     const stopped = await startUpstream('stopped');
     const deadPort = stopped.port;
     await stopped.close();
-    ups = [await startUpstream('alive')];
-    gw = await startGateway(
+    const alive = await bed.upstream('alive');
+    const gw = await bed.gateway(
       config(
-        [deadPort, ups[0]!.port],
+        [deadPort, alive.port],
         '{ consecutiveErrors: 2, interval: 1s, baseEjectionTime: 3m, maxEjectionPercent: 100 }',
       ),
     );
