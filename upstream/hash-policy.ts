@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { LoadBalancerSettings } from '../config/resources.js';
 import { parseDurationMs } from '../config/duration.js';
-import { hashString } from './ring-hash.js';
+import { hashString } from './consistent-hash.js';
 
 /** Receives the `Set-Cookie` value when the policy generated a cookie for this request. */
 export interface CookieSink {

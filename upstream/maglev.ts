@@ -5,8 +5,7 @@
  * Lookups are one modulo and one array read.
  */
 import type { EndpointState } from './endpoint-state.js';
-import type { LoadBalancer } from './load-balancer.js';
-import { hashString, randomHash } from './ring-hash.js';
+import { ConsistentHashBalancer, hashString } from './consistent-hash.js';
 
 /** Istio/Envoy default `maglev.tableSize` (a prime). */
 export const DEFAULT_MAGLEV_TABLE_SIZE = 65537;
@@ -16,27 +15,20 @@ const OFFSET_SEED = 0x6d61676c;
 const SKIP_SEED = 0x65763031;
 
 /** The Maglev balancer; the table is rebuilt when the cluster hands it a different endpoint list. */
-export class Maglev implements LoadBalancer {
-  private builtFor: readonly EndpointState[] | undefined;
+export class Maglev extends ConsistentHashBalancer {
   private table = new Int32Array(0);
 
   /** @param tableSize `consistentHash.maglev.tableSize`; must be prime (validation checks), default 65537. */
-  constructor(private readonly tableSize = DEFAULT_MAGLEV_TABLE_SIZE) {}
-
-  /** Picks the owner of `hash % tableSize`; a random slot without a hash. `exclude` is ignored (as for the ring). */
-  pick(
-    endpoints: readonly EndpointState[],
-    _exclude?: EndpointState,
-    hash?: number,
-  ): EndpointState | undefined {
-    const n = endpoints.length;
-    if (n === 0) return undefined;
-    if (n === 1) return endpoints[0];
-    if (this.builtFor !== endpoints) this.build(endpoints);
-    return endpoints[this.table[(hash ?? randomHash()) % this.tableSize]];
+  constructor(private readonly tableSize = DEFAULT_MAGLEV_TABLE_SIZE) {
+    super();
   }
 
-  private build(endpoints: readonly EndpointState[]): void {
+  /** One modulo and one array read. */
+  protected ownerOf(hash: number): number {
+    return this.table[hash % this.tableSize]!;
+  }
+
+  protected build(endpoints: readonly EndpointState[]): void {
     const m = this.tableSize;
     const n = endpoints.length;
     const offset = new Float64Array(n);
@@ -69,6 +61,5 @@ export class Maglev implements LoadBalancer {
       }
     }
     this.table = table;
-    this.builtFor = endpoints;
   }
 }
