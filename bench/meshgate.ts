@@ -49,6 +49,20 @@ export const HTTP_GATEWAY_PORT = 80;
 /** Gateway server port of the TCP benches. */
 export const TCP_GATEWAY_PORT = 31400;
 
+/** Gateway `bench-gateway`: one server on `port` for any host (the YAML both benches load). */
+function benchGateway(port: number, name: string, protocol: 'HTTP' | 'TCP'): string {
+  return `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: bench-gateway
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+    - port: {number: ${port}, name: ${name}, protocol: ${protocol}}
+      hosts: ['*']`;
+}
+
 /**
  * Istio config for the HTTP bench: Gateway `bench-gateway` on port 80 for any host, a VirtualService
  * routing `/` to ServiceEntry host `upstream` port 8080, whose one static endpoint is the bench upstream.
@@ -57,16 +71,7 @@ export const TCP_GATEWAY_PORT = 31400;
  */
 export function httpConfigYaml(upstreamPort: number): string {
   return `# Written by bench/run.ts; regenerated on every run.
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: bench-gateway
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-    - port: {number: ${HTTP_GATEWAY_PORT}, name: http, protocol: HTTP}
-      hosts: ['*']
+${benchGateway(HTTP_GATEWAY_PORT, 'http', 'HTTP')}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
@@ -110,16 +115,7 @@ spec:
  */
 export function tcpConfigYaml(service: string, servicePort: number, endpointPort: number): string {
   return `# Written by bench/run.ts; regenerated on every run.
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata:
-  name: bench-gateway
-spec:
-  selector:
-    istio: ingressgateway
-  servers:
-    - port: {number: ${TCP_GATEWAY_PORT}, name: tcp, protocol: TCP}
-      hosts: ['*']
+${benchGateway(TCP_GATEWAY_PORT, 'tcp', 'TCP')}
 ---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
