@@ -198,6 +198,15 @@ function analyzeVirtualService(vs: Resource<'VirtualService'>, index: Index, out
   const ns = vs.metadata.namespace;
 
   // 1. Gateway references (IST0101) and hosts exposed by them (IST0132).
+  const gatewayNotFound = (path: string, key: string): void =>
+    report(
+      out,
+      vs,
+      'error',
+      Codes.ReferencedResourceNotFound,
+      path,
+      `Referenced gateway not found: ${JSON.stringify(key)}`,
+    );
   const hosts = list(spec.hosts).flatMap((h) => (str(h) ? [resolveShortName(h, ns)] : []));
   list(spec.gateways).forEach((ref, i) => {
     if (!str(ref)) return;
@@ -205,17 +214,7 @@ function analyzeVirtualService(vs: Resource<'VirtualService'>, index: Index, out
     const key = resolveGatewayRef(ref, ns);
     if (key === 'mesh') return;
     const gw = index.gateways.get(key);
-    if (!gw) {
-      report(
-        out,
-        vs,
-        'error',
-        Codes.ReferencedResourceNotFound,
-        path,
-        `Referenced gateway not found: ${JSON.stringify(key)}`,
-      );
-      return;
-    }
+    if (!gw) return gatewayNotFound(path, key);
     if (hosts.length > 0 && !gatewayExposesAny(gw, hosts, ns)) {
       const serverHosts = list(specOf(gw).servers).flatMap((s) => (isRecord(s) ? list(s.hosts) : []));
       report(
@@ -233,17 +232,8 @@ function analyzeVirtualService(vs: Resource<'VirtualService'>, index: Index, out
       list(isRecord(m) ? (m.gateways as unknown[]) : undefined).forEach((ref, n) => {
         if (!str(ref)) return;
         const key = resolveGatewayRef(ref as string, ns);
-        if (key !== 'mesh' && !index.gateways.has(key)) {
-          const path = `${base}.match[${k}].gateways[${n}]`;
-          report(
-            out,
-            vs,
-            'error',
-            Codes.ReferencedResourceNotFound,
-            path,
-            `Referenced gateway not found: ${JSON.stringify(key)}`,
-          );
-        }
+        if (key !== 'mesh' && !index.gateways.has(key))
+          gatewayNotFound(`${base}.match[${k}].gateways[${n}]`, key);
       }),
     );
 
