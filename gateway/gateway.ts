@@ -15,7 +15,7 @@ import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../
 import { StatStore } from '../telemetry/stats.js';
 import { Observability, type ObservabilityOptions, type PortBindError } from '../admin/observability.js';
 import { ListenerManager, type ListenerBindError } from './listener-manager.js';
-import type { ProxyContext } from './http-stream.js';
+import type { ProxyContext } from './http/proxy-context.js';
 import { CertStore } from '../tls/cert-store.js';
 import { createTlsListenerFactory } from './tls-listener.js';
 import { createTcpListenerFactory } from './tcp-proxy.js';

@@ -1,6 +1,6 @@
 /**
- * Plaintext HTTP listener: a node:http server whose request handler runs the router filter against
- * the listener's current route table. Malformed requests are answered as Envoy's HTTP/1 codec does
+ * Plaintext HTTP listener: a node:http server whose requests go to the HTTP connection manager
+ * (gateway/http/connection-manager.ts) with the listener's current route table. Malformed requests are answered as Envoy's HTTP/1 codec does
  * (400, or 431 for oversized headers), counted, and the connection closed.
  *
  * The data path uses node:http directly rather than fastify: a catch-all fastify route adds its
@@ -10,7 +10,9 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { HttpStream, type ListenerRuntime, type ProxyContext } from './http-stream.js';
+import { createStreamHandler } from './http/connection-manager.js';
+import { HTTP1_CODEC } from './http/http1-codec.js';
+import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 
 /** Envoy's default `max_request_headers_kb` (60 KiB). */
 export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
@@ -25,32 +27,6 @@ export const HTTP_SERVER_OPTIONS: http.ServerOptions = {
   keepAliveTimeout: 3_600_000,
   headersTimeout: 60_000,
 };
-
-/**
- * The request handler of a listener (plaintext or TLS-terminated): one `HttpStream` per request; a
- * bug costs that request a 500 (or a reset once the response started), never the process.
- */
-export function createRequestHandler(
-  rt: ListenerRuntime,
-  ctx: ProxyContext,
-  log: Logger,
-): (req: http.IncomingMessage, res: http.ServerResponse) => void {
-  return (req, res) => {
-    try {
-      new HttpStream(req, res, rt, ctx).run();
-    } catch (err) {
-      // A bug must cost one request, never the process.
-      ctx.stats.inc(`listener.${rt.listener.name}.downstream_rq_internal_error`);
-      log.error({ err, url: req.url }, 'request handler failed');
-      if (!res.headersSent) {
-        res.writeHead(500, { server: 'istio-envoy', 'content-length': 0 });
-        res.end();
-      } else {
-        res.destroy();
-      }
-    }
-  };
-}
 
 /**
  * The `clientError` handler: malformed requests are answered as Envoy's HTTP/1 codec does (400, or
@@ -96,7 +72,7 @@ export function createClientErrorHandler(
 
 /** Creates (does not bind) the server for one HTTP listener. */
 export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Logger): http.Server {
-  const server = http.createServer(HTTP_SERVER_OPTIONS, createRequestHandler(rt, ctx, log));
+  const server = http.createServer(HTTP_SERVER_OPTIONS, createStreamHandler(HTTP1_CODEC, rt, ctx, log));
   server.on('connection', (socket: Socket) => {
     ctx.stats.inc(`listener.${rt.listener.name}.downstream_cx_total`);
     // Read once per connection: Node caches them, and they are gone once the socket is destroyed.

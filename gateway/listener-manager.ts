@@ -6,7 +6,7 @@
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { Listener, ListenerKind, Snapshot } from '../config/snapshot.js';
-import type { ProxyContext } from './http-stream.js';
+import type { ProxyContext } from './http/proxy-context.js';
 import { createHttpServer } from './http-listener.js';
 import { attachMeshListener } from './connect-tunnel.js';
 

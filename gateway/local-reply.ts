@@ -2,7 +2,7 @@
  * Local replies: responses the gateway makes itself, with Envoy's statuses and bodies
  * (istio-semantics.md Appendix B), and the mapping of upstream failures to them.
  */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { ResponseFlag } from './response-flags.js';
 
 /** The body Envoy sends for connection-level upstream failures, completed with the reset reason. */
@@ -84,14 +84,23 @@ export function classifyUpstreamError(err: unknown): 'connect-failure' | 'reset'
   return typeof code === 'string' && CONNECT_FAILURE_CODES.has(code) ? 'connect-failure' : 'reset';
 }
 
+/** The part of a downstream response a local reply writes to (HTTP/1.1 and HTTP/2 alike). */
+export interface LocalReplySink {
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  end(body: string): unknown;
+}
+
 /**
  * Writes a local reply as Envoy does: `server: istio-envoy`, `content-type: text/plain` and
- * `content-length` when there is a body, `date` from Node.
+ * `content-length` when there is a body, `date` from Node. `closeOn400` adds `connection: close`
+ * to a 400 (HTTP/1.1 only: HTTP/2 forbids connection headers).
+ * @returns bytes of body written.
  */
 export function writeLocalReply(
-  res: ServerResponse,
+  res: LocalReplySink,
   reply: LocalReply,
   extra?: Record<string, string>,
+  closeOn400 = true,
 ): number {
   const body = reply.body;
   const headers: Record<string, string | number> = {
@@ -101,7 +110,7 @@ export function writeLocalReply(
   if (body.length > 0) headers['content-type'] = 'text/plain';
   if (reply.headers) Object.assign(headers, reply.headers);
   if (extra) Object.assign(headers, extra);
-  if (reply.status === 400) headers['connection'] = 'close';
+  if (closeOn400 && reply.status === 400) headers['connection'] = 'close';
   res.writeHead(reply.status, headers);
   res.end(body);
   return Buffer.byteLength(body);

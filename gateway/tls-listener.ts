@@ -22,7 +22,6 @@
  * Stats: `listener.<l>.ssl.handshake|connection_error|fail_verify_no_cert|fail_verify_error|fail_verify_san|no_certificate`,
  * plus the inspector and TCP proxy stats.
  */
-import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
@@ -34,8 +33,10 @@ import { selectTcpRoute } from '../routes/compile-l4.js';
 import { CertLoadError, type CertLease, type CertMaterial, type CertStore } from '../tls/cert-store.js';
 import type { ServerTlsContext } from '../tls/server-tls.js';
 import { formatXfcc, parseSubjectAltNames } from '../tls/xfcc.js';
-import { createClientErrorHandler, createRequestHandler, HTTP_SERVER_OPTIONS } from './http-listener.js';
-import type { ListenerRuntime, ProxyContext } from './http-stream.js';
+import { createClientErrorHandler, HTTP_SERVER_OPTIONS } from './http-listener.js';
+import { createStreamHandler } from './http/connection-manager.js';
+import { HTTP1_CODEC } from './http/http1-codec.js';
+import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 import type { BoundListener, ListenerFactory } from './listener-manager.js';
 import { inspectClientHello, passthrough } from './passthrough.js';
 import { ResponseFlag } from './response-flags.js';
@@ -131,12 +132,14 @@ class TerminatingChain {
       const rt = {
         listener: chainListener(listener, chain),
         scheme: 'https' as const,
-        extraRequestHeaders: tlsCtx.requestCert ? (req: IncomingMessage) => this.xfcc(req) : NO_HEADERS,
+        extraRequestHeaders: tlsCtx.requestCert
+          ? (connection: net.Socket) => this.xfcc(connection)
+          : NO_HEADERS,
       };
       this.rt = rt;
       const hs = https.createServer(
         { ...HTTP_SERVER_OPTIONS, ...options, ALPNProtocols: ['http/1.1'] },
-        createRequestHandler(rt, ctx, log),
+        createStreamHandler(HTTP1_CODEC, rt, ctx, log),
       );
       const httpErrors = createClientErrorHandler(rt, ctx, log);
       // https.Server re-emits TLS handshake errors as 'clientError': those must not get an HTTP 400.
@@ -261,8 +264,8 @@ class TerminatingChain {
   }
 
   /** `x-forwarded-client-cert` for the request's connection, computed once per connection. */
-  private xfcc(req: IncomingMessage): readonly string[] | undefined {
-    const socket = req.socket as tls.TLSSocket;
+  private xfcc(connection: net.Socket): readonly string[] | undefined {
+    const socket = connection as tls.TLSSocket;
     let h = this.xfccCache.get(socket);
     if (!h) {
       const peer = socket.getPeerCertificate();

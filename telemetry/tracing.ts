@@ -23,6 +23,9 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+
+/** What trace propagation reads of a downstream request (HTTP/1.1 or HTTP/2). */
+export type TracedRequest = Pick<IncomingMessage, 'headers' | 'socket'>;
 import { Pool } from 'undici';
 import type { StreamRecord } from './access-log.js';
 import type { StatStore } from './stats.js';
@@ -37,7 +40,7 @@ export interface TraceInjector {
    * @param remote the downstream `ip:port` as the access-log record carries it; read from
    *   `req.socket` when omitted (Node detaches the socket from a finished request).
    */
-  inject(out: string[], req: IncomingMessage, requestId: string, remote?: string): void;
+  inject(out: string[], req: TracedRequest, requestId: string, remote?: string): void;
 }
 
 /** Tracing settings (`--tracing-endpoint`, `--tracing-sampling`). */
@@ -200,7 +203,7 @@ export class Tracer implements TraceInjector {
     this.exporter = new ZipkinExporter(opts, stats);
   }
 
-  inject(out: string[], req: IncomingMessage, requestId: string, remote?: string): void {
+  inject(out: string[], req: TracedRequest, requestId: string, remote?: string): void {
     const ctx = extractContext(req.headers);
     for (let i = out.length - 2; i >= 0; i -= 2) if (OWNED.has(out[i]!)) out.splice(i, 2);
     const traceId = ctx?.traceId ?? this.ids.next(16);

@@ -1,0 +1,142 @@
+/**
+ * One downstream request as the connection manager tracks it (Envoy `ActiveStream` plus its
+ * `StreamInfo`): the request head and selected route, the position in the filter chain, local
+ * replies, the response head passing the encoders, and what the access log and metrics record
+ * when the stream closes. Codec-neutral: HTTP/1.1 and HTTP/2 differ only through `codec`.
+ */
+import type { RouteEntry, CompiledMatch, WeightedCluster } from '../../routes/route-table.js';
+import type { ClusterEndpoint } from '../../config/cluster.js';
+import type { HeaderObject } from '../header-ops.js';
+import type { LocalReply } from '../local-reply.js';
+import { ResponseFlag, type ResponseFlagValue } from '../response-flags.js';
+import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
+import { FilterStatus, type HttpFilter } from './filter.js';
+import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
+import { buildStreamRecord } from './stream-record.js';
+
+/** A filter of this connection manager's chain. */
+export type StreamFilter = HttpFilter<ActiveStream>;
+
+/** A filter's per-stream state that must hear when the downstream goes away (the router's). */
+export interface StreamCloseListener {
+  /** The downstream stream closed; `reset` when the response did not finish (flag DC). */
+  onDownstreamClose(reset: boolean): void;
+}
+
+/** State of one downstream request; created by the connection manager per request. */
+export class ActiveStream {
+  readonly startTime = Date.now();
+  readonly startHr = performance.now();
+  /** Origin-form target as received (absolute-form reduced to its path). */
+  url = '';
+  /** `Host` / `:authority` (or the absolute-form URI's authority), port included. */
+  authority = '';
+  route: RouteEntry | undefined;
+  match: CompiledMatch | undefined;
+  /** Envoy response flags, in the order they were raised; undefined when none. */
+  flags: ResponseFlagValue[] | undefined;
+  /** Envoy's `%RESPONSE_CODE_DETAILS%`. */
+  details = 'via_upstream';
+  requestId: string | undefined;
+  /** Response body bytes sent downstream. */
+  bytesSent = 0;
+  /** The downstream stream closed. */
+  finished = false;
+  /** CORS filter: the allowed `Origin` whose response gets the CORS headers. */
+  corsOrigin: string | undefined;
+  /** The tracer saw this request on its way upstream (it opened the span). */
+  traced = false;
+  /** Upstream side of the stream info (set by the router). */
+  upstreamCluster: string | undefined;
+  upstreamHost: string | undefined;
+  endpoint: ClusterEndpoint | undefined;
+  picked: WeightedCluster | undefined;
+  upstreamTimeMs: number | undefined;
+  /** The router's per-stream state, told when the downstream closes. */
+  closeListener: StreamCloseListener | undefined;
+  /** The connection's socket, captured at start: Node detaches it from the request before `close`. */
+  readonly socket: DownstreamRequest['socket'];
+  /** Index of the filter whose decode step runs next. */
+  private next = 0;
+
+  constructor(
+    readonly req: DownstreamRequest,
+    readonly res: DownstreamResponse,
+    readonly codec: DownstreamCodec,
+    readonly rt: ListenerRuntime,
+    readonly ctx: ProxyContext,
+    private readonly filters: readonly StreamFilter[],
+  ) {
+    this.socket = codec.connectionSocket(req);
+    res.once('close', this.onClose);
+  }
+
+  addFlag(flag: ResponseFlagValue): void {
+    (this.flags ??= []).push(flag);
+  }
+
+  /**
+   * Runs the decode steps of the remaining filters until one stops the chain. A filter that
+   * stopped calls this again to resume (after a fault delay).
+   */
+  continueDecoding(): void {
+    const filters = this.filters;
+    while (this.next < filters.length && !this.finished) {
+      if (filters[this.next++]!.decodeHeaders(this) === FilterStatus.StopIteration) return;
+    }
+  }
+
+  /** Passes an upstream response head through the encoders (reverse chain order) and sends it. */
+  encodeHeaders(status: number, headers: HeaderObject): void {
+    const filters = this.filters;
+    for (let i = filters.length - 1; i >= 0; i--) filters[i]!.encodeHeaders?.(this, status, headers);
+    if (this.codec.isDestroyed(this.res)) return;
+    this.res.writeHead(status, headers as Record<string, string | string[]>);
+  }
+
+  /** Response body bytes from upstream; false when the downstream buffer is full (wait for drain). */
+  encodeData(chunk: Buffer): boolean {
+    this.bytesSent += chunk.length;
+    return this.res.write(chunk);
+  }
+
+  /** Sends a local reply unless the response already started. */
+  sendLocalReply(r: LocalReply, extra?: Record<string, string>, addFlag = true): void {
+    if (addFlag && r.flag) this.addFlag(r.flag as ResponseFlagValue);
+    this.details = r.details;
+    if (this.res.headersSent || this.codec.isDestroyed(this.res)) return;
+    this.bytesSent = this.codec.writeLocalReply(this.res, r, extra);
+  }
+
+  /** Answers with a redirect (Envoy's redirect action / `require_tls`). */
+  sendRedirect(status: number, location: string): void {
+    this.details = 'direct_response';
+    this.res.writeHead(status, { server: 'istio-envoy', location, 'content-length': 0 });
+    this.res.end();
+  }
+
+  /** Answers with a route's `directResponse`. */
+  sendDirectResponse(status: number, body: Buffer | undefined): void {
+    this.details = 'direct_response';
+    const headers: Record<string, string | number> = {
+      server: 'istio-envoy',
+      'content-length': body?.length ?? 0,
+    };
+    if (body && body.length > 0) headers['content-type'] = 'text/plain';
+    this.res.writeHead(status, headers);
+    this.bytesSent = body?.length ?? 0;
+    this.res.end(body);
+  }
+
+  private readonly onClose = (): void => {
+    this.finished = true;
+    const reset = !this.res.writableFinished;
+    if (reset) this.addFlag(ResponseFlag.DownstreamConnectionTermination);
+    this.closeListener?.onDownstreamClose(reset);
+    const ctx = this.ctx;
+    if (!ctx.accessLog.enabled && !ctx.observer.enabled) return;
+    const record = buildStreamRecord(this);
+    if (ctx.accessLog.enabled) ctx.accessLog.log(record);
+    if (ctx.observer.enabled) ctx.observer.onHttp(record, this.picked?.destination.cluster, this.endpoint);
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Envoy's HTTP connection manager: turns each downstream request (from any codec) into an
+ * {@link ActiveStream}, applies the codec's checks, reads the request target and authority,
+ * selects the route on the listener's current route table, then runs the HTTP filter chain. A bug
+ * costs its request a 500 (or a reset once the response started), never the process.
+ */
+import type { Logger } from 'pino';
+import type { RequestView } from '../../routes/route-table.js';
+import { Replies } from '../local-reply.js';
+import { ActiveStream } from './active-stream.js';
+import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
+import { HTTP_FILTERS } from './filter-registry.js';
+import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
+import { httpsRedirectLocation } from './redirect.js';
+
+/** Absolute-form request target (`http://host:port/path?q`): authority and origin-form target. */
+const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;
+
+/**
+ * Decodes the request head of a new stream up to the filter chain.
+ * 1. the codec's own refusals (HTTP/1.0 426, no authority 400);
+ * 2. the request target and authority (absolute-form wins over `Host`, RFC 9112 §3.2.2);
+ * 3. path normalization and header sanitizing, before anything reads them (this is the one place);
+ * 4. route selection (404 NR), then `tls.httpsRedirect` (301), then the filters.
+ */
+function decodeRequestHead(s: ActiveStream): void {
+  const req = s.req;
+  const refused = s.codec.refuse(req);
+  if (refused !== undefined) return s.sendLocalReply(refused);
+  let url = req.url ?? '/';
+  let authority = s.codec.authority(req);
+  if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') {
+    const m = ABSOLUTE_FORM.exec(url);
+    if (!m || m[1] === '') return s.sendLocalReply(Replies.badRequest);
+    authority = m[1]!;
+    url = m[2] || '/';
+  }
+  s.url = url;
+  s.authority = authority;
+  // (3) Path normalization and edge header sanitizing plug in here, before routing.
+  const q = url.indexOf('?');
+  const view: RequestView = {
+    method: req.method ?? 'GET',
+    url,
+    pathEnd: q < 0 ? url.length : q,
+    authority,
+    scheme: s.rt.scheme,
+    headers: req.headers,
+  };
+  const m = s.rt.listener.routeConfig?.route(view);
+  if (!m || !m.route) return s.sendLocalReply(Replies.noRoute);
+  s.route = m.route;
+  s.match = m.match;
+  if (m.virtualHost.requireTls && s.rt.scheme === 'http') {
+    return s.sendRedirect(301, httpsRedirectLocation(authority, url));
+  }
+  s.continueDecoding();
+}
+
+/**
+ * The request handler of one listener (or HTTPS chain) for one codec: one stream per request.
+ * @returns a `(req, res)` handler for node:http's or node:http2's `request` event.
+ */
+export function createStreamHandler(
+  codec: DownstreamCodec,
+  rt: ListenerRuntime,
+  ctx: ProxyContext,
+  log: Logger,
+): (req: DownstreamRequest, res: DownstreamResponse) => void {
+  return (req, res) => {
+    try {
+      decodeRequestHead(new ActiveStream(req, res, codec, rt, ctx, HTTP_FILTERS));
+    } catch (err) {
+      // A bug must cost one request, never the process.
+      ctx.stats.inc(`listener.${rt.listener.name}.downstream_rq_internal_error`);
+      log.error({ err, url: req.url }, 'request handler failed');
+      if (!res.headersSent) {
+        res.writeHead(500, { server: 'istio-envoy', 'content-length': 0 });
+        res.end();
+      } else {
+        res.destroy();
+      }
+    }
+  };
+}

@@ -1,0 +1,48 @@
+/**
+ * The one record of a finished stream that the access log and the metrics/tracing observer read
+ * (Envoy's `StreamInfo` as `%…%` operators see it). Built once per stream, only when a consumer is on.
+ */
+import { randomUUID } from 'node:crypto';
+import type { StreamRecord } from '../../telemetry/access-log.js';
+import { socketAddresses } from '../../telemetry/socket-addresses.js';
+import type { ActiveStream } from './active-stream.js';
+
+/**
+ * Builds the record of a closed stream. Gives the stream an `x-request-id` when it has none (Envoy's
+ * connection manager ids every request, local replies included) and lets the tracer see requests
+ * answered before the router (404 NR, fault abort, redirect…), as Envoy traces those too.
+ * @returns a fresh object the logger may keep.
+ */
+export function buildStreamRecord(s: ActiveStream): StreamRecord {
+  const req = s.req;
+  const h = req.headers;
+  s.requestId ??= (h['x-request-id'] as string | undefined) ?? randomUUID();
+  const sock = s.socket;
+  const addresses = socketAddresses(sock);
+  const tracing = s.ctx.tracing;
+  if (tracing !== undefined && !s.traced) tracing.inject([], req, s.requestId, addresses.remote);
+  const res = s.res;
+  return {
+    startTime: s.startTime,
+    method: req.method ?? '-',
+    path: req.url ?? '-',
+    protocol: s.codec.protocol(req),
+    responseCode: res.headersSent ? res.statusCode : 0,
+    responseFlags: s.flags ? s.flags.join(',') : '-',
+    responseCodeDetails: s.details,
+    bytesReceived: Number(h['content-length'] ?? 0) || 0,
+    bytesSent: s.bytesSent,
+    durationMs: performance.now() - s.startHr,
+    upstreamServiceTimeMs: s.upstreamTimeMs,
+    xForwardedFor: h['x-forwarded-for'] as string | undefined,
+    userAgent: h['user-agent'],
+    requestId: s.requestId,
+    authority: s.authority || h.host,
+    upstreamHost: s.upstreamHost,
+    upstreamCluster: s.upstreamCluster,
+    routeName: s.route?.name,
+    downstreamRemoteAddress: addresses.remote,
+    downstreamLocalAddress: addresses.local,
+    requestedServerName: (sock as { servername?: string }).servername || undefined,
+  };
+}
