@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createStreamHandler } from './http/connection-manager.js';
 import { HTTP1_CODEC } from './http/http1-codec.js';
+import { createUpgradeHandler } from './http/upgrade.js';
 import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 
 /** Envoy's default `max_request_headers_kb` (60 KiB). */
@@ -72,7 +73,9 @@ export function createClientErrorHandler(
 
 /** Creates (does not bind) the server for one HTTP listener. */
 export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Logger): http.Server {
-  const server = http.createServer(HTTP_SERVER_OPTIONS, createStreamHandler(HTTP1_CODEC, rt, ctx, log));
+  const handler = createStreamHandler(HTTP1_CODEC, rt, ctx, log);
+  const server = http.createServer(HTTP_SERVER_OPTIONS, handler);
+  server.on('upgrade', createUpgradeHandler(handler));
   server.on('connection', (socket: Socket) => {
     ctx.stats.inc(`listener.${rt.listener.name}.downstream_cx_total`);
     // Read once per connection: Node caches them, and they are gone once the socket is destroyed.

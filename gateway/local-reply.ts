@@ -59,6 +59,8 @@ export const Replies = {
     body: 'Bad Request',
     details: 'http1.codec_error',
   },
+  /** An `Upgrade` other than websocket (Istio's only `upgrade_configs` entry): refused by the HCM. */
+  upgradeFailed: { status: 403, flag: undefined, body: '', details: 'upgrade_failed' },
   http10: { status: 426, flag: undefined, body: 'Upgrade Required', details: 'low_version' },
 } as const satisfies Record<string, LocalReply>;
 

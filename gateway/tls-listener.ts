@@ -36,6 +36,7 @@ import { formatXfcc, parseSubjectAltNames } from '../tls/xfcc.js';
 import { createClientErrorHandler, HTTP_SERVER_OPTIONS } from './http-listener.js';
 import { createStreamHandler } from './http/connection-manager.js';
 import { HTTP1_CODEC } from './http/http1-codec.js';
+import { createUpgradeHandler } from './http/upgrade.js';
 import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 import type { BoundListener, ListenerFactory } from './listener-manager.js';
 import { inspectClientHello, passthrough } from './passthrough.js';
@@ -137,10 +138,12 @@ class TerminatingChain {
           : NO_HEADERS,
       };
       this.rt = rt;
+      const handler = createStreamHandler(HTTP1_CODEC, rt, ctx, log);
       const hs = https.createServer(
         { ...HTTP_SERVER_OPTIONS, ...options, ALPNProtocols: ['http/1.1'] },
-        createStreamHandler(HTTP1_CODEC, rt, ctx, log),
+        handler,
       );
+      hs.on('upgrade', createUpgradeHandler(handler));
       const httpErrors = createClientErrorHandler(rt, ctx, log);
       // https.Server re-emits TLS handshake errors as 'clientError': those must not get an HTTP 400.
       hs.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {

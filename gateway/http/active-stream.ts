@@ -13,6 +13,7 @@ import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './d
 import { FilterStatus, type HttpFilter } from './filter.js';
 import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
 import { buildStreamRecord } from './stream-record.js';
+import type { UpgradeRequest } from './upgrade.js';
 
 /** A filter of this connection manager's chain. */
 export type StreamFilter = HttpFilter<ActiveStream>;
@@ -52,6 +53,12 @@ export class ActiveStream {
   endpoint: ClusterEndpoint | undefined;
   picked: WeightedCluster | undefined;
   upstreamTimeMs: number | undefined;
+  /** Set for an `Upgrade: websocket` request (HTTP/1.1): the raw connection and early bytes. */
+  upgrade: UpgradeRequest | undefined;
+  /** Status of a response head written raw on an upgrade connection (101, or a refusal passed through); 0 otherwise. */
+  rawResponseCode = 0;
+  /** Bytes received from downstream when the stream counts them (upgraded streams); else `content-length`. */
+  bytesReceived: number | undefined;
   /** The router's per-stream state, told when the downstream closes. */
   closeListener: StreamCloseListener | undefined;
   /** The connection's socket, captured at start: Node detaches it from the request before `close`. */
@@ -86,10 +93,15 @@ export class ActiveStream {
     }
   }
 
-  /** Passes an upstream response head through the encoders (reverse chain order) and sends it. */
-  encodeHeaders(status: number, headers: HeaderObject): void {
+  /** Passes an upstream response head through the encoders (reverse chain order) without sending it. */
+  runEncoders(status: number, headers: HeaderObject): void {
     const filters = this.filters;
     for (let i = filters.length - 1; i >= 0; i--) filters[i]!.encodeHeaders?.(this, status, headers);
+  }
+
+  /** Passes an upstream response head through the encoders (reverse chain order) and sends it. */
+  encodeHeaders(status: number, headers: HeaderObject): void {
+    this.runEncoders(status, headers);
     if (this.codec.isDestroyed(this.res)) return;
     this.res.writeHead(status, headers as Record<string, string | string[]>);
   }
@@ -130,7 +142,8 @@ export class ActiveStream {
 
   private readonly onClose = (): void => {
     this.finished = true;
-    const reset = !this.res.writableFinished;
+    // A tunnel (or a refusal passed through raw) ends when its connection closes: not a reset.
+    const reset = this.rawResponseCode === 0 && !this.res.writableFinished;
     if (reset) this.addFlag(ResponseFlag.DownstreamConnectionTermination);
     this.closeListener?.onDownstreamClose(reset);
     const ctx = this.ctx;

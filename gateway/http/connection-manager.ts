@@ -12,13 +12,15 @@ import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './d
 import { HTTP_FILTERS } from './filter-registry.js';
 import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
 import { httpsRedirectLocation } from './redirect.js';
+import type { UpgradeRequest } from './upgrade.js';
 
 /** Absolute-form request target (`http://host:port/path?q`): authority and origin-form target. */
 const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;
 
 /**
  * Decodes the request head of a new stream up to the filter chain.
- * 1. the codec's own refusals (HTTP/1.0 426, no authority 400);
+ * 1. the codec's own refusals (HTTP/1.0 426, no authority 400), then upgrades Istio does not
+ *    configure (403 `upgrade_failed`, gateway/http/upgrade.ts);
  * 2. the request target and authority (absolute-form wins over `Host`, RFC 9112 §3.2.2);
  * 3. path normalization and header sanitizing, before anything reads them (this is the one place);
  * 4. route selection (404 NR), then `tls.httpsRedirect` (301), then the filters.
@@ -27,6 +29,10 @@ function decodeRequestHead(s: ActiveStream): void {
   const req = s.req;
   const refused = s.codec.refuse(req);
   if (refused !== undefined) return s.sendLocalReply(refused);
+  // Envoy's HCM refuses upgrades it has no `upgrade_configs` entry for before routing.
+  if (s.upgrade !== undefined && s.upgrade.kind === 'unsupported') {
+    return s.sendLocalReply(Replies.upgradeFailed);
+  }
   let url = req.url ?? '/';
   let authority = s.codec.authority(req);
   if (url.charCodeAt(0) !== 47 /* '/' */ && url !== '*') {
@@ -59,17 +65,21 @@ function decodeRequestHead(s: ActiveStream): void {
 
 /**
  * The request handler of one listener (or HTTPS chain) for one codec: one stream per request.
- * @returns a `(req, res)` handler for node:http's or node:http2's `request` event.
+ * @returns a `(req, res)` handler for node:http's or node:http2's `request` event; the upgrade
+ *   handler (gateway/http/upgrade.ts) passes the upgrade details as a third argument.
  */
 export function createStreamHandler(
   codec: DownstreamCodec,
   rt: ListenerRuntime,
   ctx: ProxyContext,
   log: Logger,
-): (req: DownstreamRequest, res: DownstreamResponse) => void {
-  return (req, res) => {
+): (req: DownstreamRequest, res: DownstreamResponse, upgrade?: UpgradeRequest) => void {
+  return (req, res, upgrade) => {
     try {
-      decodeRequestHead(new ActiveStream(req, res, codec, rt, ctx, HTTP_FILTERS));
+      const s = new ActiveStream(req, res, codec, rt, ctx, HTTP_FILTERS);
+      // `Upgrade: h2c` is served as plain HTTP/1.1 (Envoy's codec strips it).
+      if (upgrade !== undefined && upgrade.kind !== 'h2c') s.upgrade = upgrade;
+      decodeRequestHead(s);
     } catch (err) {
       // A bug must cost one request, never the process.
       ctx.stats.inc(`listener.${rt.listener.name}.downstream_rq_internal_error`);

@@ -28,6 +28,7 @@ import {
   type AttemptOwner,
 } from './upstream-attempt.js';
 import { applyRouteToUpstream, copyRequestHeaders } from './upstream-request-headers.js';
+import { UpgradeTunnel } from './upgrade-tunnel.js';
 
 /** Largest request body buffered so the request can be retried (Envoy buffers retried bodies up to its limit), bytes. */
 export const MAX_RETRY_BODY_BYTES = 64 * 1024;
@@ -104,6 +105,9 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
       s.traced = true;
     }
     this.path = applyRouteToUpstream(out, s.url, s.authority, route, wc, s.match);
+    if (s.upgrade !== undefined) {
+      return new UpgradeTunnel(s, s.upgrade, state, out, this.path).start(this.hashKey);
+    }
     if (route.retry.numRetries > 0) this.retry = new RetryState(route.retry);
     if (route.timeoutMs > 0) this.routeTimer = setTimeout(this.onRouteTimeout, route.timeoutMs);
     if (s.codec.hasBody(req, announced)) {
