@@ -5,7 +5,8 @@
  * the chain:
  *
  * - **HTTPS, SIMPLE / MUTUAL / OPTIONAL_MUTUAL**: an unbound `https.Server` per chain terminates TLS with
- *   the chain's certificate, protocol range and ciphers, then runs the same HTTP router as plaintext
+ *   the chain's certificate, protocol range and ciphers, offers ALPN `h2,http/1.1` (HTTP/2 sessions
+ *   go to the chain's node:http2 server), then runs the same HTTP connection manager as plaintext
  *   listeners on the chain's own route table (`https.<port>.<portName>.<gw>.<ns>`), with
  *   `x-forwarded-proto: https` and Envoy's `x-forwarded-client-cert` (SANITIZE_SET).
  * - **TLS, SIMPLE / MUTUAL**: a `tls.Server` per chain terminates, then the TCP proxy.
@@ -37,6 +38,8 @@ import { createClientErrorHandler, HTTP_SERVER_OPTIONS } from './http-listener.j
 import { createStreamHandler } from './http/connection-manager.js';
 import { HTTP1_CODEC } from './http/http1-codec.js';
 import { createUpgradeHandler } from './http/upgrade.js';
+import { HTTP2_CODEC } from './http/http2-codec.js';
+import { Http2Downstream } from './http/http2-downstream.js';
 import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 import type { BoundListener, ListenerFactory } from './listener-manager.js';
 import { inspectClientHello, passthrough } from './passthrough.js';
@@ -96,6 +99,8 @@ const NO_HEADERS = (): undefined => undefined;
 /** A terminating chain's live server: built once per (chain name, TLS settings), kept across reloads. */
 class TerminatingChain {
   readonly server: tls.Server;
+  /** HTTPS chains: the HTTP/2 sessions negotiated with ALPN `h2`. */
+  private readonly http2: Http2Downstream | undefined;
   /** HTTPS chains: the runtime the HTTP router reads (route table follows reloads). */
   readonly rt: (ListenerRuntime & { listener: Listener }) | undefined;
   chain: FilterChain;
@@ -139,11 +144,27 @@ class TerminatingChain {
       };
       this.rt = rt;
       const handler = createStreamHandler(HTTP1_CODEC, rt, ctx, log);
+      // ALPN `h2,http/1.1` as Istio's gateway offers on HTTPS servers: `h2` sessions go to the HTTP/2
+      // codec, anything else to node's HTTPS handling (its own 'secureConnection' listener).
       const hs = https.createServer(
-        { ...HTTP_SERVER_OPTIONS, ...options, ALPNProtocols: ['http/1.1'] },
+        { ...HTTP_SERVER_OPTIONS, ...options, ALPNProtocols: ['h2', 'http/1.1'] },
         handler,
       );
       hs.on('upgrade', createUpgradeHandler(handler));
+      const h2 = new Http2Downstream(
+        createStreamHandler(HTTP2_CODEC, rt, ctx, log),
+        ctx.stats,
+        () => `listener.${rt.listener.name}`,
+        log,
+      );
+      this.http2 = h2;
+      const http1Secure = hs.listeners('secureConnection') as ((s: tls.TLSSocket) => void)[];
+      hs.removeAllListeners('secureConnection');
+      hs.on('secureConnection', (socket: tls.TLSSocket) => {
+        if (socket.destroyed) return;
+        if (socket.alpnProtocol === 'h2') return h2.accept(socket);
+        for (const l of http1Secure) l.call(hs, socket);
+      });
       const httpErrors = createClientErrorHandler(rt, ctx, log);
       // https.Server re-emits TLS handshake errors as 'clientError': those must not get an HTTP 400.
       hs.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
@@ -156,6 +177,7 @@ class TerminatingChain {
       server = hs;
     } else {
       this.rt = undefined;
+      this.http2 = undefined;
       server = tls.createServer(options, (socket) => this.onTcpSecure(socket));
     }
     this.server = server;
@@ -177,9 +199,15 @@ class TerminatingChain {
     this.server.emit('connection', socket);
   }
 
+  /** Sends GOAWAY to the chain's HTTP/2 sessions; returns how many were told. */
+  goAway(): number {
+    return this.http2?.goAway() ?? 0;
+  }
+
   /** Drops the credential lease and closes idle HTTP connections; open ones finish. */
   close(): void {
     this.lease.release();
+    this.http2?.goAway();
     // A never-bound server's close() reports ERR_SERVER_NOT_RUNNING to its callback; it still stops the
     // connection tracking and closes idle keep-alive connections, which is what is wanted here.
     this.server.close(() => undefined);
@@ -349,6 +377,13 @@ class TlsListener implements BoundListener {
   update(next: Listener): void {
     this.current = next;
     this.adopt(next);
+  }
+
+  /** Sends GOAWAY to every HTTP/2 session of every HTTPS chain; returns how many were told. */
+  goAway(): number {
+    let n = 0;
+    for (const t of this.byKey.values()) n += t.goAway();
+    return n;
   }
 
   close(): Promise<void> {
