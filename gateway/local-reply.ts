@@ -47,6 +47,12 @@ export const Replies = {
     details: 'upstream_reset_before_response_started{overflow}',
     headers: { 'x-envoy-overloaded': 'true' },
   },
+  protocolError: {
+    status: 502,
+    flag: ResponseFlag.UpstreamProtocolError,
+    body: `${UPSTREAM_RESET_PREFIX}protocol error`,
+    details: 'upstream_reset_before_response_started{protocol_error}',
+  },
   timeout: {
     status: 504,
     flag: ResponseFlag.UpstreamRequestTimeout,
@@ -80,10 +86,20 @@ const CONNECT_FAILURE_CODES = new Set([
   'CERT_HAS_EXPIRED',
 ]);
 
-/** Classifies an upstream error: a connect failure (UF, retriable as connect-failure) or a reset (UC). */
-export function classifyUpstreamError(err: unknown): 'connect-failure' | 'reset' {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CONNECT_FAILURE_CODES.has(code) ? 'connect-failure' : 'reset';
+/**
+ * Classifies an upstream error: a connect failure (UF, retriable as connect-failure), a response
+ * Envoy's codec would refuse (a malformed or oversized head, an unexpected 100: UPE), or a reset (UC).
+ */
+export function classifyUpstreamError(err: unknown): 'connect-failure' | 'protocol-error' | 'reset' {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = e?.code;
+  if (typeof code !== 'string') return 'reset';
+  if (CONNECT_FAILURE_CODES.has(code)) return 'connect-failure';
+  if (code === 'UND_ERR_HEADERS_OVERFLOW' || code.startsWith('HPE_')) return 'protocol-error';
+  if (code === 'UND_ERR_SOCKET' && (e?.message === 'bad response' || e?.message === 'bad upgrade')) {
+    return 'protocol-error';
+  }
+  return 'reset';
 }
 
 /** The part of a downstream response a local reply writes to (HTTP/1.1 and HTTP/2 alike). */

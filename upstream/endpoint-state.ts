@@ -47,6 +47,8 @@ export class EndpointState {
       // Envoy has no headers or body timeout by default (route timeout 0, stream idle timeout 0).
       headersTimeout: 0,
       bodyTimeout: 0,
+      // Envoy's upstream response header limit (`max_response_headers_kb` default, 60 KiB).
+      maxHeaderSize: 60 * 1024,
       maxRequestsPerClient:
         settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
     } as Pool.Options;

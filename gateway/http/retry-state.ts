@@ -11,8 +11,8 @@ export const RETRY_BACKOFF_BASE_MS = 25;
 /** Envoy's retry back-off ceiling: 10 × the base interval, ms. */
 export const RETRY_BACKOFF_MAX_MS = 250;
 
-/** How an upstream try failed without a response: never connected (UF) or reset (UC). */
-export type UpstreamFailure = 'connect-failure' | 'reset';
+/** How an upstream try failed without a response: never connected (UF), reset (UC), or a response Envoy's codec refuses (UPE). */
+export type UpstreamFailure = 'connect-failure' | 'protocol-error' | 'reset';
 
 /** Retry bookkeeping of one request; `tries` counts tries made (`x-envoy-attempt-count`). */
 export class RetryState {
@@ -57,7 +57,7 @@ export class RetryState {
     );
   }
 
-  /** `connect-failure` for a refused connection; `reset`, `5xx` or `gateway-error` for a reset. */
+  /** `connect-failure` for a refused connection; `reset`, `5xx` or `gateway-error` for a reset or protocol error. */
   retriableFailure(kind: UpstreamFailure): boolean {
     const p = this.policy;
     return kind === 'connect-failure' ? p.onConnectFailure : p.onReset || p.on5xx || p.onGatewayError;

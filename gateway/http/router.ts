@@ -224,6 +224,19 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     this.body = tee;
   }
 
+  /**
+   * An interim (1xx) upstream response: `103 Early Hints` goes on to the client (HTTP/1.1 and
+   * HTTP/2 alike), other 1xx are dropped; the final response follows on the same try.
+   */
+  onUpstreamInformational(status: number, headers: HeaderObject): void {
+    const s = this.s;
+    if (status !== 103 || headers['link'] === undefined || s.res.headersSent) return;
+    if (s.codec.isDestroyed(s.res)) return;
+    delete headers['connection'];
+    delete headers['keep-alive'];
+    s.res.writeEarlyHints(headers as Record<string, string | string[]>);
+  }
+
   /** Upstream response headers arrived for the current attempt. */
   onUpstreamHeaders(attempt: UpstreamAttempt, status: number, headers: HeaderObject): void {
     const s = this.s;
@@ -251,6 +264,16 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     if (route.responseHeaders) mutateHeaderObject(headers, route.responseHeaders);
     if (s.picked?.responseHeaders) mutateHeaderObject(headers, s.picked.responseHeaders);
     if (this.setCookie !== undefined) appendHeader(headers, 'set-cookie', this.setCookie);
+    if (status === 204 || status === 304 || s.req.method === 'HEAD') {
+      // No body follows (RFC 9110 §6.4.1): the response is complete with its head. Bytes an upstream
+      // sends anyway are not the client's, and its connection is not reused.
+      if (status === 204) delete headers['content-length'];
+      s.encodeHeaders(status, headers);
+      this.attempt = undefined;
+      attempt.abort(new RetryAbort());
+      s.res.end();
+      return;
+    }
     s.encodeHeaders(status, headers);
   }
 
@@ -279,7 +302,12 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     const kind = classifyUpstreamError(err);
     const retriable = this.retry.retriableFailure(kind);
     if (retriable && this.retry.hasTriesLeft && this.retryBudget()) return this.retryAfterBackoff(attempt);
-    const r = kind === 'connect-failure' ? Replies.connectFailure : Replies.connectionTermination;
+    const r =
+      kind === 'connect-failure'
+        ? Replies.connectFailure
+        : kind === 'protocol-error'
+          ? Replies.protocolError
+          : Replies.connectionTermination;
     s.addFlag(r.flag);
     if (this.retry.limitExceeded(retriable)) s.addFlag(ResponseFlag.UpstreamRetryLimitExceeded);
     this.reply(r, undefined, false);

@@ -22,6 +22,8 @@ export interface AttemptOwner {
   readonly attempt: UpstreamAttempt | undefined;
   send(attempt: UpstreamAttempt): void;
   onUpstreamHeaders(attempt: UpstreamAttempt, status: number, headers: HeaderObject): void;
+  /** A 1xx interim response of the current try (the final one follows). */
+  onUpstreamInformational(status: number, headers: HeaderObject): void;
   onUpstreamData(controller: Dispatcher.DispatchController, chunk: Buffer): void;
   onUpstreamEnd(): void;
   onUpstreamError(attempt: UpstreamAttempt, err: Error): void;
@@ -89,6 +91,10 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler, BreakerTicke
     statusCode: number,
     headers: HeaderObject,
   ): void {
+    if (statusCode < 200) {
+      if (this.owner.attempt === this) this.owner.onUpstreamInformational(statusCode, headers);
+      return;
+    }
     this.status = statusCode;
     this.outcome(undefined);
     if (this.owner.attempt !== this) return controller.abort(new RetryAbort());
