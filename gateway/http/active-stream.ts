@@ -12,6 +12,7 @@ import { ResponseFlag, type ResponseFlagValue } from '../response-flags.js';
 import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
 import { FilterStatus, type HttpFilter } from './filter.js';
 import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
+import { grpcStatusTrailers, isGrpcContentType } from './grpc-status.js';
 import { buildStreamRecord } from './stream-record.js';
 import type { UpgradeRequest } from './upgrade.js';
 
@@ -117,6 +118,16 @@ export class ActiveStream {
     if (addFlag && r.flag) this.addFlag(r.flag as ResponseFlagValue);
     this.details = r.details;
     if (this.res.headersSent || this.codec.isDestroyed(this.res)) return;
+    if (isGrpcContentType(this.req.headers['content-type'])) {
+      // gRPC clients read the status from grpc-status: Envoy answers HTTP 200 with the status
+      // mapped from the HTTP one; it is sent as trailers, which every gRPC client reads.
+      const headers: Record<string, string> = { server: 'istio-envoy', 'content-type': 'application/grpc' };
+      if (r.headers) Object.assign(headers, r.headers);
+      this.res.writeHead(200, headers);
+      this.res.addTrailers(grpcStatusTrailers(r.status, r.body, extra?.['grpc-status']));
+      this.res.end();
+      return;
+    }
     this.bytesSent = this.codec.writeLocalReply(this.res, r, extra);
   }
 

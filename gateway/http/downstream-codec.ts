@@ -29,6 +29,8 @@ export interface DownstreamResponse {
   /** All of the response was handed to the transport (a clean end, not a reset). */
   readonly writableFinished: boolean;
   writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
+  /** Trailers sent after the body (HTTP/2: a trailing HEADERS frame; HTTP/1.1: chunked only). */
+  addTrailers(trailers: Record<string, string | string[]>): void;
   /** Sends a `103 Early Hints` interim response (`link` required). */
   writeEarlyHints(hints: Record<string, string | string[]>): void;
   write(chunk: Buffer): boolean;

@@ -57,6 +57,12 @@ export class RetryState {
     );
   }
 
+  /** gRPC `retryOn` tokens for a `grpc-status` in a response head (a trailers-only response). */
+  retriableGrpcStatus(value: string | string[]): boolean {
+    const v = Array.isArray(value) ? value[0] : value;
+    return v !== undefined && this.policy.retriableGrpcStatuses.has(Number(v));
+  }
+
   /** `connect-failure` for a refused connection; `reset`, `5xx` or `gateway-error` for a reset or protocol error. */
   retriableFailure(kind: UpstreamFailure): boolean {
     const p = this.policy;

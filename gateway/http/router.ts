@@ -44,6 +44,7 @@ const NO_RETRIES = new RetryState({
   onRetriable4xx: false,
   onRefusedStream: false,
   retriableStatusCodes: new Set(),
+  retriableGrpcStatuses: new Set(),
 });
 
 /** Router state of one forwarded stream. */
@@ -64,6 +65,14 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
   /** A DR `http.maxRetries` grant not yet carried by a retry attempt. */
   private retryGrant = false;
   private upstreamStartHr = 0;
+  /**
+   * Retry copy of a body streamed with {@link streamWithCopy}: `undefined` while it is arriving,
+   * the complete body once it ended within the limit, `null` when it was too large; a body sent
+   * whole (`Buffer`) or streamed without a copy leaves it `false`.
+   */
+  private replay: Buffer | null | undefined | false = false;
+  /** `grpc-status`/`grpc-message` of a trailers-only upstream response, sent as trailers downstream. */
+  private grpcTrailers: HeaderObject | undefined;
 
   constructor(private readonly s: ActiveStream) {
     s.closeListener = this;
@@ -116,8 +125,14 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
       const cl = req.headers['content-length'];
       const len = cl !== undefined && req.headers['transfer-encoding'] === undefined ? Number(cl) : NaN;
       if (this.retry.hasTriesLeft && len <= MAX_RETRY_BODY_BYTES) return this.bufferBody(len);
-      this.body = req;
-      this.retry.disable();
+      if (this.retry.hasTriesLeft && cl === undefined && req.headers['transfer-encoding'] === undefined) {
+        // An HTTP/2 body without content-length (gRPC): streamed at once, a copy kept for retries.
+        // (An HTTP/1.1 chunked body streams once and is not retried.)
+        this.body = this.streamWithCopy(req);
+      } else {
+        this.body = req;
+        this.retry.disable();
+      }
     }
     this.dispatch(undefined);
   }
@@ -132,6 +147,48 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
       this.body = Buffer.concat(chunks, length);
       this.dispatch(undefined);
     });
+  }
+
+  /**
+   * Streams a request body of unknown length as it arrives (a gRPC stream may wait for answers
+   * before it ends) and keeps a copy for retries while it stays within {@link MAX_RETRY_BODY_BYTES},
+   * as Envoy's router does; past that the request is no longer retried.
+   */
+  private streamWithCopy(req: Readable): Readable {
+    const out = new PassThrough();
+    const copy: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      if (this.replay !== null) {
+        size += c.length;
+        if (size > MAX_RETRY_BODY_BYTES) {
+          this.replay = null;
+          this.retry.disable();
+        } else copy.push(c);
+      }
+      if (!out.write(c)) {
+        req.pause();
+        out.once('drain', () => req.resume());
+      }
+    });
+    req.once('end', () => {
+      if (this.replay !== null) this.replay = Buffer.concat(copy, size);
+      out.end();
+    });
+    req.once('error', (err) => out.destroy(err));
+    this.replay = undefined;
+    return out;
+  }
+
+  /**
+   * Whether another try can be sent: tries left, and a streamed body complete in the retry copy
+   * (which then becomes the body of the next try).
+   */
+  private canRetry(): boolean {
+    if (!this.retry.hasTriesLeft) return false;
+    if (this.replay === undefined) return false;
+    if (this.replay !== null && Buffer.isBuffer(this.replay)) this.body = this.replay;
+    return true;
   }
 
   private dispatch(previous: EndpointState | undefined): void {
@@ -240,8 +297,10 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
   /** Upstream response headers arrived for the current attempt. */
   onUpstreamHeaders(attempt: UpstreamAttempt, status: number, headers: HeaderObject): void {
     const s = this.s;
-    const retriable = this.retry.retriableStatus(status);
-    if (retriable && this.retry.hasTriesLeft && this.retryBudget()) {
+    const retriable =
+      this.retry.retriableStatus(status) ||
+      (headers['grpc-status'] !== undefined && this.retry.retriableGrpcStatus(headers['grpc-status']));
+    if (retriable && this.canRetry() && this.retryBudget()) {
       attempt.release();
       attempt.abort(new RetryAbort());
       return this.retryAfterBackoff(attempt);
@@ -264,6 +323,7 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     if (route.responseHeaders) mutateHeaderObject(headers, route.responseHeaders);
     if (s.picked?.responseHeaders) mutateHeaderObject(headers, s.picked.responseHeaders);
     if (this.setCookie !== undefined) appendHeader(headers, 'set-cookie', this.setCookie);
+    if (headers['grpc-status'] !== undefined) this.grpcTrailers = takeGrpcStatus(headers);
     if (status === 204 || status === 304 || s.req.method === 'HEAD') {
       // No body follows (RFC 9110 §6.4.1): the response is complete with its head. Bytes an upstream
       // sends anyway are not the client's, and its connection is not reused.
@@ -285,8 +345,12 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     }
   }
 
-  onUpstreamEnd(): void {
-    this.s.res.end();
+  /** The response ended; gRPC's `grpc-status` / `grpc-message` trailers (any trailers) go on. */
+  onUpstreamEnd(trailers: HeaderObject | undefined): void {
+    const res = this.s.res;
+    const all = this.grpcTrailers === undefined ? trailers : { ...this.grpcTrailers, ...trailers };
+    if (all !== undefined && hasKeys(all)) res.addTrailers(all as Record<string, string | string[]>);
+    res.end();
   }
 
   onUpstreamError(attempt: UpstreamAttempt, err: Error): void {
@@ -301,7 +365,7 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     }
     const kind = classifyUpstreamError(err);
     const retriable = this.retry.retriableFailure(kind);
-    if (retriable && this.retry.hasTriesLeft && this.retryBudget()) return this.retryAfterBackoff(attempt);
+    if (retriable && this.canRetry() && this.retryBudget()) return this.retryAfterBackoff(attempt);
     const r =
       kind === 'connect-failure'
         ? Replies.connectFailure
@@ -318,7 +382,7 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     attempt.release();
     attempt.abort(new RetryAbort());
     const retriable = this.retry.retriablePerTryTimeout();
-    if (this.retry.hasTriesLeft && retriable && this.retryBudget()) return this.retryAfterBackoff(attempt);
+    if (retriable && this.canRetry() && this.retryBudget()) return this.retryAfterBackoff(attempt);
     this.reply(Replies.timeout);
     if (this.retry.limitExceeded(retriable)) this.s.addFlag(ResponseFlag.UpstreamRetryLimitExceeded);
   }
@@ -367,6 +431,26 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
 function clientAddress(socket: Socket): string {
   const a = socket.remoteAddress ?? '';
   return a.startsWith('::ffff:') ? a.slice(7) : a;
+}
+
+/**
+ * Moves the gRPC status of a trailers-only response (status in the response head) out of the head:
+ * it is sent downstream as trailers, which every gRPC client reads whatever frames carry them.
+ */
+function takeGrpcStatus(headers: HeaderObject): HeaderObject {
+  const t: HeaderObject = { 'grpc-status': headers['grpc-status'] };
+  delete headers['grpc-status'];
+  for (const name of ['grpc-message', 'grpc-status-details-bin']) {
+    if (headers[name] === undefined) continue;
+    t[name] = headers[name];
+    delete headers[name];
+  }
+  return t;
+}
+
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
 }
 
 function appendHeader(h: HeaderObject, name: string, value: string): void {

@@ -25,7 +25,7 @@ export interface AttemptOwner {
   /** A 1xx interim response of the current try (the final one follows). */
   onUpstreamInformational(status: number, headers: HeaderObject): void;
   onUpstreamData(controller: Dispatcher.DispatchController, chunk: Buffer): void;
-  onUpstreamEnd(): void;
+  onUpstreamEnd(trailers: HeaderObject | undefined): void;
   onUpstreamError(attempt: UpstreamAttempt, err: Error): void;
 }
 
@@ -106,9 +106,9 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler, BreakerTicke
     this.owner.onUpstreamData(controller, chunk);
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: HeaderObject): void {
     this.release();
-    if (this.owner.attempt === this) this.owner.onUpstreamEnd();
+    if (this.owner.attempt === this) this.owner.onUpstreamEnd(trailersOf(controller, trailers));
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
@@ -116,4 +116,23 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler, BreakerTicke
     this.release();
     if (this.owner.attempt === this) this.owner.onUpstreamError(this, err);
   }
+}
+
+/**
+ * The response trailers of a try. undici's HTTP/2 client hands its handler the trailers as an
+ * object where a flat list is expected, so they arrive empty; the controller keeps the original.
+ */
+function trailersOf(
+  controller: Dispatcher.DispatchController,
+  parsed: HeaderObject,
+): HeaderObject | undefined {
+  for (const k in parsed) if (Object.hasOwn(parsed, k)) return parsed;
+  const raw = (controller as { rawTrailers?: unknown }).rawTrailers;
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const out: HeaderObject = {};
+  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (k.charCodeAt(0) === 58 /* ':' */) continue;
+    out[k] = Array.isArray(v) ? v.map(String) : String(v);
+  }
+  return out;
 }

@@ -34,6 +34,11 @@ export function copyRequestHeaders(
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
     if (HOP_BY_HOP.has(name)) {
+      // `te: trailers` is the one TE value HTTP/2 allows, and gRPC servers expect it.
+      if (name === 'te' && value.trim().toLowerCase() === 'trailers') {
+        out.push(name, 'trailers');
+        continue;
+      }
       if (name === 'connection') connectionTokens = value.toLowerCase();
       else if (name === 'transfer-encoding') hasBody = true;
       continue;

@@ -17,6 +17,7 @@ function policy(p: Partial<RetryPolicy>): RetryPolicy {
     onRetriable4xx: false,
     onRefusedStream: false,
     retriableStatusCodes: new Set(),
+    retriableGrpcStatuses: new Set(),
     ...p,
   };
 }
@@ -41,6 +42,11 @@ describe('RetryState', () => {
     ]);
     const r4 = new RetryState(policy({ onRetriable4xx: true, retriableStatusCodes: new Set([418]) }));
     expect([409, 418, 404].map((s) => r4.retriableStatus(s))).toEqual([true, true, false]);
+  });
+
+  it('retries gRPC statuses of trailers-only responses per retryOn token', () => {
+    const r = new RetryState(policy({ retriableGrpcStatuses: new Set([14, 1]) }));
+    expect(['14', '1', '0', '13'].map((v) => r.retriableGrpcStatus(v))).toEqual([true, true, false, false]);
   });
 
   it('classifies failures: connect-failure vs reset (reset, 5xx and gateway-error retry resets)', () => {

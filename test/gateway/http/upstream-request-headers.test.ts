@@ -64,7 +64,7 @@ describe('copyRequestHeaders', () => {
     ]);
   });
 
-  it('skips HTTP/2 pseudo-headers; no body without content-length or transfer-encoding', () => {
+  it('skips HTTP/2 pseudo-headers, keeps te: trailers; no body without content-length or transfer-encoding', () => {
     const out: string[] = [];
     const body = copyRequestHeaders(
       [':method', 'GET', ':path', '/', ':authority', 'a', ':scheme', 'https', 'te', 'trailers', 'x-a', '1'],
@@ -75,6 +75,7 @@ describe('copyRequestHeaders', () => {
     );
     expect(body).toBe(false);
     expect(pairs(out)).toEqual([
+      ['te', 'trailers'],
       ['x-a', '1'],
       ['x-forwarded-for', '::1'],
       ['x-forwarded-proto', 'https'],

@@ -1,0 +1,189 @@
+/**
+ * gRPC through the gateway with real `@grpc/grpc-js` clients and servers (samples/grpc): the
+ * downstream speaks h2c, the cluster speaks HTTP/2 because its port protocol is GRPC; unary and
+ * server-streaming calls; an 80/20 split over 2,000 calls; `fault.abort.grpcStatus`; `retryOn:
+ * unavailable` on trailers-only responses; Envoy's gRPC local replies (no route → 12 UNIMPLEMENTED,
+ * no healthy upstream → 14 UNAVAILABLE: HTTP 200 with grpc-status mapped from the HTTP status).
+ */
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  EchoClient,
+  startEchoServer,
+  type CountReply,
+  type RunningEchoServer,
+  type SayReply,
+} from '../../samples/grpc/echo-service.js';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import {
+  gatewayYaml,
+  istioResourceYaml,
+  type ServicePort,
+  localServiceEntryYaml,
+  recordWhere,
+  virtualServiceYaml,
+  yamlDocuments,
+} from '../helpers/tls-gateway.js';
+
+const GRPC_PORT = { number: 9000, name: 'grpc', protocol: 'GRPC' } as unknown as ServicePort;
+
+type Client = InstanceType<typeof EchoClient>;
+
+function say(c: Client, req: object, authority?: string): Promise<SayReply> {
+  return new Promise((resolve, reject) => {
+    const md = new grpc.Metadata();
+    (c as unknown as grpc.Client).makeUnaryRequest(
+      '/meshgate.echo.Echo/Say',
+      (v: object) => Buffer.from(JSON.stringify(v)),
+      (b: Buffer) => JSON.parse(b.toString()) as SayReply,
+      req,
+      md,
+      authority ? ({ authority } as grpc.CallOptions) : {},
+      (err: grpc.ServiceError | null, r?: SayReply) => (err ? reject(err) : resolve(r!)),
+    );
+  });
+}
+
+describe('gRPC through the gateway', () => {
+  let v1: RunningEchoServer;
+  let v2: RunningEchoServer;
+  let gw: TestGateway;
+  let client: Client;
+  let other: Client;
+
+  beforeAll(async () => {
+    v1 = await startEchoServer('v1');
+    v2 = await startEchoServer('v2');
+    gw = await startGateway(
+      yamlDocuments(
+        gatewayYaml('grpc-gateway', [{ port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] }]),
+        virtualServiceYaml(
+          'echo',
+          ['echo.example.com'],
+          ['grpc-gateway'],
+          [
+            'http:',
+            '- match: [{ headers: { x-fault: { exact: abort } } }]',
+            '  fault: { abort: { grpcStatus: UNAVAILABLE, percentage: { value: 100 } } }',
+            '  route: [{ destination: { host: echo, subset: v1 } }]',
+            '- match: [{ headers: { x-retry: { exact: "yes" } } }]',
+            '  retries: { attempts: 3, retryOn: unavailable }',
+            '  route: [{ destination: { host: echo, subset: v1 } }]',
+            '- route:',
+            '  - { destination: { host: echo, subset: v1 }, weight: 80 }',
+            '  - { destination: { host: echo, subset: v2 }, weight: 20 }',
+          ],
+        ),
+        virtualServiceYaml(
+          'empty',
+          ['empty.example.com'],
+          ['grpc-gateway'],
+          ['http:', '- route: [{ destination: { host: echo, subset: none } }]'],
+        ),
+        istioResourceYaml('DestinationRule', 'echo', [
+          'host: echo',
+          'subsets:',
+          '- { name: v1, labels: { version: v1 } }',
+          '- { name: v2, labels: { version: v2 } }',
+          '- { name: none, labels: { version: none } }',
+        ]),
+        localServiceEntryYaml('echo', GRPC_PORT, [
+          { port: v1.port, labels: { version: 'v1' } },
+          { port: v2.port, labels: { version: 'v2' } },
+        ]),
+      ),
+    );
+    const target = `127.0.0.1:${gw.port(80)}`;
+    const creds = grpc.credentials.createInsecure();
+    client = new EchoClient(target, creds, { 'grpc.default_authority': 'echo.example.com' });
+    other = new EchoClient(target, creds, { 'grpc.default_authority': 'nowhere.example.com' });
+  });
+
+  afterAll(async () => {
+    client?.close();
+    other?.close();
+    await gw?.close();
+    await v1?.close();
+    await v2?.close();
+  });
+
+  it('unary and server-streaming calls succeed; the access log shows HTTP/2 both ways', async () => {
+    const r = await say(client, { name: 'mesh' });
+    expect(r.message).toBe('hello mesh');
+    const got = await new Promise<CountReply[]>((resolve, reject) => {
+      const out: CountReply[] = [];
+      const call = (client as unknown as grpc.Client).makeServerStreamRequest(
+        '/meshgate.echo.Echo/Count',
+        (v: object) => Buffer.from(JSON.stringify(v)),
+        (b: Buffer) => JSON.parse(b.toString()) as CountReply,
+        { n: 50 },
+      );
+      call.on('data', (m: CountReply) => out.push(m));
+      call.on('end', () => resolve(out));
+      call.on('error', reject);
+    });
+    expect(got.map((m) => m.i)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const rec = await recordWhere(gw, (x) => x.path === '/meshgate.echo.Echo/Count');
+    expect(rec.protocol).toBe('HTTP/2');
+    expect(rec.responseCode).toBe(200);
+  });
+
+  it('an 80/20 split lands within ±3 points over 2,000 calls', async () => {
+    const counts = { v1: 0, v2: 0 };
+    for (let batch = 0; batch < 20; batch++) {
+      const replies = await Promise.all(Array.from({ length: 100 }, () => say(client, { name: 'x' })));
+      for (const r of replies) counts[r.version as 'v1' | 'v2']++;
+    }
+    console.log(`gRPC split: v1 ${counts.v1}, v2 ${counts.v2} of 2000`);
+    expect(counts.v1 + counts.v2).toBe(2000);
+    expect(Math.abs(counts.v2 / 2000 - 0.2)).toBeLessThanOrEqual(0.03);
+  });
+
+  it('fault.abort.grpcStatus UNAVAILABLE gives the client status 14', async () => {
+    const md = new grpc.Metadata();
+    md.set('x-fault', 'abort');
+    const err = await new Promise<grpc.ServiceError>((resolve) =>
+      (client as unknown as grpc.Client).makeUnaryRequest(
+        '/meshgate.echo.Echo/Say',
+        (v: object) => Buffer.from(JSON.stringify(v)),
+        (b: Buffer) => b,
+        { name: 'x' },
+        md,
+        (e: grpc.ServiceError | null) => resolve(e!),
+      ),
+    );
+    expect(err.code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it('retryOn: unavailable retries a backend answering UNAVAILABLE twice, then OK', async () => {
+    const md = new grpc.Metadata();
+    md.set('x-retry', 'yes');
+    const before = v1.calls.say;
+    const r = await new Promise<SayReply>((resolve, reject) =>
+      (client as unknown as grpc.Client).makeUnaryRequest(
+        '/meshgate.echo.Echo/Say',
+        (v: object) => Buffer.from(JSON.stringify(v)),
+        (b: Buffer) => JSON.parse(b.toString()) as SayReply,
+        { name: 'retry', key: 'k1', failFirst: 2 },
+        md,
+        (e: grpc.ServiceError | null, v?: SayReply) => (e ? reject(e) : resolve(v!)),
+      ),
+    );
+    expect(r.message).toBe('hello retry');
+    expect(v1.calls.say - before).toBe(3);
+  });
+
+  it('no route: 12 UNIMPLEMENTED; no healthy upstream: 14 UNAVAILABLE (HTTP 200, as Envoy)', async () => {
+    const nr = await say(other, { name: 'x' }).catch((e: grpc.ServiceError) => e);
+    expect((nr as grpc.ServiceError).code).toBe(grpc.status.UNIMPLEMENTED);
+    const empty = new EchoClient(`127.0.0.1:${gw.port(80)}`, grpc.credentials.createInsecure(), {
+      'grpc.default_authority': 'empty.example.com',
+    });
+    const uh = await say(empty, { name: 'x' }).catch((e: grpc.ServiceError) => e);
+    empty.close();
+    expect((uh as grpc.ServiceError).code).toBe(grpc.status.UNAVAILABLE);
+    expect((uh as grpc.ServiceError).details).toBe('no healthy upstream');
+    const rec = await recordWhere(gw, (x) => x.authority === 'empty.example.com');
+    expect([rec.responseCode, rec.responseFlags]).toEqual([200, 'UH']);
+  });
+});
