@@ -20,6 +20,7 @@ import { ResponseFlag } from '../response-flags.js';
 import type { ActiveStream, StreamCloseListener } from './active-stream.js';
 import { MAX_MIRROR_BODY_BYTES, sendMirrors } from './mirror.js';
 import { RetryState } from './retry-state.js';
+import { effectiveTimeout, parseGrpcTimeoutMs } from './grpc-timeout.js';
 import {
   DownstreamAbort,
   RetryAbort,
@@ -32,6 +33,8 @@ import { UpgradeTunnel } from './upgrade-tunnel.js';
 
 /** Largest request body buffered so the request can be retried (Envoy buffers retried bodies up to its limit), bytes. */
 export const MAX_RETRY_BODY_BYTES = 64 * 1024;
+
+const GRPC_DEADLINE: Readonly<Record<string, string>> = Object.freeze({ 'grpc-status': '4' });
 
 /** Shared by routes without retries: never retries, never mutated. */
 const NO_RETRIES = new RetryState({
@@ -71,6 +74,8 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
    * whole (`Buffer`) or streamed without a copy leaves it `false`.
    */
   private replay: Buffer | null | undefined | false = false;
+  /** The stream's timeout is the client's `grpc-timeout` (shorter than the route timeout). */
+  private grpcDeadline = false;
   /** `grpc-status`/`grpc-message` of a trailers-only upstream response, sent as trailers downstream. */
   private grpcTrailers: HeaderObject | undefined;
 
@@ -118,7 +123,14 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
       return new UpgradeTunnel(s, s.upgrade, state, out, this.path).start(this.hashKey);
     }
     if (route.retry.numRetries > 0) this.retry = new RetryState(route.retry);
-    if (route.timeoutMs > 0) this.routeTimer = setTimeout(this.onRouteTimeout, route.timeoutMs);
+    let timeoutMs = route.timeoutMs;
+    const grpcTimeout = req.headers['grpc-timeout'];
+    if (grpcTimeout !== undefined) {
+      const t = effectiveTimeout(timeoutMs, parseGrpcTimeoutMs(grpcTimeout));
+      timeoutMs = t.ms;
+      this.grpcDeadline = t.grpc;
+    }
+    if (timeoutMs > 0) this.routeTimer = setTimeout(this.onRouteTimeout, timeoutMs);
     if (s.codec.hasBody(req, announced)) {
       // A small body of known length is buffered so a retry can send it again; any other body
       // streams once and the request is not retried.
@@ -395,7 +407,8 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
       a.abort(new TimeoutAbort());
     }
     this.attempt = undefined;
-    if (!this.s.res.headersSent) this.reply(Replies.timeout);
+    // A `grpc-timeout` deadline ends as DEADLINE_EXCEEDED; the route timeout as Envoy's 504.
+    if (!this.s.res.headersSent) this.reply(Replies.timeout, this.grpcDeadline ? GRPC_DEADLINE : undefined);
     else this.s.res.destroy();
   };
 

@@ -3,7 +3,7 @@
  * answers with the server's version, `Count` (server streaming) sends `n` numbered messages.
  * Messages are JSON in gRPC's length-prefixed framing (no .proto compilation needed). A request
  * with `failFirst: k` and a `key` is answered UNAVAILABLE for its first `k` calls with that key
- * (to show `retryOn: unavailable`).
+ * (to show `retryOn: unavailable`); `delayMs` delays the answer.
  */
 import * as grpc from '@grpc/grpc-js';
 
@@ -12,6 +12,8 @@ export interface SayRequest {
   readonly name: string;
   readonly key?: string;
   readonly failFirst?: number;
+  /** Answer after this many ms. */
+  readonly delayMs?: number;
 }
 export interface SayReply {
   readonly message: string;
@@ -77,7 +79,10 @@ export async function startEchoServer(version: string, port = 0): Promise<Runnin
         failures.set(key, seen);
         if (seen <= failFirst) return cb({ code: grpc.status.UNAVAILABLE, details: `try ${seen} refused` });
       }
-      cb(null, { message: `hello ${name}`, version });
+      const reply = { message: `hello ${name}`, version };
+      const delay = call.request.delayMs;
+      if (delay !== undefined && delay > 0) setTimeout(() => cb(null, reply), delay);
+      else cb(null, reply);
     },
     count: (call: grpc.ServerWritableStream<CountRequest, CountReply>) => {
       calls.count++;

@@ -6,6 +6,7 @@
  * no healthy upstream → 14 UNAVAILABLE: HTTP 200 with grpc-status mapped from the HTTP status).
  */
 import * as grpc from '@grpc/grpc-js';
+import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   EchoClient,
@@ -171,6 +172,35 @@ describe('gRPC through the gateway', () => {
     );
     expect(r.message).toBe('hello retry');
     expect(v1.calls.say - before).toBe(3);
+  });
+
+  it('grpc-timeout is the stream deadline: DEADLINE_EXCEEDED (4) from the gateway', async () => {
+    // A raw HTTP/2 client: the deadline is the gateway's alone (grpc-js would enforce its own).
+    const session = http2.connect(`http://127.0.0.1:${gw.port(80)}`);
+    const body = Buffer.from(JSON.stringify({ name: 'slow', delayMs: 1000 }));
+    const prefix = Buffer.alloc(5);
+    prefix.writeUInt32BE(body.length, 1);
+    const trailers = await new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+      const req = session.request({
+        ':method': 'POST',
+        ':path': '/meshgate.echo.Echo/Say',
+        ':authority': 'echo.example.com',
+        'content-type': 'application/grpc',
+        te: 'trailers',
+        'grpc-timeout': '100m',
+      });
+      req.on('trailers', resolve);
+      req.on('error', reject);
+      req.resume();
+      req.end(Buffer.concat([prefix, body]));
+    });
+    session.close();
+    expect(trailers['grpc-status']).toBe('4');
+    const rec = await recordWhere(
+      gw,
+      (x) => x.path === '/meshgate.echo.Echo/Say' && x.responseFlags === 'UT',
+    );
+    expect(rec.responseCode).toBe(200);
   });
 
   it('no route: 12 UNIMPLEMENTED; no healthy upstream: 14 UNAVAILABLE (HTTP 200, as Envoy)', async () => {
