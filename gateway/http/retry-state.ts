@@ -14,6 +14,20 @@ export const RETRY_BACKOFF_MAX_MS = 250;
 /** How an upstream try failed without a response: never connected (UF), reset (UC), or a response Envoy's codec refuses (UPE). */
 export type UpstreamFailure = 'connect-failure' | 'protocol-error' | 'reset';
 
+/** A policy that never retries (routes with `attempts: 0`; the base for other policies in tests). */
+export const NO_RETRY_POLICY: RetryPolicy = Object.freeze({
+  numRetries: 0,
+  perTryTimeoutMs: 0,
+  on5xx: false,
+  onGatewayError: false,
+  onReset: false,
+  onConnectFailure: false,
+  onRetriable4xx: false,
+  onRefusedStream: false,
+  retriableStatusCodes: new Set<number>(),
+  retriableGrpcStatuses: new Set<number>(),
+});
+
 /** Retry bookkeeping of one request; `tries` counts tries made (`x-envoy-attempt-count`). */
 export class RetryState {
   /** Retries still allowed. */

@@ -19,7 +19,7 @@ import { classifyUpstreamError, Replies, type LocalReply } from '../local-reply.
 import { ResponseFlag } from '../response-flags.js';
 import type { ActiveStream, StreamCloseListener } from './active-stream.js';
 import { MAX_MIRROR_BODY_BYTES, sendMirrors } from './mirror.js';
-import { RetryState } from './retry-state.js';
+import { NO_RETRY_POLICY, RetryState } from './retry-state.js';
 import { effectiveTimeout, parseGrpcTimeoutMs } from './grpc-timeout.js';
 import {
   DownstreamAbort,
@@ -37,18 +37,7 @@ export const MAX_RETRY_BODY_BYTES = 64 * 1024;
 const GRPC_DEADLINE: Readonly<Record<string, string>> = Object.freeze({ 'grpc-status': '4' });
 
 /** Shared by routes without retries: never retries, never mutated. */
-const NO_RETRIES = new RetryState({
-  numRetries: 0,
-  perTryTimeoutMs: 0,
-  on5xx: false,
-  onGatewayError: false,
-  onReset: false,
-  onConnectFailure: false,
-  onRetriable4xx: false,
-  onRefusedStream: false,
-  retriableStatusCodes: new Set(),
-  retriableGrpcStatuses: new Set(),
-});
+const NO_RETRIES = new RetryState(NO_RETRY_POLICY);
 
 /** Router state of one forwarded stream. */
 export class Router implements AttemptOwner, StreamCloseListener, CookieSink {

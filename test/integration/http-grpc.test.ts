@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  ECHO_SERVICE,
   EchoClient,
   startEchoServer,
   type CountReply,
@@ -30,16 +31,17 @@ const GRPC_PORT = { number: 9000, name: 'grpc', protocol: 'GRPC' } as unknown as
 
 type Client = InstanceType<typeof EchoClient>;
 
-function say(c: Client, req: object, authority?: string): Promise<SayReply> {
+/** One `Say` call; `headers` become request metadata (the routes match on them). */
+function say(c: Client, req: object, headers: Record<string, string> = {}): Promise<SayReply> {
+  const md = new grpc.Metadata();
+  for (const [k, v] of Object.entries(headers)) md.set(k, v);
   return new Promise((resolve, reject) => {
-    const md = new grpc.Metadata();
     (c as unknown as grpc.Client).makeUnaryRequest(
-      '/meshgate.echo.Echo/Say',
-      (v: object) => Buffer.from(JSON.stringify(v)),
-      (b: Buffer) => JSON.parse(b.toString()) as SayReply,
+      ECHO_SERVICE.say.path,
+      ECHO_SERVICE.say.requestSerialize,
+      (b: Buffer) => ECHO_SERVICE.say.responseDeserialize(b) as SayReply,
       req,
       md,
-      authority ? ({ authority } as grpc.CallOptions) : {},
       (err: grpc.ServiceError | null, r?: SayReply) => (err ? reject(err) : resolve(r!)),
     );
   });
@@ -141,35 +143,15 @@ describe('gRPC through the gateway', () => {
   });
 
   it('fault.abort.grpcStatus UNAVAILABLE gives the client status 14', async () => {
-    const md = new grpc.Metadata();
-    md.set('x-fault', 'abort');
-    const err = await new Promise<grpc.ServiceError>((resolve) =>
-      (client as unknown as grpc.Client).makeUnaryRequest(
-        '/meshgate.echo.Echo/Say',
-        (v: object) => Buffer.from(JSON.stringify(v)),
-        (b: Buffer) => b,
-        { name: 'x' },
-        md,
-        (e: grpc.ServiceError | null) => resolve(e!),
-      ),
-    );
+    const err = (await say(client, { name: 'x' }, { 'x-fault': 'abort' }).catch(
+      (e: unknown) => e,
+    )) as grpc.ServiceError;
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
   });
 
   it('retryOn: unavailable retries a backend answering UNAVAILABLE twice, then OK', async () => {
-    const md = new grpc.Metadata();
-    md.set('x-retry', 'yes');
     const before = v1.calls.say;
-    const r = await new Promise<SayReply>((resolve, reject) =>
-      (client as unknown as grpc.Client).makeUnaryRequest(
-        '/meshgate.echo.Echo/Say',
-        (v: object) => Buffer.from(JSON.stringify(v)),
-        (b: Buffer) => JSON.parse(b.toString()) as SayReply,
-        { name: 'retry', key: 'k1', failFirst: 2 },
-        md,
-        (e: grpc.ServiceError | null, v?: SayReply) => (e ? reject(e) : resolve(v!)),
-      ),
-    );
+    const r = await say(client, { name: 'retry', key: 'k1', failFirst: 2 }, { 'x-retry': 'yes' });
     expect(r.message).toBe('hello retry');
     expect(v1.calls.say - before).toBe(3);
   });

@@ -3,23 +3,11 @@
  * the jittered exponential back-off (25 ms base, 250 ms cap) and when `URX` is earned.
  */
 import { describe, expect, it } from 'vitest';
-import { RetryState, RETRY_BACKOFF_MAX_MS } from '../../../gateway/http/retry-state.js';
+import { NO_RETRY_POLICY, RetryState, RETRY_BACKOFF_MAX_MS } from '../../../gateway/http/retry-state.js';
 import type { RetryPolicy } from '../../../routes/route-table.js';
 
 function policy(p: Partial<RetryPolicy>): RetryPolicy {
-  return {
-    numRetries: 2,
-    perTryTimeoutMs: 0,
-    on5xx: false,
-    onGatewayError: false,
-    onReset: false,
-    onConnectFailure: false,
-    onRetriable4xx: false,
-    onRefusedStream: false,
-    retriableStatusCodes: new Set(),
-    retriableGrpcStatuses: new Set(),
-    ...p,
-  };
+  return { ...NO_RETRY_POLICY, numRetries: 2, ...p };
 }
 
 describe('RetryState', () => {
