@@ -1,7 +1,8 @@
 /**
  * A WebSocket echo workload on 127.0.0.1:0 (the `ws` package): echoes every message prefixed with
- * its name, remembers the path and headers of each upgrade request, and refuses upgrades to
- * `/refuse…` with a plain `403` (so the gateway's pass-through can be seen).
+ * its name, remembers the path and headers of each upgrade request, refuses upgrades to
+ * `/refuse…` with a plain `403` (so the gateway's pass-through can be seen), and on `/late…` sends
+ * a message of its own 500 ms after the upgrade.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -23,7 +24,9 @@ export async function startWsUpstream(name: string): Promise<WsUpstream> {
     res.end(`plain ${name} ${req.headers.upgrade ?? '-'}`);
   });
   const wss = new WebSocketServer({ noServer: true });
-  wss.on('connection', (ws) => {
+  wss.on('connection', (ws, req: http.IncomingMessage) => {
+    // `/late…`: the server speaks first, 500 ms after the upgrade (longer than the route timeout).
+    if ((req.url ?? '').startsWith('/late')) setTimeout(() => ws.send(`${name}:late`), 500);
     ws.on('message', (data, isBinary) =>
       ws.send(isBinary ? data : `${name}:${String(data)}`, { binary: isBinary }),
     );

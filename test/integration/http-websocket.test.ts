@@ -46,6 +46,9 @@ function config(a: WsUpstream, b: WsUpstream): string {
         '  route:',
         '  - { destination: { host: ws-a }, weight: 50 }',
         '  - { destination: { host: ws-b }, weight: 50 }',
+        '- match: [{ uri: { prefix: /late } }]',
+        '  timeout: 200ms',
+        '  route: [{ destination: { host: ws-a } }]',
         '- match: [{ uri: { prefix: /abort } }]',
         '  fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }',
         '  route: [{ destination: { host: ws-a } }]',
@@ -186,6 +189,16 @@ describe('WebSocket through the gateway', () => {
       await closed(c);
     }
     expect([...names].sort()).toEqual(['a', 'b']);
+  });
+
+  it('the route timeout stops applying once upgraded (Envoy): a message 500 ms in, timeout 200 ms', async () => {
+    const ws = await open(`ws://127.0.0.1:${port}/late`);
+    const first = await new Promise<string>((resolve, reject) => {
+      ws.once('message', (d) => resolve(String(d)));
+      ws.once('close', () => reject(new Error('closed before the message')));
+    });
+    expect(first).toBe('a:late');
+    await closed(ws);
   });
 
   it('a fault abort answers before the upgrade; a refusing upstream is passed through', async () => {
