@@ -46,6 +46,8 @@ export class ActiveStream {
   finished = false;
   /** CORS filter: the allowed `Origin` whose response gets the CORS headers. */
   corsOrigin: string | undefined;
+  /** `grpc-status` a gRPC stream ended with (metrics label `grpc_response_status`). */
+  grpcStatus: string | undefined;
   /** The tracer saw this request on its way upstream (it opened the span). */
   traced = false;
   /** Upstream side of the stream info (set by the router). */
@@ -124,7 +126,9 @@ export class ActiveStream {
       const headers: Record<string, string> = { server: 'istio-envoy', 'content-type': 'application/grpc' };
       if (r.headers) Object.assign(headers, r.headers);
       this.res.writeHead(200, headers);
-      this.res.addTrailers(grpcStatusTrailers(r.status, r.body, extra?.['grpc-status']));
+      const trailers = grpcStatusTrailers(r.status, r.body, extra?.['grpc-status']);
+      this.grpcStatus = trailers['grpc-status'];
+      this.res.addTrailers(trailers);
       this.res.end();
       return;
     }

@@ -350,6 +350,8 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
   onUpstreamEnd(trailers: HeaderObject | undefined): void {
     const res = this.s.res;
     const all = this.grpcTrailers === undefined ? trailers : { ...this.grpcTrailers, ...trailers };
+    const grpc = all?.['grpc-status'];
+    if (grpc !== undefined) this.s.grpcStatus = Array.isArray(grpc) ? grpc[0] : grpc;
     if (all !== undefined && hasKeys(all)) res.addTrailers(all as Record<string, string | string[]>);
     res.end();
   }

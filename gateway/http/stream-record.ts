@@ -44,5 +44,6 @@ export function buildStreamRecord(s: ActiveStream): StreamRecord {
     downstreamRemoteAddress: addresses.remote,
     downstreamLocalAddress: addresses.local,
     requestedServerName: (sock as { servername?: string }).servername || undefined,
+    grpcStatus: s.grpcStatus,
   };
 }

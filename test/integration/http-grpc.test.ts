@@ -16,7 +16,8 @@ import {
   type RunningEchoServer,
   type SayReply,
 } from '../../samples/grpc/echo-service.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import type { TestGateway } from '../helpers/gateway.js';
+import { baseUrl, fetchText, sampleValue, startTelemetryGateway } from '../helpers/telemetry.js';
 import {
   gatewayYaml,
   istioResourceYaml,
@@ -57,7 +58,7 @@ describe('gRPC through the gateway', () => {
   beforeAll(async () => {
     v1 = await startEchoServer('v1');
     v2 = await startEchoServer('v2');
-    gw = await startGateway(
+    gw = await startTelemetryGateway(
       yamlDocuments(
         gatewayYaml('grpc-gateway', [{ port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] }]),
         virtualServiceYaml(
@@ -197,5 +198,28 @@ describe('gRPC through the gateway', () => {
     expect((uh as grpc.ServiceError).details).toBe('no healthy upstream');
     const rec = await recordWhere(gw, (x) => x.authority === 'empty.example.com');
     expect([rec.responseCode, rec.responseFlags]).toEqual([200, 'UH']);
+  });
+
+  it('metrics carry request_protocol="grpc" and grpc_response_status', async () => {
+    const r = await fetchText(`${baseUrl(gw, 'prometheus')}/stats/prometheus`);
+    // One series per destination (v1, v2): add them up.
+    const ok = r.body
+      .split('\n')
+      .filter(
+        (l) =>
+          l.startsWith('istio_requests_total{') &&
+          l.includes('request_protocol="grpc"') &&
+          l.includes('grpc_response_status="0"'),
+      )
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    const unavailable = sampleValue(
+      r.body,
+      'istio_requests_total',
+      'request_protocol="grpc"',
+      'grpc_response_status="14"',
+      'response_flags="FI"',
+    );
+    expect(ok).toBeGreaterThanOrEqual(2000);
+    expect(unavailable).toBe(1);
   });
 });
