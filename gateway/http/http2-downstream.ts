@@ -75,6 +75,9 @@ export class Http2Downstream {
   ) {
     const server = http2.createServer(
       {
+        // node's defaults, named: 10 MB of session memory before new streams are refused
+        // (ENHANCE_YOUR_CALM), 128 header fields per block (Envoy's `max_headers_count` is 100,
+        // pseudo-headers not counted).
         maxSessionMemory: 10,
         settings: {
           maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
@@ -82,7 +85,7 @@ export class Http2Downstream {
           initialWindowSize: H2_INITIAL_WINDOW_BYTES,
           enablePush: false,
         },
-        maxHeaderListPairs: 2000,
+        maxHeaderListPairs: 128,
       },
       handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
