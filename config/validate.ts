@@ -629,7 +629,8 @@ function validateHttpRoute(v: Validator, route: HTTPRoute, p: string, ctx: VsCon
         if (f !== 'queryParams') {
           // Any header token is accepted (matched case-insensitively, as HTTP names are).
           if (name === '') v.error(np, 'header name must not be empty');
-          else if (!isMatchHeaderName(name)) v.error(np, `${JSON.stringify(name)} is not a valid header name`);
+          else if (!isMatchHeaderName(name))
+            v.error(np, `${JSON.stringify(name)} is not a valid header name`);
         }
         checkStringMatch(v, np, sm, true);
       }
