@@ -29,8 +29,9 @@ export interface AnalyzeOptions {
   /** Services known from elsewhere (Kubernetes Services): destinations to them are not dangling. */
   readonly knownServices?: readonly KnownService[];
   /**
-   * `Kind/namespace/name` of resources that failed validation. They are not served, so they are no
-   * reference target (a `*` ServiceEntry that fails validation hides no missing host).
+   * `Kind/namespace/name` of resources that failed validation. Their ServiceEntries and
+   * DestinationRules are not served, so they declare no host or subset (a `*` ServiceEntry that
+   * fails validation hides no missing host).
    */
   readonly invalid?: ReadonlySet<string>;
 }
@@ -145,7 +146,8 @@ class Context {
   constructor(resources: readonly Resource[], opts: AnalyzeOptions) {
     const invalid = opts.invalid ?? new Set<string>();
     this.gatewayList = ofKind(resources, 'Gateway');
-    for (const gw of this.gatewayList) if (!invalid.has(resourceKey(gw))) this.gateways.set(fullName(gw), gw);
+    // An invalid Gateway still exists (its own IST0106 says what is wrong): it is not "not found".
+    for (const gw of this.gatewayList) this.gateways.set(fullName(gw), gw);
     this.services = new ServiceIndex(ofKind(resources, 'ServiceEntry'), opts.knownServices ?? [], invalid);
     this.rules = new RuleIndex(ofKind(resources, 'DestinationRule'), invalid);
     for (const we of ofKind(resources, 'WorkloadEntry')) {

@@ -119,7 +119,13 @@ http:
           'spec.gateways[0]',
           'Referenced gateway not found: "default/gw"',
         ],
-        ['warning', 'IST0132', 'VirtualService/default/v', 'spec.gateways[0]', 'not found in Gateway default/gw.'],
+        [
+          'warning',
+          'IST0132',
+          'VirtualService/default/v',
+          'spec.gateways[0]',
+          'not found in Gateway default/gw.',
+        ],
       ],
     ],
     [
@@ -263,7 +269,13 @@ http:
           'metadata.name',
           'The VirtualServices default/a,default/b associated with mesh gateway define the same host */reviews.default.svc.cluster.local',
         ],
-        ['error', 'IST0109', 'VirtualService/default/b', 'metadata.name', 'merging the conflicting VirtualServices'],
+        [
+          'error',
+          'IST0109',
+          'VirtualService/default/b',
+          'metadata.name',
+          'merging the conflicting VirtualServices',
+        ],
       ],
     ],
     [
@@ -380,7 +392,8 @@ spec:
         file: `${dir}/virtual-services.yaml`,
         resource: 'VirtualService/default/bookinfo',
         path: 'spec.gateways[0]',
-        message: 'one or more host [*] defined in VirtualService default/bookinfo not found in Gateway default/bookinfo-gw.',
+        message:
+          'one or more host [*] defined in VirtualService default/bookinfo not found in Gateway default/bookinfo-gw.',
       },
       {
         code: 'IST0101',
@@ -388,11 +401,77 @@ spec:
         file: `${dir}/virtual-services.yaml`,
         resource: 'VirtualService/default/reviews',
         path: 'spec.http[1].route[0].destination.subset',
-        message:
-          'Referenced host+subset in destinationrule not found: "reviews+v9"',
+        message: 'Referenced host+subset in destinationrule not found: "reviews+v9"',
       },
     ]);
     expect(all.find((d) => d.resource === 'VirtualService/default/reviews')!.source!.line).toBe(22);
+  });
+
+  describe('a * ServiceEntry only covers the hosts it can serve', () => {
+    const dest = vs(
+      'hosts: [www.example.com]\nhttp:\n- route:\n  - destination: {host: nowhere.example.net}',
+    );
+    const notFound = [['IST0101', 'spec.http[0].route[0].destination.host']];
+    const run = (se: string) => {
+      const loaded = loadText(`${WORLD}---\n${se}---\n${dest}`, 'a.yaml', opts);
+      const invalid = new Set(
+        validateResources(loaded.resources).flatMap((d) =>
+          d.severity === 'error' && d.layer === 'schema' && d.resource ? [d.resource] : [],
+        ),
+      );
+      return analyzeResources(loaded.resources, { invalid })
+        .filter((d) => d.resource === 'VirtualService/default/v')
+        .map((d) => [d.code, d.path]);
+    };
+    const se = (meta: string, spec: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {${meta}}\nspec: {${spec}}\n`;
+
+    it.each([
+      [
+        'a `*` host (fails validation)',
+        se('name: all', 'hosts: ["*"], resolution: NONE, ports: [{number: 80, name: http, protocol: HTTP}]'),
+      ],
+      [
+        'a wildcard that fails validation',
+        se(
+          'name: dns',
+          'hosts: ["*.example.net"], resolution: DNS, ports: [{number: 80, name: http, protocol: HTTP}]',
+        ),
+      ],
+      [
+        'a wildcard in another namespace exported to "."',
+        se(
+          'name: other, namespace: elsewhere',
+          'hosts: ["*.example.net"], resolution: NONE, exportTo: ["."], ports: [{number: 80, name: http, protocol: HTTP}]',
+        ),
+      ],
+    ])('%s', (_name, entry) => expect(run(entry)).toEqual(notFound));
+
+    it('a valid wildcard visible here does cover the host', () => {
+      const entry = se(
+        'name: other, namespace: elsewhere',
+        'hosts: ["*.example.net"], resolution: NONE, exportTo: [default], ports: [{number: 80, name: http, protocol: HTTP}]',
+      );
+      expect(run(entry)).toEqual([]);
+    });
+  });
+
+  it('takes hosts known from elsewhere (Kubernetes Services) as services, with their exportTo', () => {
+    const loaded = loadText(
+      `${WORLD}---\n${vs('hosts: [details]\nhttp:\n- route:\n  - destination: {host: details.shop.svc.cluster.local}')}\n---\n` +
+        'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: details}\nspec: {host: details.shop.svc.cluster.local}\n',
+      'a.yaml',
+      opts,
+    );
+    const known = (exportTo?: string[]) =>
+      analyzeResources(loaded.resources, {
+        knownServices: [
+          { host: 'details.shop.svc.cluster.local', namespace: 'shop', ports: [9080], exportTo },
+        ],
+      }).map((d) => d.code);
+    expect(analyzeResources(loaded.resources).map((d) => d.code)).toEqual(['IST0101', 'IST0174']);
+    expect(known()).toEqual([]);
+    expect(known(['.'])).toEqual(['IST0101']);
   });
 
   it('never throws on arbitrary resources', () => {
