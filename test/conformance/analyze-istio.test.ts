@@ -123,6 +123,30 @@ function hostNotFoundWithNamespace(): string {
   );
 }
 
+/**
+ * A VirtualService of the overlapping-matches file: rules `[name, matches]`, each match `[uri, method?]`
+ * where a uri is a prefix, or an exact path when written `=/path`; the first rule routes to
+ * sample.foo, later ones to sample.bar subset v1.
+ */
+function overlappingVs(
+  name: string,
+  rules: readonly (readonly [string, readonly (readonly [string, string?])[]])[],
+): string {
+  return doc('VirtualService', name, {
+    hosts: ['sample.baz.svc.cluster.local'],
+    http: rules.map(([ruleName, matches], i) => ({
+      name: ruleName,
+      match: matches.map(([uri, method]) => ({
+        uri: uri.startsWith('=') ? { exact: uri.slice(1) } : { prefix: uri },
+        ...(method ? { method: { exact: method } } : {}),
+      })),
+      ...(i === 0
+        ? route('sample.foo.svc.cluster.local')
+        : route('sample.bar.svc.cluster.local', { subset: 'v1' })),
+    })),
+  });
+}
+
 const GATEWAY_REFS = /^(Referenced gateway|one or more host)/;
 
 const cases: readonly AnalyzerCase[] = [
@@ -211,50 +235,38 @@ const cases: readonly AnalyzerCase[] = [
   {
     name: 'virtualServiceConflictingMeshGatewayHosts',
     yaml: yaml(
-      doc('VirtualService', 'foo/productpage', { hosts: ['productpage'], http: [route('productpage')] }),
-      doc('VirtualService', 'foo/bogus-productpage', {
-        hosts: ['productpage'],
-        http: [route('productpage')],
-      }),
-      doc('VirtualService', 'foo/reviews', { hosts: ['reviews'], http: [route('reviews')] }),
-      doc('VirtualService', 'bar/reviews', {
-        hosts: ['reviews.foo.svc.cluster.local'],
-        gateways: ['istio-ingressgateway'],
-        http: [route('reviews')],
-      }),
-      doc('VirtualService', 'foo/ratings', {
-        hosts: ['ratings'],
-        gateways: ['mesh'],
-        http: [route('ratings')],
-      }),
-      doc('VirtualService', 'bar/ratings', {
-        hosts: ['ratings.foo.svc.cluster.local', 'google.com'],
-        gateways: ['istio-ingressgateway', 'mesh'],
-        http: [route('ratings')],
-      }),
-      doc('VirtualService', 'team1/ratings', {
-        hosts: ['ratings'],
-        gateways: ['mesh'],
-        exportTo: ['.'],
-        http: [route('ratings')],
-      }),
-      doc('VirtualService', 'team2/ratings', {
-        hosts: ['ratings.team1.svc.cluster.local', 'google.com'],
-        exportTo: ['.'],
-        gateways: ['istio-ingressgateway', 'mesh'],
-        http: [route('ratings')],
-      }),
-      doc('VirtualService', 'team3/ratings', {
-        hosts: ['ratings'],
-        gateways: ['mesh'],
-        exportTo: ['*'],
-        http: [route('ratings')],
-      }),
-      doc('VirtualService', 'team4/ratings', {
-        hosts: ['ratings.team3.svc.cluster.local'],
-        gateways: ['istio-ingressgateway', 'mesh'],
-        http: [route('ratings')],
-      }),
+      ...(
+        [
+          ['foo/productpage', ['productpage']],
+          ['foo/bogus-productpage', ['productpage']],
+          ['foo/reviews', ['reviews']],
+          ['bar/reviews', ['reviews.foo.svc.cluster.local'], ['istio-ingressgateway']],
+          ['foo/ratings', ['ratings'], ['mesh']],
+          ['bar/ratings', ['ratings.foo.svc.cluster.local', 'google.com'], ['istio-ingressgateway', 'mesh']],
+          ['team1/ratings', ['ratings'], ['mesh'], ['.']],
+          [
+            'team2/ratings',
+            ['ratings.team1.svc.cluster.local', 'google.com'],
+            ['istio-ingressgateway', 'mesh'],
+            ['.'],
+          ],
+          ['team3/ratings', ['ratings'], ['mesh'], ['*']],
+          ['team4/ratings', ['ratings.team3.svc.cluster.local'], ['istio-ingressgateway', 'mesh']],
+        ] as const
+      ).map(
+        ([n, hosts, gateways, exportTo]: readonly [
+          string,
+          readonly string[],
+          (readonly string[])?,
+          (readonly string[])?,
+        ]) =>
+          doc('VirtualService', n, {
+            hosts,
+            ...(gateways ? { gateways } : {}),
+            ...(exportTo ? { exportTo } : {}),
+            http: [route(hosts[0]!)],
+          }),
+      ),
     ),
     codes: ['IST0109'],
     expected: [
@@ -508,75 +520,47 @@ const cases: readonly AnalyzerCase[] = [
           },
         ],
       }),
-      doc('VirtualService', 'non-method-get', {
-        hosts: ['sample.baz.svc.cluster.local'],
-        http: [
-          {
-            name: 'send product to sample.foo',
-            match: [
-              { uri: { prefix: '/api/v1/product' } },
-              { uri: { prefix: '/api/v1/products' }, method: { exact: 'GET' } },
+      ...(
+        [
+          [
+            'non-method-get',
+            [['send product to sample.foo', [['/api/v1/product'], ['/api/v1/products', 'GET']]]],
+          ],
+          ['uri-with-prefix-exact', [['send product to sample.foo', [['/'], ['=/', 'GET']]]]],
+          [
+            'overlapping-in-single-match',
+            [
+              [
+                'send product to sample.foo',
+                [
+                  ['/api/v1/product', 'GET'],
+                  ['/api/v1/products', 'GET'],
+                ],
+              ],
             ],
-            ...route('sample.foo.svc.cluster.local'),
-          },
-        ],
-      }),
-      doc('VirtualService', 'uri-with-prefix-exact', {
-        hosts: ['sample.baz.svc.cluster.local'],
-        http: [
-          {
-            name: 'send product to sample.foo',
-            match: [{ uri: { prefix: '/' } }, { uri: { exact: '/' }, method: { exact: 'GET' } }],
-            ...route('sample.foo.svc.cluster.local'),
-          },
-        ],
-      }),
-      doc('VirtualService', 'overlapping-in-single-match', {
-        hosts: ['sample.baz.svc.cluster.local'],
-        http: [
-          {
-            name: 'send product to sample.foo',
-            match: [
-              { uri: { prefix: '/api/v1/product' }, method: { exact: 'GET' } },
-              { uri: { prefix: '/api/v1/products' }, method: { exact: 'GET' } },
+          ],
+          [
+            'overlapping-in-two-matches',
+            [
+              ['send product to sample.foo', [['/api/v1/product', 'GET']]],
+              ['send products to sample.bar', [['/api/v1/products', 'GET']]],
             ],
-            ...route('sample.foo.svc.cluster.local'),
-          },
-        ],
-      }),
-      doc('VirtualService', 'overlapping-in-two-matches', {
-        hosts: ['sample.baz.svc.cluster.local'],
-        http: [
-          {
-            name: 'send product to sample.foo',
-            match: [{ uri: { prefix: '/api/v1/product' }, method: { exact: 'GET' } }],
-            ...route('sample.foo.svc.cluster.local'),
-          },
-          {
-            name: 'send products to sample.bar',
-            match: [{ uri: { prefix: '/api/v1/products' }, method: { exact: 'GET' } }],
-            ...route('sample.bar.svc.cluster.local', { subset: 'v1' }),
-          },
-        ],
-      }),
-      doc('VirtualService', 'overlapping-mathes-with-different-methods', {
-        hosts: ['sample.baz.svc.cluster.local'],
-        http: [
-          {
-            name: 'send product to sample.foo',
-            match: [{ uri: { prefix: '/api/v1/prod' }, method: { exact: 'GET' } }],
-            ...route('sample.foo.svc.cluster.local'),
-          },
-          {
-            name: 'send products to sample.bar',
-            match: [
-              { uri: { prefix: '/api/v1/product' }, method: { exact: 'GET' } },
-              { uri: { prefix: '/api/v1/products' }, method: { exact: 'POST' } },
+          ],
+          [
+            'overlapping-mathes-with-different-methods',
+            [
+              ['send product to sample.foo', [['/api/v1/prod', 'GET']]],
+              [
+                'send products to sample.bar',
+                [
+                  ['/api/v1/product', 'GET'],
+                  ['/api/v1/products', 'POST'],
+                ],
+              ],
             ],
-            ...route('sample.bar.svc.cluster.local', { subset: 'v1' }),
-          },
-        ],
-      }),
+          ],
+        ] as const
+      ).map(([name, rules]) => overlappingVs(name, rules)),
     ),
     codes: ['IST0130', 'IST0131'],
     expected: [

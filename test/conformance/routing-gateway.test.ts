@@ -9,6 +9,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { httpGet, rawExchange } from '../helpers/clients.js';
 import { localServiceEntryYaml, yamlDocuments } from '../helpers/resources.js';
+import { serviceBYaml } from './routing-harness.js';
 
 const ROUTING_GO = 'tests/integration/pilot/common/routing.go';
 const ROUTE_TEST = 'pilot/pkg/networking/core/route/route_test.go TestBuildHTTPRoutes';
@@ -211,15 +212,7 @@ spec:
   gateways: [gw]
   http: [{ ${to} }]`,
     localServiceEntryYaml('echo', { number: 80, name: 'http', protocol: 'HTTP' }, upstreamPort),
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: b }
-spec:
-  hosts: [b.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 85, name: http2, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${upstreamPort}, http2: ${upstreamPort} } }]`,
+    serviceBYaml(upstreamPort),
     `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: b-redirect }

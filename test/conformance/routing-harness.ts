@@ -65,3 +65,23 @@ export function routeOn(snapshot: Snapshot, listener: number | 'mesh', req: Rout
   };
   return l.routeConfig.route(view);
 }
+
+/**
+ * ServiceEntry `b.default.svc.cluster.local` with the two HTTP ports of Istio's echo app `b` (80
+ * `http`, 85 `http2`), as in routing.go's "redirect request port" case.
+ * @param upstreamPort local port both service ports reach; undefined gives an endpoint without ports.
+ */
+export function serviceBYaml(upstreamPort?: number): string {
+  const ports =
+    upstreamPort === undefined ? '' : `, ports: { http: ${upstreamPort}, http2: ${upstreamPort} }`;
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: { name: b }
+spec:
+  hosts: [b.default.svc.cluster.local]
+  location: MESH_INTERNAL
+  resolution: STATIC
+  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 85, name: http2, protocol: HTTP }]
+  endpoints: [{ address: 127.0.0.1${ports} }]
+`;
+}

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RouteEntry, RouteMatch } from '../../routes/route-table.js';
-import { compileYaml, routeOn, type RouteRequest } from './routing-harness.js';
+import { compileYaml, routeOn, serviceBYaml, type RouteRequest } from './routing-harness.js';
 
 const ROUTE_TEST = 'pilot/pkg/networking/core/route/route_test.go TestBuildHTTPRoutes';
 const ROUTING_GO = 'tests/integration/pilot/common/routing.go';
@@ -265,17 +265,7 @@ spec:
 });
 
 describe('routing conformance: mesh listener', () => {
-  const MESH_B = `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: b }
-spec:
-  hosts: [b.default.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 80, name: http, protocol: HTTP }, { number: 85, name: http2, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1 }]
----
+  const MESH_B = `${serviceBYaml()}---
 apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: { name: default }
@@ -374,7 +364,16 @@ spec:
 });
 
 describe('routing conformance: conflict order', () => {
-  const twoGateways = (aStamp: string, bStamp: string) => `
+  /** A mesh VirtualService for `svc.example.com` created at `stamp`, routing to `dest`. */
+  const stampedVs = (name: string, stamp: string, dest: string) => `---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${name}, creationTimestamp: "${stamp}" }
+spec:
+  hosts: [svc.example.com]
+  http: [{ route: [{ destination: { host: ${dest} } }] }]
+`;
+  const twoVirtualServices = (aStamp: string, bStamp: string) => `
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: ext }
@@ -383,21 +382,7 @@ spec:
   location: MESH_EXTERNAL
   resolution: DNS
   ports: [{ number: 80, name: http, protocol: HTTP }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: zz-first-in-file, creationTimestamp: "${aStamp}" }
-spec:
-  hosts: [svc.example.com]
-  http: [{ route: [{ destination: { host: one.example.com } }] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: aa-second-in-file, creationTimestamp: "${bStamp}" }
-spec:
-  hosts: [svc.example.com]
-  http: [{ route: [{ destination: { host: two.example.com } }] }]
-`;
+${stampedVs('zz-first-in-file', aStamp, 'one.example.com')}${stampedVs('aa-second-in-file', bStamp, 'two.example.com')}`;
 
   it.each([
     [
@@ -419,7 +404,7 @@ spec:
       'default/aa-second-in-file',
     ],
   ])('pilot/pkg/model/config.go sortConfigByCreationTime: %s', (_name, aStamp, bStamp, winner) => {
-    const compiled = compileYaml(twoGateways(aStamp, bStamp), { meshPort: 0 });
+    const compiled = compileYaml(twoVirtualServices(aStamp, bStamp), { meshPort: 0 });
     const m = routeOn(compiled.snapshot!, 'mesh', { authority: 'svc.example.com' });
     expect(m.route?.virtualService).toBe(winner);
   });
