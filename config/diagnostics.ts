@@ -38,16 +38,32 @@ export const Codes = {
   ConflictingMeshGatewayVirtualServiceHosts: 'IST0109',
   /** A destination without port to a service with more than one port. */
   VirtualServiceDestinationPortSelectorRequired: 'IST0112',
+  /** DestinationRule TLS SIMPLE/MUTUAL without `caCertificates` (rule level). */
+  NoServerCertificateVerificationDestinationLevel: 'IST0128',
+  /** DestinationRule TLS SIMPLE/MUTUAL without `caCertificates` (port level). */
+  NoServerCertificateVerificationPortLevel: 'IST0129',
+  /** A VirtualService rule no request can reach. */
+  VirtualServiceUnreachableRule: 'IST0130',
+  /** A match that duplicates or is covered by an earlier one. */
+  VirtualServiceIneffectiveMatch: 'IST0131',
   /** None of the VS hosts is served by the referenced Gateway. */
   VirtualServiceHostNotFoundInGateway: 'IST0132',
   /** Validation warning (deprecated fields, legacy formats). */
   SchemaWarning: 'IST0133',
+  /** A ServiceEntry without addresses has a TCP (or unset protocol) port. */
+  ServiceEntryAddressesRequired: 'IST0134',
+  /** Gateways for the same workloads share a certificate. */
+  GatewayDuplicateCertificate: 'IST0138',
   /** Two Gateways on one port share a host. */
   ConflictingGateways: 'IST0145',
+  /** A VirtualService references a Gateway generated for a Kubernetes Gateway. */
+  ReferencedInternalGateway: 'IST0165',
   /** A subset selects no endpoint. */
   DestinationRuleSubsetNotSelectPods: 'IST0173',
   /** A DestinationRule host matches no service. */
   UnknownDestinationRuleHost: 'IST0174',
+  /** ServiceEntries give one host and port conflicting protocols. */
+  ConflictingServiceEntryProtocol: 'IST0177',
   /** YAML that does not parse, or a document that is not a Kubernetes object. */
   YamlSyntax: 'MG0001',
   /** A document of a kind meshgate does not serve (skipped). */

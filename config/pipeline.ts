@@ -31,10 +31,17 @@ export async function validateConfig(
   opts: PipelineOptions,
 ): Promise<PipelineResult> {
   const loaded = await loadConfig(paths, { defaultNamespace: opts.defaultNamespace });
+  const validation = validateResources(loaded.resources);
+  // A resource that fails validation is not served, so it is no reference target of analysis.
+  const invalid = new Set(
+    validation.flatMap((d) =>
+      d.severity === 'error' && d.layer === 'schema' && d.resource ? [d.resource] : [],
+    ),
+  );
   const diagnostics = [
     ...loaded.diagnostics,
-    ...validateResources(loaded.resources),
-    ...analyzeResources(loaded.resources),
+    ...validation,
+    ...analyzeResources(loaded.resources, { invalid }),
   ];
   return {
     diagnostics,
