@@ -70,8 +70,8 @@ export function buildKubeServices(objects: readonly KubeObject[]): KubeRegistryS
       .filter((p) => typeof p.port === 'number')
       .map((p) => ({
         number: p.port!,
-        name: p.name ?? '',
-        protocol: inferPortProtocol(p.port, p.name, p.protocol, p.appProtocol),
+        name: portName(p.name),
+        protocol: inferPortProtocol(p.port, str(p.name), str(p.protocol), str(p.appProtocol)),
         ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
       }));
     let endpointOrigin: EndpointOrigin = 'none';
@@ -109,7 +109,7 @@ export function buildKubeServices(objects: readonly KubeObject[]): KubeRegistryS
       endpoints = selected.map((p) => ({
         address: podIp(p)!,
         ports: Object.fromEntries(
-          kubePorts.map((sp) => [sp.name ?? '', containerPort(p, sp.targetPort ?? sp.port)] as const),
+          kubePorts.map((sp) => [portName(sp.name), containerPort(p, sp.targetPort ?? sp.port)] as const),
         ),
         labels: { ...(p.metadata.labels ?? {}) },
         weight: 1,
@@ -146,7 +146,7 @@ function addressEndpoints(
       : undefined;
   const byName: Record<string, number> = {};
   for (const p of array(ports as KubeEndpointPort[] | undefined)) {
-    if (isObject(p) && typeof p.port === 'number') byName[p.name ?? ''] = p.port;
+    if (isObject(p) && typeof p.port === 'number') byName[portName(p.name)] = p.port;
   }
   return array(addresses as unknown[] | undefined)
     .filter((a): a is string => typeof a === 'string' && a !== '')
@@ -188,6 +188,15 @@ function containerPort(p: KubePod, target: number | string | undefined): number 
 
 function selects(selector: Record<string, unknown>, labels: Record<string, unknown> | undefined): boolean {
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+/** A port's name as the key endpoints use for it (`''` for an unnamed single port). */
+function portName(name: unknown): string {
+  return typeof name === 'string' ? name : '';
+}
+
+function str(x: unknown): string | undefined {
+  return typeof x === 'string' ? x : undefined;
 }
 
 /** The array, or none when absent or not an array (these objects are not schema-checked). */
