@@ -26,7 +26,7 @@ export interface GatewayOptions extends PipelineOptions {
   readonly dnsServer?: { readonly host: string; readonly port: number };
   /** `-f` paths: files or directories (read by a `files` source, first among {@link sources}). */
   readonly paths: readonly string[];
-  /** Further configuration sources (the Kubernetes API server), read after the `-f` paths. */
+  /** Further configuration sources (the Kubernetes API server), read after the `-f` paths; closed with the gateway. */
   readonly sources?: readonly ConfigSource[];
   readonly accessLog: AccessLogFormat;
   /** Replaces the stdout access log (tests capture records with it). */
