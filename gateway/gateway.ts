@@ -190,13 +190,17 @@ export class Gateway {
     for (const source of this.sources) {
       source.on('change', this.onSourceChange);
       source.on('error', (err) => this.log.warn({ source: source.name, err: err.message }, 'config source'));
-      await source.start();
+      try {
+        await source.start();
+      } catch (err) {
+        this.log.warn({ source: source.name, err: (err as Error).message }, 'config source cannot watch');
+      }
     }
   }
 
   private readonly onSourceChange = (): void => this.scheduleReload();
 
-  /** Debounces bursts of file events (editors write in several steps). */
+  /** Debounces bursts of source events (editors write in several steps, watches deliver in bursts). */
   scheduleReload(): void {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => {
@@ -208,11 +212,10 @@ export class Gateway {
   /** Stops listeners, watchers and pools; flushes the access log. */
   async close(): Promise<void> {
     this.observability.beginDrain();
-    if (this.watching) {
-      for (const source of this.sources) source.off('change', this.onSourceChange);
-      await Promise.all(this.sources.map((s) => s.close()));
-      this.watching = false;
-    }
+    if (this.watching) for (const source of this.sources) source.off('change', this.onSourceChange);
+    this.watching = false;
+    // Also unwatched sources: reading may have opened connections (the API server's).
+    await Promise.all(this.sources.map((s) => s.close().catch(() => undefined)));
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await this.listeners.close();
     await this.clusters.close();
