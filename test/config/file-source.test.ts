@@ -82,6 +82,20 @@ describe('FileSource', () => {
     }
   });
 
+  it('sees a file added to a watched directory, then its removal', async () => {
+    writeFileSync(join(dir, 'a.yaml'), doc('a.example'));
+    source = new FileSource([dir]);
+    await source.start();
+    const added = once(source, 'change');
+    writeFileSync(join(dir, 'b.yaml'), doc('b.example').replace('name: se', 'name: se-b'));
+    await added;
+    expect(await hostsRead(source)).toEqual(['a.example', 'b.example']);
+    const removed = once(source, 'change');
+    rmSync(join(dir, 'a.yaml'));
+    await removed;
+    expect(await hostsRead(source)).toEqual(['b.example']);
+  });
+
   it('close() stops the events and releases the watchers', async () => {
     const file = join(dir, 'config.yaml');
     writeFileSync(file, doc('v1.example'));
