@@ -106,14 +106,21 @@ export function buildKubeServices(objects: readonly KubeObject[]): KubeRegistryS
         (p) => p.metadata.namespace === ns && selects(selector, p.metadata.labels) && podReady(p),
       );
       if (selected.length > 0) endpointOrigin = 'Pod';
-      endpoints = selected.map((p) => ({
-        address: podIp(p)!,
-        ports: Object.fromEntries(
-          kubePorts.map((sp) => [portName(sp.name), containerPort(p, sp.targetPort ?? sp.port)] as const),
-        ),
-        labels: { ...(p.metadata.labels ?? {}) },
-        weight: 1,
-      }));
+      endpoints = selected.flatMap((p) => {
+        const targets = kubePorts.map(
+          (sp) => [portName(sp.name), containerPort(p, sp.targetPort ?? sp.port)] as const,
+        );
+        // A named targetPort the Pod does not declare: the endpoint controller leaves the Pod out.
+        if (targets.some(([, port]) => port === undefined)) return [];
+        return [
+          {
+            address: podIp(p)!,
+            ports: Object.fromEntries(targets) as Record<string, number>,
+            labels: { ...(p.metadata.labels ?? {}) },
+            weight: 1,
+          },
+        ];
+      });
     }
     out.push({
       object,
@@ -172,8 +179,11 @@ function podIp(p: KubePod): string | undefined {
   return isObject(first) ? first.ip : undefined;
 }
 
-/** A Service `targetPort` resolved against the Pod: a number as is, a name via the containers' ports. */
-function containerPort(p: KubePod, target: number | string | undefined): number {
+/**
+ * A Service `targetPort` resolved against the Pod: a number as is, a name via the containers'
+ * ports; undefined when the Pod has no such port.
+ */
+function containerPort(p: KubePod, target: number | string | undefined): number | undefined {
   if (typeof target === 'number') return target;
   for (const c of array(isObject(p.spec) ? p.spec.containers : undefined)) {
     if (!isObject(c)) continue;
@@ -183,7 +193,7 @@ function containerPort(p: KubePod, target: number | string | undefined): number 
       }
     }
   }
-  return 0;
+  return undefined;
 }
 
 function selects(selector: Record<string, unknown>, labels: Record<string, unknown> | undefined): boolean {

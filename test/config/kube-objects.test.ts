@@ -205,6 +205,16 @@ subsets:
     ]);
   });
 
+  it('leaves out a Pod without the container port a named targetPort names', () => {
+    const eps = endpointsOf(
+      'reviews.default.svc.cluster.local',
+      kubeService('reviews', 'http'),
+      pod(reviews('v1', 8001)),
+      pod(reviews('v2', 8002)).replace('name: http, containerPort', 'name: web, containerPort'),
+    );
+    expect(eps).toEqual([{ address: '127.0.0.1', ports: { http: 8001 }, version: 'v1' }]);
+  });
+
   it('a Service with Deployments but no Pods has no endpoints', () => {
     expect(
       endpointsOf(
