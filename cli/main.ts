@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { validateConfig } from '../config/pipeline.js';
+import { FileSource } from '../config/sources/files.js';
 import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
@@ -18,12 +19,14 @@ const USAGE = `Usage:
   meshgate validate -f <file|dir> [-f ...] [options]
 
 Options:
-  -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f
+  -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f; also
+                               reads Service, EndpointSlice, Endpoints, Pod, Secret, Namespace
   -n, --namespace <ns>         namespace for resources that name none (default: default)
       --gateway-labels k=v,..  serve only Gateways whose selector matches these labels (default: all)
       --port-map 80=8080,...   bind a Gateway server port on another local port
       --credentials-dir <dir>  TLS credentials for credentialName: <dir>/<name>/tls.crt, tls.key[, ca.crt]
-                               (and <dir>/<name>-cacert/ca.crt), as a mounted Kubernetes Secret
+                               (and <dir>/<name>-cacert/ca.crt), as a mounted Kubernetes Secret;
+                               a Secret <name> given with -f is used first
       --strict                 refuse dangling references (missing Gateway, subset, host) as errors
       --access-log json|text|off   access log format on stdout (default: json)
       --log-level <level>      trace|debug|info|warn|error, system log on stderr (default: info)
@@ -145,12 +148,12 @@ async function main(argv: string[]): Promise<number> {
   };
 
   if (command === 'validate') {
-    const result = await validateConfig(paths, pipeline);
+    const result = await validateConfig([new FileSource(paths)], pipeline);
     for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
     const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = result.diagnostics.filter((d) => d.severity === 'warning').length;
     process.stdout.write(
-      `${result.resources.length} resources, ${errors} error(s), ${warnings} warning(s)\n`,
+      `${result.resources.length} resources, ${result.objects.length} Kubernetes objects, ${errors} error(s), ${warnings} warning(s)\n`,
     );
     return hasErrors(result.diagnostics) ? 1 : 0;
   }

@@ -21,6 +21,10 @@ export interface KnownService {
   readonly ports: readonly number[];
   /** Namespaces it is exported to (`networking.istio.io/exportTo`); undefined or empty = all. */
   readonly exportTo?: readonly string[];
+  /** Labels of its endpoints (Pods) when the input has any; subsets are checked against them. */
+  readonly endpointLabels?: readonly Record<string, unknown>[];
+  /** `Service/ns/name` that declared it, for messages. */
+  readonly source?: string;
 }
 
 /** One service host as analysis sees it. */
@@ -29,6 +33,9 @@ export interface ServiceInfo {
   readonly ports: readonly number[];
   /** The ServiceEntry that declares it; undefined for a {@link KnownService}. */
   readonly se: Resource<'ServiceEntry'> | undefined;
+  /** For a {@link KnownService}: its endpoints' labels and declaring object. */
+  readonly endpointLabels?: readonly Record<string, unknown>[];
+  readonly source?: string;
 }
 
 /** The scope that means "every namespace". */
@@ -112,7 +119,13 @@ export class ServiceIndex {
     }
     for (const k of known) {
       const host = k.host.toLowerCase();
-      this.add(host, exportScopes(k.exportTo, k.namespace), { host, ports: k.ports, se: undefined });
+      this.add(host, exportScopes(k.exportTo, k.namespace), {
+        host,
+        ports: k.ports,
+        se: undefined,
+        endpointLabels: k.endpointLabels,
+        source: k.source,
+      });
     }
   }
 

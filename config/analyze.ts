@@ -614,9 +614,18 @@ function hostChecks(dr: Resource<'DestinationRule'>, raw: string, ctx: Context, 
   }
   // Subset coverage is only knowable for a concrete host with a fixed endpoint list.
   if (isWildcard(host)) return;
-  const se = ctx.services.visibleFrom(host, dr.metadata.namespace)?.se;
-  if (!se || specOf(se).resolution !== 'STATIC') return;
-  const endpoints = ctx.endpointLabels(se);
+  const svc = ctx.services.visibleFrom(host, dr.metadata.namespace);
+  const se = svc?.se;
+  // A Kubernetes Service is checked against the Pods behind it when the input has any.
+  const endpoints = se
+    ? specOf(se).resolution === 'STATIC'
+      ? ctx.endpointLabels(se)
+      : undefined
+    : svc?.endpointLabels?.length
+      ? svc.endpointLabels
+      : undefined;
+  if (!svc || !endpoints) return;
+  const owner = se ? resourceKey(se) : (svc.source ?? svc.host);
   list(specOf(dr).subsets).forEach((s, i) => {
     if (!isRecord(s)) return;
     const selector = labelsOf(s.labels);
@@ -627,7 +636,7 @@ function hostChecks(dr: Resource<'DestinationRule'>, raw: string, ctx: Context, 
       'error',
       Codes.DestinationRuleSubsetNotSelectPods,
       `spec.subsets[${i}]`,
-      `The Subset ${String(s.name)} defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream). (labels ${selectorString(selector) || 'none'}, endpoints of ${resourceKey(se)})`,
+      `The Subset ${String(s.name)} defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream). (labels ${selectorString(selector) || 'none'}, endpoints of ${owner})`,
     );
   });
 }
