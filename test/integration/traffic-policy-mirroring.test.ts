@@ -114,11 +114,6 @@ async function slowShadow(): Promise<{ port: number; held(): Promise<number>; ki
   };
 }
 
-function p99(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.ceil(s.length * 0.99) - 1]!;
-}
-
 describe('mirroring', () => {
   const bed = gatewayBed();
 
@@ -179,8 +174,9 @@ describe('mirroring', () => {
     ]);
   });
 
-  it('a shadow that takes 10 s does not change the primary p99 by more than 1 ms', async () => {
-    // The shadow runs in its own process, as a remote service would: its work is not ours.
+  it('a shadow that takes 10 s never holds up the primary; copies beyond the mirror budget are dropped and counted', async () => {
+    // The shadow runs in its own process, as a remote service would: its work is not ours. How
+    // much a mirror costs the primary's latency is a speed claim for the benchmark, not asserted here.
     const shadow = await slowShadow();
     try {
       const v1 = await bed.upstream('v1');
@@ -192,40 +188,24 @@ describe('mirroring', () => {
         ),
       );
       const port = gw.port(80);
-      const timed = async (path: string) => {
-        const t0 = performance.now();
-        const r = await httpGet(port, path);
+      const extra = 20;
+      const total = DEFAULT_MIRRORS_IN_FLIGHT + extra;
+      // Sequential: each primary answer arrives while every earlier copy is still held by the
+      // shadow (10 s), so a primary that waited for its copy would time the test out.
+      for (let i = 0; i < total; i++) {
+        const r = await httpGet(port, `/mirrored?i=${i}`);
         expect(r.status).toBe(200);
-        return performance.now() - t0;
-      };
-      for (let i = 0; i < 100; i++) await timed(i % 2 ? '/mirrored' : '/plain'); // warm-up
-      // Interleaved so both series see the same machine load. A p99 over a few hundred samples
-      // moves by milliseconds when other processes compete for the CPU, so up to five rounds are
-      // measured and the test passes on the first round that resolves the 1 ms bound.
-      let best = Infinity;
-      let report = '';
-      for (let round = 1; round <= 5 && Math.abs(best) > 1; round++) {
-        const plain: number[] = [];
-        const mirrored: number[] = [];
-        for (let i = 0; i < 300; i++) {
-          plain.push(await timed('/plain'));
-          mirrored.push(await timed('/mirrored'));
-        }
-        const diff = p99(mirrored) - p99(plain);
-        if (Math.abs(diff) < Math.abs(best)) {
-          best = diff;
-          report = `p99 without mirror ${p99(plain).toFixed(3)} ms, with a 10 s shadow ${p99(mirrored).toFixed(3)} ms (round ${round})`;
-        }
+        expect(r.headers['x-upstream']).toBe('v1');
       }
-      const held = await shadow.held();
-      console.log(`mirroring: ${report}; shadow requests in flight: ${held}`);
-      // The shadow holds the copies up to the mirror budget; later copies were dropped and counted.
+      expect(v1.seen).toHaveLength(total);
+      // Each question is a round trip to the shadow process; the copies in flight connect meanwhile.
+      let held = await shadow.held();
+      for (let i = 0; i < 1000 && held < DEFAULT_MIRRORS_IN_FLIGHT; i++) held = await shadow.held();
       expect(held).toBe(DEFAULT_MIRRORS_IN_FLIGHT);
       const dropped = gw.gateway.stats.get(
         'cluster.outbound|8000|v2|httpbin.default.svc.cluster.local.upstream_rq_pending_overflow',
       );
-      expect(dropped).toBeGreaterThan(0);
-      expect(Math.abs(best)).toBeLessThanOrEqual(1);
+      expect(dropped).toBe(extra);
     } finally {
       shadow.kill();
     }
