@@ -134,7 +134,11 @@ export class Observability implements AdminBackend, HealthBackend {
     this.nodeId = opts.nodeId ?? `router~${primaryAddress()}~${hostname()}.${ns}~${ns}.svc.cluster.local`;
     const metricsOn = opts.metrics !== false;
     this.metrics = metricsOn
-      ? new IstioMetrics({ workloadName: workload, workloadNamespace: ns })
+      ? new IstioMetrics({
+          workloadName: workload,
+          workloadNamespace: ns,
+          isMeshListener: (local) => this.isMeshListener(local),
+        })
       : undefined;
     this.registry = this.metrics?.registry ?? new Registry();
     this.envoy = new EnvoyStats(gw.stats, (local) => this.listenerAt(local));
@@ -145,7 +149,7 @@ export class Observability implements AdminBackend, HealthBackend {
             ...opts.tracing,
             serviceName: `${workload}.${ns}`,
             nodeId: this.nodeId,
-            isMeshListener: (local) => this.listenerAt(local) === MESH_LISTENER_NAME,
+            isMeshListener: (local) => this.isMeshListener(local),
           },
           gw.stats,
         )
@@ -394,6 +398,12 @@ export class Observability implements AdminBackend, HealthBackend {
   }
 
   /** The listener a downstream local address (`ip:port`) belongs to (for `http.<prefix>.*` stats). */
+  /** Whether a downstream local address (`ip:port`) is the mesh listener's (one map lookup). */
+  private isMeshListener(local: string): boolean {
+    const a = this.gw.listeners.addressOf(MESH_LISTENER_NAME);
+    return a !== undefined && local.endsWith(`:${a.port}`);
+  }
+
   private listenerAt(local: string): string | undefined {
     if (!this.gw.store.hasSnapshot) return undefined;
     const colon = local.lastIndexOf(':');
