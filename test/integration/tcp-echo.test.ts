@@ -298,9 +298,8 @@ spec:
   });
 
   it('gives up on a silent upstream at connectTimeout (UF)', async () => {
-    const t0 = performance.now();
+    // The cause is in the counters and the details (connect timeout, not refused), not a duration.
     expect(await exchange(gw.port(31402), 'hello\n')).toBe('');
-    expect(performance.now() - t0).toBeLessThan(2_000);
     const r = await recordWhere(gw, (x) => x.upstreamCluster?.includes('blackhole') === true);
     expect(r.responseFlags).toBe('UF');
     expect(
@@ -325,8 +324,8 @@ spec:
     const idleFrom = performance.now();
     await new Promise<void>((r) => s.once('close', () => r()));
     const idle = performance.now() - idleFrom;
+    // Not before the timeout; that the timeout closed it is the idle_timeout counter's to say.
     expect(idle).toBeGreaterThan(250);
-    expect(idle).toBeLessThan(3_000);
     expect(gw.gateway.stats.get('tcp.outbound|9000||idle-echo.default.svc.cluster.local.idle_timeout')).toBe(
       1,
     );
