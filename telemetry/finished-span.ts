@@ -3,6 +3,21 @@
  * send it (`zipkin-exporter.ts`, `otlp-exporter.ts`). The tracer (`tracing.ts`) produces them.
  */
 
+/** The reporting service when none is given: Istio's ingress gateway (`<workload>.<namespace>`). */
+export const DEFAULT_TRACING_SERVICE = 'istio-ingressgateway.istio-system';
+
+/**
+ * The collector URL of `opts`.
+ * @throws TypeError for an endpoint that is not an http(s) URL (the CLI checks it first).
+ */
+export function collectorUrl(opts: SpanExportOptions): URL {
+  const url = new URL(opts.endpoint);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new TypeError(`tracing endpoint must be an http(s) URL: ${opts.endpoint}`);
+  }
+  return url;
+}
+
 /** Collector settings shared by the exporters. */
 export interface SpanExportOptions {
   /**

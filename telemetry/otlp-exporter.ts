@@ -22,7 +22,13 @@ import {
   type ReadableSpan,
   type SpanExporter as OtelSpanExporter,
 } from '@opentelemetry/sdk-trace';
-import type { FinishedSpan, SpanExporter, SpanExportOptions } from './finished-span.js';
+import {
+  collectorUrl,
+  DEFAULT_TRACING_SERVICE,
+  type FinishedSpan,
+  type SpanExporter,
+  type SpanExportOptions,
+} from './finished-span.js';
 import type { StatStore } from './stats.js';
 
 /** Stat names (Envoy's `tracing.opentelemetry.*` where Envoy has one). */
@@ -114,12 +120,9 @@ export class OtlpExporter implements SpanExporter {
     opts: SpanExportOptions,
     private readonly stats: StatStore,
   ) {
-    const url = new URL(opts.endpoint);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`tracing endpoint must be an http(s) URL: ${opts.endpoint}`);
-    }
+    collectorUrl(opts);
     this.resource = resourceFromAttributes({
-      'service.name': opts.serviceName ?? 'istio-ingressgateway.istio-system',
+      'service.name': opts.serviceName ?? DEFAULT_TRACING_SERVICE,
     });
     const exporter = new OTLPTraceExporter({ url: opts.endpoint, timeoutMillis: 10_000 });
     const maxQueueSize = opts.maxQueuedSpans ?? 1000;

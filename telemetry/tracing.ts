@@ -32,7 +32,7 @@
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { StreamRecord } from './access-log.js';
-import type { SpanExporter, SpanExportOptions } from './finished-span.js';
+import { DEFAULT_TRACING_SERVICE, type SpanExporter, type SpanExportOptions } from './finished-span.js';
 import { OtlpExporter } from './otlp-exporter.js';
 import type { StatStore } from './stats.js';
 import { socketAddresses } from './socket-addresses.js';
@@ -210,7 +210,7 @@ export class Tracer implements TraceInjector {
   /** @throws Error when the endpoint's format cannot be told ({@link tracingFormatOf}). */
   constructor(opts: TracingOptions, stats: StatStore) {
     this.samplingPercent = Math.min(100, Math.max(0, opts.samplingPercent ?? 1));
-    const serviceName = opts.serviceName ?? 'istio-ingressgateway.istio-system';
+    const serviceName = opts.serviceName ?? DEFAULT_TRACING_SERVICE;
     this.nodeId = opts.nodeId ?? '';
     this.isMesh = opts.isMeshListener ?? (() => false);
     this.format = tracingFormatOf(opts.endpoint, opts.format);

@@ -4,7 +4,13 @@
  * Envoy's `tracing.zipkin.*`.
  */
 import { Pool } from 'undici';
-import type { FinishedSpan, SpanExporter, SpanExportOptions } from './finished-span.js';
+import {
+  collectorUrl,
+  DEFAULT_TRACING_SERVICE,
+  type FinishedSpan,
+  type SpanExporter,
+  type SpanExportOptions,
+} from './finished-span.js';
 import type { StatStore } from './stats.js';
 
 /** A Zipkin v2 span (https://zipkin.io/zipkin-api/#/default/post_spans). Times in µs. */
@@ -86,13 +92,10 @@ export class ZipkinExporter implements SpanExporter {
     opts: SpanExportOptions,
     private readonly stats: StatStore,
   ) {
-    const url = new URL(opts.endpoint);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`tracing endpoint must be an http(s) URL: ${opts.endpoint}`);
-    }
+    const url = collectorUrl(opts);
     this.path = `${url.pathname}${url.search}`;
     this.pool = new Pool(url.origin, { connections: 2, headersTimeout: 10_000, bodyTimeout: 10_000 });
-    this.serviceName = opts.serviceName ?? 'istio-ingressgateway.istio-system';
+    this.serviceName = opts.serviceName ?? DEFAULT_TRACING_SERVICE;
     this.maxQueued = opts.maxQueuedSpans ?? 1000;
     this.maxBatch = opts.maxBatch ?? 100;
     this.timer = setInterval(() => {
