@@ -22,9 +22,13 @@ describe('tracing on (OTLP/HTTP protobuf export)', () => {
   beforeAll(async () => {
     productpage = await startUpstream('productpage');
     otlp = await startOtlpReceiver();
-    gw = await startTelemetryGateway(bookinfoConfig({ productpage: productpage.port }), {
-      tracing: { endpoint: otlp.url, samplingPercent: 100, flushIntervalMs: 50 },
-    });
+    gw = await startTelemetryGateway(
+      bookinfoConfig({ productpage: productpage.port }),
+      {
+        tracing: { endpoint: otlp.url, samplingPercent: 100, flushIntervalMs: 50 },
+      },
+      { meshPort: 0 },
+    );
     port = gw.port(8080);
   });
 
@@ -100,6 +104,23 @@ describe('tracing on (OTLP/HTTP protobuf export)', () => {
       upstream_cluster: '-',
     });
     expect(s.attributes['upstream_address']).toBeUndefined();
+  });
+
+  it('a call through the mesh listener is a CLIENT span, as a sidecar outbound span is', async () => {
+    const traceId = 'c7ad6b7169203331b7ad6b7169203331';
+    const r = await httpGet(gw.meshPort(), '/productpage', {
+      host: 'productpage:9080',
+      traceparent: `00-${traceId}-0102030405060708-01`,
+    });
+    expect(r.status).toBe(200);
+    traced.push(traceId);
+    const s = await otlp.waitForSpan((x) => x.traceId === traceId);
+    expect(s).toMatchObject({
+      name: 'productpage.default.svc.cluster.local:9080/*',
+      kind: OTLP_KIND.CLIENT,
+      parentSpanId: '0102030405060708',
+    });
+    expect(s.attributes['upstream_cluster']).toBe(CLUSTER);
   });
 
   it('pads a 64-bit B3 trace id to 128 bits and marks no span for x-b3-sampled: 0', async () => {
