@@ -132,7 +132,12 @@ export async function runStack(spec: StackSpec): Promise<number> {
         taken
           .map((p) => {
             const name = p.who === 'gateway' ? env[p.port] : undefined;
-            const fix = name !== undefined ? `set ${name} to a free port` : 'stop what uses it';
+            const fix =
+              name !== undefined
+                ? `set ${name} to a free port`
+                : p.who === 'gateway'
+                  ? 'choose another port (GATEWAY_PORT=...)'
+                  : 'stop what uses it';
             return `port ${p.port} (${p.who}) is already in use: ${fix}`;
           })
           .join('\n') + '\n(is another copy running?)',
