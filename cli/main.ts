@@ -13,6 +13,11 @@ import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import { parseDnsServer } from '../upstream/dns.js';
 import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
+import { MESHGATE_VERSION } from '../telemetry/metrics.js';
+import { suggestFlag } from './flag-suggestion.js';
+
+/** `--log-level` values (pino's levels). */
+const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 const USAGE = `Usage:
   meshgate run -f <file|dir> [-f ...] [options]
@@ -37,7 +42,8 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
-${TELEMETRY_USAGE}  -h, --help
+${TELEMETRY_USAGE}      --version                print the version and exit
+  -h, --help
 `;
 
 /** Parses `k=v,k2=v2`. @throws Error naming the bad entry. */
@@ -109,12 +115,23 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
   }
+  if (command === '--version' || command === 'version') {
+    process.stdout.write(`meshgate ${MESHGATE_VERSION}\n`);
+    return 0;
+  }
   let values: ReturnType<typeof parse>['values'];
   try {
     values = parse(rest).values;
   } catch (err) {
-    process.stderr.write(`meshgate: ${(err as Error).message}\n\n${USAGE}`);
+    const unknown = /^Unknown option '-{1,2}([^']+)'/.exec((err as Error).message)?.[1];
+    const hint = unknown !== undefined ? suggestFlag(unknown, Object.keys(CLI_OPTIONS)) : undefined;
+    const mean = hint !== undefined ? ` (did you mean --${hint}?)` : '';
+    process.stderr.write(`meshgate: ${(err as Error).message}${mean}\n\n${USAGE}`);
     return 2;
+  }
+  if (values.version) {
+    process.stdout.write(`meshgate ${MESHGATE_VERSION}\n`);
+    return 0;
   }
   if (values.help) {
     process.stdout.write(USAGE);
@@ -164,6 +181,13 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`meshgate: --access-log must be json, text or off\n`);
       return 2;
     }
+    const level = values['log-level'] ?? 'info';
+    if (!(LOG_LEVEL_NAMES as readonly string[]).includes(level)) {
+      process.stderr.write(
+        `meshgate: --log-level: "${level}" must be one of ${LOG_LEVEL_NAMES.join(', ')}\n`,
+      );
+      return 2;
+    }
     let telemetry: GatewayOptions['telemetry'];
     try {
       telemetry = parseTelemetryOptions(values);
@@ -173,10 +197,7 @@ async function main(argv: string[]): Promise<number> {
     }
     // The system log goes to stderr and the access log to stdout, as Envoy in Istio does: the two
     // streams never interleave, and `kubectl logs`-style readers can tell them apart.
-    const log = pino(
-      { level: values['log-level'] ?? 'info', base: { component: 'meshgate' } },
-      pino.destination(2),
-    );
+    const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
     const started = await Gateway.start(
       { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
       log,
@@ -209,27 +230,27 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
+/** The flags of `run` and `validate`; "did you mean" suggestions come from this table too. */
+const CLI_OPTIONS = {
+  filename: { type: 'string', short: 'f', multiple: true },
+  namespace: { type: 'string', short: 'n' },
+  'gateway-labels': { type: 'string' },
+  'port-map': { type: 'string' },
+  'credentials-dir': { type: 'string' },
+  strict: { type: 'boolean' },
+  'access-log': { type: 'string' },
+  'log-level': { type: 'string' },
+  'no-watch': { type: 'boolean' },
+  'mesh-port': { type: 'string' },
+  'outbound-traffic-policy': { type: 'string' },
+  'dns-server': { type: 'string' },
+  ...TELEMETRY_ARG_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
 function parse(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: false,
-    options: {
-      filename: { type: 'string', short: 'f', multiple: true },
-      namespace: { type: 'string', short: 'n' },
-      'gateway-labels': { type: 'string' },
-      'port-map': { type: 'string' },
-      'credentials-dir': { type: 'string' },
-      strict: { type: 'boolean' },
-      'access-log': { type: 'string' },
-      'log-level': { type: 'string' },
-      'no-watch': { type: 'boolean' },
-      'mesh-port': { type: 'string' },
-      'outbound-traffic-policy': { type: 'string' },
-      'dns-server': { type: 'string' },
-      ...TELEMETRY_ARG_OPTIONS,
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  return parseArgs({ args, allowPositionals: false, options: CLI_OPTIONS });
 }
 
 main(process.argv.slice(2)).then(

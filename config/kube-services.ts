@@ -24,7 +24,7 @@ import {
 } from './kube-resources.js';
 import { inferPortProtocol } from './port-protocol.js';
 import type { ServicePort } from './resources.js';
-import type { RegistryEndpoint, Service } from './registry.js';
+import type { RegistryEndpoint, Service } from './service.js';
 
 /** Where a Kubernetes service's endpoints came from (see the module comment). */
 export type EndpointOrigin = 'EndpointSlice' | 'Endpoints' | 'Pod' | 'none';

@@ -24,6 +24,8 @@ import { createTcpListenerFactory } from './tcp-proxy.js';
 export interface GatewayOptions extends PipelineOptions {
   /** `--dns-server`: resolve DNS endpoints and original destinations there (default: system resolver). */
   readonly dnsServer?: { readonly host: string; readonly port: number };
+  /** Clock of the DNS cache, in ms (tests inject one to expire TTLs); default `Date.now`. */
+  readonly dnsClock?: () => number;
   /** `-f` paths: files or directories (read by a `files` source, first among {@link sources}). */
   readonly paths: readonly string[];
   /** Further configuration sources (the Kubernetes API server), read after the `-f` paths; closed with the gateway. */
@@ -75,7 +77,7 @@ export class Gateway {
         onDrop: (lines) => this.stats.inc('access_log.dropped_lines', lines),
       });
     this.clusters = new ClusterManager({
-      dns: new DnsCache({ server: opts.dnsServer }),
+      dns: new DnsCache({ server: opts.dnsServer, now: opts.dnsClock }),
       onWarning: (message) => log.warn(message),
     });
     this.observability = new Observability(opts.telemetry ?? {}, this);
