@@ -130,7 +130,8 @@ export function createAdminServer(backend: AdminBackend, opts: AdminServerOption
     if (req.query.filter !== undefined && req.query.filter !== '') {
       // Envoy's filter is an RE2 search; linear time, so no filter can stall the data path.
       const compiled = compileRe2(req.query.filter, '', false);
-      if (!compiled.ok) return reply.code(400).type('text/plain').send(`invalid filter regex: ${compiled.reason}\n`);
+      if (!compiled.ok)
+        return reply.code(400).type('text/plain').send(`invalid filter regex: ${compiled.reason}\n`);
       filter = compiled.regex;
     }
     return reply.type('text/plain').send(backend.statsText(filter));

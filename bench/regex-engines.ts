@@ -45,7 +45,11 @@ function matcher(engine: Engine, pattern: string): (s: string) => boolean {
   return (s) => re.test(s);
 }
 
-function measure(fn: (s: string) => boolean, input: string, iterations: number): { us: number; result: boolean } {
+function measure(
+  fn: (s: string) => boolean,
+  input: string,
+  iterations: number,
+): { us: number; result: boolean } {
   let result = fn(input); // warm-up and result check
   for (let i = 0; i < Math.min(iterations, 1000); i++) result = fn(input);
   const t0 = process.hrtime.bigint();
@@ -57,8 +61,13 @@ function measure(fn: (s: string) => boolean, input: string, iterations: number):
 function main(): void {
   const { values } = parseArgs({ options: { iterations: { type: 'string', default: '20000' } } });
   const iterations = Number(values.iterations);
-  const rows: { case: string; engine: Engine; inputChars: number; usPerMatch: number | null; result: boolean | null }[] =
-    [];
+  const rows: {
+    case: string;
+    engine: Engine;
+    inputChars: number;
+    usPerMatch: number | null;
+    result: boolean | null;
+  }[] = [];
   for (const c of CASES) {
     for (const engine of ['backtracking', 'v8-linear', 're2js'] as const) {
       const fn = matcher(engine, c.pattern);
@@ -81,7 +90,9 @@ function main(): void {
   }
   for (const r of rows) {
     const us = r.usPerMatch === null ? 'not run (exponential)' : `${r.usPerMatch.toFixed(3)} µs`;
-    console.log(`${r.case.padEnd(12)} ${r.engine.padEnd(13)} ${String(r.inputChars).padStart(6)} chars  ${us}  ${r.result}`);
+    console.log(
+      `${r.case.padEnd(12)} ${r.engine.padEnd(13)} ${String(r.inputChars).padStart(6)} chars  ${us}  ${r.result}`,
+    );
   }
   console.log(JSON.stringify(rows));
 }

@@ -18,6 +18,7 @@ import type { ClusterManager, ClusterState } from '../upstream/cluster-manager.j
 import type { EndpointState } from '../upstream/endpoint-state.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { Admission, TicketState, type BreakerTicket } from '../upstream/circuit-breaker.js';
+import { applyEdgeRequestPolicy } from './http/edge-request.js';
 import { allowedOrigin, answerPreflight, applyCorsHeaders } from './cors.js';
 import { classifyUpstreamError, Replies, writeLocalReply, type LocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
@@ -215,6 +216,11 @@ export class HttpStream {
   run(): void {
     const req = this.req;
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return this.reply(Replies.http10);
+    // ---- edge hook: header limits, fragment / duplicate Host / %00 → 4xx, BASE path normalization and
+    // internal x-envoy-* headers stripped, before anything reads the path (gateway/http/edge-request.ts).
+    const edgeReply = applyEdgeRequestPolicy(req, this.rt.listener.mesh === undefined);
+    if (edgeReply !== undefined) return this.reply(edgeReply);
+    // ---- end edge hook
     // HTTP/1.1 requires Host (RFC 9112 §3.2). Node rejects it before this point unless the server
     // opts out, as the mesh listener does so the refusal is access-logged.
     if (req.headers.host === undefined) return this.reply(Replies.badRequest);

@@ -92,7 +92,12 @@ describe('linear-time regex', () => {
     for (const line of stats.body.split('\n').filter(Boolean)) expect(line.split(':')[0]).toMatch(/x$/);
     expect(unrelated.status).toBe(200);
     const some = await fetchText(`${admin}/stats?filter=${encodeURIComponent('^server\\.(live|state)$')}`);
-    expect(some.body.split('\n').filter(Boolean).map((l) => l.split(':')[0])).toEqual(['server.live', 'server.state']);
+    expect(
+      some.body
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(':')[0]),
+    ).toEqual(['server.live', 'server.state']);
     const bad = await fetchText(`${admin}/stats?filter=${encodeURIComponent('a(?=b)')}`);
     expect(bad.status).toBe(400);
     expect(bad.body).toContain('lookahead');
