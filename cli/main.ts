@@ -12,6 +12,7 @@ import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import { parseDnsServer } from '../upstream/dns.js';
 import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
+import { DRAIN_ARG_OPTIONS, DRAIN_USAGE, parseDrainOptions } from './drain-options.js';
 
 const USAGE = `Usage:
   meshgate run -f <file|dir> [-f ...] [options]
@@ -34,7 +35,7 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
-${TELEMETRY_USAGE}  -h, --help
+${TELEMETRY_USAGE}${DRAIN_USAGE}  -h, --help
 `;
 
 /** Parses `k=v,k2=v2`. @throws Error naming the bad entry. */
@@ -162,8 +163,10 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     let telemetry: GatewayOptions['telemetry'];
+    let drain: ReturnType<typeof parseDrainOptions>;
     try {
       telemetry = parseTelemetryOptions(values);
+      drain = parseDrainOptions(values);
     } catch (err) {
       process.stderr.write(`meshgate: ${(err as Error).message}\n`);
       return 2;
@@ -192,13 +195,16 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGHUP', () => void gw.reload());
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
-        log.info({ signal: sig }, 'shutting down');
+        log.info({ signal: sig, drainMs: drain.drainMs, timeoutMs: drain.timeoutMs }, 'shutting down');
         resolve();
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
-    await gw.close();
+    // Readiness 503 now; listeners accept for the drain duration with Connection: close, then open
+    // connections get the drain timeout and are closed: exit is bounded whatever the clients do.
+    await gw.shutdown(drain);
+    log.info('drained; exiting');
     return 0;
   }
 
@@ -224,6 +230,7 @@ function parse(args: string[]) {
       'outbound-traffic-policy': { type: 'string' },
       'dns-server': { type: 'string' },
       ...TELEMETRY_ARG_OPTIONS,
+      ...DRAIN_ARG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });

@@ -14,7 +14,8 @@ import { DnsCache } from '../upstream/dns.js';
 import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
 import { Observability, type ObservabilityOptions, type PortBindError } from '../admin/observability.js';
-import { ListenerManager, type ListenerBindError } from './listener-manager.js';
+import { ConnectionDrain } from './connection-drain.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS, ListenerManager, type ListenerBindError } from './listener-manager.js';
 import type { ProxyContext } from './http-stream.js';
 import { CertStore } from '../tls/cert-store.js';
 import { createTlsListenerFactory } from './tls-listener.js';
@@ -35,6 +36,27 @@ export interface GatewayOptions extends PipelineOptions {
   /** Runs after the telemetry ports are up and the first snapshot is installed, before listeners bind (tests observe readiness here). */
   readonly beforeListen?: (gw: Gateway) => void | Promise<void>;
 }
+
+/**
+ * Graceful shutdown timing (`--drain-duration`, `--drain-timeout`).
+ * - `drainMs`: listeners keep accepting while every response closes its connection (Istio's
+ *   `terminationDrainDuration`, default 5 s): clients and load balancers move away without errors.
+ * - `timeoutMs`: then listeners stop accepting and open connections get this long to finish before
+ *   they are destroyed.
+ */
+export interface DrainOptions {
+  readonly drainMs: number;
+  readonly timeoutMs: number;
+}
+
+/** Istio's `terminationDrainDuration` default, ms. */
+export const DEFAULT_DRAIN_MS = 5_000;
+/**
+ * Deadline for in-flight requests after the drain, ms. Envoy's `--drain-time-s` (600 s) and Istio's
+ * `drainDuration` (45 s) would outlast Kubernetes' default 30 s `terminationGracePeriodSeconds` and end in
+ * SIGKILL; 5 s drain + 20 s leaves 5 s for the access log and spans to flush.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = DEFAULT_CLOSE_TIMEOUT_MS;
 
 export type StartResult =
   | { ok: true; gateway: Gateway }
@@ -57,6 +79,8 @@ export class Gateway {
   private watchers: FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<boolean> | undefined;
+  /** Set once shutdown began: no reload may bind listeners again. */
+  private closing = false;
 
   private constructor(
     readonly opts: GatewayOptions,
@@ -79,6 +103,7 @@ export class Gateway {
       stats: this.stats,
       observer: this.observability.observer,
       tracing: this.observability.tracer,
+      drain: new ConnectionDrain(),
     };
     this.listeners = new ListenerManager(ctx, log);
     // TLS (HTTPS terminate, PASSTHROUGH) and TCP servers; certificates shared and watched process-wide.
@@ -149,7 +174,9 @@ export class Gateway {
     if (this.reloading) return this.reloading.then(() => this.reload());
     this.reloading = (async () => {
       try {
+        if (this.closing) return false;
         const result = await compileConfig(this.opts.paths, this.opts);
+        if (this.closing) return false;
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
@@ -199,13 +226,37 @@ export class Gateway {
     }, 200);
   }
 
-  /** Stops listeners, watchers and pools; flushes the access log. */
-  async close(): Promise<void> {
+  /**
+   * Graceful shutdown (SIGTERM): readiness turns 503 at once; for `drainMs` the listeners keep
+   * accepting while every response closes its connection; then {@link close} with `timeoutMs`.
+   * Always ends: whatever is still open at the deadline is destroyed.
+   */
+  async shutdown(
+    drain: DrainOptions = { drainMs: DEFAULT_DRAIN_MS, timeoutMs: DEFAULT_DRAIN_TIMEOUT_MS },
+  ): Promise<void> {
+    this.stopReloads();
     this.observability.beginDrain();
+    this.listeners.beginDrain();
+    if (drain.drainMs > 0) await new Promise<void>((r) => setTimeout(r, drain.drainMs));
+    await this.close(drain.timeoutMs);
+  }
+
+  private stopReloads(): void {
+    this.closing = true;
     for (const w of this.watchers) w.close();
     this.watchers = [];
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    await this.listeners.close();
+    this.reloadTimer = undefined;
+  }
+
+  /**
+   * Stops listeners (open connections get up to `timeoutMs`, then are destroyed), watchers and pools;
+   * flushes the access log.
+   */
+  async close(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
+    this.observability.beginDrain();
+    this.stopReloads();
+    await this.listeners.close(timeoutMs);
     await this.clusters.close();
     // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.
     await this.observability.close();

@@ -36,6 +36,8 @@ export function createRequestHandler(
   log: Logger,
 ): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
+    // ---- drain hook: during shutdown every response closes its connection (gateway/connection-drain.ts).
+    ctx.drain?.onResponse(res);
     try {
       new HttpStream(req, res, rt, ctx).run();
     } catch (err) {

@@ -13,6 +13,7 @@ import type { AccessLogger, StreamRecord } from '../telemetry/access-log.js';
 import type { StatStore } from '../telemetry/stats.js';
 import type { StreamObserver } from '../telemetry/observer.js';
 import type { TraceInjector } from '../telemetry/tracing.js';
+import type { ConnectionDrain } from './connection-drain.js';
 import type { ClusterEndpoint } from '../config/cluster.js';
 import type { ClusterManager, ClusterState } from '../upstream/cluster-manager.js';
 import type { EndpointState } from '../upstream/endpoint-state.js';
@@ -55,6 +56,8 @@ export interface ProxyContext {
   readonly observer: StreamObserver;
   /** Trace propagation (issue 6); undefined when tracing is off, so the data path does no trace work. */
   readonly tracing?: TraceInjector;
+  /** Shutdown draining: told where each response starts (gateway/connection-drain.ts). */
+  readonly drain?: ConnectionDrain;
 }
 
 /** Largest request body buffered so the request can be retried (Envoy buffers retried bodies up to its limit), bytes. */

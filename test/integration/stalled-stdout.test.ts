@@ -72,6 +72,8 @@ describe('access log on a stalled stdout', () => {
       'off',
       '--health-port',
       'off',
+      '--drain-duration',
+      '0s',
     );
     child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // Nobody reads stdout: once the pipe's buffer is full, every write would block or fail.
