@@ -12,7 +12,12 @@ import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import { parseDnsServer } from '../upstream/dns.js';
 import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
-import { DRAIN_ARG_OPTIONS, DRAIN_USAGE, parseDrainOptions } from './drain-options.js';
+import {
+  DOWNSTREAM_ARG_OPTIONS,
+  DOWNSTREAM_USAGE,
+  parseDrainOptions,
+  parseMaxConnections,
+} from './downstream-options.js';
 
 const USAGE = `Usage:
   meshgate run -f <file|dir> [-f ...] [options]
@@ -35,7 +40,7 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
-${TELEMETRY_USAGE}${DRAIN_USAGE}  -h, --help
+${TELEMETRY_USAGE}${DOWNSTREAM_USAGE}  -h, --help
 `;
 
 /** Parses `k=v,k2=v2`. @throws Error naming the bad entry. */
@@ -164,9 +169,11 @@ async function main(argv: string[]): Promise<number> {
     }
     let telemetry: GatewayOptions['telemetry'];
     let drain: ReturnType<typeof parseDrainOptions>;
+    let maxConnectionsPerListener: number | undefined;
     try {
       telemetry = parseTelemetryOptions(values);
       drain = parseDrainOptions(values);
+      maxConnectionsPerListener = parseMaxConnections(values);
     } catch (err) {
       process.stderr.write(`meshgate: ${(err as Error).message}\n`);
       return 2;
@@ -178,7 +185,7 @@ async function main(argv: string[]): Promise<number> {
       pino.destination(2),
     );
     const started = await Gateway.start(
-      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
+      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry, maxConnectionsPerListener },
       log,
     );
     if (!started.ok) {
@@ -230,7 +237,7 @@ function parse(args: string[]) {
       'outbound-traffic-policy': { type: 'string' },
       'dns-server': { type: 'string' },
       ...TELEMETRY_ARG_OPTIONS,
-      ...DRAIN_ARG_OPTIONS,
+      ...DOWNSTREAM_ARG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },
   });

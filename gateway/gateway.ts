@@ -33,6 +33,11 @@ export interface GatewayOptions extends PipelineOptions {
   readonly watch?: boolean;
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
+  /**
+   * Downstream connections one listener keeps open at most; more are refused at accept and counted as
+   * `listener.<name>.downstream_cx_overflow` (Envoy's listener connection limit). Default: no limit.
+   */
+  readonly maxConnectionsPerListener?: number;
   /** Runs after the telemetry ports are up and the first snapshot is installed, before listeners bind (tests observe readiness here). */
   readonly beforeListen?: (gw: Gateway) => void | Promise<void>;
 }
@@ -105,7 +110,9 @@ export class Gateway {
       tracing: this.observability.tracer,
       drain: new ConnectionDrain(),
     };
-    this.listeners = new ListenerManager(ctx, log);
+    this.listeners = new ListenerManager(ctx, log, {
+      maxConnectionsPerListener: opts.maxConnectionsPerListener,
+    });
     // TLS (HTTPS terminate, PASSTHROUGH) and TCP servers; certificates shared and watched process-wide.
     this.listeners.register('TLS', createTlsListenerFactory({ certs: new CertStore(log) }));
     this.listeners.register('TCP', createTcpListenerFactory());

@@ -77,6 +77,12 @@ const httpFactory: ListenerFactory = (listener, ctx, log) => {
   };
 };
 
+/** Downstream connection limits applied to every bound listener. */
+export interface DownstreamLimits {
+  /** Open connections per listener; past it, accepted sockets are closed at once and counted. */
+  readonly maxConnectionsPerListener?: number;
+}
+
 export class ListenerManager {
   private readonly bound = new Map<string, { bound: BoundListener; listener: Listener }>();
   private readonly factories = new Map<ListenerKind, ListenerFactory>([['HTTP', httpFactory]]);
@@ -87,6 +93,7 @@ export class ListenerManager {
   constructor(
     private readonly ctx: ProxyContext,
     private readonly log: Logger,
+    private readonly limits: DownstreamLimits = {},
   ) {
     this.drain = ctx.drain ?? new ConnectionDrain();
   }
@@ -144,6 +151,7 @@ export class ListenerManager {
       }
       this.bound.set(key, { bound: b, listener: l });
       this.drain.track(b.server);
+      this.applyLimits(l, b.server);
       const addr = b.server.address();
       const port = addr && typeof addr === 'object' ? addr.port : l.bindPort;
       this.log.info(
@@ -159,6 +167,16 @@ export class ListenerManager {
       );
     }
     return errors;
+  }
+
+  private applyLimits(l: Listener, server: Server): void {
+    const max = this.limits.maxConnectionsPerListener;
+    if (max === undefined) return;
+    // node closes sockets past `maxConnections` right after accept and emits 'drop' for each.
+    server.maxConnections = max;
+    server.on('drop', () => {
+      this.ctx.stats.inc(`listener.${l.name}.downstream_cx_overflow`);
+    });
   }
 
   /**

@@ -1,18 +1,23 @@
 /**
- * The shutdown flags of `meshgate run`: `--drain-duration` and `--drain-timeout`, their `parseArgs`
- * definitions, usage text and parsing into the gateway's {@link DrainOptions}.
+ * The downstream flags of `meshgate run`: shutdown (`--drain-duration`, `--drain-timeout`) and
+ * connection limits (`--max-connections-per-listener`): their `parseArgs` definitions, usage text and
+ * parsing into gateway options.
  */
 import { parseDurationMs } from '../config/duration.js';
 import { DEFAULT_DRAIN_MS, DEFAULT_DRAIN_TIMEOUT_MS, type DrainOptions } from '../gateway/gateway.js';
 
-/** `node:util` parseArgs option definitions of the shutdown flags. */
-export const DRAIN_ARG_OPTIONS = {
+/** `node:util` parseArgs option definitions of the downstream flags. */
+export const DOWNSTREAM_ARG_OPTIONS = {
   'drain-duration': { type: 'string' },
   'drain-timeout': { type: 'string' },
+  'max-connections-per-listener': { type: 'string' },
 } as const;
 
-/** Usage lines of the shutdown flags. */
-export const DRAIN_USAGE = `      --drain-duration <dur>   on SIGTERM: readiness 503 at once, listeners keep accepting this long while
+/** Usage lines of the downstream flags. */
+export const DOWNSTREAM_USAGE = `      --max-connections-per-listener <n>
+                               refuse connections past n open on one listener, counted as
+                               downstream_cx_overflow (default: unlimited, as Envoy)
+      --drain-duration <dur>   on SIGTERM: readiness 503 at once, listeners keep accepting this long while
                                every response closes its connection (default: 5s, Istio's
                                terminationDrainDuration)
       --drain-timeout <dur>    then in-flight requests get this long before connections are closed and
@@ -39,18 +44,19 @@ export function parseGoDurationMs(text: string): number | undefined {
   return at > 0 ? total : undefined;
 }
 
-/** The parsed values of {@link DRAIN_ARG_OPTIONS}. */
-export interface DrainArgValues {
+/** The parsed values of {@link DOWNSTREAM_ARG_OPTIONS}. */
+export interface DownstreamArgValues {
   readonly 'drain-duration'?: string;
   readonly 'drain-timeout'?: string;
+  readonly 'max-connections-per-listener'?: string;
 }
 
 /**
  * Turns `--drain-duration` / `--drain-timeout` into {@link DrainOptions} (defaults 5 s / 20 s).
  * @throws Error naming the flag and the bad value.
  */
-export function parseDrainOptions(v: DrainArgValues): DrainOptions {
-  const read = (flag: keyof DrainArgValues, dflt: number): number => {
+export function parseDrainOptions(v: DownstreamArgValues): DrainOptions {
+  const read = (flag: 'drain-duration' | 'drain-timeout', dflt: number): number => {
     const text = v[flag];
     if (text === undefined) return dflt;
     const ms = parseGoDurationMs(text);
@@ -62,4 +68,19 @@ export function parseDrainOptions(v: DrainArgValues): DrainOptions {
     drainMs: read('drain-duration', DEFAULT_DRAIN_MS),
     timeoutMs: read('drain-timeout', DEFAULT_DRAIN_TIMEOUT_MS),
   };
+}
+
+/**
+ * Parses `--max-connections-per-listener` (a positive integer).
+ * @returns undefined when the flag is absent (no limit).
+ * @throws Error naming the bad value.
+ */
+export function parseMaxConnections(v: DownstreamArgValues): number | undefined {
+  const text = v['max-connections-per-listener'];
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1) {
+    throw new Error(`--max-connections-per-listener: "${text}" must be a positive whole number`);
+  }
+  return n;
 }
