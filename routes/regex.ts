@@ -3,11 +3,13 @@
  * `/stats?filter=` use them, run on re2js (a pure-JS port of RE2): linear time in the input, RE2 syntax.
  *
  * Why re2js and not V8's backtracking `RegExp`: `/(a+)+b` on a 27-character path took 2.4 s of the event
- * loop there. Why not V8's experimental linear engine (`new RegExp(src, 'l')` behind
- * `--enable-experimental-regexp-engine`): measured with `bench/regex-engines.ts` on Node 20, re2js was
- * faster on every case (typical route regexes 0.1–1.4 µs per match against 0.6–6.8 µs; `/(a+)+b` on a
- * 10,000-character path 136 µs against 3,500 µs), and the linear engine rejects the `i` flag that
- * `ignoreUriCase` needs and counted repeats such as `a{1000}` that RE2 accepts.
+ * loop there (2.4–4.4 s measured). Why not V8's experimental linear engine (`new RegExp(src, 'l')` behind
+ * `--enable-experimental-regexp-engine`, which `v8.setFlagsFromString` can turn on before the first
+ * compile): measured with `bench/regex-engines.ts` on Node 20 (two runs, shared 2-core machine), re2js
+ * took 0.1–1.5 µs per match on typical route and header regexes against 0.5–15 µs, and 136–140 µs for
+ * `/(a+)+b` on a 10,000-character path against 3,500–3,700 µs; and the linear engine rejects the `i` flag
+ * that `ignoreUriCase` needs and counted repeats such as `a{1000}` that RE2 accepts. The backtracking
+ * engine is faster on benign patterns (0.01–0.3 µs), but one hostile pattern or path stalls every request.
  *
  * Envoy requires a *full* match for `StringMatch.safe_regex`; `uriRegexRewrite` replaces every match
  * (`RE2::GlobalReplace`), with `\0`–`\9` in the rewrite naming groups.
@@ -32,6 +34,8 @@ export interface Re2Regex {
   [Symbol.replace](input: string, rewrite: string): string;
   /** Unused (RE2 matching keeps no state between calls); kept writable for code written for `RegExp`. */
   lastIndex: number;
+  /** The pattern as written (config dumps print it). */
+  toString(): string;
 }
 
 export type RegexResult = { ok: true; regex: Re2Regex } | { ok: false; reason: string };
@@ -122,6 +126,10 @@ class Re2Pattern implements Re2Regex {
 
   [Symbol.replace](input: string, rewrite: string): string {
     return this.replaceAll(input, rewrite);
+  }
+
+  toString(): string {
+    return this.source;
   }
 }
 

@@ -72,5 +72,6 @@ describe('uriRegexRewrite substitution (RE2::GlobalReplace)', () => {
     const re = compiled(match, '', false);
     expect(re.replaceAll(input, rewrite)).toBe(want);
     expect(input.replace(re, rewrite)).toBe(want); // String.prototype.replace goes through Symbol.replace
+    expect(String(re)).toBe(match); // config dumps print the pattern as written
   });
 });
