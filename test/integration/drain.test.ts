@@ -12,9 +12,17 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HTTP_GATEWAY_GW, yamlDocuments } from '../helpers/resources.js';
+import { logLine, portFromLog } from '../helpers/cli-process.js';
+import {
+  HTTP_GATEWAY_GW,
+  localServiceEntryYaml,
+  yamlDocuments,
+  type ServicePort,
+} from '../helpers/resources.js';
 
 const SLOW_MS = 2000;
+
+const BACKEND_PORT: ServicePort = { number: 8080, name: 'http', protocol: 'HTTP' };
 
 function config(upstream: number): string {
   return yamlDocuments(
@@ -26,15 +34,7 @@ spec:
   hosts: ["*"]
   gateways: [gw]
   http: [{ route: [{ destination: { host: backend, port: { number: 8080 } } }] }]`,
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: backend }
-spec:
-  hosts: [backend]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${upstream} } }]`,
+    localServiceEntryYaml('backend', BACKEND_PORT, upstream),
   );
 }
 
@@ -66,24 +66,6 @@ async function startUpstream(): Promise<Upstream> {
   };
 }
 
-/** Resolves with the `port` of the first stderr line whose msg is `msg`. */
-function logLine(child: ChildProcess, msg: string): Promise<{ port?: number }> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (c: Buffer): void => {
-      buf += c.toString();
-      for (const line of buf.split('\n')) {
-        if (!line.includes(`"msg":"${msg}"`)) continue;
-        child.stderr!.off('data', onData);
-        resolve(JSON.parse(line) as { port?: number });
-        return;
-      }
-    };
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`meshgate exited with ${code} before "${msg}": ${buf}`)));
-  });
-}
-
 async function startMeshgate(upstream: number, drainArgs: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'mg-drain-'));
   writeFileSync(join(dir, 'gw.yaml'), config(upstream));
@@ -91,10 +73,10 @@ async function startMeshgate(upstream: number, drainArgs: string[]) {
   args.push('--access-log', 'off', '--admin-port', 'off', '--prometheus-port', 'off', '--status-port', 'off');
   args.push('--health-port', '0', ...drainArgs);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  const health = logLine(child, 'health port bound');
-  const listener = await logLine(child, 'listener bound');
+  const health = portFromLog(child, 'health port bound');
+  const port = await portFromLog(child, 'listener bound');
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, port: listener.port!, healthPort: (await health).port!, exited };
+  return { child, port, healthPort: await health, exited };
 }
 
 interface Reply {

@@ -10,11 +10,18 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl, rawExchange } from '../helpers/clients.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import { HTTP_GATEWAY_GW, yamlDocuments } from '../helpers/resources.js';
+import {
+  HTTP_GATEWAY_GW,
+  localServiceEntryYaml,
+  yamlDocuments,
+  type ServicePort,
+} from '../helpers/resources.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { createClientErrorHandler } from '../../gateway/http-listener.js';
 import type { ListenerRuntime, ProxyContext } from '../../gateway/http-stream.js';
 import { StatStore } from '../../telemetry/stats.js';
+
+const BACKEND_PORT: ServicePort = { number: 8080, name: 'http', protocol: 'HTTP' };
 
 function config(upstream: number): string {
   return yamlDocuments(
@@ -32,15 +39,7 @@ spec:
     retries: { attempts: 0 }
     route: [{ destination: { host: backend, port: { number: 8080 } } }]
   - route: [{ destination: { host: backend, port: { number: 8080 } } }]`,
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: backend }
-spec:
-  hosts: [backend]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${upstream} } }]`,
+    localServiceEntryYaml('backend', BACKEND_PORT, upstream),
   );
 }
 

@@ -7,9 +7,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet } from '../helpers/clients.js';
 import type { TestGateway } from '../helpers/gateway.js';
-import { HTTP_GATEWAY_GW, yamlDocuments } from '../helpers/resources.js';
+import {
+  HTTP_GATEWAY_GW,
+  localServiceEntryYaml,
+  yamlDocuments,
+  type ServicePort,
+} from '../helpers/resources.js';
 import { baseUrl, fetchText, startTelemetryGateway } from '../helpers/telemetry.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
+
+const BACKEND_PORT: ServicePort = { number: 8080, name: 'http', protocol: 'HTTP' };
 
 function config(upstream: number): string {
   return yamlDocuments(
@@ -26,15 +33,7 @@ spec:
   - match: [{ headers: { x-probe: { regex: "(x+x+)+y" } } }]
     directResponse: { status: 200, body: { string: "header route" } }
   - route: [{ destination: { host: backend, port: { number: 8080 } } }]`,
-    `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: backend }
-spec:
-  hosts: [backend]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${upstream} } }]`,
+    localServiceEntryYaml('backend', BACKEND_PORT, upstream),
   );
 }
 
