@@ -17,6 +17,8 @@ import { ConnectionDrain } from './connection-drain.js';
 
 /** How long {@link ListenerManager.close} waits for open connections by default, ms. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 20_000;
+/** How long after the deadline servers get to report closed, ms. */
+const CLOSE_GRACE_MS = 1000;
 /** How often idle keep-alive connections are closed while waiting for the others, ms. */
 const CLOSE_IDLE_INTERVAL_MS = 200;
 
@@ -207,7 +209,11 @@ export class ListenerManager {
         const n = this.drain.destroyAll();
         this.log.warn({ connections: n, timeoutMs }, 'drain deadline reached; closing remaining connections');
       }
-      await closed;
+      // Servers report closed once their last connection is gone; a listener kind that fails to report
+      // must not hold shutdown past the deadline.
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (grace = setTimeout(r, CLOSE_GRACE_MS)))]);
+      clearTimeout(grace);
     } finally {
       clearInterval(sweep);
     }

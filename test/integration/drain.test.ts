@@ -13,29 +13,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { logLine, portFromLog } from '../helpers/cli-process.js';
-import {
-  HTTP_GATEWAY_GW,
-  localServiceEntryYaml,
-  yamlDocuments,
-  type ServicePort,
-} from '../helpers/resources.js';
+import { BACKEND_DESTINATION, backendGatewayYaml } from '../helpers/resources.js';
 
 const SLOW_MS = 2000;
 
-const BACKEND_PORT: ServicePort = { number: 8080, name: 'http', protocol: 'HTTP' };
-
 function config(upstream: number): string {
-  return yamlDocuments(
-    HTTP_GATEWAY_GW,
-    `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: drain }
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http: [{ route: [{ destination: { host: backend, port: { number: 8080 } } }] }]`,
-    localServiceEntryYaml('backend', BACKEND_PORT, upstream),
-  );
+  return backendGatewayYaml('drain', [`- route: [{ destination: ${BACKEND_DESTINATION} }]`], upstream);
 }
 
 interface Upstream {

@@ -10,36 +10,24 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { curl, rawExchange } from '../helpers/clients.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import {
-  HTTP_GATEWAY_GW,
-  localServiceEntryYaml,
-  yamlDocuments,
-  type ServicePort,
-} from '../helpers/resources.js';
+import { BACKEND_DESTINATION, backendGatewayYaml } from '../helpers/resources.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { createClientErrorHandler } from '../../gateway/http-listener.js';
 import type { ListenerRuntime, ProxyContext } from '../../gateway/http-stream.js';
 import { StatStore } from '../../telemetry/stats.js';
 
-const BACKEND_PORT: ServicePort = { number: 8080, name: 'http', protocol: 'HTTP' };
-
 function config(upstream: number): string {
-  return yamlDocuments(
-    HTTP_GATEWAY_GW,
-    `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: edge }
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - match: [{ uri: { prefix: /admin } }]
-    directResponse: { status: 403, body: { string: "admin is internal" } }
-  - match: [{ uri: { prefix: /flaky } }]
-    retries: { attempts: 0 }
-    route: [{ destination: { host: backend, port: { number: 8080 } } }]
-  - route: [{ destination: { host: backend, port: { number: 8080 } } }]`,
-    localServiceEntryYaml('backend', BACKEND_PORT, upstream),
+  return backendGatewayYaml(
+    'edge',
+    [
+      '- match: [{ uri: { prefix: /admin } }]',
+      '  directResponse: { status: 403, body: { string: "admin is internal" } }',
+      '- match: [{ uri: { prefix: /flaky } }]',
+      '  retries: { attempts: 0 }',
+      `  route: [{ destination: ${BACKEND_DESTINATION} }]`,
+      `- route: [{ destination: ${BACKEND_DESTINATION} }]`,
+    ],
+    upstream,
   );
 }
 

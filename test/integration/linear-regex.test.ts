@@ -7,33 +7,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpGet } from '../helpers/clients.js';
 import type { TestGateway } from '../helpers/gateway.js';
-import {
-  HTTP_GATEWAY_GW,
-  localServiceEntryYaml,
-  yamlDocuments,
-  type ServicePort,
-} from '../helpers/resources.js';
+import { BACKEND_DESTINATION, backendGatewayYaml } from '../helpers/resources.js';
 import { baseUrl, fetchText, startTelemetryGateway } from '../helpers/telemetry.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 
-const BACKEND_PORT: ServicePort = { number: 8080, name: 'http', protocol: 'HTTP' };
-
 function config(upstream: number): string {
-  return yamlDocuments(
-    HTTP_GATEWAY_GW,
-    `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: redos }
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - match: [{ uri: { regex: "/(a+)+b" } }]
-    directResponse: { status: 200, body: { string: "regex route" } }
-  - match: [{ headers: { x-probe: { regex: "(x+x+)+y" } } }]
-    directResponse: { status: 200, body: { string: "header route" } }
-  - route: [{ destination: { host: backend, port: { number: 8080 } } }]`,
-    localServiceEntryYaml('backend', BACKEND_PORT, upstream),
+  return backendGatewayYaml(
+    'redos',
+    [
+      '- match: [{ uri: { regex: "/(a+)+b" } }]',
+      '  directResponse: { status: 200, body: { string: "regex route" } }',
+      '- match: [{ headers: { x-probe: { regex: "(x+x+)+y" } } }]',
+      '  directResponse: { status: 200, body: { string: "header route" } }',
+      `- route: [{ destination: ${BACKEND_DESTINATION} }]`,
+    ],
+    upstream,
   );
 }
 
