@@ -202,7 +202,7 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGHUP', () => void gw.reload());
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
-        log.info({ signal: sig, drainMs: drain.drainMs, timeoutMs: drain.timeoutMs }, 'shutting down');
+        log.info({ drainMs: drain.drainMs, timeoutMs: drain.timeoutMs, signal: sig }, 'shutting down');
         resolve();
       };
       process.once('SIGINT', () => stop('SIGINT'));
