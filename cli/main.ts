@@ -13,6 +13,12 @@ import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import { parseDnsServer } from '../upstream/dns.js';
 import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
+import {
+  DOWNSTREAM_ARG_OPTIONS,
+  DOWNSTREAM_USAGE,
+  parseDrainOptions,
+  parseMaxConnections,
+} from './downstream-options.js';
 import { MESHGATE_VERSION } from '../telemetry/metrics.js';
 import { suggestFlag } from './flag-suggestion.js';
 
@@ -42,7 +48,7 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
-${TELEMETRY_USAGE}      --version                print the version and exit
+${TELEMETRY_USAGE}${DOWNSTREAM_USAGE}      --version                print the version and exit
   -h, --help
 `;
 
@@ -189,8 +195,12 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     let telemetry: GatewayOptions['telemetry'];
+    let drain: ReturnType<typeof parseDrainOptions>;
+    let maxConnectionsPerListener: number | undefined;
     try {
       telemetry = parseTelemetryOptions(values);
+      drain = parseDrainOptions(values);
+      maxConnectionsPerListener = parseMaxConnections(values);
     } catch (err) {
       process.stderr.write(`meshgate: ${(err as Error).message}\n`);
       return 2;
@@ -199,7 +209,7 @@ async function main(argv: string[]): Promise<number> {
     // streams never interleave, and `kubectl logs`-style readers can tell them apart.
     const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
     const started = await Gateway.start(
-      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
+      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry, maxConnectionsPerListener },
       log,
     );
     if (!started.ok) {
@@ -216,13 +226,16 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGHUP', () => void gw.reload());
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
-        log.info({ signal: sig }, 'shutting down');
+        log.info({ drainMs: drain.drainMs, timeoutMs: drain.timeoutMs, signal: sig }, 'shutting down');
         resolve();
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
-    await gw.close();
+    // Readiness 503 now; listeners accept for the drain duration with Connection: close, then open
+    // connections get the drain timeout and are closed: exit is bounded whatever the clients do.
+    await gw.shutdown(drain);
+    log.info('drained; exiting');
     return 0;
   }
 
@@ -245,6 +258,7 @@ const CLI_OPTIONS = {
   'outbound-traffic-policy': { type: 'string' },
   'dns-server': { type: 'string' },
   ...TELEMETRY_ARG_OPTIONS,
+  ...DOWNSTREAM_ARG_OPTIONS,
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;
