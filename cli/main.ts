@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { validateConfig } from '../config/pipeline.js';
+import { FileSource } from '../config/sources/files.js';
 import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
@@ -145,7 +146,7 @@ async function main(argv: string[]): Promise<number> {
   };
 
   if (command === 'validate') {
-    const result = await validateConfig(paths, pipeline);
+    const result = await validateConfig([new FileSource(paths)], pipeline);
     for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
     const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = result.diagnostics.filter((d) => d.severity === 'warning').length;

@@ -1,9 +1,11 @@
 /**
- * The config pipeline: files → resources → diagnostics (schema, field rules, cross-resource) →
- * snapshot. Shared by `meshgate validate`, `meshgate run` and reloads.
+ * The config pipeline: sources (files, Kubernetes; see `sources/`) → raw documents → resources →
+ * diagnostics (schema, field rules, cross-resource) → snapshot. Shared by `meshgate validate`,
+ * `meshgate run` and reloads; it never knows which source a document came from.
  */
 import { Codes, hasBlocking, type Diagnostic } from './diagnostics.js';
-import { loadConfig } from './load.js';
+import { translateDocuments } from './load.js';
+import { readSources, type ConfigSource, type SourceSnapshot } from './sources/source.js';
 import { validateResources } from './validate.js';
 import { analyzeResources } from './analyze.js';
 import { buildSnapshot, type Snapshot, type SnapshotOptions } from './snapshot.js';
@@ -25,12 +27,17 @@ export interface PipelineResult {
   readonly resources: readonly Resource[];
 }
 
-/** Runs validation only (no snapshot): what `meshgate validate` prints. */
+/** Reads every source and runs validation only (no snapshot): what `meshgate validate` prints. */
 export async function validateConfig(
-  paths: readonly string[],
+  sources: readonly ConfigSource[],
   opts: PipelineOptions,
 ): Promise<PipelineResult> {
-  const loaded = await loadConfig(paths, { defaultNamespace: opts.defaultNamespace });
+  return validateDocuments(await readSources(sources), opts);
+}
+
+/** {@link validateConfig} over documents already read. Never throws. */
+export function validateDocuments(input: SourceSnapshot, opts: PipelineOptions): PipelineResult {
+  const loaded = translateDocuments(input, { defaultNamespace: opts.defaultNamespace });
   const diagnostics = [
     ...loaded.diagnostics,
     ...validateResources(loaded.resources),
@@ -49,10 +56,15 @@ export async function validateConfig(
  * last good one. Never throws for bad configuration.
  */
 export async function compileConfig(
-  paths: readonly string[],
+  sources: readonly ConfigSource[],
   opts: PipelineOptions,
 ): Promise<PipelineResult> {
-  const v = await validateConfig(paths, opts);
+  return compileDocuments(await readSources(sources), opts);
+}
+
+/** {@link compileConfig} over documents already read. Never throws for bad configuration. */
+export function compileDocuments(input: SourceSnapshot, opts: PipelineOptions): PipelineResult {
+  const v = validateDocuments(input, opts);
   if (v.blocked) return v;
   try {
     const { snapshot, diagnostics } = buildSnapshot(v.resources, opts);

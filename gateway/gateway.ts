@@ -3,11 +3,12 @@
  * reloads: a new config is compiled off to the side and swapped in only when it is good; a bad one
  * is rejected whole with its diagnostics, and the last good snapshot keeps serving.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
+import { FileSource } from '../config/sources/files.js';
+import type { ConfigSource } from '../config/sources/source.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { DnsCache } from '../upstream/dns.js';
@@ -23,12 +24,14 @@ import { createTcpListenerFactory } from './tcp-proxy.js';
 export interface GatewayOptions extends PipelineOptions {
   /** `--dns-server`: resolve DNS endpoints and original destinations there (default: system resolver). */
   readonly dnsServer?: { readonly host: string; readonly port: number };
-  /** `-f` paths: files or directories. */
+  /** `-f` paths: files or directories (read by a `files` source, first among {@link sources}). */
   readonly paths: readonly string[];
+  /** Further configuration sources (the Kubernetes API server), read after the `-f` paths. */
+  readonly sources?: readonly ConfigSource[];
   readonly accessLog: AccessLogFormat;
   /** Replaces the stdout access log (tests capture records with it). */
   readonly accessLogger?: AccessLogger;
-  /** Reload when a config file changes (and on SIGHUP, wired by the CLI). */
+  /** Reload when a source reports a change (and on SIGHUP, wired by the CLI). */
   readonly watch?: boolean;
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
@@ -54,7 +57,9 @@ export class Gateway {
   readonly listeners: ListenerManager;
   /** Metrics, tracing, admin and health ports (issue 6). */
   readonly observability: Observability;
-  private watchers: FSWatcher[] = [];
+  /** Where the config comes from: the `-f` files, then {@link GatewayOptions.sources}. */
+  readonly sources: readonly ConfigSource[];
+  private watching = false;
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloading: Promise<boolean> | undefined;
 
@@ -62,6 +67,7 @@ export class Gateway {
     readonly opts: GatewayOptions,
     readonly log: Logger,
   ) {
+    this.sources = [...(opts.paths.length > 0 ? [new FileSource(opts.paths)] : []), ...(opts.sources ?? [])];
     this.accessLog =
       opts.accessLogger ??
       createAccessLogger(opts.accessLog, 1, {
@@ -98,7 +104,7 @@ export class Gateway {
       await gw.close();
       return { ok: false, diagnostics: [], bindErrors: [], portErrors };
     }
-    const result = await compileConfig(opts.paths, opts);
+    const result = await compileConfig(gw.sources, opts);
     gw.report(result);
     if (!result.snapshot) {
       await gw.close();
@@ -113,7 +119,7 @@ export class Gateway {
       return { ok: false, diagnostics: result.diagnostics, bindErrors };
     }
     gw.observability.markListenersBound();
-    if (opts.watch) gw.watchFiles();
+    if (opts.watch) await gw.watchSources();
     return { ok: true, gateway: gw };
   }
 
@@ -149,7 +155,7 @@ export class Gateway {
     if (this.reloading) return this.reloading.then(() => this.reload());
     this.reloading = (async () => {
       try {
-        const result = await compileConfig(this.opts.paths, this.opts);
+        const result = await compileConfig(this.sources, this.opts);
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
@@ -178,17 +184,17 @@ export class Gateway {
     return this.reloading;
   }
 
-  private watchFiles(): void {
-    for (const p of this.opts.paths) {
-      try {
-        const w = watch(p, () => this.scheduleReload());
-        w.on('error', () => undefined);
-        this.watchers.push(w);
-      } catch (err) {
-        this.log.warn({ path: p, err: (err as Error).message }, 'cannot watch config path');
-      }
+  /** Subscribes to every source's `change` events; a source that cannot watch is logged, not fatal. */
+  private async watchSources(): Promise<void> {
+    this.watching = true;
+    for (const source of this.sources) {
+      source.on('change', this.onSourceChange);
+      source.on('error', (err) => this.log.warn({ source: source.name, err: err.message }, 'config source'));
+      await source.start();
     }
   }
+
+  private readonly onSourceChange = (): void => this.scheduleReload();
 
   /** Debounces bursts of file events (editors write in several steps). */
   scheduleReload(): void {
@@ -202,8 +208,11 @@ export class Gateway {
   /** Stops listeners, watchers and pools; flushes the access log. */
   async close(): Promise<void> {
     this.observability.beginDrain();
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
+    if (this.watching) {
+      for (const source of this.sources) source.off('change', this.onSourceChange);
+      await Promise.all(this.sources.map((s) => s.close()));
+      this.watching = false;
+    }
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await this.listeners.close();
     await this.clusters.close();

@@ -209,14 +209,15 @@ describe('loadConfig', () => {
       ['ServiceEntry/default/external', `${FIXTURES}/multi/04-broken.yaml`, 0, 1],
       ['WorkloadEntry/vms/vm-1', `${FIXTURES}/multi/05-workloads.json`, 0, 1],
     ]);
+    // Reading problems (MG0001, MG0004) come first, then those of translating the documents.
     expect(diagnostics.map((d) => [d.code, d.severity, d.resource ?? d.source?.file])).toEqual([
+      ['MG0001', 'error', `${FIXTURES}/multi/04-broken.yaml`],
       ['MG0002', 'info', 'Deployment/default/web-v1'],
       ['MG0002', 'info', 'Service/default/productpage'],
       ['MG0002', 'info', 'Deployment/default/productpage-v1'],
       ['MG0002', 'info', 'ServiceAccount/default/bookinfo-productpage'],
       ['MG0002', 'info', 'VirtualService/default/future'],
       ['MG0002', 'info', 'Sidecar/default/default'],
-      ['MG0001', 'error', `${FIXTURES}/multi/04-broken.yaml`],
       ['MG0003', 'warning', 'VirtualService/default/web'],
     ]);
     const syntax = diagnostics.find((d) => d.code === 'MG0001')!;
