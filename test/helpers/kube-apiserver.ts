@@ -25,7 +25,9 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -90,10 +92,36 @@ const TYPES: readonly ResourceType[] = [
   })),
 ];
 
+/** Serving certificate of the stand-in: a CA and a leaf for IP 127.0.0.1, made with the openssl CLI. */
+export interface ApiServerCert {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
+}
+
+/** Makes a throw-away CA and a serving certificate for `127.0.0.1` (client-node refuses plain HTTP). */
+export function makeApiServerCert(): ApiServerCert {
+  const dir = mkdtempSync(join(tmpdir(), 'meshgate-kube-pki-'));
+  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  try {
+    run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=kubernetes-ca',
+      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+    writeFileSync(join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    run(['req', '-new', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=kube-apiserver']);
+    run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '0x1000',
+      '-days', '2', '-out', 'leaf.crt', '-extfile', 'leaf.ext']);
+    const read = (n: string) => readFileSync(join(dir, n), 'utf8');
+    return { ca: read('ca.crt'), cert: read('leaf.crt'), key: read('leaf.key') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Options of {@link FakeKubeApiServer.start}. */
 export interface FakeKubeApiServerOptions {
-  /** Serve HTTPS with this certificate (PEM); plain HTTP when absent. */
-  readonly tls?: { readonly cert: string; readonly key: string };
+  /** Serve HTTPS with this certificate; plain HTTP when absent (client-node needs HTTPS unless told to skip TLS verification). */
+  readonly tls?: ApiServerCert;
   /** networking.istio.io versions served (default v1, v1beta1, v1alpha3); a missing one answers 404. */
   readonly istioVersions?: readonly string[];
   /** Bearer token required on every request (default `meshgate-test-token`). */
@@ -180,12 +208,15 @@ export class FakeKubeApiServer extends EventEmitter<Events> {
   }
 
   /**
-   * Writes a kubeconfig for this server into `dir` (`kubeconfig.yaml`): one cluster (with the CA
-   * when `caPem` is given), one token user, one current context. @returns the file path.
+   * Writes a kubeconfig for this server into `dir` (`kubeconfig.yaml`): one cluster (with the CA of
+   * its certificate), one token user, one current context. @returns the file path.
    */
-  writeKubeconfig(dir: string, caPem?: string): string {
+  writeKubeconfig(dir: string): string {
     const file = join(dir, 'kubeconfig.yaml');
-    const ca = caPem ? `    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}\n` : '';
+    const caPem = this.opts.tls?.ca;
+    const ca = caPem
+      ? `    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}\n`
+      : '    insecure-skip-tls-verify: true\n';
     writeFileSync(
       file,
       `apiVersion: v1

@@ -1,0 +1,258 @@
+/**
+ * One list+watch of one kind (in one namespace or all), built on `@kubernetes/client-node`'s
+ * `ListWatch` informer, with what that informer leaves to its user:
+ *
+ * - **Restart after errors.** `ListWatch` reports a failed list or watch (API server unreachable,
+ *   a stream cut half-way through an event, 403) on its `error` callback and then stops for good.
+ *   Here it is restarted with exponential back-off and jitter (client-go's reflector does the same);
+ *   the cache is kept meanwhile, and since `ListWatch` keeps its last resourceVersion, the restart
+ *   resumes the watch from it instead of relisting.
+ * - **410 Gone.** `ListWatch` clears its resourceVersion on a 410 (an `ERROR` event with a Status
+ *   410, or an HTTP 410), so the next start relists; the relist replaces the cache and reports the
+ *   objects that disappeared. That path is only logged here.
+ * - **Bounded watches and bookmarks.** `ListWatch` asks for neither, so a watch could hang forever
+ *   on a half-open connection and a resume after a quiet spell is more likely to be too old. The
+ *   watch requests here add `timeoutSeconds` (5-10 min, randomised as client-go does) and
+ *   `allowWatchBookmarks=true`.
+ * - **Sync.** {@link KindInformer.synced} resolves after the first complete list is in the cache
+ *   (or the kind is forbidden: RBAC will not let it sync, and the rest must not wait for it).
+ */
+import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { collectionPath, type ListFn, type WatchedKind } from './kubernetes-kinds.js';
+
+/** Back-off between restarts after an error, ms. */
+export interface BackoffOptions {
+  /** First delay (default 500). */
+  readonly initialMs: number;
+  /** Ceiling (default 30 000). */
+  readonly maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+
+/** What an informer needs besides its kind. */
+export interface KindInformerOptions {
+  readonly kubeConfig: KubeConfig;
+  readonly kind: WatchedKind;
+  readonly version: string;
+  /** Watch one namespace; undefined watches all. */
+  readonly namespace: string | undefined;
+  readonly list: ListFn;
+  readonly log: Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
+  /** Any object added, updated or deleted (also on relist). */
+  readonly onChange: (obj: KubernetesObject, event: 'add' | 'update' | 'delete') => void;
+  readonly backoff?: BackoffOptions;
+}
+
+/** Why the last attempt failed, as logged. */
+interface Failure {
+  readonly status: number | undefined;
+  readonly message: string;
+}
+
+/** A client-node `Watch` that bounds every watch request and asks for bookmarks. */
+class BoundedWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    private readonly onDone: (err: unknown) => void,
+  ) {
+    super(config);
+  }
+
+  override watch(
+    path: string,
+    queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
+    done: (err: unknown) => void,
+  ): Promise<AbortController> {
+    const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
+    return super.watch(
+      path,
+      { ...queryParams, allowWatchBookmarks: true, timeoutSeconds },
+      callback,
+      (err: unknown) => {
+        this.onDone(err);
+        done(err);
+      },
+    );
+  }
+}
+
+/** One kind × namespace scope; see the file comment. */
+export class KindInformer {
+  readonly name: string;
+  readonly kind: WatchedKind;
+  private readonly informer: ListWatch<KubernetesObject>;
+  private readonly backoff: BackoffOptions;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private lastFailure: Failure | undefined;
+  private isSynced = false;
+  private forbidden = false;
+  private resolveSynced!: () => void;
+  /** Resolves once the first complete list is cached (or the kind is forbidden). */
+  readonly synced: Promise<void>;
+
+  constructor(private readonly opts: KindInformerOptions) {
+    const { kind, namespace } = opts;
+    this.kind = kind;
+    this.name = namespace ? `${kind.kind} in ${namespace}` : kind.kind;
+    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.synced = new Promise((r) => (this.resolveSynced = r));
+    const list: ListFn = async () => {
+      const result = await opts.list();
+      // ListWatch fills its cache right after this promise settles, in the same task; the
+      // immediate runs after that.
+      setImmediate(() => this.onListed());
+      return result;
+    };
+    const watch = new BoundedWatch(opts.kubeConfig, (err) => this.onWatchDone(err));
+    this.informer = new ListWatch(
+      collectionPath(kind, opts.version, namespace),
+      watch,
+      list,
+      false,
+    );
+    this.informer.on('add', (o) => this.changed(o, 'add'));
+    this.informer.on('update', (o) => this.changed(o, 'update'));
+    this.informer.on('delete', (o) => this.changed(o, 'delete'));
+    this.informer.on('error', (err) => this.onError(err));
+  }
+
+  /** True after the first complete list (or a 403). */
+  get hasSynced(): boolean {
+    return this.isSynced;
+  }
+
+  /** The cached objects (the last good state while the API server is away). */
+  list(): readonly KubernetesObject[] {
+    return this.informer.list();
+  }
+
+  /** The resourceVersion a resumed watch starts from ('' after a 410: the next start relists). */
+  get resourceVersion(): string {
+    return this.informer.latestResourceVersion();
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    await this.informer.stop();
+  }
+
+  private run(): void {
+    this.informer.start().catch((err: unknown) => this.onError(err));
+  }
+
+  private changed(obj: KubernetesObject, event: 'add' | 'update' | 'delete'): void {
+    // Data flowing again: the next failure starts the back-off from the beginning.
+    this.attempt = 0;
+    this.opts.onChange(obj, event);
+  }
+
+  private onListed(): void {
+    this.attempt = 0;
+    if (this.lastFailure || this.forbidden) {
+      this.opts.log.info({ kind: this.name }, 'Kubernetes list succeeded again');
+    }
+    this.lastFailure = undefined;
+    this.forbidden = false;
+    this.markSynced();
+  }
+
+  private markSynced(): void {
+    if (this.isSynced) return;
+    this.isSynced = true;
+    this.resolveSynced();
+  }
+
+  /** Every end of a watch stream: a clean end (server timeout, 410 event) or a failure. */
+  private onWatchDone(err: unknown): void {
+    if (this.stopped) return;
+    if (err) return; // reported (once) by onError, which ListWatch calls next
+    this.opts.log.debug(
+      { kind: this.name, resourceVersion: this.resourceVersion || undefined },
+      this.resourceVersion
+        ? 'Kubernetes watch ended; resuming from its resourceVersion'
+        : 'Kubernetes watch expired (410 Gone); relisting',
+    );
+    if (!this.resourceVersion) {
+      this.opts.log.warn({ kind: this.name }, 'resourceVersion too old (410 Gone); relisting');
+    }
+  }
+
+  private onError(err: unknown): void {
+    if (this.stopped) return;
+    const failure = describe(err);
+    const fields = {
+      kind: this.name,
+      status: failure.status,
+      err: failure.message,
+      resumeFrom: this.resourceVersion || 'relist',
+    };
+    if (failure.status === 403) {
+      // RBAC does not allow this kind: nothing will ever sync; serve without it and keep asking.
+      if (!this.forbidden) {
+        this.opts.log.error(fields, 'Kubernetes API forbids this kind (403); serving without it');
+      }
+      this.forbidden = true;
+      this.markSynced();
+    } else if (failure.message !== this.lastFailure?.message) {
+      this.opts.log.warn(fields, 'Kubernetes list/watch failed; serving the last known state and retrying');
+    } else {
+      this.opts.log.debug(fields, 'Kubernetes list/watch still failing');
+    }
+    this.lastFailure = failure;
+    this.scheduleRetry(failure.status === 403);
+  }
+
+  private scheduleRetry(slow: boolean): void {
+    if (this.stopped || this.retryTimer) return;
+    const exp = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
+    const delay = slow ? this.backoff.maxMs : exp / 2 + Math.random() * (exp / 2);
+    this.attempt++;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (!this.stopped) this.run();
+    }, delay);
+    this.retryTimer.unref();
+  }
+}
+
+/** Status and one-line reason of a client-node error (ApiException, fetch error, watch status). */
+function describe(err: unknown): Failure {
+  if (typeof err !== 'object' || err === null) return { status: undefined, message: String(err) };
+  const e = err as {
+    code?: unknown;
+    statusCode?: unknown;
+    body?: unknown;
+    message?: unknown;
+  };
+  const status =
+    typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  let message = typeof e.message === 'string' ? e.message.split('\n')[0]! : String(err);
+  // ApiException: the Status body says why ("secrets is forbidden: User ... cannot list ...").
+  const body = typeof e.body === 'string' ? safeParse(e.body) : e.body;
+  if (body && typeof body === 'object' && typeof (body as { message?: unknown }).message === 'string') {
+    message = (body as { message: string }).message;
+  } else if (typeof e.code === 'string') {
+    message = `${e.code}: ${message}`;
+  }
+  return { status, message };
+}
+
+function safeParse(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
