@@ -15,6 +15,7 @@ import {
   type SpecByKind,
 } from './resources.js';
 import { isRecord } from './schema.js';
+import type { Service } from './registry.js';
 import {
   hostCovers,
   intersectHosts,
@@ -40,11 +41,14 @@ import {
  *
  * Resources may be schema-invalid: every field is read defensively. Never throws.
  */
-export function analyzeResources(resources: readonly Resource[]): Diagnostic[] {
+export function analyzeResources(
+  resources: readonly Resource[],
+  kubeServices: readonly Service[] = [],
+): Diagnostic[] {
   const out: Diagnostic[] = [];
   let index: Index;
   try {
-    index = new Index(resources);
+    index = new Index(resources, kubeServices);
   } catch {
     return out; // only with resources no loader produces (e.g. metadata that is not an object)
   }
@@ -100,11 +104,13 @@ function selects(selector: Record<string, unknown>, labels: Record<string, unkno
   return Object.entries(selector).every(([k, v]) => labels[k] === v);
 }
 
-/** One ServiceEntry host, as the registry sees it. */
+/** One ServiceEntry host, or one Kubernetes Service (no `se`), as the registry sees it. */
 interface ServiceInfo {
   readonly host: string;
-  readonly se: Resource<'ServiceEntry'>;
+  readonly se?: Resource<'ServiceEntry'>;
   readonly ports: readonly number[];
+  /** The Kubernetes Service (with its endpoints) when the host is one. */
+  readonly kube?: Service;
 }
 
 interface RuleInfo {
@@ -119,7 +125,13 @@ class Index {
   private readonly services: ServiceInfo[] = [];
   private readonly rules: RuleInfo[] = [];
 
-  constructor(private readonly resources: readonly Resource[]) {
+  constructor(
+    private readonly resources: readonly Resource[],
+    kubeServices: readonly Service[],
+  ) {
+    // Kubernetes Services first: the registry serves a host from them before any ServiceEntry.
+    for (const kube of kubeServices)
+      this.services.push({ host: kube.hostname, ports: kube.ports.map((p) => p.number), kube });
     for (const gw of ofKind(resources, 'Gateway'))
       this.gateways.set(`${gw.metadata.namespace}/${gw.metadata.name}`, gw);
     for (const se of ofKind(resources, 'ServiceEntry')) {
@@ -453,8 +465,15 @@ function analyzeDestinationRule(dr: Resource<'DestinationRule'>, index: Index, o
   // Subset coverage is only knowable for a concrete host with a fixed endpoint list.
   if (isWildcard(host)) return;
   const svc = index.service(host);
-  if (!svc || specOf(svc.se).resolution !== 'STATIC') return;
-  const endpoints = index.endpointLabels(svc.se);
+  // A Kubernetes Service is checked against the Pods behind it when the input has any.
+  const endpoints = svc?.se
+    ? specOf(svc.se).resolution === 'STATIC'
+      ? index.endpointLabels(svc.se)
+      : undefined
+    : svc?.kube?.endpoints.length
+      ? svc.kube.endpoints.map((e) => e.labels as Record<string, unknown>)
+      : undefined;
+  if (!svc || !endpoints) return;
   list(specOf(dr).subsets).forEach((s, i) => {
     if (!isRecord(s)) return;
     const selector = labelsOf(s.labels);
@@ -465,7 +484,7 @@ function analyzeDestinationRule(dr: Resource<'DestinationRule'>, index: Index, o
       'error',
       Codes.DestinationRuleSubsetNotSelectPods,
       `spec.subsets[${i}]`,
-      `subset ${JSON.stringify(s.name)} (labels ${selectorKey(selector) || 'none'}) selects no endpoint of ${resourceKey(svc.se)}: requests to it fail with 503 UH`,
+      `subset ${JSON.stringify(s.name)} (labels ${selectorKey(selector) || 'none'}) selects no endpoint of ${svc.se ? resourceKey(svc.se) : svc.kube!.source}: requests to it fail with 503 UH`,
     );
   });
 }

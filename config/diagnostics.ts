@@ -60,11 +60,22 @@ export const Codes = {
   DuplicateServerHost: 'MG0005',
   /** Servers on one port whose protocols cannot share a listener (later one skipped). */
   PortProtocolConflict: 'MG0006',
+  /** A Kubernetes core kind (Service, Pod, …) in an apiVersion meshgate does not serve (skipped). */
+  KubeApiVersionNotServed: 'MG0020',
+  /** A Kubernetes Service with no ready endpoint in the input: requests to it get 503 UH. */
+  ServiceWithoutEndpoints: 'MG0021',
+  /** An EndpointSlice or Endpoints object for a Service not in the input (ignored). */
+  EndpointsWithoutService: 'MG0022',
 } as const;
 
 /** Formats one diagnostic as a single line: `error IST0106 VirtualService/default/x (file.yaml#2:14) spec.http[0]: message`. */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.source ? ` (${d.source.file}#${d.source.docIndex}:${d.source.line})` : '';
+  // Objects from the API server have no line (0): their `file` already names kind/ns/name@version.
+  const where = !d.source
+    ? ''
+    : d.source.line === 0
+      ? ` (${d.source.file})`
+      : ` (${d.source.file}#${d.source.docIndex}:${d.source.line})`;
   const what = d.resource ? ` ${d.resource}` : '';
   const path = d.path ? ` ${d.path}:` : '';
   return `${d.severity} ${d.code}${what}${where}${path} ${d.message}`;

@@ -8,6 +8,7 @@ import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document, ty
 import { Codes, type Diagnostic } from './diagnostics.js';
 import { API_VERSIONS, KINDS, resourceKey, type Kind, type Provenance, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
+import { isKubeKind, kubeKey, KUBE_API_VERSIONS, type KubeKind, type KubeObject } from './kube-resources.js';
 import type { RawDocument, SourceSnapshot } from './sources/source.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
@@ -20,7 +21,12 @@ export interface LoadOptions {
 export interface LoadResult {
   /** Istio networking resources in file order, then document order ("creation order"). */
   resources: Resource[];
-  /** `MG0001` (syntax, not an object), `MG0002` (skipped kind), `MG0003` (duplicate), `MG0004` (unreadable). */
+  /** Kubernetes core objects (Service, EndpointSlice, Endpoints, Pod, Secret, Namespace), same order. */
+  objects: KubeObject[];
+  /**
+   * `MG0001` (syntax, not an object), `MG0002` (skipped kind), `MG0003` (duplicate), `MG0004`
+   * (unreadable), `MG0020` (core kind in an apiVersion not served).
+   */
   diagnostics: Diagnostic[];
 }
 
@@ -195,6 +201,7 @@ class DocumentReader {
 /** Accumulates resources and diagnostics over all documents of one load, so duplicates span files. */
 class Translator {
   private readonly resources: Resource[] = [];
+  private readonly objects: KubeObject[] = [];
   private readonly seen = new Map<string, Provenance>();
 
   constructor(
@@ -203,7 +210,7 @@ class Translator {
   ) {}
 
   result(): LoadResult {
-    return { resources: this.resources, diagnostics: this.diagnostics };
+    return { resources: this.resources, objects: this.objects, diagnostics: this.diagnostics };
   }
 
   /**
@@ -246,6 +253,10 @@ class Translator {
       typeof meta.namespace === 'string' && meta.namespace !== ''
         ? meta.namespace
         : this.opts.defaultNamespace;
+    if (isKubeKind(kind as string)) {
+      this.addKubeObject(value, meta, namespace, source);
+      return;
+    }
     const key = `${kind as string}/${namespace}/${name as string}`;
     const served = servedKind(apiVersion as string, kind as string);
     if (typeof served === 'string') {
@@ -267,25 +278,59 @@ class Translator {
       spec: (value.spec ?? {}) as Resource['spec'],
       source,
     };
-    const first = this.seen.get(key);
-    if (first) {
-      // Like `kubectl apply -f a -f b`: the later definition replaces the earlier one (in place, so
-      // "creation order" stays that of the first definition).
+    this.keep(key, source, this.resources, resource, resourceKey);
+  }
+
+  /** A Kubernetes core object: kept whole (its fields are read defensively), or reported. */
+  private addKubeObject(
+    value: Record<string, unknown>,
+    meta: Record<string, unknown>,
+    namespace: string,
+    source: Provenance,
+  ): void {
+    const kind = value.kind as KubeKind;
+    const object = {
+      ...value,
+      metadata: { ...meta, namespace: kind === 'Namespace' ? '' : namespace },
+      source,
+    } as KubeObject;
+    const key = kubeKey(object);
+    const served = KUBE_API_VERSIONS[kind];
+    if (value.apiVersion !== served) {
       this.diagnostics.push({
         severity: 'warning',
-        code: Codes.DuplicateResource,
+        code: Codes.KubeApiVersionNotServed,
         layer: 'reference',
         resource: key,
         source,
-        message: `${key} is defined again in ${source.file}: this definition replaces the one in ${first.file} (document ${first.docIndex}, line ${first.line}), as kubectl apply would`,
+        message: `skipped ${key}: apiVersion ${JSON.stringify(value.apiVersion)} is not served for ${kind} (use ${served})`,
       });
-      const i = this.resources.findIndex((r) => resourceKey(r) === key);
-      if (i >= 0) this.resources[i] = resource;
-      this.seen.set(key, source);
       return;
     }
+    this.keep(key, source, this.objects, object, kubeKey);
+  }
+
+  /**
+   * Adds `item` under `key`. Like `kubectl apply -f a -f b`, a later definition replaces the
+   * earlier one (in place, so "creation order" stays that of the first definition), with a warning.
+   */
+  private keep<T>(key: string, source: Provenance, list: T[], item: T, keyOf: (x: T) => string): void {
+    const first = this.seen.get(key);
     this.seen.set(key, source);
-    this.resources.push(resource);
+    if (!first) {
+      list.push(item);
+      return;
+    }
+    this.diagnostics.push({
+      severity: 'warning',
+      code: Codes.DuplicateResource,
+      layer: 'reference',
+      resource: key,
+      source,
+      message: `${key} is defined again in ${source.file}: this definition replaces the one in ${first.file} (document ${first.docIndex}, line ${first.line}), as kubectl apply would`,
+    });
+    const i = list.findIndex((x) => keyOf(x) === key);
+    if (i >= 0) list[i] = item;
   }
 
   private syntax(source: Provenance, message: string): void {

@@ -10,6 +10,9 @@ import { validateResources } from './validate.js';
 import { analyzeResources } from './analyze.js';
 import { buildSnapshot, type Snapshot, type SnapshotOptions } from './snapshot.js';
 import type { Resource } from './resources.js';
+import type { KubeObject } from './kube-resources.js';
+import { buildKubeServices } from './kube-services.js';
+import { analyzeKubeObjects } from './kube-analyze.js';
 
 export interface PipelineOptions extends SnapshotOptions {
   readonly defaultNamespace: string;
@@ -25,6 +28,8 @@ export interface PipelineResult {
   /** The compiled snapshot when not blocked. */
   readonly snapshot: Snapshot | undefined;
   readonly resources: readonly Resource[];
+  /** Kubernetes core objects of the input (Services, EndpointSlices, Endpoints, Pods, Secrets, Namespaces). */
+  readonly objects: readonly KubeObject[];
 }
 
 /** Reads every source and runs validation only (no snapshot): what `meshgate validate` prints. */
@@ -38,16 +43,22 @@ export async function validateConfig(
 /** {@link validateConfig} over documents already read. Never throws. */
 export function validateDocuments(input: SourceSnapshot, opts: PipelineOptions): PipelineResult {
   const loaded = translateDocuments(input, { defaultNamespace: opts.defaultNamespace });
+  const kubeServices = buildKubeServices(loaded.objects);
   const diagnostics = [
     ...loaded.diagnostics,
     ...validateResources(loaded.resources),
-    ...analyzeResources(loaded.resources),
+    ...analyzeResources(
+      loaded.resources,
+      kubeServices.map((k) => k.service),
+    ),
+    ...analyzeKubeObjects(loaded.objects, kubeServices),
   ];
   return {
     diagnostics,
     blocked: isBlocked(diagnostics, opts.strict),
     snapshot: undefined,
     resources: loaded.resources,
+    objects: loaded.objects,
   };
 }
 
@@ -67,7 +78,7 @@ export function compileDocuments(input: SourceSnapshot, opts: PipelineOptions): 
   const v = validateDocuments(input, opts);
   if (v.blocked) return v;
   try {
-    const { snapshot, diagnostics } = buildSnapshot(v.resources, opts);
+    const { snapshot, diagnostics } = buildSnapshot(v.resources, opts, v.objects);
     return { ...v, diagnostics: [...v.diagnostics, ...diagnostics], snapshot };
   } catch (err) {
     // Validation should have caught it; still, a compile failure rejects the config, never the process.

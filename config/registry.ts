@@ -1,8 +1,11 @@
 /**
- * The service registry without Kubernetes: services and their endpoints come from ServiceEntries
- * (and WorkloadEntries they select), the way Istio describes VMs and external services.
+ * The service registry: services and their endpoints from Kubernetes Services (with their
+ * EndpointSlices, Endpoints or Pods; see `kube-services.ts`) and from ServiceEntries (and the
+ * WorkloadEntries they select), the way Istio aggregates its Kubernetes and ServiceEntry registries.
  */
 import { ofKind, type Resource, type ServicePort } from './resources.js';
+import type { KubeObject } from './kube-resources.js';
+import { buildKubeServices } from './kube-services.js';
 import { hostCovers, isWildcard, resolveShortName } from '../routes/host-names.js';
 
 /** One workload instance behind a service. */
@@ -16,17 +19,17 @@ export interface RegistryEndpoint {
   readonly weight: number;
 }
 
-/** A service: one ServiceEntry host. */
+/** A service: one Kubernetes Service, or one ServiceEntry host. */
 export interface Service {
   /** Fully qualified host, e.g. `reviews.default.svc.cluster.local` or `httpbin.org`. */
   readonly hostname: string;
-  /** Namespace of the ServiceEntry that declared it. */
+  /** Namespace of the Service or ServiceEntry that declared it. */
   readonly namespace: string;
   readonly ports: readonly ServicePort[];
   readonly resolution: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
   readonly location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
   readonly endpoints: readonly RegistryEndpoint[];
-  /** `ServiceEntry/ns/name` that declared it. */
+  /** `Service/ns/name` or `ServiceEntry/ns/name` that declared it. */
   readonly source: string;
 }
 
@@ -38,12 +41,22 @@ export interface ServiceRegistry {
 }
 
 /**
- * Builds the registry from ServiceEntries (document order = creation order; the first SE to declare
- * a host wins, as Istio keeps the oldest). `resolution: DNS` or `NONE` without endpoints gets one
- * endpoint per host whose address is the host itself, resolved when a connection is made.
+ * Builds the registry from Kubernetes Services, then ServiceEntries (document order = creation
+ * order). A host is served by the first declaration: a Kubernetes Service before any ServiceEntry
+ * (Istio's aggregate registry lists the Kubernetes registry first), then the oldest ServiceEntry.
+ * `resolution: DNS` or `NONE` without endpoints gets one endpoint per host whose address is the
+ * host itself, resolved when a connection is made.
+ *
+ * @param objects Kubernetes core objects of the same input (Services, EndpointSlices, Endpoints, Pods).
  */
-export function buildRegistry(resources: readonly Resource[]): ServiceRegistry {
+export function buildRegistry(
+  resources: readonly Resource[],
+  objects: readonly KubeObject[] = [],
+): ServiceRegistry {
   const exact = new Map<string, Service>();
+  for (const { service } of buildKubeServices(objects)) {
+    if (!exact.has(service.hostname)) exact.set(service.hostname, service);
+  }
   const wildcards: Service[] = [];
   const workloads = ofKind(resources, 'WorkloadEntry');
   for (const se of ofKind(resources, 'ServiceEntry')) {

@@ -5,6 +5,7 @@
 import type { Diagnostic } from './diagnostics.js';
 import { Codes } from './diagnostics.js';
 import { ofKind, resourceKey, type Resource, type Server } from './resources.js';
+import type { KubeObject } from './kube-resources.js';
 import { buildRegistry, labelsMatch, type ServiceRegistry } from './registry.js';
 import { ClusterResolver, type Cluster } from './cluster.js';
 import { compileHttpRoutes, type HttpCompileContext } from '../routes/compile-http.js';
@@ -110,9 +111,10 @@ export function listenerKindOf(server: Server): ListenerKind {
 export function buildSnapshot(
   resources: readonly Resource[],
   opts: SnapshotOptions = {},
+  objects: readonly KubeObject[] = [],
 ): { snapshot: Snapshot; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const registry = buildRegistry(resources);
+  const registry = buildRegistry(resources, objects);
   const resolver = new ClusterResolver(registry, resources);
   const gateways = ofKind(resources, 'Gateway').filter(
     (g) => !opts.gatewayLabels || labelsMatch(g.spec.selector ?? {}, opts.gatewayLabels),

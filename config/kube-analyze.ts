@@ -1,0 +1,68 @@
+/**
+ * Findings about the Kubernetes core objects of one input:
+ *
+ * | Code | Level | Finding |
+ * |---|---|---|
+ * | MG0021 | info | a Service has no endpoints in the input (requests get 503 UH) |
+ * | MG0022 | warning | an EndpointSlice or Endpoints object names a Service that is not in the input (ignored) |
+ *
+ * A Secret named by a Gateway's `credentialName` that lacks the keys it needs is reported where
+ * the server's credentials are resolved (`tls/credentials.ts`), naming the Secret.
+ */
+import { Codes, type Diagnostic } from './diagnostics.js';
+import { kubeKey, ofKubeKind, SERVICE_NAME_LABEL, type KubeObject } from './kube-resources.js';
+import type { KubeRegistryService } from './kube-services.js';
+
+/**
+ * @param objects the Kubernetes core objects of the input
+ * @param services the same objects' Services as converted for the registry
+ * Never throws.
+ */
+export function analyzeKubeObjects(
+  objects: readonly KubeObject[],
+  services: readonly KubeRegistryService[],
+): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const known = new Set(services.map((s) => `${s.object.metadata.namespace}/${s.object.metadata.name}`));
+  for (const s of services) {
+    if (s.endpointOrigin !== 'none' || s.service.resolution === 'DNS') continue;
+    const key = kubeKey(s.object);
+    out.push({
+      severity: 'info',
+      code: Codes.ServiceWithoutEndpoints,
+      layer: 'reference',
+      resource: key,
+      source: s.object.source,
+      message: `${key} has no endpoints in the input (no EndpointSlice, Endpoints or ready Pod matching its selector; a Deployment is not a Pod): requests to ${s.service.hostname} get 503 UH`,
+    });
+  }
+  const orphan = (o: KubeObject, service: string | undefined, why: string): void => {
+    const key = kubeKey(o);
+    out.push({
+      severity: 'warning',
+      code: Codes.EndpointsWithoutService,
+      layer: 'reference',
+      resource: key,
+      source: o.source,
+      message: `${key} ${why}; its endpoints are ignored${service ? ` until Service/${o.metadata.namespace}/${service} exists` : ''}`,
+    });
+  };
+  for (const slice of ofKubeKind(objects, 'EndpointSlice')) {
+    const svc = slice.metadata.labels?.[SERVICE_NAME_LABEL];
+    if (typeof svc !== 'string' || svc === '') {
+      orphan(slice, undefined, `has no ${SERVICE_NAME_LABEL} label naming its Service`);
+    } else if (!known.has(`${slice.metadata.namespace}/${svc}`)) {
+      orphan(slice, svc, `points at Service ${slice.metadata.namespace}/${svc}, which is not in the input`);
+    }
+  }
+  for (const ep of ofKubeKind(objects, 'Endpoints')) {
+    if (!known.has(`${ep.metadata.namespace}/${ep.metadata.name}`)) {
+      orphan(
+        ep,
+        ep.metadata.name,
+        `belongs to Service ${ep.metadata.namespace}/${ep.metadata.name}, which is not in the input`,
+      );
+    }
+  }
+  return out;
+}
