@@ -13,10 +13,13 @@ import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import { parseDnsServer } from '../upstream/dns.js';
 import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
+import { setUpKubernetes, type KubernetesSetup } from '../config/sources/kubernetes-setup.js';
 
 const USAGE = `Usage:
   meshgate run -f <file|dir> [-f ...] [options]
   meshgate validate -f <file|dir> [-f ...] [options]
+
+  meshgate run --kubernetes [--kubeconfig FILE] [--watch-namespace NS]... [options]
 
 Options:
   -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f
@@ -35,6 +38,11 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
+      --kubernetes             read Istio resources, Services, Pods, EndpointSlices and the gateway
+                               namespace's TLS Secrets from the Kubernetes API server (list + watch)
+      --kubeconfig <file>      with --kubernetes: kubeconfig (default: $KUBECONFIG, ~/.kube/config,
+                               then the in-cluster service account)
+      --watch-namespace <ns>   with --kubernetes: watch only this namespace (repeatable; default all)
 ${TELEMETRY_USAGE}  -h, --help
 `;
 
@@ -119,7 +127,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const paths = values.filename ?? [];
-  if (paths.length === 0) {
+  const kubernetes = command === 'run' && values.kubernetes === true;
+  if (paths.length === 0 && !kubernetes) {
     process.stderr.write(`meshgate ${command}: at least one -f <file|dir> is required\n\n${USAGE}`);
     return 2;
   }
@@ -175,11 +184,41 @@ async function main(argv: string[]): Promise<number> {
       { level: values['log-level'] ?? 'info', base: { component: 'meshgate' } },
       pino.destination(2),
     );
+    let kube: KubernetesSetup | undefined;
+    if (kubernetes) {
+      try {
+        kube = await setUpKubernetes(
+          {
+            kubeconfig: values.kubeconfig,
+            watchNamespaces: values['watch-namespace'],
+            credentialsDir: values['credentials-dir'],
+            gatewayLabels,
+          },
+          log,
+        );
+      } catch (err) {
+        process.stderr.write(`meshgate: ${(err as Error).message}\n`);
+        return 2;
+      }
+    }
     const started = await Gateway.start(
-      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
+      {
+        ...pipeline,
+        paths,
+        accessLog,
+        watch: !values['no-watch'],
+        telemetry,
+        ...(kube && {
+          sources: [kube.source],
+          gatewayLabels: kube.gatewayLabels,
+          credentialsDir: kube.credentialsDir,
+          reloadDebounce: kube.reloadDebounce,
+        }),
+      },
       log,
     );
     if (!started.ok) {
+      await kube?.source.close();
       for (const e of started.bindErrors) log.error(e.message);
       for (const e of started.portErrors ?? []) log.error(e.message);
       if (started.bindErrors.length === 0 && !started.portErrors?.length)
@@ -200,6 +239,7 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
     await gw.close();
+    await kube?.source.close();
     return 0;
   }
 
@@ -224,6 +264,9 @@ function parse(args: string[]) {
       'mesh-port': { type: 'string' },
       'outbound-traffic-policy': { type: 'string' },
       'dns-server': { type: 'string' },
+      kubernetes: { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      'watch-namespace': { type: 'string', multiple: true },
       ...TELEMETRY_ARG_OPTIONS,
       help: { type: 'boolean', short: 'h' },
     },

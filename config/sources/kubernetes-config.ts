@@ -56,7 +56,10 @@ export async function podLabels(
       const pod = await kc
         .makeApiClient(CoreV1Api)
         .readNamespacedPod({ name: env.POD_NAME, namespace: env.POD_NAMESPACE });
-      return { labels: { ...(pod.metadata?.labels ?? {}) }, from: `pod ${env.POD_NAMESPACE}/${env.POD_NAME}` };
+      return {
+        labels: { ...(pod.metadata?.labels ?? {}) },
+        from: `pod ${env.POD_NAMESPACE}/${env.POD_NAME}`,
+      };
     } catch (err) {
       error = `cannot read pod ${env.POD_NAMESPACE}/${env.POD_NAME}: ${(err as Error).message.split('\n')[0]}`;
     }

@@ -109,12 +109,7 @@ export class KindInformer {
       return result;
     };
     const watch = new BoundedWatch(opts.kubeConfig, (err) => this.onWatchDone(err));
-    this.informer = new ListWatch(
-      collectionPath(kind, opts.version, namespace),
-      watch,
-      list,
-      false,
-    );
+    this.informer = new ListWatch(collectionPath(kind, opts.version, namespace), watch, list, false);
     this.informer.on('add', (o) => this.changed(o, 'add'));
     this.informer.on('update', (o) => this.changed(o, 'update'));
     this.informer.on('delete', (o) => this.changed(o, 'delete'));

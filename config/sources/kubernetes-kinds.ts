@@ -106,7 +106,9 @@ export function listFunction(
     case 'Service':
       return async () =>
         plain(
-          namespace ? await core.listNamespacedService({ namespace }) : await core.listServiceForAllNamespaces(),
+          namespace
+            ? await core.listNamespacedService({ namespace })
+            : await core.listServiceForAllNamespaces(),
         );
     case 'Pod':
       return async () =>
@@ -114,7 +116,9 @@ export function listFunction(
     case 'Secret':
       return async () =>
         plain(
-          namespace ? await core.listNamespacedSecret({ namespace }) : await core.listSecretForAllNamespaces(),
+          namespace
+            ? await core.listNamespacedSecret({ namespace })
+            : await core.listSecretForAllNamespaces(),
         );
     default:
       throw new Error(`no list call for ${kind.kind}`);

@@ -14,7 +14,16 @@
  * Only the keys a gateway credential uses are written (Istio's `tls.crt`/`tls.key`/`ca.crt` and the
  * generic `cert`/`key`/`cacert`), with mode 0600 in a 0700 folder; nothing here logs key material.
  */
-import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 

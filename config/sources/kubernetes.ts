@@ -206,7 +206,10 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
         const version = preferred.find((v) => served.has(v));
         if (version) {
           if (version !== preferred[0]) {
-            this.opts.log.info({ version }, `${ISTIO_GROUP}/${preferred[0]} is not served; watching ${version}`);
+            this.opts.log.info(
+              { version },
+              `${ISTIO_GROUP}/${preferred[0]} is not served; watching ${version}`,
+            );
           }
           return version;
         }
@@ -235,7 +238,10 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   private admit(key: string, rv: string, doc: RawDocument): boolean {
     const cached = this.verdicts.get(key);
     if (cached?.rv === rv) return cached.rejected === undefined;
-    const translated = translateDocuments({ documents: [doc], diagnostics: [] }, { defaultNamespace: 'default' });
+    const translated = translateDocuments(
+      { documents: [doc], diagnostics: [] },
+      { defaultNamespace: 'default' },
+    );
     const diagnostics = [...translated.diagnostics, ...validateResources(translated.resources)];
     let rejected: RejectedObject | undefined;
     if (hasBlocking(diagnostics)) {
@@ -255,7 +261,8 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   private onObject(kind: WatchedKind, obj: KubernetesObject, event: 'add' | 'update' | 'delete'): void {
     if (kind === SECRET) {
       const name = obj.metadata?.name ?? '';
-      const outcome = event === 'delete' ? this.secrets.remove(name) : this.secrets.write(obj as SecretObject);
+      const outcome =
+        event === 'delete' ? this.secrets.remove(name) : this.secrets.write(obj as SecretObject);
       if (outcome === 'skipped' || outcome === false) return;
       this.opts.log.info({ secret: `${this.opts.gatewayNamespace}/${name}`, event }, 'TLS Secret updated');
     }

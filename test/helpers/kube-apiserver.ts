@@ -102,15 +102,50 @@ export interface ApiServerCert {
 /** Makes a throw-away CA and a serving certificate for `127.0.0.1` (client-node refuses plain HTTP). */
 export function makeApiServerCert(): ApiServerCert {
   const dir = mkdtempSync(join(tmpdir(), 'meshgate-kube-pki-'));
-  const run = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+  const run = (args: string[]) =>
+    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   try {
-    run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=kubernetes-ca',
-      '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-    writeFileSync(join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n');
+    run([
+      'req',
+      '-x509',
+      ...ec,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=kubernetes-ca',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    ]);
+    writeFileSync(
+      join(dir, 'leaf.ext'),
+      'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n',
+    );
     run(['req', '-new', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=kube-apiserver']);
-    run(['x509', '-req', '-in', 'leaf.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', '0x1000',
-      '-days', '2', '-out', 'leaf.crt', '-extfile', 'leaf.ext']);
+    run([
+      'x509',
+      '-req',
+      '-in',
+      'leaf.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-set_serial',
+      '0x1000',
+      '-days',
+      '2',
+      '-out',
+      'leaf.crt',
+      '-extfile',
+      'leaf.ext',
+    ]);
     const read = (n: string) => readFileSync(join(dir, n), 'utf8');
     return { ca: read('ca.crt'), cert: read('leaf.crt'), key: read('leaf.key') };
   } finally {
@@ -171,6 +206,8 @@ export class FakeKubeApiServer extends EventEmitter<Events> {
   private compactedRv = 0;
   private readonly forbidden = new Set<string>();
   private readonly cutNext = new Set<string>();
+  /** plural → lists waiting for {@link release}. */
+  private readonly held = new Map<string, (() => void)[]>();
   private readonly istioVersions: ReadonlySet<string>;
   private portNumber = 0;
 
@@ -259,7 +296,8 @@ current-context: stand-in
         ...structuredClone(obj.metadata),
         ...(ns !== undefined ? { namespace: ns } : {}),
         uid: prev?.metadata.uid ?? randomUUID(),
-        creationTimestamp: prev?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        creationTimestamp:
+          prev?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
         resourceVersion: String(rv),
       },
     };
@@ -295,6 +333,32 @@ current-context: stand-in
 
   allow(plural: string): void {
     this.forbidden.delete(plural);
+  }
+
+  /** Resolves with the first request (already seen or coming) for which `pred` holds. */
+  waitForRequest(pred: (r: SeenApiRequest) => boolean): Promise<SeenApiRequest> {
+    const seen = this.requests.find(pred);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve) => {
+      const on = (r: SeenApiRequest) => {
+        if (!pred(r)) return;
+        this.off('request', on);
+        resolve(r);
+      };
+      this.on('request', on);
+    });
+  }
+
+  /** Holds every list of `plural` (not watches) until {@link release}: an API server slow to answer. */
+  hold(plural: string): void {
+    if (!this.held.has(plural)) this.held.set(plural, []);
+  }
+
+  /** Answers the lists held for `plural` and stops holding. */
+  release(plural: string): void {
+    const waiting = this.held.get(plural) ?? [];
+    this.held.delete(plural);
+    for (const answer of waiting) answer();
   }
 
   /** The next event for a watch of `plural` is written half-way and the connection is then cut. */
@@ -478,6 +542,19 @@ current-context: stand-in
     if (query.watch === 'true' || query.watch === '1') {
       this.note(url.pathname, query, 200);
       this.openWatch(res, rt, version, namespace, selector, query.resourceVersion ?? '');
+      const timeout = Number(query.timeoutSeconds ?? 0);
+      // The server ends a watch after timeoutSeconds; the client resumes from its last resourceVersion.
+      if (timeout > 0) {
+        const t = setTimeout(() => res.end(), timeout * 1000);
+        t.unref();
+        res.on('close', () => clearTimeout(t));
+      }
+      return;
+    }
+    const waiting = this.held.get(plural);
+    if (waiting) {
+      this.note(url.pathname, { ...query, held: 'true' }, 0);
+      waiting.push(() => this.handle(req, res));
       return;
     }
     const items = [...this.mapOf(rt).values()]

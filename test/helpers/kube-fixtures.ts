@@ -6,6 +6,7 @@
  * Written for meshgate (Bookinfo names and labels are facts from Istio's sample, not its files).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
@@ -14,16 +15,24 @@ import { KubernetesSource } from '../../config/sources/kubernetes.js';
 import { loadKubeConfig } from '../../config/sources/kubernetes-config.js';
 import type { ObservabilityOptions } from '../../admin/observability.js';
 import type { FakeKubeApiServer, KubeObject } from './kube-apiserver.js';
+import { startUpstream, type TestUpstream } from './upstream.js';
 
 const ISTIO_V1 = 'networking.istio.io/v1';
 
 /** An Istio networking object. */
-export function istio(kind: string, name: string, spec: Record<string, unknown>, namespace = 'default'): KubeObject {
+export function istio(
+  kind: string,
+  name: string,
+  spec: Record<string, unknown>,
+  namespace = 'default',
+): KubeObject {
   return { apiVersion: ISTIO_V1, kind, metadata: { name, namespace }, spec };
 }
 
 /** A bookinfo-gateway-like Gateway on port 80 (selector `istio: ingressgateway`), optionally with an HTTPS server on 443. */
-export function ingressGateway(opts: { name?: string; credentialName?: string; namespace?: string } = {}): KubeObject {
+export function ingressGateway(
+  opts: { name?: string; credentialName?: string; namespace?: string } = {},
+): KubeObject {
   const servers: unknown[] = [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['*'] }];
   if (opts.credentialName) {
     servers.push({
@@ -38,32 +47,6 @@ export function ingressGateway(opts: { name?: string; credentialName?: string; n
     { selector: { istio: 'ingressgateway' }, servers },
     opts.namespace,
   );
-}
-
-/** A VirtualService bound to `gateway`: `/productpage`-style prefix routes split by weight over subsets or hosts. */
-export function routeVirtualService(
-  name: string,
-  prefix: string,
-  route: readonly { host: string; subset?: string; port?: number; weight?: number }[],
-  gateway = 'bookinfo-gateway',
-): KubeObject {
-  return istio('VirtualService', name, {
-    hosts: ['*'],
-    gateways: [gateway],
-    http: [
-      {
-        match: [{ uri: { prefix } }],
-        route: route.map((r) => ({
-          destination: {
-            host: r.host,
-            ...(r.subset ? { subset: r.subset } : {}),
-            port: { number: r.port ?? 9080 },
-          },
-          ...(r.weight !== undefined ? { weight: r.weight } : {}),
-        })),
-      },
-    ],
-  });
 }
 
 /** A Service `name` on port 9080 (`http`), selecting `app: name`. */
@@ -87,7 +70,9 @@ export function pod(app: string, version: string, namespace = 'default'): KubeOb
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: `${app}-${version}-0`, namespace, labels: { app, version } },
-    spec: { containers: [{ name: app, image: `example/${app}:${version}`, ports: [{ containerPort: 9080 }] }] },
+    spec: {
+      containers: [{ name: app, image: `example/${app}:${version}`, ports: [{ containerPort: 9080 }] }],
+    },
     status: {
       phase: 'Running',
       podIP: '127.0.0.1',
@@ -116,7 +101,10 @@ export function endpointSlice(app: string, ep: SliceEndpoint, namespace = 'defau
     metadata: {
       name: `${app}-${ep.version}`,
       namespace,
-      labels: { 'kubernetes.io/service-name': app, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+      labels: {
+        'kubernetes.io/service-name': app,
+        'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io',
+      },
     },
     addressType: 'IPv4',
     endpoints: [
@@ -139,6 +127,77 @@ export function tlsSecret(name: string, cert: string, key: string, namespace = '
     type: 'kubernetes.io/tls',
     data: { 'tls.crt': Buffer.from(cert).toString('base64'), 'tls.key': Buffer.from(key).toString('base64') },
   };
+}
+
+/** Upstreams and objects of a Bookinfo-like app: productpage v1 and reviews v1/v2, each a real server. */
+export interface BookinfoApp {
+  readonly upstreams: ReadonlyMap<string, TestUpstream>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `productpage-v1`, `reviews-v1`, `reviews-v2` upstreams and stores in the stand-in what a
+ * cluster running Bookinfo holds: Services, Pods (kubelet status), one EndpointSlice per pod, a
+ * DestinationRule with version subsets, the ingress Gateway and a VirtualService sending
+ * `/productpage` to productpage and `/reviews` to `reviewsRoute` (default: all to v1).
+ */
+export async function startBookinfo(
+  api: FakeKubeApiServer,
+  reviewsRoute: readonly RouteTo[] = [{ host: 'reviews', subset: 'v1', weight: 100 }],
+): Promise<BookinfoApp> {
+  const upstreams = new Map<string, TestUpstream>();
+  for (const [app, version] of [
+    ['productpage', 'v1'],
+    ['reviews', 'v1'],
+    ['reviews', 'v2'],
+  ] as const) {
+    const u = await startUpstream(`${app}-${version}`);
+    upstreams.set(`${app}-${version}`, u);
+    api.upsert(pod(app, version));
+    api.upsert(endpointSlice(app, { version, port: u.port }));
+  }
+  api.upsert(service('productpage'));
+  api.upsert(service('reviews'));
+  api.upsert(
+    istio('DestinationRule', 'reviews', {
+      host: 'reviews',
+      subsets: [
+        { name: 'v1', labels: { version: 'v1' } },
+        { name: 'v2', labels: { version: 'v2' } },
+      ],
+    }),
+  );
+  api.upsert(ingressGateway());
+  api.upsert(bookinfoVirtualService(reviewsRoute));
+  return {
+    upstreams,
+    async close() {
+      for (const u of upstreams.values()) await u.close();
+    },
+  };
+}
+
+/** One weighted destination of a route. */
+export interface RouteTo {
+  readonly host: string;
+  readonly subset?: string;
+  readonly weight?: number;
+}
+
+/** The `bookinfo` VirtualService: `/productpage` → productpage, `/reviews` → `reviews`. */
+export function bookinfoVirtualService(reviews: readonly RouteTo[]): KubeObject {
+  const dest = (r: RouteTo) => ({
+    destination: { host: r.host, ...(r.subset ? { subset: r.subset } : {}), port: { number: 9080 } },
+    ...(r.weight !== undefined ? { weight: r.weight } : {}),
+  });
+  return istio('VirtualService', 'bookinfo', {
+    hosts: ['*'],
+    gateways: ['bookinfo-gateway'],
+    http: [
+      { match: [{ uri: { exact: '/productpage' } }], route: [dest({ host: 'productpage' })] },
+      { match: [{ uri: { prefix: '/reviews' } }], route: reviews.map(dest) },
+    ],
+  });
 }
 
 /** A gateway reading from the stand-in, with its source and a temp folder for the kubeconfig. */
@@ -166,7 +225,10 @@ export interface KubeGatewayOptions {
  * folder and loaded by client-node, serving Gateways selected by `istio: ingressgateway`.
  * Server ports 80 and 443 are bound on ephemeral ports. Resolves once the first sync is served.
  */
-export async function startKubeGateway(api: FakeKubeApiServer, o: KubeGatewayOptions = {}): Promise<KubeGateway> {
+export async function startKubeGateway(
+  api: FakeKubeApiServer,
+  o: KubeGatewayOptions = {},
+): Promise<KubeGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'meshgate-kube-'));
   const kubeConfig = loadKubeConfig(api.writeKubeconfig(dir));
   const log = o.log ?? pino({ level: process.env.MESHGATE_TEST_LOG ?? 'silent' });
@@ -226,6 +288,48 @@ export async function startKubeGateway(api: FakeKubeApiServer, o: KubeGatewayOpt
       await gw.close();
       await source.close();
       rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A system-log record as pino writes it. */
+export type LogRecord = Record<string, unknown> & { msg: string; level: number };
+
+/** A pino logger whose records tests can await (also echoed to stderr with MESHGATE_TEST_LOG). */
+export interface CapturedLog {
+  readonly log: Logger;
+  readonly records: LogRecord[];
+  /** Resolves with the first record (already logged or coming) for which `pred` holds. */
+  waitFor(pred: (r: LogRecord) => boolean): Promise<LogRecord>;
+}
+
+export function captureLog(): CapturedLog {
+  const records: LogRecord[] = [];
+  const waiters: { pred: (r: LogRecord) => boolean; resolve: (r: LogRecord) => void }[] = [];
+  const echo = process.env.MESHGATE_TEST_LOG !== undefined;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) {
+        if (echo) process.stderr.write(`${line}\n`);
+        const r = JSON.parse(line) as LogRecord;
+        records.push(r);
+        for (const w of [...waiters]) {
+          if (w.pred(r)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(r);
+          }
+        }
+      }
+      done();
+    },
+  });
+  return {
+    log: pino({ level: 'debug' }, sink),
+    records,
+    waitFor(pred) {
+      const found = records.find(pred);
+      if (found) return Promise.resolve(found);
+      return new Promise((resolve) => waiters.push({ pred, resolve }));
     },
   };
 }
