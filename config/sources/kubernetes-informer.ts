@@ -48,6 +48,8 @@ export interface KindInformerOptions {
 /** Why the last attempt failed, as logged. */
 interface Failure {
   readonly status: number | undefined;
+  /** What stays the same while the same trouble lasts (`ECONNREFUSED`, `403`): repeats are logged at debug. */
+  readonly reason: string;
   readonly message: string;
 }
 
@@ -200,7 +202,7 @@ export class KindInformer {
       }
       this.forbidden = true;
       this.markSynced();
-    } else if (failure.message !== this.lastFailure?.message) {
+    } else if (failure.reason !== this.lastFailure?.reason) {
       this.opts.log.warn(fields, 'Kubernetes list/watch failed; serving the last known state and retrying');
     } else {
       this.opts.log.debug(fields, 'Kubernetes list/watch still failing');
@@ -224,7 +226,8 @@ export class KindInformer {
 
 /** Status and one-line reason of a client-node error (ApiException, fetch error, watch status). */
 function describe(err: unknown): Failure {
-  if (typeof err !== 'object' || err === null) return { status: undefined, message: String(err) };
+  if (typeof err !== 'object' || err === null)
+    return { status: undefined, reason: String(err), message: String(err) };
   const e = err as {
     code?: unknown;
     statusCode?: unknown;
@@ -241,7 +244,8 @@ function describe(err: unknown): Failure {
   } else if (typeof e.code === 'string') {
     message = `${e.code}: ${message}`;
   }
-  return { status, message };
+  const reason = status !== undefined ? String(status) : typeof e.code === 'string' ? e.code : message;
+  return { status, reason, message };
 }
 
 function safeParse(text: string): unknown {

@@ -110,6 +110,8 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
    */
   async read(): Promise<SourceSnapshot> {
     await this.init();
+    // This read sees every change so far; only later ones need to be reported on start().
+    this.dirty = false;
     const istio: { doc: RawDocument; created: string; key: string }[] = [];
     const others: RawDocument[] = [];
     const seen = new Set<string>();

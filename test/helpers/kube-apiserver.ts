@@ -406,7 +406,9 @@ current-context: stand-in
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
     if (!this.server.listening) return;
-    await new Promise<void>((r) => this.server.close(() => r()));
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeAllConnections();
+    await closed;
   }
 
   /** Listens again on the same port after {@link stop}. */
@@ -436,7 +438,8 @@ current-context: stand-in
     const server = this.opts.tls
       ? https.createServer({ cert: this.opts.tls.cert, key: this.opts.tls.key }, handler)
       : http.createServer(handler);
-    server.on(this.opts.tls ? 'secureConnection' : 'connection', (s: Socket) => {
+    // The raw TCP socket (for TLS too): destroying it also ends a connection still in its handshake.
+    server.on('connection', (s: Socket) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
