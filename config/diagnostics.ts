@@ -44,6 +44,8 @@ export const Codes = {
   SchemaWarning: 'IST0133',
   /** Two Gateways on one port share a host. */
   ConflictingGateways: 'IST0145',
+  /** A Gateway's `credentialName` names a Secret that lacks the keys it needs. */
+  InvalidGatewayCredential: 'IST0161',
   /** A subset selects no endpoint. */
   DestinationRuleSubsetNotSelectPods: 'IST0173',
   /** A DestinationRule host matches no service. */

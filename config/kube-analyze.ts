@@ -6,10 +6,13 @@
  * | MG0021 | info | a Service has no endpoints in the input (requests get 503 UH) |
  * | MG0022 | warning | an EndpointSlice or Endpoints object names a Service that is not in the input (ignored) |
  *
- * A Secret named by a Gateway's `credentialName` that lacks the keys it needs is reported where
- * the server's credentials are resolved (`tls/credentials.ts`), naming the Secret.
+ * | IST0161 | error | a Gateway's `credentialName` names a Secret of the input without the keys it needs |
+ *
+ * The Secret key rules are those of `tls/credentials.ts`, which also serves the credential.
  */
+import { resolveServerCredentials, secretLookup } from '../tls/credentials.js';
 import { Codes, type Diagnostic } from './diagnostics.js';
+import { ofKind, resourceKey, type Resource } from './resources.js';
 import { kubeKey, ofKubeKind, SERVICE_NAME_LABEL, type KubeObject } from './kube-resources.js';
 import type { KubeRegistryService } from './kube-services.js';
 
@@ -21,8 +24,10 @@ import type { KubeRegistryService } from './kube-services.js';
 export function analyzeKubeObjects(
   objects: readonly KubeObject[],
   services: readonly KubeRegistryService[],
+  resources: readonly Resource[],
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
+  gatewayCredentials(objects, resources, out);
   const known = new Set(services.map((s) => `${s.object.metadata.namespace}/${s.object.metadata.name}`));
   for (const s of services) {
     if (s.endpointOrigin !== 'none' || s.service.resolution === 'DNS') continue;
@@ -65,4 +70,44 @@ export function analyzeKubeObjects(
     }
   }
   return out;
+}
+
+/** Modes whose server holds a certificate (a credential is needed); MUTUAL modes also need a client CA. */
+const TERMINATING: Readonly<Record<string, boolean>> = { SIMPLE: false, MUTUAL: true, OPTIONAL_MUTUAL: true };
+
+/** IST0161 for every terminating server whose `credentialName` is a Secret of the input lacking keys. */
+function gatewayCredentials(
+  objects: readonly KubeObject[],
+  resources: readonly Resource[],
+  out: Diagnostic[],
+): void {
+  const secretObjects = ofKubeKind(objects, 'Secret');
+  if (secretObjects.length === 0) return;
+  const secrets = secretLookup(secretObjects);
+  for (const gw of ofKind(resources, 'Gateway')) {
+    const servers = Array.isArray(gw.spec.servers) ? gw.spec.servers : [];
+    servers.forEach((server, i) => {
+      const tls = typeof server === 'object' && server !== null ? server.tls : undefined;
+      const needCa = TERMINATING[tls?.mode ?? ''];
+      if (!tls?.credentialName || needCa === undefined) return;
+      // Only Secrets of the input are judged here; a folder of --credentials-dir is checked at run time.
+      const r = resolveServerCredentials(tls, {
+        baseDir: '.',
+        credentialsDir: undefined,
+        needCa,
+        secrets,
+        namespace: gw.metadata.namespace,
+      });
+      if (!('error' in r) || r.secret === undefined) return;
+      out.push({
+        severity: 'error',
+        code: Codes.InvalidGatewayCredential,
+        layer: 'reference',
+        resource: resourceKey(gw),
+        source: gw.source,
+        path: `spec.servers[${i}].tls.credentialName`,
+        message: `${r.error}; the server is skipped (its SNI gets no filter chain)`,
+      });
+    });
+  }
 }

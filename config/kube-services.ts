@@ -71,7 +71,7 @@ export function buildKubeServices(objects: readonly KubeObject[]): KubeRegistryS
       .map((p) => ({
         number: p.port!,
         name: p.name ?? '',
-        protocol: inferPortProtocol(p.name, p.protocol, p.appProtocol),
+        protocol: inferPortProtocol(p.port, p.name, p.protocol, p.appProtocol),
         ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
       }));
     let endpointOrigin: EndpointOrigin = 'none';

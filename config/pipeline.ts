@@ -51,7 +51,7 @@ export function validateDocuments(input: SourceSnapshot, opts: PipelineOptions):
       loaded.resources,
       kubeServices.map((k) => k.service),
     ),
-    ...analyzeKubeObjects(loaded.objects, kubeServices),
+    ...analyzeKubeObjects(loaded.objects, kubeServices, loaded.resources),
   ];
   return {
     diagnostics,

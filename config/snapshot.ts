@@ -5,7 +5,8 @@
 import type { Diagnostic } from './diagnostics.js';
 import { Codes } from './diagnostics.js';
 import { ofKind, resourceKey, type Resource, type Server } from './resources.js';
-import type { KubeObject } from './kube-resources.js';
+import { ofKubeKind, type KubeObject } from './kube-resources.js';
+import { secretLookup } from '../tls/credentials.js';
 import { buildRegistry, labelsMatch, type ServiceRegistry } from './registry.js';
 import { ClusterResolver, type Cluster } from './cluster.js';
 import { compileHttpRoutes, type HttpCompileContext } from '../routes/compile-http.js';
@@ -115,6 +116,7 @@ export function buildSnapshot(
 ): { snapshot: Snapshot; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const registry = buildRegistry(resources, objects);
+  const secrets = secretLookup(ofKubeKind(objects, 'Secret'));
   const resolver = new ClusterResolver(registry, resources);
   const gateways = ofKind(resources, 'Gateway').filter(
     (g) => !opts.gatewayLabels || labelsMatch(g.spec.selector ?? {}, opts.gatewayLabels),
@@ -176,6 +178,7 @@ export function buildSnapshot(
         virtualServices,
         resolver,
         credentialsDir: opts.credentialsDir,
+        secrets,
         buildHttpRoutes: (server, name) =>
           new RouteConfiguration(
             name,
