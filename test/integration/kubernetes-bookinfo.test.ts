@@ -92,6 +92,31 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     expect(after.length - v2).toBe(after.filter((s) => s.upstream === 'reviews-v1').length);
   });
 
+  it('debounces a burst of changes into one new snapshot (istiod: 100 ms quiet)', async () => {
+    await setUp();
+    kgw = await startKubeGateway(api!);
+    const before = kgw.gateway.snapshot.version;
+    // 30 writes in one go, as `kubectl apply` of a big file or a controller's resync produces.
+    for (let i = 0; i < 29; i++) {
+      api!.upsert(bookinfoVirtualService([{ host: 'reviews', subset: i % 2 ? 'v2' : 'v1' }]));
+    }
+    api!.upsert(
+      istio('VirtualService', 'last', {
+        hosts: ['*'],
+        gateways: ['bookinfo-gateway'],
+        http: [
+          {
+            match: [{ uri: { prefix: '/last' } }],
+            route: [{ destination: { host: 'reviews', subset: 'v2' } }],
+          },
+        ],
+      }),
+    );
+    await expect.poll(async () => (await upstreamOf('/last')).upstream, { timeout: 5000 }).toBe('reviews-v2');
+    expect(kgw.gateway.snapshot.version).toBe(before + 1);
+    expect((await upstreamOf('/reviews/1')).upstream).toBe('reviews-v1');
+  });
+
   it('a deleted Pod (its EndpointSlice emptied) leaves the endpoints', async () => {
     await setUp([{ host: 'reviews' }]);
     kgw = await startKubeGateway(api!);
