@@ -77,6 +77,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   private informers: KindInformer[] = [];
   private initializing: Promise<void> | undefined;
   private discoveryTimer: NodeJS.Timeout | undefined;
+  private wakeDiscovery: (() => void) | undefined;
   private emitting = false;
   /** A change arrived before {@link start}: reported when it is called. */
   private dirty = false;
@@ -97,6 +98,15 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   /** True once every informer has completed its first list. */
   get synced(): boolean {
     return this.informers.length > 0 && this.informers.every((i) => i.hasSynced);
+  }
+
+  /** Each informer's state, for logs and tests: `Kind[ in ns]`, synced, the resourceVersion a resumed watch starts from. */
+  informerStates(): { name: string; synced: boolean; resourceVersion: string }[] {
+    return this.informers.map((i) => ({
+      name: i.name,
+      synced: i.hasSynced,
+      resourceVersion: i.resourceVersion,
+    }));
   }
 
   /** Istio objects currently left out because they fail validation. */
@@ -158,6 +168,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
     this.closed = true;
     this.emitting = false;
     if (this.discoveryTimer) clearTimeout(this.discoveryTimer);
+    this.wakeDiscovery?.(); // a discovery retry still waiting ends now
     await Promise.all(this.informers.map((i) => i.stop()));
     this.secrets.close();
   }
@@ -227,6 +238,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
       }
       const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
       await new Promise<void>((r) => {
+        this.wakeDiscovery = r;
         this.discoveryTimer = setTimeout(r, delay);
       });
     }

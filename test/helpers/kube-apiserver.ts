@@ -182,6 +182,8 @@ interface OpenWatch {
   readonly version: string;
   readonly namespace: string | undefined;
   readonly selector: ReadonlyMap<string, string>;
+  /** `allowWatchBookmarks=true` was asked. */
+  readonly bookmarks: boolean;
   readonly res: http.ServerResponse;
 }
 
@@ -388,9 +390,10 @@ current-context: stand-in
     }
   }
 
-  /** Sends a `BOOKMARK` carrying the current resourceVersion to watches that asked for bookmarks (all, here). */
+  /** Sends a `BOOKMARK` carrying the current resourceVersion to the watches that asked for bookmarks. */
   bookmark(): void {
     for (const w of this.watches) {
+      if (!w.bookmarks) continue;
       writeEvent(w.res, 'BOOKMARK', {
         apiVersion: apiVersionOf(w.rt, w.version),
         kind: w.rt.kind,
@@ -544,7 +547,15 @@ current-context: stand-in
     const selector = parseSelector(query.labelSelector);
     if (query.watch === 'true' || query.watch === '1') {
       this.note(url.pathname, query, 200);
-      this.openWatch(res, rt, version, namespace, selector, query.resourceVersion ?? '');
+      this.openWatch(
+        res,
+        rt,
+        version,
+        namespace,
+        selector,
+        query.resourceVersion ?? '',
+        query.allowWatchBookmarks === 'true',
+      );
       const timeout = Number(query.timeoutSeconds ?? 0);
       // The server ends a watch after timeoutSeconds; the client resumes from its last resourceVersion.
       if (timeout > 0) {
@@ -583,10 +594,11 @@ current-context: stand-in
     namespace: string | undefined,
     selector: ReadonlyMap<string, string>,
     from: string,
+    bookmarks: boolean,
   ): void {
     res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     res.flushHeaders();
-    const w: OpenWatch = { rt, version, namespace, selector, res };
+    const w: OpenWatch = { rt, version, namespace, selector, bookmarks, res };
     const fromRv = Number(from || '0');
     if (from && from !== '0' && fromRv < this.compactedRv) {
       // The real server answers 200 and then one ERROR event: "too old resource version".

@@ -10,6 +10,7 @@ import { FakeKubeApiServer, makeApiServerCert, type ApiServerCert } from '../hel
 import {
   bookinfoVirtualService,
   captureLog,
+  pod,
   startBookinfo,
   startKubeGateway,
   type BookinfoApp,
@@ -86,6 +87,32 @@ describe('kubernetes source: API server trouble', () => {
     await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
     expect(listsOf(VS_PATH)).toBe(2);
     await captured.waitFor((r) => r.kind === 'VirtualService' && /410 Gone/.test(r.msg));
+  });
+
+  it('bookmarks keep a quiet watch current: after compaction it resumes without 410 and without a relist', async () => {
+    await setUp();
+    // Other kinds move the cluster's resourceVersion on; the VirtualService watch sees none of it.
+    const reviewsPod = pod('reviews', 'v1');
+    for (let i = 0; i < 5; i++) {
+      api!.upsert({
+        ...reviewsPod,
+        metadata: { ...reviewsPod.metadata, annotations: { touched: String(i) } },
+      });
+    }
+    const latest = String(api!.resourceVersion);
+    api!.bookmark();
+    const vsState = () => kgw!.source.informerStates().find((s) => s.name === 'VirtualService')!;
+    await expect.poll(() => vsState().resourceVersion).toBe(latest);
+    await api!.stop();
+    api!.compact();
+    api!.upsert(REVIEWS_V2);
+    await api!.restart();
+    await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
+    expect(listsOf(VS_PATH)).toBe(1);
+    expect(
+      api!.requests.filter((q) => q.path === VS_PATH && q.query.watch === 'true').at(-1)!.query
+        .resourceVersion,
+    ).toBe(latest);
   });
 
   it('an open watch ended by an ERROR event with Status 410: relist, nothing lost', async () => {
