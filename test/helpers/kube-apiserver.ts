@@ -25,13 +25,12 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
+import { createTestPki } from './certs.js';
 
 /** A Kubernetes object as JSON. */
 export interface KubeObject {
@@ -101,55 +100,16 @@ export interface ApiServerCert {
 
 /** Makes a throw-away CA and a serving certificate for `127.0.0.1` (client-node refuses plain HTTP). */
 export function makeApiServerCert(): ApiServerCert {
-  const dir = mkdtempSync(join(tmpdir(), 'meshgate-kube-pki-'));
-  const run = (args: string[]) =>
-    execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const pki = createTestPki({ cn: 'kubernetes-ca', org: 'meshgate tests' });
   try {
-    run([
-      'req',
-      '-x509',
-      ...ec,
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=kubernetes-ca',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign',
-    ]);
-    writeFileSync(
-      join(dir, 'leaf.ext'),
-      'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n',
-    );
-    run(['req', '-new', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', '/CN=kube-apiserver']);
-    run([
-      'x509',
-      '-req',
-      '-in',
-      'leaf.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-set_serial',
-      '0x1000',
-      '-days',
-      '2',
-      '-out',
-      'leaf.crt',
-      '-extfile',
-      'leaf.ext',
-    ]);
-    const read = (n: string) => readFileSync(join(dir, n), 'utf8');
-    return { ca: read('ca.crt'), cert: read('leaf.crt'), key: read('leaf.key') };
+    const leaf = pki.issue('kube-apiserver', {
+      cn: 'kube-apiserver',
+      dns: ['localhost'],
+      ips: ['127.0.0.1'],
+    });
+    return { ca: pki.ca, cert: leaf.cert, key: leaf.key };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    pki.close();
   }
 }
 

@@ -14,8 +14,15 @@ import { Gateway } from '../../gateway/gateway.js';
 import { KubernetesSource } from '../../config/sources/kubernetes.js';
 import { loadKubeConfig } from '../../config/sources/kubernetes-config.js';
 import type { ObservabilityOptions } from '../../admin/observability.js';
-import type { FakeKubeApiServer, KubeObject } from './kube-apiserver.js';
+import {
+  FakeKubeApiServer,
+  makeApiServerCert,
+  type ApiServerCert,
+  type FakeKubeApiServerOptions,
+  type KubeObject,
+} from './kube-apiserver.js';
 import { startUpstream, type TestUpstream } from './upstream.js';
+import { httpGet } from './clients.js';
 
 const ISTIO_V1 = 'networking.istio.io/v1';
 
@@ -332,4 +339,63 @@ export function captureLog(): CapturedLog {
       return new Promise((resolve) => waiters.push({ pred, resolve }));
     },
   };
+}
+
+/** One test's stand-in, Bookinfo app and gateway, closed together after each test. */
+export class KubeTestBed {
+  private cert: ApiServerCert | undefined;
+  private parts: { api?: FakeKubeApiServer; app?: BookinfoApp; gw?: KubeGateway } = {};
+
+  get api(): FakeKubeApiServer {
+    if (!this.parts.api) throw new Error('setUp() first');
+    return this.parts.api;
+  }
+
+  get app(): BookinfoApp {
+    if (!this.parts.app) throw new Error('setUp() first');
+    return this.parts.app;
+  }
+
+  get gw(): KubeGateway {
+    if (!this.parts.gw) throw new Error('startGateway() first');
+    return this.parts.gw;
+  }
+
+  /** Whether {@link startGateway} has resolved. */
+  get started(): boolean {
+    return this.parts.gw !== undefined;
+  }
+
+  /**
+   * Starts the stand-in over HTTPS (one certificate per bed) and stores Bookinfo in it; `forbid`
+   * makes that plural answer 403 first.
+   */
+  async setUp(
+    o: Omit<FakeKubeApiServerOptions, 'tls'> & { reviews?: readonly RouteTo[]; forbid?: string } = {},
+  ): Promise<void> {
+    this.cert ??= makeApiServerCert();
+    this.parts.api = await FakeKubeApiServer.start({ ...o, tls: this.cert });
+    if (o.forbid) this.parts.api.forbid(o.forbid);
+    this.parts.app = await startBookinfo(this.parts.api, o.reviews);
+  }
+
+  async startGateway(o: KubeGatewayOptions = {}): Promise<KubeGateway> {
+    this.parts.gw = await startKubeGateway(this.api, o);
+    return this.parts.gw;
+  }
+
+  /** Which upstream answered a GET through port 80 (`-<status>` for a local reply). */
+  async upstreamOf(path: string): Promise<{ status: number; upstream: string }> {
+    const r = await httpGet(this.gw.port(80), path);
+    const u = r.headers['x-upstream'];
+    return { status: r.status, upstream: typeof u === 'string' ? u : `-${r.status}` };
+  }
+
+  async close(): Promise<void> {
+    const { gw, api, app } = this.parts;
+    this.parts = {};
+    await gw?.close();
+    await api?.close();
+    await app?.close();
+  }
 }

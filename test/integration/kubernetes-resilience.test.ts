@@ -6,47 +6,28 @@
  * serving throughout.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { FakeKubeApiServer, makeApiServerCert, type ApiServerCert } from '../helpers/kube-apiserver.js';
 import {
   bookinfoVirtualService,
   captureLog,
   pod,
-  startBookinfo,
-  startKubeGateway,
-  type BookinfoApp,
+  KubeTestBed,
   type CapturedLog,
-  type KubeGateway,
 } from '../helpers/kube-fixtures.js';
-import { httpGet } from '../helpers/clients.js';
 
-let cert: ApiServerCert | undefined;
-let api: FakeKubeApiServer | undefined;
-let app: BookinfoApp | undefined;
-let kgw: KubeGateway | undefined;
+const bed = new KubeTestBed();
 let captured: CapturedLog;
+afterEach(() => bed.close());
 
 async function setUp(opts: { istioVersions?: string[]; forbid?: string } = {}): Promise<void> {
-  cert ??= makeApiServerCert();
-  api = await FakeKubeApiServer.start({ tls: cert, istioVersions: opts.istioVersions });
-  if (opts.forbid) api.forbid(opts.forbid);
-  app = await startBookinfo(api);
+  await bed.setUp(opts);
   captured = captureLog();
-  kgw = await startKubeGateway(api, { log: captured.log });
+  await bed.startGateway({ log: captured.log });
   // Synced means listed; the watches open right after. Tests that act on open watches wait for them.
-  await expect.poll(() => api!.openWatches).toBe(opts.forbid ? 8 : 9);
+  await expect.poll(() => bed.api.openWatches).toBe(opts.forbid ? 8 : 9);
 }
 
-afterEach(async () => {
-  await kgw?.close();
-  await api?.close();
-  await app?.close();
-  kgw = api = app = undefined;
-});
-
 async function upstreamOf(path: string): Promise<string> {
-  const r = await httpGet(kgw!.port(80), path);
-  const u = r.headers['x-upstream'];
-  return typeof u === 'string' ? u : `-${r.status}`;
+  return (await bed.upstreamOf(path)).upstream;
 }
 
 /** Sends `/reviews` to v2 only. */
@@ -54,7 +35,7 @@ const REVIEWS_V2 = bookinfoVirtualService([{ host: 'reviews', subset: 'v2' }]);
 const VS_PATH = '/apis/networking.istio.io/v1/virtualservices';
 
 function listsOf(path: string): number {
-  return api!.requests.filter((q) => q.path === path && q.query.watch === undefined && q.status === 200)
+  return bed.api.requests.filter((q) => q.path === path && q.query.watch === undefined && q.status === 200)
     .length;
 }
 
@@ -62,17 +43,17 @@ describe('kubernetes source: API server trouble', () => {
   it('API server stopped: traffic keeps flowing; restarted: watches resume from their resourceVersion and a change made meanwhile arrives', async () => {
     await setUp();
     expect(await upstreamOf('/reviews/1')).toBe('reviews-v1');
-    await api!.stop();
+    await bed.api.stop();
     // The last snapshot keeps serving while the informers retry.
     for (let i = 0; i < 20; i++) expect(await upstreamOf('/productpage')).toBe('productpage-v1');
     await captured.waitFor((r) => r.kind === 'VirtualService' && /list\/watch failed/.test(r.msg));
-    const rvBefore = api!.resourceVersion;
-    api!.upsert(REVIEWS_V2);
-    await api!.restart();
+    const rvBefore = bed.api.resourceVersion;
+    bed.api.upsert(REVIEWS_V2);
+    await bed.api.restart();
     await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
     // Resumed, not relisted: one list, then watches from the last seen resourceVersion.
     expect(listsOf(VS_PATH)).toBe(1);
-    const resumed = api!.requests.filter((q) => q.path === VS_PATH && q.query.watch === 'true');
+    const resumed = bed.api.requests.filter((q) => q.path === VS_PATH && q.query.watch === 'true');
     expect(resumed.length).toBeGreaterThanOrEqual(2);
     expect(resumed.at(-1)!.query.resourceVersion).toBe(String(rvBefore));
     expect(await upstreamOf('/productpage')).toBe('productpage-v1');
@@ -80,10 +61,10 @@ describe('kubernetes source: API server trouble', () => {
 
   it('history compacted while away: the resumed watch gets 410 Gone and the informer relists', async () => {
     await setUp();
-    await api!.stop();
-    api!.upsert(REVIEWS_V2);
-    api!.compact();
-    await api!.restart();
+    await bed.api.stop();
+    bed.api.upsert(REVIEWS_V2);
+    bed.api.compact();
+    await bed.api.restart();
     await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
     expect(listsOf(VS_PATH)).toBe(2);
     await captured.waitFor((r) => r.kind === 'VirtualService' && /410 Gone/.test(r.msg));
@@ -94,42 +75,42 @@ describe('kubernetes source: API server trouble', () => {
     // Other kinds move the cluster's resourceVersion on; the VirtualService watch sees none of it.
     const reviewsPod = pod('reviews', 'v1');
     for (let i = 0; i < 5; i++) {
-      api!.upsert({
+      bed.api.upsert({
         ...reviewsPod,
         metadata: { ...reviewsPod.metadata, annotations: { touched: String(i) } },
       });
     }
-    const latest = String(api!.resourceVersion);
-    api!.bookmark();
-    const vsState = () => kgw!.source.informerStates().find((s) => s.name === 'VirtualService')!;
+    const latest = String(bed.api.resourceVersion);
+    bed.api.bookmark();
+    const vsState = () => bed.gw.source.informerStates().find((s) => s.name === 'VirtualService')!;
     await expect.poll(() => vsState().resourceVersion).toBe(latest);
-    await api!.stop();
-    api!.compact();
-    api!.upsert(REVIEWS_V2);
-    await api!.restart();
+    await bed.api.stop();
+    bed.api.compact();
+    bed.api.upsert(REVIEWS_V2);
+    await bed.api.restart();
     await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
     expect(listsOf(VS_PATH)).toBe(1);
     expect(
-      api!.requests.filter((q) => q.path === VS_PATH && q.query.watch === 'true').at(-1)!.query
+      bed.api.requests.filter((q) => q.path === VS_PATH && q.query.watch === 'true').at(-1)!.query
         .resourceVersion,
     ).toBe(latest);
   });
 
   it('an open watch ended by an ERROR event with Status 410: relist, nothing lost', async () => {
     await setUp();
-    api!.expireWatches();
-    api!.upsert(REVIEWS_V2);
+    bed.api.expireWatches();
+    bed.api.upsert(REVIEWS_V2);
     await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
     expect(listsOf(VS_PATH)).toBe(2);
     // A deletion made while relisting is seen too (the relist replaces the cache).
-    api!.remove('VirtualService', 'default', 'bookinfo');
+    bed.api.remove('VirtualService', 'default', 'bookinfo');
     await expect.poll(() => upstreamOf('/productpage'), { timeout: 10_000 }).toBe('-404');
   });
 
   it('a watch cut half-way through an event is logged with its kind; the event arrives on the resumed watch', async () => {
     await setUp();
-    api!.cutNextEvent('virtualservices');
-    api!.upsert(REVIEWS_V2);
+    bed.api.cutNextEvent('virtualservices');
+    bed.api.upsert(REVIEWS_V2);
     const cut = await captured.waitFor((r) => r.kind === 'VirtualService' && r.level === 40);
     expect(String(cut.err)).toMatch(/premature close/i);
     await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
@@ -144,18 +125,18 @@ describe('kubernetes source: API server trouble', () => {
     expect(denied.level).toBe(50);
     expect(String(denied.err)).toContain('cannot list resource "secrets"');
     expect(await upstreamOf('/productpage')).toBe('productpage-v1');
-    expect(kgw!.gateway.observability.state()).toBe('LIVE');
+    expect(bed.gw.gateway.observability.state()).toBe('LIVE');
   });
 
   it('networking.istio.io/v1 not served: the v1beta1 resources are watched instead', async () => {
     await setUp({ istioVersions: ['v1beta1'] });
     expect(await upstreamOf('/productpage')).toBe('productpage-v1');
     const istioPaths = new Set(
-      api!.requests.filter((q) => q.path.startsWith('/apis/networking.istio.io/')).map((q) => q.path),
+      bed.api.requests.filter((q) => q.path.startsWith('/apis/networking.istio.io/')).map((q) => q.path),
     );
     expect([...istioPaths].every((p) => p.startsWith('/apis/networking.istio.io/v1beta1/'))).toBe(true);
     await captured.waitFor((r) => /v1 is not served; watching v1beta1/.test(r.msg));
-    api!.upsert({ ...REVIEWS_V2, apiVersion: 'networking.istio.io/v1beta1' });
+    bed.api.upsert({ ...REVIEWS_V2, apiVersion: 'networking.istio.io/v1beta1' });
     await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
   });
 });

@@ -7,29 +7,17 @@ import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestPki, type IssuedCert, type TestPki } from '../helpers/certs.js';
-import { FakeKubeApiServer, makeApiServerCert } from '../helpers/kube-apiserver.js';
-import {
-  ingressGateway,
-  startBookinfo,
-  startKubeGateway,
-  tlsSecret,
-  type BookinfoApp,
-  type KubeGateway,
-} from '../helpers/kube-fixtures.js';
+import { ingressGateway, KubeTestBed, tlsSecret } from '../helpers/kube-fixtures.js';
 
+const bed = new KubeTestBed();
 let pki: TestPki | undefined;
-let api: FakeKubeApiServer | undefined;
-let app: BookinfoApp | undefined;
-let kgw: KubeGateway | undefined;
 const sockets: tls.TLSSocket[] = [];
 
 afterEach(async () => {
   for (const s of sockets.splice(0)) s.destroy();
-  await kgw?.close();
-  await api?.close();
-  await app?.close();
+  await bed.close();
   pki?.close();
-  kgw = api = app = pki = undefined;
+  pki = undefined;
 });
 
 /** Opens a TLS connection to the HTTPS listener; resolves once the handshake is done. */
@@ -76,14 +64,13 @@ describe('kubernetes source: credentialName Secrets', () => {
     const first = pki.issue('first', { cn: 'bookinfo.example', dns: ['bookinfo.example'] });
     const second = pki.issue('second', { cn: 'bookinfo.example', dns: ['bookinfo.example'] });
     const elsewhere = pki.issue('elsewhere', { cn: 'bookinfo.example', dns: ['bookinfo.example'] });
-    api = await FakeKubeApiServer.start({ tls: makeApiServerCert() });
-    app = await startBookinfo(api);
+    await bed.setUp();
+    const api = bed.api;
     api.upsert(ingressGateway({ credentialName: 'bookinfo-credential' }));
     api.upsert(tlsSecret('bookinfo-credential', first.cert, first.key, 'istio-system'));
     // Same name in the Gateway resource's namespace: not the gateway's, so never read.
     api.upsert(tlsSecret('bookinfo-credential', elsewhere.cert, elsewhere.key, 'default'));
-    kgw = await startKubeGateway(api, { gatewayNamespace: 'istio-system' });
-    const port = kgw.port(443);
+    const port = (await bed.startGateway({ gatewayNamespace: 'istio-system' })).port(443);
 
     // A keep-alive connection made before the rotation, used through undici on that one socket.
     const old = await handshake(port, pki.ca);
