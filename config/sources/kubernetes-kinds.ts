@@ -26,6 +26,7 @@ export interface WatchedKind {
   readonly versions: readonly string[];
 }
 
+/** API group of the Istio networking kinds. */
 export const ISTIO_GROUP = 'networking.istio.io';
 
 /** The Istio networking kinds a gateway reads (Istio's gateway reads the same five). */
@@ -39,9 +40,13 @@ export const ISTIO_KINDS: readonly WatchedKind[] = (
   ] as const
 ).map(([kind, plural]) => ({ kind, plural, group: ISTIO_GROUP, versions: ['v1', 'v1beta1'] }));
 
+/** core/v1 Services: the hosts `name.ns.svc.cluster.local`. */
 export const SERVICE: WatchedKind = { kind: 'Service', group: '', plural: 'services', versions: ['v1'] };
+/** core/v1 Pods: endpoint labels (what subsets select). */
 export const POD: WatchedKind = { kind: 'Pod', group: '', plural: 'pods', versions: ['v1'] };
+/** core/v1 Secrets: `credentialName` TLS material (gateway namespace only). */
 export const SECRET: WatchedKind = { kind: 'Secret', group: '', plural: 'secrets', versions: ['v1'] };
+/** discovery.k8s.io/v1 EndpointSlices: a Service's ready endpoints and target ports. */
 export const ENDPOINT_SLICE: WatchedKind = {
   kind: 'EndpointSlice',
   group: 'discovery.k8s.io',
