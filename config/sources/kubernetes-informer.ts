@@ -14,8 +14,9 @@
  *   on a half-open connection and a resume after a quiet spell is more likely to be too old. The
  *   watch requests here add `timeoutSeconds` (5-10 min, randomised as client-go does) and
  *   `allowWatchBookmarks=true`.
- * - **Sync.** {@link KindInformer.synced} resolves after the first complete list is in the cache
- *   (or the kind is forbidden: RBAC will not let it sync, and the rest must not wait for it).
+ * - **Sync.** {@link KindInformer.synced} resolves after the first complete list is in the cache,
+ *   or when the kind is forbidden (403) or not served (404): waiting will not make it sync, and the
+ *   rest must not wait for it.
  */
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
@@ -92,9 +93,9 @@ export class KindInformer {
   private stopped = false;
   private lastFailure: Failure | undefined;
   private isSynced = false;
-  private forbidden = false;
+  private unavailable = false;
   private resolveSynced!: () => void;
-  /** Resolves once the first complete list is cached (or the kind is forbidden). */
+  /** Resolves once the first complete list is cached (or the kind is forbidden or not served). */
   readonly synced: Promise<void>;
 
   constructor(private readonly opts: KindInformerOptions) {
@@ -157,11 +158,11 @@ export class KindInformer {
 
   private onListed(): void {
     this.attempt = 0;
-    if (this.lastFailure || this.forbidden) {
+    if (this.lastFailure || this.unavailable) {
       this.opts.log.info({ kind: this.name }, 'Kubernetes list succeeded again');
     }
     this.lastFailure = undefined;
-    this.forbidden = false;
+    this.unavailable = false;
     this.markSynced();
   }
 
@@ -195,12 +196,19 @@ export class KindInformer {
       err: failure.message,
       resumeFrom: this.resourceVersion || 'relist',
     };
-    if (failure.status === 403) {
-      // RBAC does not allow this kind: nothing will ever sync; serve without it and keep asking.
-      if (!this.forbidden) {
-        this.opts.log.error(fields, 'Kubernetes API forbids this kind (403); serving without it');
+    const unavailable = failure.status === 403 || failure.status === 404;
+    if (unavailable) {
+      // RBAC does not allow this kind (403), or its CRD is not installed (404): it will not sync
+      // by waiting, so serve without it and keep asking, slowly.
+      if (!this.unavailable) {
+        this.opts.log.error(
+          fields,
+          failure.status === 403
+            ? 'Kubernetes API forbids this kind (403); serving without it'
+            : 'Kubernetes API does not serve this kind (404); serving without it',
+        );
       }
-      this.forbidden = true;
+      this.unavailable = true;
       this.markSynced();
     } else if (failure.reason !== this.lastFailure?.reason) {
       this.opts.log.warn(fields, 'Kubernetes list/watch failed; serving the last known state and retrying');
@@ -208,7 +216,7 @@ export class KindInformer {
       this.opts.log.debug(fields, 'Kubernetes list/watch still failing');
     }
     this.lastFailure = failure;
-    this.scheduleRetry(failure.status === 403);
+    this.scheduleRetry(unavailable);
   }
 
   private scheduleRetry(slow: boolean): void {

@@ -126,6 +126,10 @@ describe('kubernetes source: API server trouble', () => {
     expect(String(denied.err)).toContain('cannot list resource "secrets"');
     expect(await upstreamOf('/productpage')).toBe('productpage-v1');
     expect(bed.gw.gateway.observability.state()).toBe('LIVE');
+    // Granted later: the informer, still retrying, lists and watches the kind.
+    bed.api.allow('secrets');
+    await captured.waitFor((r) => r.kind === 'Secret in istio-system' && /succeeded again/.test(r.msg));
+    await expect.poll(() => bed.api.openWatches).toBe(9);
   });
 
   it('networking.istio.io/v1 not served: the v1beta1 resources are watched instead', async () => {
