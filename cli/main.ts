@@ -22,12 +22,14 @@ const USAGE = `Usage:
   meshgate run --kubernetes [--kubeconfig FILE] [--watch-namespace NS]... [options]
 
 Options:
-  -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f
+  -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f; also
+                               reads Service, EndpointSlice, Endpoints, Pod, Secret, Namespace
   -n, --namespace <ns>         namespace for resources that name none (default: default)
       --gateway-labels k=v,..  serve only Gateways whose selector matches these labels (default: all)
       --port-map 80=8080,...   bind a Gateway server port on another local port
       --credentials-dir <dir>  TLS credentials for credentialName: <dir>/<name>/tls.crt, tls.key[, ca.crt]
-                               (and <dir>/<name>-cacert/ca.crt), as a mounted Kubernetes Secret
+                               (and <dir>/<name>-cacert/ca.crt), as a mounted Kubernetes Secret;
+                               a Secret <name> given with -f is used first
       --strict                 refuse dangling references (missing Gateway, subset, host) as errors
       --access-log json|text|off   access log format on stdout (default: json)
       --log-level <level>      trace|debug|info|warn|error, system log on stderr (default: info)
@@ -160,7 +162,7 @@ async function main(argv: string[]): Promise<number> {
     const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = result.diagnostics.filter((d) => d.severity === 'warning').length;
     process.stdout.write(
-      `${result.resources.length} resources, ${errors} error(s), ${warnings} warning(s)\n`,
+      `${result.resources.length} resources, ${result.objects.length} Kubernetes objects, ${errors} error(s), ${warnings} warning(s)\n`,
     );
     return hasErrors(result.diagnostics) ? 1 : 0;
   }

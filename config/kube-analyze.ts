@@ -73,7 +73,11 @@ export function analyzeKubeObjects(
 }
 
 /** Modes whose server holds a certificate (a credential is needed); MUTUAL modes also need a client CA. */
-const TERMINATING: Readonly<Record<string, boolean>> = { SIMPLE: false, MUTUAL: true, OPTIONAL_MUTUAL: true };
+const TERMINATING: ReadonlyMap<unknown, boolean> = new Map([
+  ['SIMPLE', false],
+  ['MUTUAL', true],
+  ['OPTIONAL_MUTUAL', true],
+]);
 
 /** IST0161 for every terminating server whose `credentialName` is a Secret of the input lacking keys. */
 function gatewayCredentials(
@@ -87,9 +91,13 @@ function gatewayCredentials(
   for (const gw of ofKind(resources, 'Gateway')) {
     const servers = Array.isArray(gw.spec.servers) ? gw.spec.servers : [];
     servers.forEach((server, i) => {
-      const tls = typeof server === 'object' && server !== null ? server.tls : undefined;
-      const needCa = TERMINATING[tls?.mode ?? ''];
-      if (!tls?.credentialName || needCa === undefined) return;
+      const tls =
+        typeof server === 'object' && server !== null && typeof server.tls === 'object'
+          ? server.tls
+          : undefined;
+      const needCa = TERMINATING.get(tls?.mode);
+      if (typeof tls?.credentialName !== 'string' || tls.credentialName === '' || needCa === undefined)
+        return;
       // Only Secrets of the input are judged here; a folder of --credentials-dir is checked at run time.
       const r = resolveServerCredentials(tls, {
         baseDir: '.',

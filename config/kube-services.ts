@@ -70,8 +70,8 @@ export function buildKubeServices(objects: readonly KubeObject[]): KubeRegistryS
       .filter((p) => typeof p.port === 'number')
       .map((p) => ({
         number: p.port!,
-        name: p.name ?? '',
-        protocol: inferPortProtocol(p.port, p.name, p.protocol, p.appProtocol),
+        name: portName(p.name),
+        protocol: inferPortProtocol(p.port, str(p.name), str(p.protocol), str(p.appProtocol)),
         ...(typeof p.targetPort === 'number' ? { targetPort: p.targetPort } : {}),
       }));
     let endpointOrigin: EndpointOrigin = 'none';
@@ -106,14 +106,21 @@ export function buildKubeServices(objects: readonly KubeObject[]): KubeRegistryS
         (p) => p.metadata.namespace === ns && selects(selector, p.metadata.labels) && podReady(p),
       );
       if (selected.length > 0) endpointOrigin = 'Pod';
-      endpoints = selected.map((p) => ({
-        address: podIp(p)!,
-        ports: Object.fromEntries(
-          kubePorts.map((sp) => [sp.name ?? '', containerPort(p, sp.targetPort ?? sp.port)] as const),
-        ),
-        labels: { ...(p.metadata.labels ?? {}) },
-        weight: 1,
-      }));
+      endpoints = selected.flatMap((p) => {
+        const targets = kubePorts.map(
+          (sp) => [portName(sp.name), containerPort(p, sp.targetPort ?? sp.port)] as const,
+        );
+        // A named targetPort the Pod does not declare: the endpoint controller leaves the Pod out.
+        if (targets.some(([, port]) => port === undefined)) return [];
+        return [
+          {
+            address: podIp(p)!,
+            ports: Object.fromEntries(targets) as Record<string, number>,
+            labels: { ...(p.metadata.labels ?? {}) },
+            weight: 1,
+          },
+        ];
+      });
     }
     out.push({
       object,
@@ -146,7 +153,7 @@ function addressEndpoints(
       : undefined;
   const byName: Record<string, number> = {};
   for (const p of array(ports as KubeEndpointPort[] | undefined)) {
-    if (isObject(p) && typeof p.port === 'number') byName[p.name ?? ''] = p.port;
+    if (isObject(p) && typeof p.port === 'number') byName[portName(p.name)] = p.port;
   }
   return array(addresses as unknown[] | undefined)
     .filter((a): a is string => typeof a === 'string' && a !== '')
@@ -172,8 +179,11 @@ function podIp(p: KubePod): string | undefined {
   return isObject(first) ? first.ip : undefined;
 }
 
-/** A Service `targetPort` resolved against the Pod: a number as is, a name via the containers' ports. */
-function containerPort(p: KubePod, target: number | string | undefined): number {
+/**
+ * A Service `targetPort` resolved against the Pod: a number as is, a name via the containers'
+ * ports; undefined when the Pod has no such port.
+ */
+function containerPort(p: KubePod, target: number | string | undefined): number | undefined {
   if (typeof target === 'number') return target;
   for (const c of array(isObject(p.spec) ? p.spec.containers : undefined)) {
     if (!isObject(c)) continue;
@@ -183,11 +193,20 @@ function containerPort(p: KubePod, target: number | string | undefined): number 
       }
     }
   }
-  return 0;
+  return undefined;
 }
 
 function selects(selector: Record<string, unknown>, labels: Record<string, unknown> | undefined): boolean {
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
+}
+
+/** A port's name as the key endpoints use for it (`''` for an unnamed single port). */
+function portName(name: unknown): string {
+  return typeof name === 'string' ? name : '';
+}
+
+function str(x: unknown): string | undefined {
+  return typeof x === 'string' ? x : undefined;
 }
 
 /** The array, or none when absent or not an array (these objects are not schema-checked). */

@@ -26,7 +26,7 @@ export interface GatewayOptions extends PipelineOptions {
   readonly dnsServer?: { readonly host: string; readonly port: number };
   /** `-f` paths: files or directories (read by a `files` source, first among {@link sources}). */
   readonly paths: readonly string[];
-  /** Further configuration sources (the Kubernetes API server), read after the `-f` paths. */
+  /** Further configuration sources (the Kubernetes API server), read after the `-f` paths; closed with the gateway. */
   readonly sources?: readonly ConfigSource[];
   readonly accessLog: AccessLogFormat;
   /** Replaces the stdout access log (tests capture records with it). */
@@ -193,7 +193,11 @@ export class Gateway {
     for (const source of this.sources) {
       source.on('change', this.onSourceChange);
       source.on('error', (err) => this.log.warn({ source: source.name, err: err.message }, 'config source'));
-      await source.start();
+      try {
+        await source.start();
+      } catch (err) {
+        this.log.warn({ source: source.name, err: (err as Error).message }, 'config source cannot watch');
+      }
     }
   }
 
@@ -222,11 +226,10 @@ export class Gateway {
   /** Stops listeners, watchers and pools; flushes the access log. */
   async close(): Promise<void> {
     this.observability.beginDrain();
-    if (this.watching) {
-      for (const source of this.sources) source.off('change', this.onSourceChange);
-      await Promise.all(this.sources.map((s) => s.close()));
-      this.watching = false;
-    }
+    if (this.watching) for (const source of this.sources) source.off('change', this.onSourceChange);
+    this.watching = false;
+    // Also unwatched sources: reading may have opened connections (the API server's).
+    await Promise.all(this.sources.map((s) => s.close().catch(() => undefined)));
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await this.listeners.close();
     await this.clusters.close();

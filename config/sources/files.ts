@@ -29,7 +29,6 @@ interface WatchedPath {
 export class FileSource extends EventEmitter<ConfigSourceEvents> implements ConfigSource {
   readonly name = 'files';
   private watchers: FSWatcher[] = [];
-  private watched: WatchedPath[] = [];
   private started = false;
 
   /** @param paths `-f` values: files or directories (a directory contributes its *.yaml/*.yml/*.json). */
@@ -51,6 +50,7 @@ export class FileSource extends EventEmitter<ConfigSourceEvents> implements Conf
     this.started = true;
     for (const path of this.paths) {
       const s = await stat(path).catch(() => undefined);
+      if (!this.started) return; // closed meanwhile
       const entry: WatchedPath = {
         path,
         isDirectory: s?.isDirectory() ?? false,
@@ -59,19 +59,22 @@ export class FileSource extends EventEmitter<ConfigSourceEvents> implements Conf
       const dir = entry.isDirectory ? path : dirname(resolve(path));
       try {
         const w = watch(dir, (_event, name) => void this.onEvent(entry, name));
-        w.on('error', (err) => this.emit('error', err));
+        w.on('error', (err) => this.report(err));
         this.watchers.push(w);
-        this.watched.push(entry);
       } catch (err) {
-        this.emit('error', new Error(`cannot watch ${dir} for ${path}: ${(err as Error).message}`));
+        this.report(new Error(`cannot watch ${dir} for ${path}: ${(err as Error).message}`));
       }
     }
+  }
+
+  /** An `error` event when someone listens (an unheard `error` event would throw). */
+  private report(err: Error): void {
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   async close(): Promise<void> {
     for (const w of this.watchers) w.close();
     this.watchers = [];
-    this.watched = [];
     this.started = false;
   }
 

@@ -1,9 +1,10 @@
-import { mkdtempSync, mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FileSource } from '../../config/sources/files.js';
+import { configMapVolume, renameOver, type ConfigMapVolume } from '../helpers/config-volume.js';
 
 /** One ServiceEntry document whose only host is `host`: enough to see which version was read. */
 function doc(host: string): string {
@@ -58,46 +59,41 @@ describe('FileSource', () => {
     source = new FileSource([file]);
     await source.start();
     for (const host of ['v2.example', 'v3.example', 'v4.example']) {
-      const tmp = join(dir, `.config.yaml.${host}.tmp`);
-      writeFileSync(tmp, doc(host));
       const changed = once(source, 'change');
-      renameSync(tmp, file);
+      renameOver(file, doc(host));
       await changed;
       expect(await hostsRead(source)).toEqual([host]);
     }
   });
 
-  describe('a ConfigMap volume (kubelet swaps the ..data symlink)', () => {
-    /** Lays out a mounted ConfigMap: `..<ts>/config.yaml`, `..data -> ..<ts>`, `config.yaml -> ..data/config.yaml`. */
-    function mount(): { volume: string; swap(ts: string, host: string): void } {
-      const volume = join(dir, 'volume');
-      mkdirSync(volume);
-      const swap = (ts: string, host: string): void => {
-        mkdirSync(join(volume, ts));
-        writeFileSync(join(volume, ts, 'config.yaml'), doc(host));
-        symlinkSync(ts, join(volume, '..data_tmp'));
-        renameSync(join(volume, '..data_tmp'), join(volume, '..data'));
-      };
-      swap('..2026_12_03_10_00_00.000000001', 'v1.example');
-      symlinkSync('..data/config.yaml', join(volume, 'config.yaml'));
-      return { volume, swap };
+  it.each([
+    ['the file path', (v: ConfigMapVolume) => v.file],
+    ['the volume directory', (v: ConfigMapVolume) => v.dir],
+  ])('sees every ConfigMap update (kubelet swaps ..data) when -f names %s', async (_name, pathOf) => {
+    const volume = configMapVolume(dir, doc('v1.example'));
+    source = new FileSource([pathOf(volume)]);
+    expect(await hostsRead(source)).toEqual(['v1.example']);
+    await source.start();
+    for (const host of ['v2.example', 'v3.example']) {
+      const changed = once(source, 'change');
+      volume.update(doc(host));
+      await changed;
+      expect(await hostsRead(source)).toEqual([host]);
     }
+  });
 
-    it.each([
-      ['the file path', (volume: string) => join(volume, 'config.yaml')],
-      ['the volume directory', (volume: string) => volume],
-    ])('is seen when -f names %s, every time', async (_name, pathOf) => {
-      const { volume, swap } = mount();
-      source = new FileSource([pathOf(volume)]);
-      expect(await hostsRead(source)).toEqual(['v1.example']);
-      await source.start();
-      for (const [i, host] of ['v2.example', 'v3.example'].entries()) {
-        const changed = once(source, 'change');
-        swap(`..2026_12_03_10_00_0${i + 1}.000000001`, host);
-        await changed;
-        expect(await hostsRead(source)).toEqual([host]);
-      }
-    });
+  it('sees a file added to a watched directory, then its removal', async () => {
+    writeFileSync(join(dir, 'a.yaml'), doc('a.example'));
+    source = new FileSource([dir]);
+    await source.start();
+    const added = once(source, 'change');
+    writeFileSync(join(dir, 'b.yaml'), doc('b.example').replace('name: se', 'name: se-b'));
+    await added;
+    expect(await hostsRead(source)).toEqual(['a.example', 'b.example']);
+    const removed = once(source, 'change');
+    rmSync(join(dir, 'a.yaml'));
+    await removed;
+    expect(await hostsRead(source)).toEqual(['b.example']);
   });
 
   it('close() stops the events and releases the watchers', async () => {

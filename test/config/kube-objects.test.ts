@@ -205,6 +205,16 @@ subsets:
     ]);
   });
 
+  it('leaves out a Pod without the container port a named targetPort names', () => {
+    const eps = endpointsOf(
+      'reviews.default.svc.cluster.local',
+      kubeService('reviews', 'http'),
+      pod(reviews('v1', 8001)),
+      pod(reviews('v2', 8002)).replace('name: http, containerPort', 'name: web, containerPort'),
+    );
+    expect(eps).toEqual([{ address: '127.0.0.1', ports: { http: 8001 }, version: 'v1' }]);
+  });
+
   it('a Service with Deployments but no Pods has no endpoints', () => {
     expect(
       endpointsOf(
@@ -343,5 +353,54 @@ spec:
     expect(formatDiagnostic(d)).toContain(
       'Service/default/reviews (kubernetes:Service/default/reviews@4711)',
     );
+  });
+});
+
+describe('malformed Kubernetes objects', () => {
+  /** Every field path of a decoded object (objects and arrays walked), for mutation. */
+  function paths(value: unknown, prefix: (string | number)[] = []): (string | number)[][] {
+    if (typeof value !== 'object' || value === null) return [prefix];
+    const entries = Array.isArray(value) ? value.map((v, i) => [i, v] as const) : Object.entries(value);
+    return [prefix, ...entries.flatMap(([k, v]) => paths(v, [...prefix, k]))];
+  }
+
+  function mutate(root: unknown, path: (string | number)[], replacement: unknown): unknown {
+    const copy: unknown = structuredClone(root);
+    let node = copy as Record<string | number, unknown>;
+    for (const k of path.slice(0, -1)) node = node[k] as Record<string | number, unknown>;
+    node[path[path.length - 1]!] = replacement;
+    return copy;
+  }
+
+  it('never throw in validation or compilation, whatever field holds a value of the wrong type', () => {
+    const yaml = yamlDocuments(
+      ...bookinfoKubeObjects([
+        { service: 'reviews', version: 'v1', port: 8001 },
+        { service: 'reviews', version: 'v2', port: 8002 },
+      ]),
+      'apiVersion: v1\nkind: Endpoints\nmetadata: { name: reviews }\nsubsets: [{ addresses: [{ ip: 127.0.0.1 }], ports: [{ name: http, port: 1 }] }]',
+      'apiVersion: v1\nkind: Secret\nmetadata: { name: cred }\ndata: { cert: eA==, key: eA== }\nstringData: { cacert: x }',
+      BOOKINFO_GATEWAY.replace('protocol: HTTP', 'protocol: HTTPS').replace(
+        'hosts: ["*"]',
+        'hosts: ["*"]\n    tls: { mode: MUTUAL, credentialName: cred }',
+      ),
+      DESTINATION_RULE_ALL,
+    );
+    const input = parseConfigText(yaml, 'k.yaml');
+    let runs = 0;
+    input.documents.forEach((doc, i) => {
+      for (const path of paths(doc.object).filter(
+        (p) => p.length > 1 && p[0] !== 'apiVersion' && p[0] !== 'kind',
+      )) {
+        for (const odd of ['x', 42, null, [], {}, true]) {
+          const documents = input.documents.map((d, j) =>
+            j === i ? { ...d, object: mutate(d.object, path, odd) } : d,
+          );
+          expect(() => compileDocuments({ documents, diagnostics: [] }, opts)).not.toThrow();
+          runs++;
+        }
+      }
+    });
+    expect(runs).toBeGreaterThan(500);
   });
 });

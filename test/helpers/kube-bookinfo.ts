@@ -6,7 +6,8 @@
  * To these the tests add what the cluster would create: Pods (kubelet) and EndpointSlices (the
  * endpoint controller), pointing at 127.0.0.1 upstreams on ephemeral ports.
  */
-import { flowMap } from './resources.js';
+import { bookinfoGateway, httpVirtualService } from './bookinfo-config.js';
+import { flowMap, yamlDocuments } from './resources.js';
 
 /** One Bookinfo workload: a Deployment `<service>-<version>`, and when `port` is given a running Pod on 127.0.0.1:port. */
 export interface KubeWorkload {
@@ -138,34 +139,19 @@ export function bookinfoKubeObjects(
 }
 
 /**
- * Istio's bookinfo-gateway.yaml facts: Gateway `bookinfo-gateway` on port 8080 (HTTP, any host) and
- * VirtualService `bookinfo` sending /productpage, /static, /login, /logout and /api/v1/products to
- * productpage:9080.
+ * Istio's bookinfo-gateway.yaml facts: Gateway `bookinfo-gateway` (HTTP, any host, here on port
+ * 8080) and VirtualService `bookinfo` sending /productpage and /static… to productpage:9080.
  */
-export const BOOKINFO_GATEWAY = `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: bookinfo-gateway }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - port: { number: 8080, name: http, protocol: HTTP }
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: bookinfo }
-spec:
-  hosts: ["*"]
-  gateways: [bookinfo-gateway]
-  http:
-  - match:
-    - uri: { exact: /productpage }
-    - uri: { prefix: /static }
-    - uri: { exact: /login }
-    - uri: { exact: /logout }
-    - uri: { prefix: /api/v1/products }
-    route:
-    - destination: { host: productpage, port: { number: 9080 } }`;
+export const BOOKINFO_GATEWAY = yamlDocuments(
+  bookinfoGateway(8080),
+  httpVirtualService({
+    name: 'bookinfo',
+    hosts: ['*'],
+    gateways: ['bookinfo-gateway'],
+    http: `  - match: [{ uri: { exact: /productpage } }, { uri: { prefix: /static } }]
+    route: [{ destination: { host: productpage, port: { number: 9080 } } }]`,
+  }),
+);
 
 /** destination-rule-all.yaml's facts: a subset per `version` label for every Bookinfo service. */
 export const DESTINATION_RULE_ALL = [

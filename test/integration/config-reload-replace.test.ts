@@ -3,7 +3,7 @@
  * and atomic writers do), or swapped in by a ConfigMap volume's `..data` symlink. Every change must
  * be served, not just the first. Waits on the store's `snapshot` event, never on sleeps.
  */
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Gateway } from '../../gateway/gateway.js';
 import { httpGet } from '../helpers/clients.js';
+import { configMapVolume, renameOver } from '../helpers/config-volume.js';
 import { HTTP_GATEWAY_GW, istioResourceYaml, yamlDocuments } from '../helpers/resources.js';
 
 /** Gateway `gw` on port 80 and a VirtualService answering every request with `body`. */
@@ -72,14 +73,7 @@ describe('config reload when the -f file is replaced', () => {
     gw = await start(file);
     expect(await body(gw)).toBe('v1');
     for (const v of ['v2', 'v3', 'v4']) {
-      await expectServed(
-        gw,
-        () => {
-          writeFileSync(join(dir, `.config.yaml.${v}`), config(v));
-          renameSync(join(dir, `.config.yaml.${v}`), file);
-        },
-        v,
-      );
+      await expectServed(gw, () => renameOver(file, config(v)), v);
     }
     // And an in-place write after the renames.
     await expectServed(gw, () => writeFileSync(file, config('v5')), 'v5');
@@ -93,18 +87,9 @@ describe('config reload when the -f file is replaced', () => {
   });
 
   it('serves every ConfigMap update (the ..data symlink re-pointed at a new timestamped directory)', async () => {
-    const swap = (ts: string, v: string): void => {
-      mkdirSync(join(dir, ts));
-      writeFileSync(join(dir, ts, 'config.yaml'), config(v));
-      symlinkSync(ts, join(dir, '..data_tmp'));
-      renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
-    };
-    swap('..2026_12_03_10_00_00.1', 'v1');
-    symlinkSync('..data/config.yaml', join(dir, 'config.yaml'));
-    gw = await start(join(dir, 'config.yaml'));
+    const volume = configMapVolume(dir, config('v1'));
+    gw = await start(volume.file);
     expect(await body(gw)).toBe('v1');
-    for (const [i, v] of ['v2', 'v3'].entries()) {
-      await expectServed(gw, () => swap(`..2026_12_03_10_00_0${i + 1}.1`, v), v);
-    }
+    for (const v of ['v2', 'v3']) await expectServed(gw, () => volume.update(config(v)), v);
   });
 });

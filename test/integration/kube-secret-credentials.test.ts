@@ -14,6 +14,7 @@ import {
   CURL_STATUS_ONLY,
   curlResolveArgs,
   gatewayYaml,
+  type GatewayServer,
   localServiceEntryYaml,
   runCommand,
   virtualServiceYaml,
@@ -28,30 +29,23 @@ function secret(name: string, type: string, data: Record<string, string>): strin
   return `apiVersion: v1\nkind: Secret\nmetadata: { name: ${name} }\ntype: ${type}\ndata:\n${lines.join('\n')}`;
 }
 
+/** An HTTPS server on 443 for `host` whose certificate is `credentialName`. */
+function httpsServer(name: string, mode: string, credentialName: string, host: string): GatewayServer {
+  return {
+    port: 443,
+    name,
+    protocol: 'HTTPS',
+    tls: `{ mode: ${mode}, credentialName: ${credentialName} }`,
+    hosts: [host],
+  };
+}
+
 function config(pki: TestPki, server: IssuedCert, upstreamPort: number): string {
   return yamlDocuments(
     gatewayYaml('secure', [
-      {
-        port: 443,
-        name: 'https',
-        protocol: 'HTTPS',
-        tls: '{ mode: SIMPLE, credentialName: httpbin-credential }',
-        hosts: ['httpbin.example.com'],
-      },
-      {
-        port: 443,
-        name: 'https-mtls',
-        protocol: 'HTTPS',
-        tls: '{ mode: MUTUAL, credentialName: mtls-credential }',
-        hosts: ['mtls.example.com'],
-      },
-      {
-        port: 443,
-        name: 'https-broken',
-        protocol: 'HTTPS',
-        tls: '{ mode: SIMPLE, credentialName: broken-credential }',
-        hosts: ['broken.example.com'],
-      },
+      httpsServer('https', 'SIMPLE', 'httpbin-credential', 'httpbin.example.com'),
+      httpsServer('https-mtls', 'MUTUAL', 'mtls-credential', 'mtls.example.com'),
+      httpsServer('https-broken', 'SIMPLE', 'broken-credential', 'broken.example.com'),
     ]),
     virtualServiceYaml(
       'httpbin',
