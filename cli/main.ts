@@ -220,7 +220,6 @@ async function main(argv: string[]): Promise<number> {
       log,
     );
     if (!started.ok) {
-      await kube?.source.close();
       for (const e of started.bindErrors) log.error(e.message);
       for (const e of started.portErrors ?? []) log.error(e.message);
       if (started.bindErrors.length === 0 && !started.portErrors?.length)
@@ -240,8 +239,7 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
-    await gw.close();
-    await kube?.source.close();
+    await gw.close(); // closes the sources too (the Kubernetes informers)
     return 0;
   }
 
