@@ -84,6 +84,8 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   private closed = false;
   /** `Kind/ns/name` → verdict for one resourceVersion. */
   private readonly verdicts = new Map<string, { rv: string; rejected: RejectedObject | undefined }>();
+  /** `ns/name` → what of a Pod the registry reads, to skip status-only updates. */
+  private readonly podFacts = new Map<string, string>();
 
   constructor(private readonly opts: KubernetesSourceOptions) {
     super();
@@ -273,6 +275,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   }
 
   private onObject(kind: WatchedKind, obj: KubernetesObject, event: 'add' | 'update' | 'delete'): void {
+    if (kind === POD && !this.podChanged(obj, event)) return;
     if (kind === SECRET) {
       const name = obj.metadata?.name ?? '';
       const outcome =
@@ -282,5 +285,39 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
     }
     if (this.emitting) this.emit('change');
     else this.dirty = true;
+  }
+
+  /**
+   * Whether a Pod event changes what the registry reads of it (labels, IP, readiness, ports,
+   * deletion). Pods are updated often for status the gateway ignores (container restarts counted,
+   * probe times); istiod's pod controller likewise pushes only on changes that matter.
+   */
+  private podChanged(obj: KubernetesObject, event: 'add' | 'update' | 'delete'): boolean {
+    const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+    if (event === 'delete') {
+      this.podFacts.delete(key);
+      return true;
+    }
+    const p = obj as KubernetesObject & {
+      spec?: { containers?: { ports?: unknown }[] };
+      status?: {
+        phase?: string;
+        podIP?: string;
+        podIPs?: unknown;
+        conditions?: { type?: string; status?: string }[];
+      };
+    };
+    const facts = JSON.stringify([
+      p.metadata?.labels,
+      p.metadata?.deletionTimestamp,
+      p.status?.phase,
+      p.status?.podIP,
+      p.status?.podIPs,
+      p.status?.conditions?.find((c) => c.type === 'Ready')?.status,
+      p.spec?.containers?.map((c) => c.ports),
+    ]);
+    if (this.podFacts.get(key) === facts) return false;
+    this.podFacts.set(key, facts);
+    return true;
   }
 }

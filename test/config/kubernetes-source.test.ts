@@ -5,6 +5,7 @@
  */
 import {
   existsSync,
+  mkdirSync,
   lstatSync,
   mkdtempSync,
   readFileSync,
@@ -44,6 +45,41 @@ describe('parseDownwardApiLabels', () => {
     expect(
       parseDownwardApiLabels('app="istio-ingressgateway"\nistio="ingressgateway"\nnote="a \\"b\\" = c"\n\n'),
     ).toEqual({ app: 'istio-ingressgateway', istio: 'ingressgateway', note: 'a "b" = c' });
+  });
+});
+
+describe('loadKubeConfig', () => {
+  const saved = { KUBECONFIG: process.env.KUBECONFIG, HOME: process.env.HOME };
+  afterEach(() => {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  });
+  const kubeconfig = (dir: string, server: string) => {
+    const file = join(dir, 'config');
+    writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: '${server}' } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u, namespace: team-a } }]\ncurrent-context: x\n`,
+    );
+    return file;
+  };
+
+  it('--kubeconfig, else $KUBECONFIG, else ~/.kube/config; nothing found is an error', () => {
+    const home = tempDir();
+    process.env.HOME = home;
+    delete process.env.KUBECONFIG;
+    expect(() => loadKubeConfig()).toThrow(/no Kubernetes configuration/);
+    mkdirSync(join(home, '.kube'));
+    kubeconfig(join(home, '.kube'), 'https://home.example:6443');
+    expect(loadKubeConfig().getCurrentCluster()?.server).toBe('https://home.example:6443');
+    process.env.KUBECONFIG = kubeconfig(tempDir(), 'https://env.example:6443');
+    expect(loadKubeConfig().getCurrentCluster()?.server).toBe('https://env.example:6443');
+    const flag = kubeconfig(tempDir(), 'https://flag.example:6443');
+    const kc = loadKubeConfig(flag);
+    expect(kc.getCurrentCluster()?.server).toBe('https://flag.example:6443');
+    // The context's namespace is the gateway's when POD_NAMESPACE is not set.
+    expect(gatewayNamespace(kc, {})).toBe('team-a');
   });
 });
 

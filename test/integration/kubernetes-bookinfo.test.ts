@@ -11,6 +11,7 @@ import {
   endpointSlice,
   istio,
   KubeTestBed,
+  pod,
   type RouteTo,
 } from '../helpers/kube-fixtures.js';
 import { httpGet } from '../helpers/clients.js';
@@ -93,6 +94,26 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     await expect.poll(async () => (await upstreamOf('/last')).upstream, { timeout: 5000 }).toBe('reviews-v2');
     expect(bed.gw.gateway.snapshot.version).toBe(before + 1);
     expect((await upstreamOf('/reviews/1')).upstream).toBe('reviews-v1');
+  });
+
+  it('a Pod update that touches only status the gateway ignores causes no reload', async () => {
+    await setUp();
+    await bed.startGateway();
+    let changes = 0;
+    bed.gw.source.on('change', () => changes++);
+    const p = pod('reviews', 'v1');
+    // Both on the Pod watch, in this order: a restart count (ignored), then a label (read).
+    bed.api.upsert({
+      ...p,
+      status: { ...(p.status as object), containerStatuses: [{ name: 'reviews', restartCount: 1 }] },
+    });
+    bed.api.upsert({ ...p, metadata: { ...p.metadata, labels: { ...p.metadata.labels, canary: 'yes' } } });
+    await expect
+      .poll(async () =>
+        (await bed.gw.source.read()).documents.some((d) => JSON.stringify(d.object).includes('canary')),
+      )
+      .toBe(true);
+    expect(changes).toBe(1);
   });
 
   it('a deleted Pod (its EndpointSlice emptied) leaves the endpoints', async () => {
