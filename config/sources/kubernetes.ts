@@ -7,8 +7,9 @@
  * - **One bad object is rejected alone.** Istio's validating webhook refuses an invalid object at
  *   admission and everything else stays served. Objects reach this source without a webhook, so
  *   each Istio object is validated on its own here (cached per resourceVersion); one that fails
- *   is left out of every read and logged with its diagnostics, and the rest applies. (The files
- *   source rejects the whole config instead: a file is one change.)
+ *   is logged with its diagnostics and replaced by its last valid version (what the cluster would
+ *   still hold had the webhook refused the update), or left out when it never was valid; the rest
+ *   applies. (The files source rejects the whole config instead: a file is one change.)
  * - **credentialName Secrets come only from the gateway's own namespace** (as Istio's gateway
  *   SDS does), and never as documents: their data is written to a Secret-volume-like folder
  *   ({@link SecretVolumes}) read by the certificate store, so a rotation reaches new handshakes
@@ -83,7 +84,10 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   private dirty = false;
   private closed = false;
   /** `Kind/ns/name` → verdict for one resourceVersion. */
-  private readonly verdicts = new Map<string, { rv: string; rejected: RejectedObject | undefined }>();
+  private readonly verdicts = new Map<
+    string,
+    { rv: string; rejected: RejectedObject | undefined; lastGood: RawDocument | undefined }
+  >();
   /** `ns/name` → what of a Pod the registry reads, to skip status-only updates. */
   private readonly podFacts = new Map<string, string>();
 
@@ -142,9 +146,8 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
         }
         const key = `${kind}/${meta.namespace ?? ''}/${meta.name ?? ''}`;
         seen.add(key);
-        if (this.admit(key, meta.resourceVersion ?? '', doc)) {
-          istio.push({ doc, key, created: String(meta.creationTimestamp ?? '') });
-        }
+        const served = this.admit(key, meta.resourceVersion ?? '', doc);
+        if (served) istio.push({ doc: served, key, created: String(meta.creationTimestamp ?? '') });
       }
     }
     for (const key of this.verdicts.keys()) if (!seen.has(key)) this.verdicts.delete(key);
@@ -248,40 +251,57 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   }
 
   /**
-   * Validates one Istio object alone, as the admission webhook would. @returns false (and logs
-   * the diagnostics once per resourceVersion) when it must be left out.
+   * Validates one Istio object alone, as the admission webhook would, and says which version to
+   * serve: this one when valid; when not, the last valid version of the same object (the webhook
+   * would have refused the update, leaving that one in the cluster), else none. Logs a rejection
+   * once per resourceVersion.
    */
-  private admit(key: string, rv: string, doc: RawDocument): boolean {
+  private admit(key: string, rv: string, doc: RawDocument): RawDocument | undefined {
     const cached = this.verdicts.get(key);
-    if (cached?.rv === rv) return cached.rejected === undefined;
+    if (cached?.rv === rv) return cached.rejected ? cached.lastGood : doc;
     const translated = translateDocuments(
       { documents: [doc], diagnostics: [] },
       { defaultNamespace: 'default' },
     );
     const diagnostics = [...translated.diagnostics, ...validateResources(translated.resources)];
-    let rejected: RejectedObject | undefined;
-    if (hasBlocking(diagnostics)) {
-      const errors = diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
-      rejected = { resource: key, resourceVersion: rv, errors };
-      this.opts.log.error(
-        { resource: key, resourceVersion: rv, diagnostics: errors },
-        `${key} rejected (as Istio's validating webhook would); the rest of the configuration applies`,
-      );
-    } else if (cached?.rejected) {
-      this.opts.log.info({ resource: key, resourceVersion: rv }, `${key} is valid again`);
+    if (!hasBlocking(diagnostics)) {
+      if (cached?.rejected)
+        this.opts.log.info({ resource: key, resourceVersion: rv }, `${key} is valid again`);
+      this.verdicts.set(key, { rv, rejected: undefined, lastGood: doc });
+      return doc;
     }
-    this.verdicts.set(key, { rv, rejected });
-    return rejected === undefined;
+    const errors = diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+    const lastGood = cached?.lastGood;
+    const kept = lastGood?.source.file.split('@').pop();
+    this.opts.log.error(
+      { resource: key, resourceVersion: rv, diagnostics: errors, serving: kept ?? 'none' },
+      `${key} rejected (as Istio's validating webhook would); ${
+        kept ? `its last valid version (resourceVersion ${kept}) stays` : 'it is not served'
+      }; the rest of the configuration applies`,
+    );
+    this.verdicts.set(key, { rv, rejected: { resource: key, resourceVersion: rv, errors }, lastGood });
+    return lastGood;
   }
 
   private onObject(kind: WatchedKind, obj: KubernetesObject, event: 'add' | 'update' | 'delete'): void {
     if (kind === POD && !this.podChanged(obj, event)) return;
     if (kind === SECRET) {
       const name = obj.metadata?.name ?? '';
-      const outcome =
-        event === 'delete' ? this.secrets.remove(name) : this.secrets.write(obj as SecretObject);
+      const secret = `${this.opts.gatewayNamespace}/${name}`;
+      let outcome: ReturnType<SecretVolumes['write']> | boolean;
+      try {
+        outcome = event === 'delete' ? this.secrets.remove(name) : this.secrets.write(obj as SecretObject);
+      } catch (err) {
+        // A read-only or full folder: the informer must go on (client-node would swallow or
+        // stall on a throw here); the previous files, if any, stay in force.
+        this.opts.log.error(
+          { secret, dir: this.secrets.dir, err: (err as Error).message },
+          'cannot write TLS Secret to the credentials folder',
+        );
+        return;
+      }
       if (outcome === 'skipped' || outcome === false) return;
-      this.opts.log.info({ secret: `${this.opts.gatewayNamespace}/${name}`, event }, 'TLS Secret updated');
+      this.opts.log.info({ secret, event }, 'TLS Secret updated');
     }
     if (this.emitting) this.emit('change');
     else this.dirty = true;

@@ -173,6 +173,25 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     expect(bed.gw.source.rejected.map((r) => r.resource)).toEqual(['VirtualService/default/broken']);
     expect(bed.gw.gateway.store.rejectedCount).toBe(0);
 
+    // A bad update of a valid object: its last valid version stays served, as when the webhook
+    // refuses an update; the good change made with it applies.
+    const version = bed.gw.gateway.snapshot.version;
+    bed.api.upsert(
+      istio('VirtualService', 'ratings', {
+        hosts: ['*'],
+        gateways: ['bookinfo-gateway'],
+        http: [{ match: [{ uri: { regex: '/ratings(' } }], route: [{ destination: { host: 'reviews' } }] }],
+      }),
+    );
+    bed.api.upsert(bookinfoVirtualService([{ host: 'reviews', subset: 'v2' }]));
+    const kept = await captured.waitFor((r) => r.resource === 'VirtualService/default/ratings');
+    expect(String(kept.msg)).toContain('last valid version');
+    await bed.gw.until(() => bed.gw.gateway.snapshot.version > version);
+    await expect
+      .poll(async () => (await upstreamOf('/reviews/1')).upstream, { timeout: 5000 })
+      .toBe('reviews-v2');
+    expect((await upstreamOf('/ratings/1')).upstream).toBe('reviews-v2');
+
     // Fixed: it applies like any other change.
     bed.api.upsert(
       istio('VirtualService', 'broken', {
@@ -186,7 +205,7 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     await expect
       .poll(async () => (await upstreamOf('/broken')).upstream, { timeout: 5000 })
       .toBe('productpage-v1');
-    expect(bed.gw.source.rejected).toEqual([]);
+    expect(bed.gw.source.rejected.map((r) => r.resource)).toEqual(['VirtualService/default/ratings']);
   });
 
   it('/healthz/ready answers 503 until every informer has listed, then 200', async () => {
