@@ -111,6 +111,25 @@ describe('gateway identity', () => {
   });
 });
 
+describe('the stand-in over plain HTTP', () => {
+  it('is reachable through client-node with insecure-skip-tls-verify (client-node refuses http:// otherwise)', async () => {
+    const api = await FakeKubeApiServer.start();
+    try {
+      expect(api.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const kc = loadKubeConfig(api.writeKubeconfig(tempDir()));
+      api.upsert(pod('gw', 'v1', 'istio-system'));
+      const found = await podLabels(
+        kc,
+        { POD_NAME: 'gw-v1-0', POD_NAMESPACE: 'istio-system' },
+        '/nonexistent',
+      );
+      expect(found.labels).toEqual({ app: 'gw', version: 'v1' });
+    } finally {
+      await api.close();
+    }
+  });
+});
+
 describe('SecretVolumes', () => {
   it('lays a Secret out as kubelet does and swaps versions atomically through ..data', () => {
     const v = new SecretVolumes(tempDir());
