@@ -54,31 +54,39 @@ interface Failure {
   readonly message: string;
 }
 
-/** A client-node `Watch` that bounds every watch request and asks for bookmarks. */
+/**
+ * A client-node `Watch` that bounds every watch request and asks for bookmarks, and reports each
+ * stream's end (`onDone`, with the error if any) and each stream that opened (`onOpen`).
+ */
 class BoundedWatch extends Watch {
   constructor(
     config: KubeConfig,
-    private readonly onDone: (err: unknown) => void,
+    private readonly events: { onDone: (err: unknown) => void; onOpen: () => void },
   ) {
     super(config);
   }
 
-  override watch(
+  override async watch(
     path: string,
     queryParams: Record<string, string | number | boolean | undefined>,
     callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void,
     done: (err: unknown) => void,
   ): Promise<AbortController> {
     const timeoutSeconds = 300 + Math.floor(Math.random() * 300);
-    return super.watch(
+    let failed = false;
+    const controller = await super.watch(
       path,
       { ...queryParams, allowWatchBookmarks: true, timeoutSeconds },
       callback,
       (err: unknown) => {
-        this.onDone(err);
+        if (err) failed = true;
+        this.events.onDone(err);
         done(err);
       },
     );
+    // Watch.watch resolves after the response headers, or after reporting a failure to `done`.
+    if (!failed) this.events.onOpen();
+    return controller;
   }
 }
 
@@ -111,7 +119,10 @@ export class KindInformer {
       setImmediate(() => this.onListed());
       return result;
     };
-    const watch = new BoundedWatch(opts.kubeConfig, (err) => this.onWatchDone(err));
+    const watch = new BoundedWatch(opts.kubeConfig, {
+      onDone: (err) => this.onWatchDone(err),
+      onOpen: () => this.recovered('watch'),
+    });
     this.informer = new ListWatch(collectionPath(kind, opts.version, namespace), watch, list, false);
     this.informer.on('add', (o) => this.changed(o, 'add'));
     this.informer.on('update', (o) => this.changed(o, 'update'));
@@ -119,7 +130,7 @@ export class KindInformer {
     this.informer.on('error', (err) => this.onError(err));
   }
 
-  /** True after the first complete list (or a 403). */
+  /** True after the first complete list (or a 403 / 404). */
   get hasSynced(): boolean {
     return this.isSynced;
   }
@@ -157,13 +168,21 @@ export class KindInformer {
   }
 
   private onListed(): void {
+    this.recovered('list');
+    this.markSynced();
+  }
+
+  /** A list answered or a watch opened: the back-off starts over, and a past failure is over. */
+  private recovered(what: 'list' | 'watch'): void {
     this.attempt = 0;
     if (this.lastFailure || this.unavailable) {
-      this.opts.log.info({ kind: this.name }, 'Kubernetes list succeeded again');
+      this.opts.log.info(
+        { kind: this.name, resourceVersion: this.resourceVersion },
+        what === 'list' ? 'Kubernetes list succeeded again' : 'Kubernetes watch resumed',
+      );
     }
     this.lastFailure = undefined;
     this.unavailable = false;
-    this.markSynced();
   }
 
   private markSynced(): void {
@@ -176,13 +195,12 @@ export class KindInformer {
   private onWatchDone(err: unknown): void {
     if (this.stopped) return;
     if (err) return; // reported (once) by onError, which ListWatch calls next
-    this.opts.log.debug(
-      { kind: this.name, resourceVersion: this.resourceVersion || undefined },
-      this.resourceVersion
-        ? 'Kubernetes watch ended; resuming from its resourceVersion'
-        : 'Kubernetes watch expired (410 Gone); relisting',
-    );
-    if (!this.resourceVersion) {
+    if (this.resourceVersion) {
+      this.opts.log.debug(
+        { kind: this.name, resourceVersion: this.resourceVersion },
+        'Kubernetes watch ended; resuming from its resourceVersion',
+      );
+    } else {
       this.opts.log.warn({ kind: this.name }, 'resourceVersion too old (410 Gone); relisting');
     }
   }

@@ -51,6 +51,7 @@ describe('kubernetes source: API server trouble', () => {
     bed.api.upsert(REVIEWS_V2);
     await bed.api.restart();
     await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
+    await captured.waitFor((r) => r.kind === 'VirtualService' && r.msg === 'Kubernetes watch resumed');
     // Resumed, not relisted: one list, then watches from the last seen resourceVersion.
     expect(listsOf(VS_PATH)).toBe(1);
     const resumed = bed.api.requests.filter((q) => q.path === VS_PATH && q.query.watch === 'true');
