@@ -115,7 +115,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
     }));
   }
 
-  /** Istio objects currently left out because they fail validation. */
+  /** Istio objects whose current version fails validation (their last valid version, if any, is served instead). */
   get rejected(): RejectedObject[] {
     return [...this.verdicts.values()].flatMap((v) => (v.rejected ? [v.rejected] : []));
   }
