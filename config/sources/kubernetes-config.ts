@@ -37,19 +37,32 @@ export function gatewayNamespace(kc: KubeConfig, env: NodeJS.ProcessEnv = proces
   return env.POD_NAMESPACE || kc.getContextObject(kc.getCurrentContext())?.namespace || 'default';
 }
 
+/** What {@link podLabels} found. */
+export interface PodLabels {
+  /** The labels; undefined when none could be found. */
+  readonly labels: Record<string, string> | undefined;
+  /** Where they came from: `pod ns/name`, the labels file, or `none`. */
+  readonly from: string;
+  /** Why the pod could not be read, when it could not. */
+  readonly error?: string;
+  /** The API server could not be reached (no answer at all): ask again rather than fall back. */
+  readonly transient?: boolean;
+}
+
 /**
  * The gateway pod's labels, which Gateways must select (`spec.selector`) to be served, as Istio
  * matches Gateways to the gateway workload:
  * 1. `POD_NAME` and `POD_NAMESPACE` set: the pod read from the API server;
  * 2. the downward-API labels file (`key="value"` per line), when present;
  * 3. undefined: every Gateway is served (a warning is the caller's to log).
- * A failed pod read falls through to the file. Never throws.
+ * A pod read the API server answers with an error (403, 404) falls through to the file; one that
+ * gets no answer is `transient` and returns no labels. Never throws.
  */
 export async function podLabels(
   kc: KubeConfig,
   env: NodeJS.ProcessEnv = process.env,
   labelsFile = DOWNWARD_API_LABELS_FILE,
-): Promise<{ labels: Record<string, string> | undefined; from: string; error?: string }> {
+): Promise<PodLabels> {
   let error: string | undefined;
   if (env.POD_NAME && env.POD_NAMESPACE) {
     try {
@@ -62,6 +75,11 @@ export async function podLabels(
       };
     } catch (err) {
       error = `cannot read pod ${env.POD_NAMESPACE}/${env.POD_NAME}: ${(err as Error).message.split('\n')[0]}`;
+      // No HTTP status: the API server was not reached. Asking again may work; falling back now
+      // could serve Gateways meant for other workloads.
+      if (typeof (err as { code?: unknown }).code !== 'number') {
+        return { labels: undefined, from: 'none', error, transient: true };
+      }
     }
   }
   if (existsSync(labelsFile)) {

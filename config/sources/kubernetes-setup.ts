@@ -38,7 +38,14 @@ export async function setUpKubernetes(flags: KubernetesFlags, log: Logger): Prom
   const namespace = gatewayNamespace(kubeConfig);
   let labels = flags.gatewayLabels;
   if (!labels) {
-    const found = await podLabels(kubeConfig);
+    let found = await podLabels(kubeConfig);
+    // The gateway cannot serve before the API server answers anyway: wait for it rather than
+    // guess the labels (back-off 0.5 s doubling to 30 s).
+    for (let delay = 500; found.transient; delay = Math.min(delay * 2, 30_000)) {
+      log.warn(`${found.error ?? 'cannot read the gateway pod'}; retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+      found = await podLabels(kubeConfig);
+    }
     if (found.error) log.warn(found.error);
     labels = found.labels;
     if (labels) log.info({ labels, from: found.from }, 'serving Gateways that select these labels');

@@ -105,6 +105,11 @@ describe('gateway identity', () => {
       expect(fallback.labels).toEqual({ istio: 'eastwest' });
       expect(fallback.error).toContain('istio-system/gone');
       expect((await podLabels(kc, {}, '/nonexistent')).labels).toBeUndefined();
+      // No answer at all (API server down): transient, no fallback to the file.
+      await api.stop();
+      const down = await podLabels(kc, env, file);
+      expect(down.transient).toBe(true);
+      expect(down.labels).toBeUndefined();
     } finally {
       await api.close();
     }
