@@ -36,6 +36,19 @@ export function istio(
   return { apiVersion: ISTIO_V1, kind, metadata: { name, namespace }, spec };
 }
 
+/** A VirtualService on `bookinfo-gateway` with one route: requests whose URI matches `uri` go to `destination`. */
+export function gatewayRoute(
+  name: string,
+  uri: Record<string, string>,
+  destination: Record<string, unknown>,
+): KubeObject {
+  return istio('VirtualService', name, {
+    hosts: ['*'],
+    gateways: ['bookinfo-gateway'],
+    http: [{ match: [{ uri }], route: [{ destination }] }],
+  });
+}
+
 /** A bookinfo-gateway-like Gateway on port 80 (selector `istio: ingressgateway`), optionally with an HTTPS server on 443. */
 export function ingressGateway(
   opts: { name?: string; credentialName?: string; namespace?: string } = {},

@@ -9,7 +9,7 @@ import {
   bookinfoVirtualService,
   captureLog,
   endpointSlice,
-  istio,
+  gatewayRoute,
   KubeTestBed,
   pod,
   type RouteTo,
@@ -79,18 +79,7 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     for (let i = 0; i < 29; i++) {
       bed.api.upsert(bookinfoVirtualService([{ host: 'reviews', subset: i % 2 ? 'v2' : 'v1' }]));
     }
-    bed.api.upsert(
-      istio('VirtualService', 'last', {
-        hosts: ['*'],
-        gateways: ['bookinfo-gateway'],
-        http: [
-          {
-            match: [{ uri: { prefix: '/last' } }],
-            route: [{ destination: { host: 'reviews', subset: 'v2' } }],
-          },
-        ],
-      }),
-    );
+    bed.api.upsert(gatewayRoute('last', { prefix: '/last' }, { host: 'reviews', subset: 'v2' }));
     await expect.poll(async () => (await upstreamOf('/last')).upstream, { timeout: 5000 }).toBe('reviews-v2');
     expect(bed.gw.gateway.snapshot.version).toBe(before + 1);
     expect((await upstreamOf('/reviews/1')).upstream).toBe('reviews-v1');
@@ -140,25 +129,8 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     const captured = captureLog();
     await bed.startGateway({ log: captured.log });
     // Istio's webhook would refuse this one: a route destination without a host.
-    bed.api.upsert(
-      istio('VirtualService', 'broken', {
-        hosts: ['*'],
-        gateways: ['bookinfo-gateway'],
-        http: [{ match: [{ uri: { prefix: '/broken' } }], route: [{ destination: { subset: 'v1' } }] }],
-      }),
-    );
-    bed.api.upsert(
-      istio('VirtualService', 'ratings', {
-        hosts: ['*'],
-        gateways: ['bookinfo-gateway'],
-        http: [
-          {
-            match: [{ uri: { prefix: '/ratings' } }],
-            route: [{ destination: { host: 'reviews', subset: 'v2' } }],
-          },
-        ],
-      }),
-    );
+    bed.api.upsert(gatewayRoute('broken', { prefix: '/broken' }, { subset: 'v1' }));
+    bed.api.upsert(gatewayRoute('ratings', { prefix: '/ratings' }, { host: 'reviews', subset: 'v2' }));
     await expect
       .poll(async () => (await upstreamOf('/ratings/1')).upstream, { timeout: 5000 })
       .toBe('reviews-v2');
@@ -176,13 +148,7 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     // A bad update of a valid object: its last valid version stays served, as when the webhook
     // refuses an update; the good change made with it applies.
     const version = bed.gw.gateway.snapshot.version;
-    bed.api.upsert(
-      istio('VirtualService', 'ratings', {
-        hosts: ['*'],
-        gateways: ['bookinfo-gateway'],
-        http: [{ match: [{ uri: { regex: '/ratings(' } }], route: [{ destination: { host: 'reviews' } }] }],
-      }),
-    );
+    bed.api.upsert(gatewayRoute('ratings', { regex: '/ratings(' }, { host: 'reviews' }));
     bed.api.upsert(bookinfoVirtualService([{ host: 'reviews', subset: 'v2' }]));
     const kept = await captured.waitFor((r) => r.resource === 'VirtualService/default/ratings');
     expect(String(kept.msg)).toContain('last valid version');
@@ -193,15 +159,7 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     expect((await upstreamOf('/ratings/1')).upstream).toBe('reviews-v2');
 
     // Fixed: it applies like any other change.
-    bed.api.upsert(
-      istio('VirtualService', 'broken', {
-        hosts: ['*'],
-        gateways: ['bookinfo-gateway'],
-        http: [
-          { match: [{ uri: { prefix: '/broken' } }], route: [{ destination: { host: 'productpage' } }] },
-        ],
-      }),
-    );
+    bed.api.upsert(gatewayRoute('broken', { prefix: '/broken' }, { host: 'productpage' }));
     await expect
       .poll(async () => (await upstreamOf('/broken')).upstream, { timeout: 5000 })
       .toBe('productpage-v1');
