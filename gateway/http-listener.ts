@@ -64,9 +64,15 @@ export function createClientErrorHandler(
       'malformed HTTP request',
     );
     if (socket.writable) {
-      const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+      // The request headers timeout (node's `headersTimeout`) is Envoy's `request_headers_timeout`: 408.
+      const status = tooLarge
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+      const body = status.slice(4);
       socket.end(
-        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `HTTP/1.1 ${status}\r\n` +
           `server: istio-envoy\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
       );
     } else {
@@ -101,6 +107,8 @@ export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Lo
     for (const l of http1Connection) l.call(server, socket);
   };
   const onH2 = (socket: Socket) => h2.accept(socket);
+  // Shutdown drain: HTTP/2 sessions get GOAWAY (HTTP/1.1 responses close their connections instead).
+  ctx.drain?.addDrainHandler(() => void h2.goAway());
   server.on('connection', (socket: Socket) => {
     ctx.stats.inc(`${statPrefix()}.downstream_cx_total`);
     // Read once per connection: Node caches them, and they are gone once the socket is destroyed.

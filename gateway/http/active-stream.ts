@@ -4,9 +4,9 @@
  * replies, the response head passing the encoders, and what the access log and metrics record
  * when the stream closes. Codec-neutral: HTTP/1.1 and HTTP/2 differ only through `codec`.
  */
-import type { RouteEntry, CompiledMatch, WeightedCluster } from '../../routes/route-table.js';
+import type { RouteEntry, CompiledMatch, WeightedCluster, HeaderMutation } from '../../routes/route-table.js';
 import type { ClusterEndpoint } from '../../config/cluster.js';
-import type { HeaderObject } from '../header-ops.js';
+import { mutateHeaderObject, type HeaderObject } from '../header-ops.js';
 import type { LocalReply } from '../local-reply.js';
 import { ResponseFlag, type ResponseFlagValue } from '../response-flags.js';
 import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
@@ -135,22 +135,22 @@ export class ActiveStream {
     this.bytesSent = this.codec.writeLocalReply(this.res, r, extra);
   }
 
-  /** Answers with a redirect (Envoy's redirect action / `require_tls`). */
-  sendRedirect(status: number, location: string): void {
+  /** Answers with a redirect (Envoy's redirect action / `require_tls`), with the route's response headers. */
+  sendRedirect(status: number, location: string, responseHeaders?: HeaderMutation): void {
     this.details = 'direct_response';
-    this.res.writeHead(status, { server: 'istio-envoy', location, 'content-length': 0 });
+    const headers: HeaderObject = { server: 'istio-envoy', location, 'content-length': '0' };
+    if (responseHeaders) mutateHeaderObject(headers, responseHeaders);
+    this.res.writeHead(status, headers as Record<string, string | string[]>);
     this.res.end();
   }
 
-  /** Answers with a route's `directResponse`. */
-  sendDirectResponse(status: number, body: Buffer | undefined): void {
+  /** Answers with a route's `directResponse`, with the route's response headers. */
+  sendDirectResponse(status: number, body: Buffer | undefined, responseHeaders?: HeaderMutation): void {
     this.details = 'direct_response';
-    const headers: Record<string, string | number> = {
-      server: 'istio-envoy',
-      'content-length': body?.length ?? 0,
-    };
+    const headers: HeaderObject = { server: 'istio-envoy', 'content-length': String(body?.length ?? 0) };
     if (body && body.length > 0) headers['content-type'] = 'text/plain';
-    this.res.writeHead(status, headers);
+    if (responseHeaders) mutateHeaderObject(headers, responseHeaders);
+    this.res.writeHead(status, headers as Record<string, string | string[]>);
     this.bytesSent = body?.length ?? 0;
     this.res.end(body);
   }

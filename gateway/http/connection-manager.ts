@@ -4,6 +4,7 @@
  * selects the route on the listener's current route table, then runs the HTTP filter chain. A bug
  * costs its request a 500 (or a reset once the response started), never the process.
  */
+import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import type { RequestView } from '../../routes/route-table.js';
 import { Replies } from '../local-reply.js';
@@ -11,6 +12,7 @@ import { ActiveStream } from './active-stream.js';
 import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
 import { HTTP_FILTERS } from './filter-registry.js';
 import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
+import { applyEdgeRequestPolicy } from './edge-request.js';
 import { httpsRedirectLocation } from './redirect.js';
 import type { UpgradeRequest } from './upgrade.js';
 
@@ -22,13 +24,21 @@ const ABSOLUTE_FORM = /^https?:\/\/([^/?#]*)([^#]*)/i;
  * 1. the codec's own refusals (HTTP/1.0 426, no authority 400), then upgrades Istio does not
  *    configure (403 `upgrade_failed`, gateway/http/upgrade.ts);
  * 2. the request target and authority (absolute-form wins over `Host`, RFC 9112 §3.2.2);
- * 3. path normalization and header sanitizing, before anything reads them (this is the one place);
- * 4. route selection (404 NR), then `tls.httpsRedirect` (301), then the filters.
+ * 3. Envoy's edge checks and path normalization, before anything reads path or headers (the one place);
+ * 4. `tls.httpsRedirect` (301, virtual-host level), route selection (404 NR), then the filters.
  */
 function decodeRequestHead(s: ActiveStream): void {
   const req = s.req;
   const refused = s.codec.refuse(req);
   if (refused !== undefined) return s.sendLocalReply(refused);
+  // (3) Envoy's connection-manager checks and Istio's BASE path normalization, before anything reads
+  // the path or headers: header count, fragment, duplicate Host, %00 → 4xx; internal x-envoy-* stripped
+  // (gateway/http/edge-request.ts). It reads `rawHeaders`, `headers` and `url`, which both codecs' requests have.
+  const edgeReply = applyEdgeRequestPolicy(
+    req as unknown as IncomingMessage,
+    s.rt.listener.mesh === undefined,
+  );
+  if (edgeReply !== undefined) return s.sendLocalReply(edgeReply);
   // Envoy's HCM refuses upgrades it has no `upgrade_configs` entry for before routing.
   if (s.upgrade !== undefined && s.upgrade.kind === 'unsupported') {
     return s.sendLocalReply(Replies.upgradeFailed);
@@ -43,7 +53,6 @@ function decodeRequestHead(s: ActiveStream): void {
   }
   s.url = url;
   s.authority = authority;
-  // (3) Path normalization and edge header sanitizing plug in here, before routing.
   const q = url.indexOf('?');
   const view: RequestView = {
     method: req.method ?? 'GET',
@@ -54,12 +63,13 @@ function decodeRequestHead(s: ActiveStream): void {
     headers: req.headers,
   };
   const m = s.rt.listener.routeConfig?.route(view);
+  // Envoy `require_tls` is a virtual-host property: it redirects before (and without) a route.
+  if (m?.virtualHost?.requireTls && s.rt.scheme === 'http') {
+    return s.sendRedirect(301, httpsRedirectLocation(authority, url));
+  }
   if (!m || !m.route) return s.sendLocalReply(Replies.noRoute);
   s.route = m.route;
   s.match = m.match;
-  if (m.virtualHost.requireTls && s.rt.scheme === 'http') {
-    return s.sendRedirect(301, httpsRedirectLocation(authority, url));
-  }
   s.continueDecoding();
 }
 
@@ -74,7 +84,11 @@ export function createStreamHandler(
   ctx: ProxyContext,
   log: Logger,
 ): (req: DownstreamRequest, res: DownstreamResponse, upgrade?: UpgradeRequest) => void {
+  const drain = ctx.drain;
   return (req, res, upgrade) => {
+    // Drain hook: during shutdown every HTTP/1.1 response closes its connection (HTTP/2 sessions get
+    // GOAWAY instead, gateway/http/http2-downstream.ts).
+    if (drain !== undefined && res instanceof ServerResponse) drain.onResponse(res);
     try {
       const s = new ActiveStream(req, res, codec, rt, ctx, HTTP_FILTERS);
       // `Upgrade: h2c` is served as plain HTTP/1.1 (Envoy's codec strips it).

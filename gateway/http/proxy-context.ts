@@ -6,6 +6,7 @@ import type { StreamObserver } from '../../telemetry/observer.js';
 import type { TraceInjector } from '../../telemetry/tracing.js';
 import type { ClusterManager } from '../../upstream/cluster-manager.js';
 import type { Socket } from 'node:net';
+import type { ConnectionDrain } from '../connection-drain.js';
 
 /** Per bound HTTP listener (or HTTPS filter chain): the compiled listener of the live snapshot, replaced on every swap. */
 export interface ListenerRuntime {
@@ -29,4 +30,6 @@ export interface ProxyContext {
   readonly observer: StreamObserver;
   /** Trace propagation; undefined when tracing is off, so the data path does no trace work. */
   readonly tracing?: TraceInjector;
+  /** Shutdown draining: told where each HTTP/1.1 response starts; drains HTTP/2 sessions (gateway/connection-drain.ts). */
+  readonly drain?: ConnectionDrain;
 }

@@ -8,30 +8,31 @@ import type { RouteAction } from '../../routes/route-table.js';
 export type RedirectAction = Extract<RouteAction, { kind: 'redirect' }>;
 
 /**
- * The absolute `Location` for a redirect route: scheme, host and port replaced as configured
- * (`port`, `derivePort: FROM_REQUEST_PORT` → the listener port), a default port for the target
- * scheme dropped, `uri` replacing the path (the query kept unless `uri` carries one).
+ * The absolute `Location` for a redirect route: scheme and host replaced as configured; the port
+ * was decided at compile time (`port`, `derivePort`), else the Host keeps its own port except that
+ * a switch of scheme drops the other scheme's default port; `redirect.uri` replaces the path (the
+ * query kept unless `uri` carries one), a prefix rewrite replaces the matched `uri.prefix`.
  * @param url origin-form target as received (query included).
- * @param listenerPort the port the request arrived on (for `FROM_REQUEST_PORT`).
+ * @param matchedPrefix the `uri.prefix` of the match that selected the route, if any.
  */
 export function redirectLocation(
   action: RedirectAction,
   requestScheme: 'http' | 'https',
   authority: string,
   url: string,
-  listenerPort: number,
+  matchedPrefix: string | undefined,
 ): string {
   const scheme = action.scheme ?? requestScheme;
   let hostPort = action.authority ?? authority;
-  if (action.port !== undefined || action.deriveFromRequestPort) {
-    hostPort = `${stripPort(hostPort)}:${action.port ?? listenerPort}`;
-  } else if (action.scheme !== undefined && action.scheme !== requestScheme) {
-    hostPort = stripDefaultPort(hostPort);
-  }
-  hostPort = stripDefaultPortFor(hostPort, scheme);
+  if (action.port !== undefined) hostPort = `${stripPort(hostPort)}:${action.port}`;
+  else if (scheme !== requestScheme) hostPort = stripDefaultPort(hostPort);
   let path = url;
-  if (action.uri !== undefined) {
-    const q = path.indexOf('?');
+  const q = path.indexOf('?');
+  if (action.prefixRewrite !== undefined) {
+    const p = q < 0 ? path : path.slice(0, q);
+    const rest = matchedPrefix !== undefined ? p.slice(matchedPrefix.length) : '';
+    path = action.prefixRewrite + rest + (q < 0 ? '' : path.slice(q));
+  } else if (action.uri !== undefined) {
     path = action.uri.includes('?') || q < 0 ? action.uri : action.uri + path.slice(q);
   }
   return `${scheme}://${hostPort}${path}`;
@@ -49,11 +50,4 @@ function stripPort(hostPort: string): string {
 
 function stripDefaultPort(hostPort: string): string {
   return hostPort.endsWith(':80') || hostPort.endsWith(':443') ? stripPort(hostPort) : hostPort;
-}
-
-function stripDefaultPortFor(hostPort: string, scheme: string): string {
-  if ((scheme === 'http' && hostPort.endsWith(':80')) || (scheme === 'https' && hostPort.endsWith(':443'))) {
-    return stripPort(hostPort);
-  }
-  return hostPort;
 }

@@ -16,11 +16,12 @@ export const routerFilter: StreamFilter = {
       case 'redirect':
         s.sendRedirect(
           action.status,
-          redirectLocation(action, s.rt.scheme, s.authority, s.url, s.rt.listener.port),
+          redirectLocation(action, s.rt.scheme, s.authority, s.url, s.match?.uriPrefix),
+          s.route!.responseHeaders,
         );
         break;
       case 'direct':
-        s.sendDirectResponse(action.status, action.body);
+        s.sendDirectResponse(action.status, action.body, s.route!.responseHeaders);
         break;
       case 'forward':
         new Router(s).forward(action.clusters, action.totalWeight);

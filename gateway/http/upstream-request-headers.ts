@@ -78,7 +78,7 @@ export function copyRequestHeaders(
 /**
  * Applies the route to the upstream head: `rewrite.uri` (replacing the matched `uri.prefix`, else the
  * whole path; query kept; `x-envoy-original-path` added when the path changed), `rewrite.uriRegexRewrite`,
- * `rewrite.authority`, the route's then the destination's `headers.request`, `host`, and Envoy's
+ * the host rewrite (route, else destination), the route's then the destination's `headers.request`, `host`, and Envoy's
  * `x-envoy-expected-rq-timeout-ms` / `x-envoy-attempt-count: 1`.
  * @param url origin-form target as received (query included).
  * @returns the upstream request target.
@@ -109,8 +109,10 @@ export function applyRouteToUpstream(
       out.push('x-envoy-original-path', url);
       path = q < 0 ? np : np + path.slice(q);
     }
-    if (rw.authority !== undefined) host = rw.authority;
   }
+  // `rewrite.authority` (route) wins over a destination's own host rewrite.
+  const hostRewrite = route.hostRewrite ?? wc.hostRewrite;
+  if (hostRewrite !== undefined) host = hostRewrite;
   if (route.requestHeaders) mutateHeaderList(out, route.requestHeaders);
   if (wc.requestHeaders) mutateHeaderList(out, wc.requestHeaders);
   out.push('host', host);

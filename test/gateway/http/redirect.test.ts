@@ -13,6 +13,7 @@ function action(a: Partial<RedirectAction>): RedirectAction {
   return {
     kind: 'redirect',
     uri: undefined,
+    prefixRewrite: undefined,
     authority: undefined,
     scheme: undefined,
     port: undefined,
@@ -24,32 +25,36 @@ function action(a: Partial<RedirectAction>): RedirectAction {
 
 describe('redirectLocation', () => {
   it('replaces the path and keeps the query unless the new uri has one', () => {
-    expect(redirectLocation(action({ uri: '/new' }), 'http', 'a.example', '/old?x=1', 80)).toBe(
+    expect(redirectLocation(action({ uri: '/new' }), 'http', 'a.example', '/old?x=1', undefined)).toBe(
       'http://a.example/new?x=1',
     );
-    expect(redirectLocation(action({ uri: '/new?y=2' }), 'http', 'a.example', '/old?x=1', 80)).toBe(
+    expect(redirectLocation(action({ uri: '/new?y=2' }), 'http', 'a.example', '/old?x=1', undefined)).toBe(
       'http://a.example/new?y=2',
     );
   });
 
-  it('sets authority, scheme and port; drops the default port of the target scheme', () => {
-    expect(redirectLocation(action({ authority: 'b.example' }), 'http', 'a.example:8080', '/p', 8080)).toBe(
-      'http://b.example/p',
+  it('a prefix rewrite replaces the matched prefix and keeps the rest and the query', () => {
+    const a = action({ prefixRewrite: '/v2' });
+    expect(redirectLocation(a, 'http', 'a.example', '/v1/items?x=1', '/v1')).toBe(
+      'http://a.example/v2/items?x=1',
     );
-    expect(redirectLocation(action({ scheme: 'https' }), 'http', 'a.example:80', '/p', 80)).toBe(
+  });
+
+  it('sets authority, scheme and the compiled port; a scheme switch drops the default port', () => {
+    expect(
+      redirectLocation(action({ authority: 'b.example' }), 'http', 'a.example:8080', '/p', undefined),
+    ).toBe('http://b.example/p');
+    expect(redirectLocation(action({ scheme: 'https' }), 'http', 'a.example:80', '/p', undefined)).toBe(
       'https://a.example/p',
     );
-    expect(redirectLocation(action({ port: 8443, scheme: 'https' }), 'http', 'a.example', '/p', 80)).toBe(
-      'https://a.example:8443/p',
-    );
-    expect(redirectLocation(action({ port: 443, scheme: 'https' }), 'http', 'a.example:80', '/p', 80)).toBe(
-      'https://a.example/p',
-    );
-    expect(redirectLocation(action({ deriveFromRequestPort: true }), 'http', 'a.example', '/p', 8080)).toBe(
-      'http://a.example:8080/p',
-    );
-    expect(redirectLocation(action({ port: 9000 }), 'http', '[::1]:80', '/p', 80)).toBe(
+    expect(
+      redirectLocation(action({ port: 8443, scheme: 'https' }), 'http', 'a.example', '/p', undefined),
+    ).toBe('https://a.example:8443/p');
+    expect(redirectLocation(action({ port: 9000 }), 'http', '[::1]:80', '/p', undefined)).toBe(
       'http://[::1]:9000/p',
+    );
+    expect(redirectLocation(action({}), 'http', 'a.example:8080', '/p', undefined)).toBe(
+      'http://a.example:8080/p',
     );
   });
 });

@@ -10,6 +10,13 @@ import {
   shadowAuthority,
 } from '../../../gateway/http/upstream-request-headers.js';
 import type { CompiledMatch, RouteEntry, WeightedCluster } from '../../../routes/route-table.js';
+import { compileRe2, type Re2Regex } from '../../../routes/regex.js';
+
+function re2(pattern: string): Re2Regex {
+  const r = compileRe2(pattern, '', false);
+  if (!r.ok) throw new Error(r.reason);
+  return r.regex;
+}
 
 const pairs = (l: string[]) => {
   const o: [string, string][] = [];
@@ -88,6 +95,7 @@ const wc: WeightedCluster = {
   weight: 100,
   requestHeaders: { set: [['x-dest', 'v1']], add: [], remove: [] },
   responseHeaders: undefined,
+  hostRewrite: undefined,
 };
 
 function route(r: Partial<RouteEntry>): RouteEntry {
@@ -104,6 +112,7 @@ function route(r: Partial<RouteEntry>): RouteEntry {
     rewrite: undefined,
     requestHeaders: undefined,
     responseHeaders: undefined,
+    hostRewrite: undefined,
     ...r,
   };
 }
@@ -112,7 +121,11 @@ describe('applyRouteToUpstream', () => {
   it('replaces the matched prefix, keeps the query, records x-envoy-original-path', () => {
     const out: string[] = [];
     const match = { uriPrefix: '/api' } as CompiledMatch;
-    const r = route({ rewrite: { uri: '/v2', authority: 'b.internal', regex: undefined }, timeoutMs: 1500 });
+    const r = route({
+      rewrite: { uri: '/v2', authority: 'b.internal', regex: undefined },
+      hostRewrite: 'b.internal',
+      timeoutMs: 1500,
+    });
     expect(applyRouteToUpstream(out, '/api/x?q=1', 'a.example', r, wc, match)).toBe('/v2/x?q=1');
     expect(pairs(out)).toEqual([
       ['x-envoy-original-path', '/api/x?q=1'],
@@ -128,7 +141,7 @@ describe('applyRouteToUpstream', () => {
       rewrite: {
         uri: undefined,
         authority: undefined,
-        regex: { pattern: /^\/a\/(.*)$/g, substitution: '/$1' },
+        regex: { pattern: re2('^/a/(.*)$'), substitution: '/\\1' },
       },
     });
     const out: string[] = [];
