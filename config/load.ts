@@ -4,10 +4,11 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document, type Tags } from 'yaml';
+import { isMap, isNode, isSeq } from 'yaml';
 import { Codes, type Diagnostic } from './diagnostics.js';
 import { API_VERSIONS, KINDS, resourceKey, type Kind, type Provenance, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
+import { parseYaml } from './yaml-parse.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
 export interface LoadOptions {
@@ -30,8 +31,7 @@ const CONFIG_FILE = /\.(ya?ml|json)$/;
  * Loads like `kubectl apply -f`: each path a file or a directory (its *.yaml, *.yml, *.json files,
  * sorted, not recursive); multi-document YAML (`---`); `kind: List` (items).
  *
- * YAML is read with YAML 1.1 scalars, as kubectl's parser does (`yes`/`on` are booleans, `0755` is
- * octal), except that timestamps and sexagesimal numbers stay strings, as they do for kubectl.
+ * YAML is read as kubectl reads it (see {@link parseYaml}: go-yaml v2 scalars, bounded size and depth).
  * Resources of the five served kinds with a served apiVersion are returned; see {@link LoadResult}
  * for the diagnostics. Never rejects: unreadable paths become `MG0004` errors.
  */
@@ -60,13 +60,6 @@ export function loadText(text: string, file: string, opts: LoadOptions): LoadRes
   const loader = new Loader(opts);
   loader.addText(text, file);
   return loader.result();
-}
-
-/** YAML 1.1 tags minus those kubectl's parser does not apply to plain scalars. */
-function kubectlTags(tags: Tags): Tags {
-  return tags.filter(
-    (t) => typeof t === 'string' || (t.tag !== 'tag:yaml.org,2002:timestamp' && t.format !== 'TIME'),
-  );
 }
 
 /** Accumulates resources and diagnostics over all files of one load, so duplicates span files. */
@@ -116,52 +109,29 @@ class Loader {
   }
 
   addText(text: string, file: string): void {
-    const lineCounter = new LineCounter();
-    let docs: Document.Parsed[];
-    try {
-      docs = parseAllDocuments(text, {
-        lineCounter,
-        version: '1.1',
-        customTags: kubectlTags,
-        prettyErrors: true,
-      });
-    } catch (err) {
-      // The parser reports problems per document; this only guards against the unexpected.
-      this.syntax({ file, docIndex: 0, line: 1 }, `${file}: cannot parse YAML: ${errorText(err)}`);
+    const parsed = parseYaml(text);
+    if (parsed.problem) {
+      const { line, column, message } = parsed.problem;
+      this.syntax({ file, docIndex: 0, line }, `${file}:${line}:${column}: cannot read YAML: ${message}`);
       return;
     }
-    const lineOf = (offset: number | undefined): number =>
-      offset === undefined ? 1 : lineCounter.linePos(offset).line;
-    docs.forEach((doc, docIndex) => {
-      const docLine = lineOf(doc.contents?.range[0] ?? doc.range[0]);
-      const error = doc.errors[0];
-      if (error) {
-        const [line, col] = error.linePos ? [error.linePos[0].line, error.linePos[0].col] : [docLine, 1];
-        const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        this.syntax({ file, docIndex, line }, `${file}:${line}:${col}: invalid YAML: ${reason}`);
-        return;
+    for (const doc of parsed.documents) {
+      const source: Provenance = { file, docIndex: doc.index, line: doc.line };
+      if (doc.problem) {
+        const { line, column, message } = doc.problem;
+        this.syntax({ ...source, line }, `${file}:${line}:${column}: invalid YAML: ${message}`);
+        continue;
       }
-      let value: unknown;
-      try {
-        value = doc.toJS({ maxAliasCount: 100 });
-      } catch (err) {
-        this.syntax({ file, docIndex, line: docLine }, `${file}:${docLine}: invalid YAML: ${errorText(err)}`);
-        return;
-      }
-      if (value === null || value === undefined) return; // empty document (or only comments)
-      if (isCyclic(value)) {
-        this.syntax(
-          { file, docIndex, line: docLine },
-          `${file}:${docLine}: a YAML alias refers to its own ancestor`,
-        );
-        return;
-      }
+      if (doc.value === null || doc.value === undefined) continue; // empty document (or only comments)
+      const node = doc.node;
       const itemLines = (): number[] => {
-        const items = isMap(doc.contents) ? doc.contents.get('items', true) : undefined;
-        return isSeq(items) ? items.items.map((n) => lineOf(isNode(n) ? n.range?.[0] : undefined)) : [];
+        const items = isMap(node?.contents) ? node.contents.get('items', true) : undefined;
+        return isSeq(items)
+          ? items.items.map((n) => (isNode(n) && n.range ? parsed.positionOf(n.range[0]).line : doc.line))
+          : [];
       };
-      this.addObject(value, { file, docIndex, line: docLine }, '', itemLines);
-    });
+      this.addObject(doc.value, source, '', itemLines);
+    }
   }
 
   /**
@@ -188,6 +158,26 @@ class Loader {
         this.addObject(item, { ...source, line: lines[i] ?? source.line }, `${where} items[${i}]`),
       );
       return;
+    }
+    if (missing.length === 0) {
+      const unknown = unknownIstioType(apiVersion as string, kind as string);
+      if (unknown) {
+        const named = isRecord(metadata) && typeof metadata.name === 'string' && metadata.name !== '';
+        this.diagnostics.push({
+          severity: 'error',
+          code: Codes.SchemaValidationError,
+          layer: 'schema',
+          ...(named
+            ? {
+                resource: `${kind as string}/${typeof metadata.namespace === 'string' && metadata.namespace !== '' ? metadata.namespace : this.opts.defaultNamespace}/${metadata.name as string}`,
+              }
+            : {}),
+          source,
+          path: unknown.path,
+          message: `${at}: ${unknown.message}`,
+        });
+        return;
+      }
     }
     const name = isRecord(metadata) ? metadata.name : undefined;
     if (typeof name !== 'string' || name === '') missing.push('metadata.name');
@@ -251,26 +241,46 @@ class Loader {
   }
 }
 
-/** The kind when meshgate serves it, else the reason it is skipped. */
-function servedKind(apiVersion: string, kind: string): { kind: Kind } | string {
-  const isIstioKind = (KINDS as readonly string[]).includes(kind);
-  if (isIstioKind && (API_VERSIONS as readonly string[]).includes(apiVersion)) return { kind: kind as Kind };
-  if (isIstioKind && apiVersion.startsWith('networking.istio.io/')) {
-    return `apiVersion ${apiVersion} is not served (use ${API_VERSIONS.join(', ')})`;
+const ISTIO_NETWORKING = 'networking.istio.io/';
+
+/**
+ * Every kind Istio defines in `networking.istio.io` (meshgate serves {@link KINDS}; the rest are
+ * skipped with a note).
+ */
+const ISTIO_NETWORKING_KINDS = [...KINDS, 'WorkloadGroup', 'Sidecar', 'EnvoyFilter', 'ProxyConfig'];
+
+/**
+ * An apiVersion or kind in `networking.istio.io` that Istio does not define: the API server would
+ * refuse it ("no matches for kind"), so it is an error naming what exists, not a skipped document.
+ */
+function unknownIstioType(apiVersion: string, kind: string): { path: string; message: string } | undefined {
+  if (!apiVersion.startsWith(ISTIO_NETWORKING)) return undefined;
+  if (!ISTIO_NETWORKING_KINDS.includes(kind)) {
+    return {
+      path: 'kind',
+      message: `kind ${JSON.stringify(kind)} does not exist in networking.istio.io (kinds: ${ISTIO_NETWORKING_KINDS.join(', ')})`,
+    };
   }
-  if (apiVersion.startsWith('networking.istio.io/')) return `${kind} is not served by meshgate`;
-  return 'not an Istio networking resource';
+  if (
+    (KINDS as readonly string[]).includes(kind) &&
+    !(API_VERSIONS as readonly string[]).includes(apiVersion)
+  ) {
+    return {
+      path: 'apiVersion',
+      message: `apiVersion ${JSON.stringify(apiVersion)} is not served for ${kind} (supported: ${API_VERSIONS.join(', ')})`,
+    };
+  }
+  return undefined;
 }
 
-/** True when a decoded value contains itself (possible with YAML anchors and aliases). */
-function isCyclic(value: unknown, ancestors = new Set<object>()): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (ancestors.has(value)) return true;
-  ancestors.add(value);
-  const children = Array.isArray(value) ? value : Object.values(value);
-  const cyclic = children.some((c) => isCyclic(c, ancestors));
-  ancestors.delete(value);
-  return cyclic;
+/** The kind when meshgate serves it, else the reason it is skipped. */
+function servedKind(apiVersion: string, kind: string): { kind: Kind } | string {
+  // Unknown versions and kinds of the group were refused before (unknownIstioType).
+  if ((KINDS as readonly string[]).includes(kind) && apiVersion.startsWith(ISTIO_NETWORKING)) {
+    return { kind: kind as Kind };
+  }
+  if (apiVersion.startsWith(ISTIO_NETWORKING)) return `${kind} is not served by meshgate`;
+  return 'not an Istio networking resource';
 }
 
 function ioReason(err: unknown): string {
