@@ -60,6 +60,8 @@ export const Codes = {
   DuplicateServerHost: 'MG0005',
   /** Servers on one port whose protocols cannot share a listener (later one skipped). */
   PortProtocolConflict: 'MG0006',
+  /** A reload refused although valid: it would close every listener of a serving gateway (empty config). */
+  ReloadRefused: 'MG0007',
 } as const;
 
 /** Formats one diagnostic as a single line: `error IST0106 VirtualService/default/x (file.yaml#2:14) spec.http[0]: message`. */

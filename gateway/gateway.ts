@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
+import { reloadProblems } from '../config/reload-guard.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { DnsCache } from '../upstream/dns.js';
@@ -149,7 +150,19 @@ export class Gateway {
     if (this.reloading) return this.reloading.then(() => this.reload());
     this.reloading = (async () => {
       try {
-        const result = await compileConfig(this.opts.paths, this.opts);
+        const compiled = await compileConfig(this.opts.paths, this.opts);
+        const refused = compiled.snapshot
+          ? reloadProblems(this.store.current, compiled.snapshot, this.opts.paths)
+          : [];
+        const result: PipelineResult =
+          refused.length > 0
+            ? {
+                ...compiled,
+                diagnostics: [...compiled.diagnostics, ...refused],
+                blocked: true,
+                snapshot: undefined,
+              }
+            : compiled;
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
