@@ -64,9 +64,10 @@ export const Codes = {
   ReloadRefused: 'MG0007',
 } as const;
 
-/** Formats one diagnostic as a single line: `error IST0106 VirtualService/default/x (file.yaml#2:14) spec.http[0]: message`. */
+/** Formats one diagnostic as a single line: `error IST0106 VirtualService/default/x (file.yaml#2:14:7) spec.http[0]: message` (file, document, line, column). */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.source ? ` (${d.source.file}#${d.source.docIndex}:${d.source.line})` : '';
+  const column = d.source?.column === undefined ? '' : `:${d.source.column}`;
+  const where = d.source ? ` (${d.source.file}#${d.source.docIndex}:${d.source.line}${column})` : '';
   const what = d.resource ? ` ${d.resource}` : '';
   const path = d.path ? ` ${d.path}:` : '';
   return `${d.severity} ${d.code}${what}${where}${path} ${d.message}`;

@@ -9,6 +9,7 @@ import { Codes, type Diagnostic } from './diagnostics.js';
 import { API_VERSIONS, KINDS, resourceKey, type Kind, type Provenance, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
 import { parseYaml } from './yaml-parse.js';
+import { rememberNestedOrigin, rememberOrigin } from './field-positions.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
 export interface LoadOptions {
@@ -130,6 +131,7 @@ class Loader {
           ? items.items.map((n) => (isNode(n) && n.range ? parsed.positionOf(n.range[0]).line : doc.line))
           : [];
       };
+      rememberOrigin(source, text, []);
       this.addObject(doc.value, source, '', itemLines);
     }
   }
@@ -154,9 +156,11 @@ class Loader {
     ];
     if (missing.length === 0 && (kind as string).endsWith('List') && Array.isArray(value.items)) {
       const lines = itemLines?.() ?? [];
-      value.items.forEach((item, i) =>
-        this.addObject(item, { ...source, line: lines[i] ?? source.line }, `${where} items[${i}]`),
-      );
+      value.items.forEach((item, i) => {
+        const itemSource: Provenance = { ...source, line: lines[i] ?? source.line };
+        rememberNestedOrigin(itemSource, source, ['items', i]);
+        this.addObject(item, itemSource, `${where} items[${i}]`);
+      });
       return;
     }
     if (missing.length === 0) {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadConfig, loadText } from '../../config/load.js';
 import { validateResources } from '../../config/validate.js';
-import type { Diagnostic } from '../../config/diagnostics.js';
+import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
 import type { Kind, Resource } from '../../config/resources.js';
 
 const opts = { defaultNamespace: 'default' };
@@ -722,7 +722,7 @@ describe('DestinationRule rules', () => {
           'error',
           'IST0106',
           'spec.trafficPolicy.loadBalancer',
-          'only one of simple, consistentHash may be set',
+          'simple and consistentHash are mutually exclusive',
         ],
       ],
     ],
@@ -930,5 +930,62 @@ describe('robustness (property)', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('one pass, at the field', () => {
+  it('reports schema errors and field-rule errors of one resource together', () => {
+    const ds = check(
+      'VirtualService',
+      `hosts: [reviews]
+http:
+- timeout: 5
+  match:
+  - uri: {regex: "a(b"}
+  route:
+  - destination: {host: reviews}
+    weight: -1`,
+    );
+    expect(ds.map((d) => [d.severity, d.path])).toEqual([
+      ['error', 'spec.http[0].timeout'],
+      ['error', 'spec.http[0].match[0].uri.regex'],
+      ['error', 'spec.http[0].route[0].weight'],
+    ]);
+  });
+
+  it('names the line and column of the offending field, not of the document', () => {
+    const text = `# leading comment
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: t}
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - uri:
+        regex: "a(b"
+    route: [{destination: {host: reviews}, weight: -1}]
+`;
+    const ds = validateResources(loadText(text, 'pos.yaml', opts).resources);
+    expect(ds.map((d) => [d.path, d.source?.line, d.source?.column])).toEqual([
+      ['spec.http[0].match[0].uri.regex', 10, 9],
+      ['spec.http[0].route[0].weight', 11, 44],
+    ]);
+    expect(formatDiagnostic(ds[0]!)).toContain('(pos.yaml#0:10:9) spec.http[0].match[0].uri.regex:');
+  });
+
+  it('points into the items of a kind: List, and at the parent of a missing field', () => {
+    const text = `apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: DestinationRule
+  metadata: {name: a}
+  spec:
+    subsets:
+    - {name: v1}
+`;
+    const ds = validateResources(loadText(text, 'list.yaml', opts).resources);
+    expect(ds.map((d) => [d.path, d.source?.line, d.source?.column])).toEqual([['spec.host', 7, 3]]);
   });
 });
