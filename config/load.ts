@@ -9,7 +9,7 @@ import { Codes, type Diagnostic } from './diagnostics.js';
 import { API_VERSIONS, KINDS, resourceKey, type Kind, type Provenance, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
 import { parseYaml } from './yaml-parse.js';
-import { rememberNestedOrigin, rememberOrigin } from './field-positions.js';
+import { fieldPosition, rememberNestedOrigin, rememberOrigin } from './field-positions.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
 export interface LoadOptions {
@@ -211,6 +211,20 @@ class Loader {
       });
       return;
     }
+    // kubectl's default (`--validate=strict`) refuses fields the object does not have; inside `spec`
+    // the schema check reports them.
+    for (const key of Object.keys(value)) {
+      if (TOP_LEVEL_FIELDS.has(key)) continue;
+      this.diagnostics.push({
+        severity: 'error',
+        code: Codes.SchemaValidationError,
+        layer: 'schema',
+        resource: `${served.kind}/${namespace}/${name as string}`,
+        source: { ...source, ...fieldPosition(source, key) },
+        path: key,
+        message: `${at}: unknown field ${JSON.stringify(key)} (an object has apiVersion, kind, metadata, spec and status)`,
+      });
+    }
     const resource: Resource = {
       apiVersion: apiVersion as string,
       kind: served.kind,
@@ -246,6 +260,9 @@ class Loader {
 }
 
 const ISTIO_NETWORKING = 'networking.istio.io/';
+
+/** The fields of a Kubernetes object besides which nothing may stand at its top level. */
+const TOP_LEVEL_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
 
 /**
  * Every kind Istio defines in `networking.istio.io` (meshgate serves {@link KINDS}; the rest are

@@ -29,6 +29,7 @@ import {
 } from './resources.js';
 import { fieldPath, isRecord, validateSchema } from './schema.js';
 import { fieldPosition } from './field-positions.js';
+import { headerValueProblem } from './header-value.js';
 import { compileRe2 } from '../routes/regex.js';
 import { hostCovers } from '../routes/host-names.js';
 import { RETRY_ON_TOKENS } from '../routes/compile-http.js';
@@ -49,7 +50,7 @@ export function validateResources(resources: readonly Resource[]): Diagnostic[] 
     try {
       // A null spec passes the schema (`nullable`); the rules then see an empty one. The rules run even
       // after schema errors (every diagnostic of a resource in one pass); they guard every shape.
-      RULES[r.kind](v, (isRecord(r.spec) ? r.spec : {}) as never);
+      RULES[r.kind](v, (isRecord(r.spec) ? r.spec : {}) as never, r as never);
     } catch (err) {
       // A rule tripping over an unexpected shape must not take the whole validation down.
       v.warn('spec', `validation stopped early: ${err instanceof Error ? err.message : String(err)}`);
@@ -121,7 +122,7 @@ class Validator {
   }
 }
 
-type Rule<K extends Kind> = (v: Validator, spec: SpecByKind[K]) => void;
+type Rule<K extends Kind> = (v: Validator, spec: SpecByKind[K], r: Resource<K>) => void;
 
 const RULES: { [K in Kind]: Rule<K> } = {
   Gateway: validateGateway,
@@ -172,17 +173,14 @@ function domainProblem(host: string): DomainProblem | undefined {
   if (host === '') return { partialWildcard: false, reason: 'empty host name' };
   if (host.length > 255) return { partialWildcard: false, reason: 'longer than 255 characters' };
   if (host === '*') return undefined;
-  let rest = host;
-  if (host.startsWith('*.')) rest = host.slice(2);
-  else if (host.startsWith('*')) {
-    return {
-      partialWildcard: true,
-      reason: `partial wildcards are not allowed (use "*.${host.slice(1).replace(/^[^.]*\./, '')}")`,
-    };
-  }
-  const labels = rest.split('.');
+  const labels = host.split('.');
   if (labels.length > 1 && labels[labels.length - 1] === '') labels.pop(); // trailing dot
-  for (const label of labels) {
+  const first = labels[0]!;
+  const partial = first !== '*' && first.startsWith('*');
+  if (partial && !PARTIAL_WILDCARD_LABEL.test(first)) {
+    return { partialWildcard: false, reason: `label ${JSON.stringify(first)} is not a valid DNS label` };
+  }
+  for (const label of first.startsWith('*') ? labels.slice(1) : labels) {
     if (label.includes('*')) {
       return {
         partialWildcard: false,
@@ -196,13 +194,57 @@ function domainProblem(host: string): DomainProblem | undefined {
   if (/^\d+$/.test(labels[labels.length - 1]!)) {
     return { partialWildcard: false, reason: 'the top-level domain cannot be all-numeric' };
   }
+  if (partial) {
+    return {
+      partialWildcard: true,
+      reason: `partial wildcards are not allowed (use "*.${labels.slice(1).join('.')}")`,
+    };
+  }
   return undefined;
+}
+
+/** Istio's wildcard DNS label: `*foo` or `*-foo` (a `*` then a label). */
+const PARTIAL_WILDCARD_LABEL = /^\*-?[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
+
+/**
+ * Istio's `ValidateWildcardDomain`: like {@link domainProblem}, but a first label such as `*foo` or
+ * `*-foo` is allowed (destinations, DestinationRule and VirtualService hosts).
+ */
+function wildcardDomainProblem(host: string): string | undefined {
+  const problem = domainProblem(host);
+  return problem?.partialWildcard ? undefined : problem?.reason;
 }
 
 /** Valid host name or IP address (VirtualService hosts, destinations, SNI hosts). */
 function hostProblem(host: string): string | undefined {
   if (isIP(host) !== 0) return undefined;
-  return domainProblem(host)?.reason;
+  return wildcardDomainProblem(host);
+}
+
+/**
+ * Istio's check of SNI names generated for AUTO_PASSTHROUGH (`outbound_.<port>_._.<host>`), allowed
+ * as hosts and SNI hosts of VirtualServices bound to gateways.
+ */
+function autoSniProblem(host: string): string | undefined {
+  const parts = host.split('_');
+  const format = 'outbound_.<port>_._.<hostname>';
+  if (parts.length < 4) return `should follow the ${format} format`;
+  if (parts[0] !== 'outbound') return `label ${JSON.stringify(parts[0])} is invalid`;
+  if (!/[0-9]/.test(parts[1]!.replace(/^\.+|\.+$/g, '')))
+    return `the port should follow the ${format} format`;
+  if (!/[a-zA-Z]/.test(parts[3]!.replace(/^\.+|\.+$/g, '')))
+    return `the hostname should follow the ${format} format`;
+  return undefined;
+}
+
+/** A JWT claim in a header-match key (`@request.auth.claims.sub`, `@request.auth.claims[a][b]`). */
+function isJwtClaimRoute(name: string): boolean {
+  if (!name.toLowerCase().startsWith('@request.auth.claims')) return false;
+  const rest = name.slice('@request.auth.claims'.length);
+  return (
+    (rest.startsWith('.') && rest.length > 1) ||
+    (rest.startsWith('[') && rest.endsWith(']') && rest.length > 2)
+  );
 }
 
 function isCidrOrIp(s: string): boolean {
@@ -276,16 +318,24 @@ function checkRegex(v: Validator, path: string, pattern: string, anchored = true
 }
 
 /**
- * Istio's `validateStringMatch`: a `prefix` must not be empty (where `emptyPrefixAllowed` is false:
- * uri, scheme, method, authority), a `regex` must compile. `regex: "*"` is Istio's presence
- * match for headers and query parameters.
+ * Istio's `validateStringMatch`: a `prefix` must not be empty (unless `emptyPrefixAllowed`, the uri
+ * case), a `regex` must not be empty and must compile as RE2.
  */
 function checkStringMatch(v: Validator, path: string, m: unknown, emptyPrefixAllowed: boolean): void {
   if (!isRecord(m)) return;
   if (!emptyPrefixAllowed && m.prefix === '') v.error(fieldPath(path, 'prefix'), 'prefix must not be empty');
-  if (typeof m.regex === 'string' && !(emptyPrefixAllowed && (m.regex === '*' || m.regex === ''))) {
-    checkRegex(v, fieldPath(path, 'regex'), m.regex);
-  }
+  if (m.regex === '') v.error(fieldPath(path, 'regex'), 'regex must not be empty');
+  else if (typeof m.regex === 'string') checkRegex(v, fieldPath(path, 'regex'), m.regex);
+}
+
+/** Pseudo-headers a header match may name. */
+const PSEUDO_HEADERS = new Set([':method', ':authority', ':path', ':scheme', ':status']);
+
+/** Istio's `ValidateHTTPHeaderNameOrJwtClaimRoute`: a token, a pseudo-header or a JWT claim. */
+function checkMatchHeaderName(v: Validator, path: string, name: string): void {
+  if (name === '') v.error(path, 'header name must not be empty');
+  else if (!isJwtClaimRoute(name) && !PSEUDO_HEADERS.has(name) && !isHeaderName(name))
+    v.error(path, `${JSON.stringify(name)} is not a valid header name`);
 }
 
 const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -352,6 +402,13 @@ function validateServer(v: Validator, server: Server, p: string): void {
   const isUnix = typeof bind === 'string' && bind.startsWith('unix://');
   if (isSet(bind) && !isUnix && isIP(String(bind)) === 0) {
     v.error(`${p}.bind`, `bind must be an IP address or a unix:// path (got ${JSON.stringify(bind)})`);
+  }
+  if (isUnix) {
+    const problem = unixAddressProblem(bind.slice('unix://'.length));
+    if (problem) v.error(`${p}.bind`, problem);
+    const n = field(server.port, 'number');
+    if (isSet(n) && n !== 0)
+      v.error(`${p}.port.number`, 'port number must be 0 for a unix domain socket bind');
   }
   const port = server.port;
   let protocol = '';
@@ -433,49 +490,76 @@ function gatewayHostProblem(entry: string): string | undefined {
 /** Istio's `validateTLSOptions` for Gateway servers. */
 function validateServerTls(v: Validator, tls: ServerTLSSettings, p: string): void {
   const mode = tls.mode ?? 'PASSTHROUGH';
-  const credential = isSet(tls.credentialName) || list(field(tls, 'credentialNames') as string[]).length > 0;
-  const certList = list(field(tls, 'tlsCertificates') as unknown[]).length > 0;
-  const certFields = (
-    ['serverCertificate', 'privateKey', 'caCertificates', 'credentialName'] as const
-  ).filter((k) => isSet(tls[k]));
-  switch (mode) {
-    case 'ISTIO_MUTUAL':
-      if (certFields.length > 0) {
-        v.error(p, `ISTIO_MUTUAL uses the mesh certificates; ${certFields.join(', ')} must not be set`);
-      }
-      break;
-    case 'PASSTHROUGH':
-    case 'AUTO_PASSTHROUGH':
-      if (certFields.length > 0)
-        v.warn(p, `${mode} does not terminate TLS; ${certFields.join(', ')} are ignored`);
-      break;
-    case 'SIMPLE':
-    case 'MUTUAL':
-    case 'OPTIONAL_MUTUAL':
-      if (credential) {
-        if (isSet(tls.serverCertificate) || isSet(tls.privateKey)) {
-          v.error(
-            p,
-            'credentialName and serverCertificate/privateKey are both set: use one certificate source',
-          );
-        }
-        if (isSet(field(tls, 'caCrl'))) v.error(`${p}.caCrl`, 'caCrl cannot be used with credentialName');
-      } else if (!certList) {
-        if (!isSet(tls.serverCertificate))
-          v.error(`${p}.serverCertificate`, `${mode} mode requires serverCertificate (or credentialName)`);
-        if (!isSet(tls.privateKey))
-          v.error(`${p}.privateKey`, `${mode} mode requires privateKey (or credentialName)`);
-        if (mode !== 'SIMPLE' && !isSet(tls.caCertificates)) {
-          v.error(
-            `${p}.caCertificates`,
-            `${mode} mode requires caCertificates to verify client certificates (or credentialName)`,
-          );
-        }
-      }
-      if (mode === 'SIMPLE' && isSet(field(tls, 'caCrl')))
-        v.error(`${p}.caCrl`, 'caCrl cannot be used in SIMPLE mode');
-      break;
+  const certs = list(field(tls, 'tlsCertificates'));
+  const credentialNames = list(field(tls, 'credentialNames'));
+  const caCrl = field(tls, 'caCrl');
+  if (mode === 'ISTIO_MUTUAL') {
+    const set = [
+      ...(['serverCertificate', 'privateKey', 'caCertificates', 'credentialName'] as const).filter((k) =>
+        isSet(tls[k]),
+      ),
+      ...(certs.length > 0 ? ['tlsCertificates'] : []),
+      ...(credentialNames.length > 0 ? ['credentialNames'] : []),
+    ];
+    if (set.length > 0)
+      v.error(p, `ISTIO_MUTUAL uses the mesh certificates; ${set.join(', ')} must not be set`);
+    return;
   }
+  if (mode === 'PASSTHROUGH' || mode === 'AUTO_PASSTHROUGH') {
+    const set = [
+      ...(['serverCertificate', 'privateKey', 'caCertificates', 'credentialName'] as const).filter((k) =>
+        isSet(tls[k]),
+      ),
+      ...(isSet(caCrl) ? ['caCrl'] : []),
+      ...(certs.length > 0 ? ['tlsCertificates'] : []),
+      ...(credentialNames.length > 0 ? ['credentialNames'] : []),
+    ];
+    if (set.length > 0) v.warn(p, `${mode} does not terminate TLS; ${set.join(', ')} are ignored`);
+  }
+  const sources = [
+    ...(isSet(tls.serverCertificate) && isSet(tls.privateKey) ? ['serverCertificate/privateKey'] : []),
+    ...(isSet(tls.credentialName) ? ['credentialName'] : []),
+    ...(credentialNames.length > 0 ? ['credentialNames'] : []),
+    ...(certs.length > 0 ? ['tlsCertificates'] : []),
+  ];
+  if (sources.length > 1) v.error(p, `use one certificate source (found ${sources.join(', ')})`);
+  const terminating = mode === 'SIMPLE' || mode === 'MUTUAL' || mode === 'OPTIONAL_MUTUAL';
+  if (terminating && (isSet(tls.credentialName) || credentialNames.length > 0)) {
+    validateTlsVersions(v, tls, p);
+    return;
+  }
+  if (terminating) {
+    if (mode !== 'SIMPLE' && !isSet(tls.caCertificates)) {
+      v.error(
+        `${p}.caCertificates`,
+        `${mode} mode requires caCertificates to verify client certificates (or credentialName)`,
+      );
+    }
+    if (certs.length > 0) {
+      certs.forEach((c, k) => {
+        if (!isSet(field(c, 'serverCertificate')))
+          v.error(
+            `${p}.tlsCertificates[${k}].serverCertificate`,
+            `${mode} mode requires a server certificate`,
+          );
+        if (!isSet(field(c, 'privateKey')))
+          v.error(`${p}.tlsCertificates[${k}].privateKey`, `${mode} mode requires a private key`);
+      });
+    } else {
+      if (!isSet(tls.serverCertificate))
+        v.error(`${p}.serverCertificate`, `${mode} mode requires serverCertificate (or credentialName)`);
+      if (!isSet(tls.privateKey))
+        v.error(`${p}.privateKey`, `${mode} mode requires privateKey (or credentialName)`);
+    }
+  }
+  if (isSet(caCrl)) {
+    if (isSet(tls.credentialName)) v.error(`${p}.caCrl`, 'caCrl cannot be used with credentialName');
+    if (mode === 'SIMPLE') v.error(`${p}.caCrl`, 'caCrl cannot be used in SIMPLE mode');
+  }
+  validateTlsVersions(v, tls, p);
+}
+
+function validateTlsVersions(v: Validator, tls: ServerTLSSettings, p: string): void {
   const min = TLS_VERSIONS.indexOf(tls.minProtocolVersion ?? '');
   const max = TLS_VERSIONS.indexOf(tls.maxProtocolVersion ?? '');
   if (min >= 0 && max >= 0 && min > max) {
@@ -522,7 +606,8 @@ interface VsContext {
 }
 
 /** Istio's `ValidateVirtualService` (plus `validateHTTPRoute`, `validateTCPRoute`, `validateTLSRoute`). */
-function validateVirtualService(v: Validator, spec: VirtualServiceSpec): void {
+function validateVirtualService(v: Validator, spec: VirtualServiceSpec, r: Resource): void {
+  validateExportTo(v, spec.exportTo, r.metadata.namespace, false);
   const hosts = list(spec.hosts).filter((h): h is string => typeof h === 'string');
   const gateways = list(spec.gateways);
   const http = list(spec.http);
@@ -544,9 +629,29 @@ function validateVirtualService(v: Validator, spec: VirtualServiceSpec): void {
     }
   }
   const appliesToMesh = gateways.length === 0 || gateways.includes('mesh');
+  const sniBased = tls.some((t) =>
+    list(field(t, 'match')).some((m) => list(field(m, 'sniHosts')).length > 0),
+  );
+  // Names a gateway may see in SNI although they are no DNS names (AUTO_PASSTHROUGH).
+  const autoSni = (h: string): boolean => !appliesToMesh && h.startsWith('outbound_');
+  if (appliesToMesh) {
+    http.forEach((route, i) =>
+      list(field(route, 'match')).forEach((m, k) => {
+        for (const f of ['headers', 'withoutHeaders'] as const) {
+          for (const [name] of entries(field(m, f))) {
+            if (isJwtClaimRoute(name))
+              v.error(
+                fieldPath(`spec.http[${i}].match[${k}].${f}`, name),
+                'JWT claim based routing is only supported on gateways (this VirtualService applies to the mesh)',
+              );
+          }
+        }
+      }),
+    );
+  }
   const valid: [string, number][] = [];
   hosts.forEach((h, i) => {
-    const problem = hostProblem(h);
+    const problem = autoSni(h) && sniBased ? autoSniProblem(h) : hostProblem(h);
     if (problem) v.error(`spec.hosts[${i}]`, `invalid host ${JSON.stringify(h)}: ${problem}`);
     else if (h === '*' && appliesToMesh) {
       v.error(
@@ -594,9 +699,16 @@ function validateVirtualService(v: Validator, spec: VirtualServiceSpec): void {
       if (sni.length === 0) v.error(`${mp}.sniHosts`, 'sniHosts is required in TLS route matches');
       sni.forEach((s, n) => {
         if (typeof s !== 'string') return;
-        const problem = hostProblem(s);
+        if (isIP(s) !== 0) {
+          v.warn(
+            `${mp}.sniHosts[${n}]`,
+            `an IP address (${JSON.stringify(s)}) as SNI goes against the SNI specification; most clients never send one`,
+          );
+          return;
+        }
+        const problem = autoSni(s) ? autoSniProblem(s) : hostProblem(s);
         if (problem) v.error(`${mp}.sniHosts[${n}]`, `invalid SNI host ${JSON.stringify(s)}: ${problem}`);
-        else if (!hosts.some((h) => hostCovers(h.toLowerCase(), s.toLowerCase()))) {
+        else if (!hosts.some((h) => h === s || hostCovers(h.toLowerCase(), s.toLowerCase()))) {
           v.error(
             `${mp}.sniHosts[${n}]`,
             `SNI host ${JSON.stringify(s)} is not covered by any host of this VirtualService (${hosts.join(', ')})`,
@@ -646,19 +758,24 @@ function validateHttpRoute(v: Validator, route: HTTPRoute, p: string, ctx: VsCon
   list(route.match).forEach((m, k) => {
     if (!isRecord(m)) return;
     const mp = `${p}.match[${k}]`;
-    for (const f of ['uri', 'scheme', 'method', 'authority'] as const)
+    // Envoy allows an empty uri prefix (match all), not an empty scheme/method/authority/header prefix.
+    checkStringMatch(v, `${mp}.uri`, m.uri, true);
+    for (const f of ['scheme', 'method', 'authority'] as const)
       checkStringMatch(v, `${mp}.${f}`, m[f], false);
-    for (const f of ['headers', 'withoutHeaders', 'queryParams'] as const) {
-      for (const [name, sm] of entries(m[f])) {
-        const np = fieldPath(`${mp}.${f}`, name);
-        if (f !== 'queryParams') {
-          if (name === '') v.error(np, 'header name must not be empty');
-          else if (name !== name.toLowerCase())
-            v.error(np, `header name ${JSON.stringify(name)} must be lowercase`);
-        }
-        checkStringMatch(v, np, sm, true);
-      }
+    for (const [name, sm] of entries(m.headers)) {
+      const np = fieldPath(`${mp}.headers`, name);
+      checkMatchHeaderName(v, np, name);
+      if (sm === null) v.error(np, 'a header match cannot be null');
+      else checkStringMatch(v, np, sm, false);
     }
+    for (const [name, sm] of entries(m.withoutHeaders)) {
+      const np = fieldPath(`${mp}.withoutHeaders`, name);
+      checkMatchHeaderName(v, np, name);
+      // `regex: "*"` is not RE2 here: it means "header present".
+      if (field(sm, 'regex') !== '*') checkStringMatch(v, np, sm, false);
+    }
+    for (const [name, sm] of entries(m.queryParams))
+      checkStringMatch(v, fieldPath(`${mp}.queryParams`, name), sm, false);
     checkPort(v, `${mp}.port`, m.port);
     list(m.gateways).forEach((g, n) => validateGatewayName(v, `${mp}.gateways[${n}]`, g));
   });
@@ -672,7 +789,7 @@ function validateHttpRoute(v: Validator, route: HTTPRoute, p: string, ctx: VsCon
     if (isSet(ns) && !isLabel(String(ns)))
       v.error(`${p}.delegate.namespace`, `invalid namespace ${JSON.stringify(ns)}`);
   }
-  if (isRecord(route.redirect)) validateRedirect(v, route.redirect, `${p}.redirect`);
+  if (isRecord(route.redirect)) validateRedirect(v, route.redirect, `${p}.redirect`, list(route.match));
   if (isRecord(route.directResponse)) validateDirectResponse(v, route.directResponse, `${p}.directResponse`);
   if (isRecord(route.rewrite)) validateRewrite(v, route, `${p}.rewrite`);
 
@@ -716,21 +833,37 @@ function validateDestination(v: Validator, d: Record<string, unknown>, p: string
   if (isSet(d.subset) && !isLabel(String(d.subset))) {
     v.error(`${p}.subset`, `invalid subset name ${JSON.stringify(d.subset)}: must be a DNS-1123 label`);
   }
-  checkPort(v, `${p}.port.number`, field(d.port, 'number'));
+  if (isRecord(d.port)) {
+    const n = d.port.number;
+    if (!isSet(n) || n === 0) v.error(`${p}.port.number`, 'a port selector needs a port number');
+    else checkPort(v, `${p}.port.number`, n);
+  }
 }
 
-const REDIRECT_CODES = [301, 302, 303, 307, 308];
-
-function validateRedirect(v: Validator, r: Record<string, unknown>, p: string): void {
-  if (isSet(r.redirectCode) && !REDIRECT_CODES.includes(r.redirectCode as number)) {
-    v.error(
-      `${p}.redirectCode`,
-      `redirectCode must be one of ${REDIRECT_CODES.join(', ')} (got ${JSON.stringify(r.redirectCode)})`,
-    );
+/** Istio's `validateHTTPRedirect`. */
+function validateRedirect(
+  v: Validator,
+  r: Record<string, unknown>,
+  p: string,
+  matches: readonly unknown[],
+): void {
+  if (isSet(r.uri) && isSet(r.prefixRewrite))
+    v.error(p, 'redirect may set only one of uri and prefixRewrite');
+  if (isSet(r.prefixRewrite)) {
+    const k = matches.findIndex((m) => isRecord(field(m, 'uri')) && !isSet(field(field(m, 'uri'), 'prefix')));
+    if (k >= 0)
+      v.error(`${p}.prefixRewrite`, 'prefixRewrite needs every uri match of the route to be a prefix match');
   }
   if (!['uri', 'authority', 'scheme', 'port', 'derivePort', 'prefixRewrite'].some((k) => isSet(r[k]))) {
     v.error(p, 'redirect must set at least one of uri, authority, scheme, port or derivePort');
   }
+  // Proto3: 0 is "not set" (301).
+  const code = r.redirectCode;
+  if (isSet(code) && code !== 0 && (typeof code !== 'number' || code < 300 || code > 399)) {
+    v.error(`${p}.redirectCode`, `redirectCode must be a 3xx status (got ${JSON.stringify(code)})`);
+  }
+  if (isSet(r.scheme) && r.scheme !== 'http' && r.scheme !== 'https')
+    v.error(`${p}.scheme`, `redirect scheme must be "http" or "https" (got ${JSON.stringify(r.scheme)})`);
   checkPort(v, `${p}.port`, r.port);
 }
 
@@ -939,8 +1072,10 @@ function validateHeaderOps(v: Validator, headers: Headers | null | undefined, p:
     if (!isRecord(ops)) continue;
     const dp = `${p}.${dir}`;
     for (const op of ['set', 'add'] as const) {
-      for (const [name] of entries(ops[op])) {
+      for (const [name, value] of entries(ops[op])) {
         const np = fieldPath(`${dp}.${op}`, name);
+        const valueProblem = typeof value === 'string' ? headerValueProblem(value) : undefined;
+        if (valueProblem) v.error(np, `invalid header value ${JSON.stringify(value)}: ${valueProblem}`);
         const lower = name.toLowerCase();
         if (name === '') v.error(np, 'header name must not be empty');
         else if (dir === 'request' && lower === ':authority') continue;
@@ -962,12 +1097,13 @@ function validateHeaderOps(v: Validator, headers: Headers | null | undefined, p:
 // DestinationRule
 
 /** Istio's `ValidateDestinationRule`: host, traffic policies, subsets. */
-function validateDestinationRule(v: Validator, spec: DestinationRuleSpec): void {
+function validateDestinationRule(v: Validator, spec: DestinationRuleSpec, r: Resource): void {
+  validateExportTo(v, spec.exportTo, r.metadata.namespace, false);
   const host = spec.host;
   if (!isSet(host)) v.error('spec.host', 'host is required');
   else if (typeof host === 'string') {
-    const problem = domainProblem(host);
-    if (problem) v.error('spec.host', `invalid host ${JSON.stringify(host)}: ${problem.reason}`);
+    const problem = wildcardDomainProblem(host);
+    if (problem) v.error('spec.host', `invalid host ${JSON.stringify(host)}: ${problem}`);
   }
   if (isRecord(spec.trafficPolicy)) validateTrafficPolicy(v, spec.trafficPolicy, 'spec.trafficPolicy', true);
   const names = new Map<string, number>();
@@ -1043,6 +1179,18 @@ function validateConnectionPool(
       checkNonNegative(v, `${p}.http.${f}`, field(http, f));
     }
     checkDuration(v, `${p}.http.idleTimeout`, http.idleTimeout);
+    if (http.h2UpgradePolicy === 'UPGRADE' && http.useClientProtocol === true)
+      v.error(
+        `${p}.http.useClientProtocol`,
+        'useClientProtocol must not be true when h2UpgradePolicy is UPGRADE',
+      );
+    const ka = field(http, 'http2KeepAlive');
+    if (isRecord(ka)) {
+      for (const f of ['interval', 'timeout'] as const) {
+        if (!isSet(ka[f])) v.error(`${p}.http.http2KeepAlive.${f}`, `http2KeepAlive.${f} is required`);
+        else checkDuration(v, `${p}.http.http2KeepAlive.${f}`, ka[f]);
+      }
+    }
   }
 }
 
@@ -1065,6 +1213,17 @@ function validateOutlierDetection(
   ]) {
     checkNonNegative(v, `${p}.${f}`, field(od, f));
   }
+  const localOrigin = field(od, 'consecutiveLocalOriginFailures');
+  if (
+    typeof localOrigin === 'number' &&
+    localOrigin > 0 &&
+    field(od, 'splitExternalLocalOriginErrors') !== true
+  ) {
+    v.error(
+      `${p}.consecutiveLocalOriginFailures`,
+      'consecutiveLocalOriginFailures needs splitExternalLocalOriginErrors: true',
+    );
+  }
   checkDuration(v, `${p}.interval`, od.interval);
   checkDuration(v, `${p}.baseEjectionTime`, od.baseEjectionTime);
   checkPercent(v, `${p}.maxEjectionPercent`, od.maxEjectionPercent);
@@ -1078,7 +1237,20 @@ function validateLoadBalancer(v: Validator, lb: NonNullable<TrafficPolicy['loadB
   if (isSet(lb.simple) && isRecord(lb.consistentHash))
     v.error(p, 'simple and consistentHash are mutually exclusive');
   checkDuration(v, `${p}.warmupDurationSecs`, field(lb, 'warmupDurationSecs'));
-  checkDuration(v, `${p}.warmup.duration`, field(field(lb, 'warmup'), 'duration'));
+  const warmup = field(lb, 'warmup');
+  if (isRecord(warmup)) {
+    if (!isSet(warmup.duration)) v.error(`${p}.warmup.duration`, 'warmup.duration is required');
+    else checkDuration(v, `${p}.warmup.duration`, warmup.duration);
+    if (typeof warmup.minimumPercent === 'number' && warmup.minimumPercent > 100)
+      v.error(
+        `${p}.warmup.minimumPercent`,
+        `minimumPercent must be at most 100 (got ${warmup.minimumPercent})`,
+      );
+    if (typeof warmup.aggression === 'number' && warmup.aggression <= 0)
+      v.error(`${p}.warmup.aggression`, `aggression must be greater than 0 (got ${warmup.aggression})`);
+  }
+  if (isRecord(field(lb, 'localityLbSetting')) && isRecord(field(lb, 'zoneAwareLbSetting')))
+    v.error(p, 'only one of localityLbSetting and zoneAwareLbSetting may be set');
   const ch = lb.consistentHash;
   if (!isRecord(ch)) return;
   const cp = `${p}.consistentHash`;
@@ -1092,6 +1264,8 @@ function validateLoadBalancer(v: Validator, lb: NonNullable<TrafficPolicy['loadB
   if (isRecord(ch.ringHash) && isRecord(ch.maglev)) v.error(cp, 'ringHash and maglev are mutually exclusive');
   // Envoy rejects a Maglev table whose size is not a prime below 5000011 (MaglevLbConfig.table_size).
   const table = field(ch.maglev, 'tableSize');
+  if (isRecord(ch.maglev) && !isSet(table))
+    v.error(`${cp}.maglev.tableSize`, 'tableSize must be set for maglev');
   if (typeof table === 'number' && (table >= 5_000_011 || !isPrime(table)))
     v.error(`${cp}.maglev.tableSize`, `maglev tableSize must be a prime number below 5000011 (got ${table})`);
   checkNonNegative(v, `${cp}.ringHash.minimumRingSize`, field(ch.ringHash, 'minimumRingSize'));
@@ -1099,6 +1273,15 @@ function validateLoadBalancer(v: Validator, lb: NonNullable<TrafficPolicy['loadB
   if (isRecord(ch.httpCookie)) {
     if (!isSet(ch.httpCookie.name)) v.error(`${cp}.httpCookie.name`, 'cookie name is required');
     checkDuration(v, `${cp}.httpCookie.ttl`, ch.httpCookie.ttl, true);
+    const names = new Set<string>();
+    list(field(ch.httpCookie, 'attributes')).forEach((a, k) => {
+      const ap = `${cp}.httpCookie.attributes[${k}].name`;
+      const name = field(a, 'name');
+      if (!isSet(name)) v.error(ap, 'cookie attribute name cannot be empty');
+      else if (names.has(String(name)))
+        v.error(ap, `duplicate cookie attribute name ${JSON.stringify(name)}`);
+      else names.add(String(name));
+    });
   }
 }
 
@@ -1108,20 +1291,41 @@ function isPrime(n: number): boolean {
   return true;
 }
 
-/** Istio's `validateTLS` for DestinationRule (ClientTLSSettings). */
+/** Istio's `ValidateTLS` for DestinationRule (ClientTLSSettings). */
 function validateClientTls(v: Validator, tls: ClientTLSSettings, p: string): void {
-  const files = (['clientCertificate', 'privateKey', 'caCertificates'] as const).filter((k) => isSet(tls[k]));
-  if (tls.mode === 'ISTIO_MUTUAL') {
-    const all = [...files, ...(isSet(tls.credentialName) ? ['credentialName'] : [])];
-    if (all.length > 0)
-      v.error(p, `ISTIO_MUTUAL uses the mesh certificates; ${all.join(', ')} must not be set`);
-    return;
+  const mode = tls.mode;
+  const skipVerify = field(tls, 'insecureSkipVerify');
+  if (skipVerify === true || field(skipVerify, 'value') === true) {
+    const sans = tls.subjectAltNames !== undefined && tls.subjectAltNames !== null;
+    const conflicts =
+      mode === 'SIMPLE'
+        ? [
+            ...(isSet(tls.caCertificates) ? ['caCertificates'] : []),
+            ...(isSet(tls.credentialName) ? ['credentialName'] : []),
+            ...(sans ? ['subjectAltNames'] : []),
+          ]
+        : mode === 'MUTUAL'
+          ? [...(isSet(tls.caCertificates) ? ['caCertificates'] : []), ...(sans ? ['subjectAltNames'] : [])]
+          : [];
+    if (conflicts.length > 0)
+      v.error(
+        `${p}.insecureSkipVerify`,
+        `insecureSkipVerify cannot be combined with ${conflicts.join(', ')}`,
+      );
   }
-  if (isSet(tls.credentialName)) {
+  const files = (['clientCertificate', 'privateKey', 'caCertificates', 'caCrl'] as const).filter((k) =>
+    isSet(field(tls, k)),
+  );
+  if (mode === 'ISTIO_MUTUAL' && (files.length > 0 || isSet(tls.credentialName)))
+    v.warn(
+      p,
+      `ISTIO_MUTUAL uses the mesh certificates; ${[...files, ...(isSet(tls.credentialName) ? ['credentialName'] : [])].join(', ')} are ignored`,
+    );
+  if ((mode === 'SIMPLE' || mode === 'MUTUAL') && isSet(tls.credentialName)) {
     if (files.length > 0) v.error(p, `credentialName cannot be combined with ${files.join(', ')}`);
     return;
   }
-  if (tls.mode === 'MUTUAL') {
+  if (mode === 'MUTUAL') {
     if (!isSet(tls.clientCertificate))
       v.error(`${p}.clientCertificate`, 'MUTUAL mode requires clientCertificate (or credentialName)');
     if (!isSet(tls.privateKey))
@@ -1132,12 +1336,97 @@ function validateClientTls(v: Validator, tls: ClientTLSSettings, p: string): voi
 // ---------------------------------------------------------------------------------------------------
 // ServiceEntry and WorkloadEntry
 
+/** Istio's `ValidateAlphaWorkloadSelector`: no empty keys, no `*` in keys or values. */
+function validateSelectorLabels(v: Validator, labels: unknown, p: string): void {
+  for (const [k, val] of entries(labels)) {
+    const lp = fieldPath(p, k);
+    if (k === '') v.error(lp, 'empty key is not supported in selector');
+    if (k.includes('*') || String(val).includes('*'))
+      v.error(lp, `wildcard is not supported in selector: "${k}=${String(val)}"`);
+  }
+}
+
+/** Istio's `ValidateUnixAddress`: an absolute path to a file, or an abstract socket (`@name`). */
+function unixAddressProblem(path: string): string | undefined {
+  if (path === '') return 'unix address must not be empty';
+  if (path.startsWith('@')) return undefined;
+  if (!path.startsWith('/') || path.endsWith('/')) return `${path} is not an absolute path to a file`;
+  return undefined;
+}
+
+/**
+ * Istio's `ValidateFQDN`: a DNS name (no wildcard), every label RFC 1123, at most 255 characters.
+ * @returns the reason it is not one.
+ */
+function fqdnProblem(name: string): string | undefined {
+  if (name.includes('*')) return 'wildcards are not allowed';
+  return domainProblem(name)?.reason;
+}
+
+/**
+ * Istio's `validateWorkloadEntry`, shared by WorkloadEntry resources and ServiceEntry endpoints.
+ * @param servicePorts the ServiceEntry's port names (endpoint ports must be among them); undefined
+ * for a WorkloadEntry resource.
+ * @param allowFqdn whether a DNS name may stand for an address (WorkloadEntry; not STATIC endpoints).
+ */
+function validateWorkload(
+  v: Validator,
+  we: WorkloadEntrySpec,
+  p: string,
+  servicePorts: ReadonlySet<string> | undefined,
+  allowFqdn: boolean,
+): void {
+  const address = isSet(we.address) ? String(we.address) : '';
+  if (address === '') {
+    if (!isSet(we.network)) {
+      v.error(fieldPath(p, 'address'), 'address is required (unless network is set)');
+      return;
+    }
+    v.warn(fieldPath(p, 'address'), `address is unset with network ${JSON.stringify(we.network)}`);
+  }
+  const unix = address.startsWith('unix://');
+  if (unix) {
+    const problem = unixAddressProblem(address.slice('unix://'.length));
+    if (problem) v.error(fieldPath(p, 'address'), problem);
+    if (entries(we.ports).length > 0)
+      v.error(fieldPath(p, 'ports'), `unix endpoint ${address} must not include ports`);
+  } else if (address !== '' && isIP(address) === 0) {
+    if (!allowFqdn)
+      v.error(
+        fieldPath(p, 'address'),
+        `endpoint address ${JSON.stringify(address)} is not a valid IP address`,
+      );
+    else if (fqdnProblem(address))
+      v.error(
+        fieldPath(p, 'address'),
+        `endpoint address ${JSON.stringify(address)} is not a valid FQDN or an IP address`,
+      );
+  }
+  for (const [name, number] of entries(we.ports)) {
+    const np = fieldPath(fieldPath(p, 'ports'), name);
+    if (servicePorts && !servicePorts.has(name))
+      v.error(np, `port name ${JSON.stringify(name)} is not declared in spec.ports`);
+    if (!isLabel(name)) v.error(np, `invalid port name ${JSON.stringify(name)}: must be a DNS-1123 label`);
+    if (!isSet(number)) v.error(np, 'port number is required');
+    checkPort(v, np, number);
+  }
+  if (unix && servicePorts && servicePorts.size !== 1)
+    v.error(fieldPath(p, 'address'), 'exactly 1 service port required for unix endpoints');
+}
+
 /** Istio's `ValidateServiceEntry`. */
-function validateServiceEntry(v: Validator, spec: ServiceEntrySpec): void {
+function validateServiceEntry(v: Validator, spec: ServiceEntrySpec, r: Resource): void {
   const endpoints = list(spec.endpoints);
   const resolution = spec.resolution ?? 'NONE';
-  if (isRecord(spec.workloadSelector) && endpoints.length > 0) {
-    v.error('spec.workloadSelector', 'workloadSelector and endpoints are mutually exclusive');
+  if (isRecord(spec.workloadSelector)) {
+    validateSelectorLabels(v, spec.workloadSelector.labels, 'spec.workloadSelector.labels');
+    if (entries(spec.workloadSelector.labels).length === 0)
+      v.warn(
+        'spec.workloadSelector',
+        'workload selector without labels: applies to all workloads of the namespace',
+      );
+    if (spec.endpoints !== undefined && spec.endpoints !== null)
+      v.error('spec.workloadSelector', 'workloadSelector and endpoints are mutually exclusive');
   }
   const hosts = list(spec.hosts);
   if (hosts.length === 0) v.error('spec.hosts', 'a ServiceEntry must have at least one host');
@@ -1148,19 +1437,13 @@ function validateServiceEntry(v: Validator, spec: ServiceEntrySpec): void {
       return;
     }
     const problem = domainProblem(h);
-    if (problem?.partialWildcard) v.warn(`spec.hosts[${i}]`, `host ${JSON.stringify(h)}: ${problem.reason}`);
-    else if (problem) v.error(`spec.hosts[${i}]`, `invalid host ${JSON.stringify(h)}: ${problem.reason}`);
-    else if (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') {
-      // Without endpoints the hosts themselves are resolved: they must be names DNS can answer.
-      if (endpoints.length === 0 && h.startsWith('*')) {
-        v.error(
-          `spec.hosts[${i}]`,
-          `hosts must be fully qualified names when resolution is ${resolution} and no endpoints are given (got ${JSON.stringify(h)})`,
-        );
-      }
-    }
+    if (problem?.partialWildcard) {
+      if (resolution !== 'DYNAMIC_DNS')
+        v.warn(`spec.hosts[${i}]`, `host ${JSON.stringify(h)}: ${problem.reason}`);
+    } else if (problem) v.error(`spec.hosts[${i}]`, `invalid host ${JSON.stringify(h)}: ${problem.reason}`);
   });
-  list(spec.addresses).forEach((a, i) => {
+  const addresses = list(spec.addresses);
+  addresses.forEach((a, i) => {
     if (typeof a !== 'string') return;
     if (!isCidrOrIp(a)) v.error(`spec.addresses[${i}]`, `invalid IP address or CIDR ${JSON.stringify(a)}`);
     else if (a.includes('/') && resolution !== 'NONE' && resolution !== 'STATIC') {
@@ -1169,19 +1452,17 @@ function validateServiceEntry(v: Validator, spec: ServiceEntrySpec): void {
   });
   const portNames = new Map<string, number>();
   const portNumbers = new Map<number, number>();
-  list(spec.ports).forEach((port, i) => {
+  const ports = list(spec.ports);
+  ports.forEach((port, i) => {
     const p = `spec.ports[${i}]`;
     if (!isRecord(port)) return;
-    if (!isSet(port.name)) v.error(`${p}.name`, 'port name is required');
-    else {
-      const name = String(port.name);
-      if (!isLabel(name))
-        v.error(`${p}.name`, `invalid port name ${JSON.stringify(name)}: must be a DNS-1123 label`);
-      const first = portNames.get(name);
-      if (first !== undefined)
-        v.error(`${p}.name`, `port name ${JSON.stringify(name)} is already used by spec.ports[${first}]`);
-      else portNames.set(name, i);
-    }
+    const name = isSet(port.name) ? String(port.name) : '';
+    if (!isLabel(name))
+      v.error(`${p}.name`, `invalid port name ${JSON.stringify(name)}: must be a DNS-1123 label`);
+    const firstName = portNames.get(name);
+    if (firstName !== undefined)
+      v.error(`${p}.name`, `port name ${JSON.stringify(name)} is already used by spec.ports[${firstName}]`);
+    else portNames.set(name, i);
     if (!isSet(port.number)) v.error(`${p}.number`, 'port number is required');
     else {
       checkPort(v, `${p}.number`, port.number);
@@ -1193,68 +1474,145 @@ function validateServiceEntry(v: Validator, spec: ServiceEntrySpec): void {
     if (isSet(port.protocol) && !PROTOCOLS.includes(String(port.protocol).toUpperCase())) {
       v.error(`${p}.protocol`, `unrecognized protocol ${JSON.stringify(port.protocol)}`);
     }
-    checkPort(v, `${p}.targetPort`, port.targetPort);
+    if (isSet(port.targetPort) && port.targetPort !== 0) checkPort(v, `${p}.targetPort`, port.targetPort);
   });
+  const servicePorts = new Set(portNames.keys());
+  const protocolOf = (port: unknown): string => String(field(port, 'protocol') ?? '').toUpperCase();
+  switch (resolution) {
+    case 'NONE':
+      if (endpoints.length > 0) v.error('spec.endpoints', 'no endpoints may be given with resolution NONE');
+      if (isRecord(spec.workloadSelector))
+        v.warn('spec.workloadSelector', 'workloadSelector should not be set with resolution NONE');
+      break;
+    case 'STATIC':
+      endpoints.forEach((ep, k) => {
+        if (isRecord(ep)) validateWorkload(v, ep, `spec.endpoints[${k}]`, servicePorts, false);
+      });
+      break;
+    case 'DNS':
+    case 'DNS_ROUND_ROBIN': {
+      if (endpoints.length === 0) {
+        // Without endpoints the hosts themselves are resolved: they must be names DNS can answer.
+        const at = hosts.findIndex((h) => typeof h === 'string' && fqdnProblem(h) !== undefined);
+        if (at >= 0) {
+          v.error(
+            `spec.hosts[${at}]`,
+            `hosts must be fully qualified names when resolution is ${resolution} and no endpoints are given (got ${JSON.stringify(hosts[at])})`,
+          );
+        }
+      }
+      if (resolution === 'DNS_ROUND_ROBIN' && endpoints.length > 1)
+        v.error('spec.endpoints', 'resolution DNS_ROUND_ROBIN allows at most one endpoint');
+      endpoints.forEach((ep, k) => {
+        const p = `spec.endpoints[${k}]`;
+        if (!isRecord(ep)) return;
+        const a = String(ep.address ?? '');
+        if (isIP(a) === 0 && fqdnProblem(a) !== undefined)
+          v.error(
+            `${p}.address`,
+            `invalid address ${JSON.stringify(ep.address ?? '')}: expected an IP address or a DNS name`,
+          );
+        validateSelectorLabelsOfWorkload(v, ep.labels, `${p}.labels`);
+        for (const [name, number] of entries(ep.ports)) {
+          const np = fieldPath(`${p}.ports`, name);
+          if (!servicePorts.has(name))
+            v.error(np, `port name ${JSON.stringify(name)} is not declared in spec.ports`);
+          if (!isLabel(name))
+            v.error(np, `invalid port name ${JSON.stringify(name)}: must be a DNS-1123 label`);
+          checkPort(v, np, number);
+        }
+      });
+      break;
+    }
+    case 'DYNAMIC_DNS':
+      hosts.forEach((h, i) => {
+        if (typeof h === 'string' && !h.startsWith('*'))
+          v.error(
+            `spec.hosts[${i}]`,
+            `hosts must be wildcards with resolution DYNAMIC_DNS (got ${JSON.stringify(h)})`,
+          );
+      });
+      if (addresses.length > 0)
+        v.error('spec.addresses', 'addresses cannot be set with resolution DYNAMIC_DNS');
+      if (endpoints.length > 0)
+        v.error('spec.endpoints', 'endpoints cannot be set with resolution DYNAMIC_DNS');
+      ports.forEach((port, i) => {
+        if (!['HTTP', 'TLS', 'GRPC', 'HTTP2'].includes(protocolOf(port)))
+          v.error(
+            `spec.ports[${i}].protocol`,
+            'only HTTP, TLS, GRPC and HTTP2 ports are supported with resolution DYNAMIC_DNS',
+          );
+      });
+      if ((spec.location ?? 'MESH_EXTERNAL') !== 'MESH_EXTERNAL' && spec.location !== 'MESH_INTERNAL')
+        v.error(
+          'spec.location',
+          'location must be MESH_EXTERNAL or MESH_INTERNAL with resolution DYNAMIC_DNS',
+        );
+      else if (spec.location === 'MESH_INTERNAL' && usesWaypoint(r))
+        v.error(
+          'spec.location',
+          'location MESH_INTERNAL with resolution DYNAMIC_DNS is not supported with waypoints',
+        );
+      break;
+  }
   if (resolution !== 'NONE' && hosts.length > 1) {
     // Several hosts share the endpoints; only HTTP (Host header) and TLS (SNI) can tell them apart.
-    list(spec.ports).forEach((port, i) => {
-      const proto = String(port?.protocol ?? '').toUpperCase();
-      if (!HTTP_LIKE.has(proto) && !TLS_LIKE.has(proto)) {
-        v.error(
-          `spec.ports[${i}].protocol`,
-          `with several hosts and resolution ${resolution}, ports must be HTTP or TLS (got ${JSON.stringify(port?.protocol ?? '')})`,
-        );
-      }
-    });
-  }
-  if (resolution === 'NONE' && endpoints.length > 0)
-    v.warn('spec.endpoints', 'endpoints are ignored with resolution NONE');
-  if (resolution === 'DNS_ROUND_ROBIN' && endpoints.length > 1) {
-    v.error('spec.endpoints', 'resolution DNS_ROUND_ROBIN allows at most one endpoint');
-  }
-  endpoints.forEach((ep, k) => {
-    const p = `spec.endpoints[${k}]`;
-    if (!isRecord(ep)) return;
-    const address = ep.address;
-    if (resolution === 'STATIC') {
-      if (!isSet(address)) v.error(`${p}.address`, 'address is required with resolution STATIC');
-      else if (!String(address).startsWith('unix://') && isIP(String(address)) === 0) {
-        v.error(
-          `${p}.address`,
-          `resolution STATIC needs IP addresses (or unix:// paths), got ${JSON.stringify(address)}`,
-        );
-      }
-    } else if (resolution === 'DNS' || resolution === 'DNS_ROUND_ROBIN') {
-      const a = String(address ?? '');
-      if (isIP(a) === 0 && !a.startsWith('unix://') && (a === '' || a.startsWith('*') || domainProblem(a))) {
-        v.error(
-          `${p}.address`,
-          `invalid address ${JSON.stringify(address ?? '')}: expected an IP address or a DNS name`,
-        );
-      }
+    const k = ports.findIndex((port) => !HTTP_LIKE.has(protocolOf(port)) && !TLS_LIKE.has(protocolOf(port)));
+    if (k >= 0) {
+      v.error(
+        `spec.ports[${k}].protocol`,
+        `with several hosts and resolution ${resolution}, ports must be HTTP or TLS (got ${JSON.stringify(field(ports[k], 'protocol') ?? '')})`,
+      );
     }
-    for (const [name, number] of entries(ep.ports)) {
-      const np = fieldPath(`${p}.ports`, name);
-      if (!portNames.has(name))
-        v.error(np, `port name ${JSON.stringify(name)} is not declared in spec.ports`);
-      checkPort(v, np, number);
+  }
+  validateExportTo(v, spec.exportTo, r.metadata.namespace, true);
+}
+
+/** Label keys and values of a workload (Kubernetes label syntax is not checked beyond selectors). */
+function validateSelectorLabelsOfWorkload(v: Validator, labels: unknown, p: string): void {
+  for (const [k] of entries(labels)) if (k === '') v.error(p, 'label keys must not be empty');
+}
+
+/** Whether a resource asks for a waypoint (`istio.io/use-waypoint`, not `none`). */
+function usesWaypoint(r: Resource): boolean {
+  const value = r.metadata.labels?.['istio.io/use-waypoint'];
+  return typeof value === 'string' && value !== '' && value.toLowerCase() !== 'none';
+}
+
+/**
+ * Istio's `validateExportTo`: `.` (this namespace), `*` (all), namespace names, and for
+ * ServiceEntries `~` (none); no duplicates (`.` counts as this namespace); `*` and `~` alone.
+ */
+function validateExportTo(v: Validator, exportTo: unknown, namespace: string, isServiceEntry: boolean): void {
+  const values = list(exportTo);
+  const seen = new Set<string>();
+  values.forEach((e, i) => {
+    const p = `spec.exportTo[${i}]`;
+    const text = String(e);
+    const key = text === '.' ? namespace : text;
+    if (seen.has(key)) {
+      v.error(
+        p,
+        text === key
+          ? `duplicate exportTo entry ${JSON.stringify(text)}`
+          : `duplicate exportTo entries: "." and this namespace ${namespace}`,
+      );
+      return;
     }
+    if (key === '*' || (key === '~' && isServiceEntry) || isLabel(key)) seen.add(key);
+    else
+      v.error(
+        p,
+        `invalid exportTo ${JSON.stringify(text)}: expected ".", "*"${isServiceEntry ? ', "~"' : ''} or a namespace name`,
+      );
   });
+  if (seen.has('*') && values.length > 1)
+    v.error('spec.exportTo', '"*" cannot be combined with other exportTo values');
+  if (seen.has('~') && values.length > 1)
+    v.error('spec.exportTo', '"~" (export to no one) cannot be combined with other exportTo values');
 }
 
 /** Istio's `ValidateWorkloadEntry`: an address (unless a network gateway reaches it) and valid ports. */
 function validateWorkloadEntry(v: Validator, spec: WorkloadEntrySpec): void {
-  const address = spec.address;
-  if (!isSet(address)) {
-    if (!isSet(spec.network)) v.error('spec.address', 'address is required (unless network is set)');
-  } else {
-    const a = String(address);
-    if (!a.startsWith('unix://') && isIP(a) === 0 && domainProblem(a) !== undefined) {
-      v.error(
-        'spec.address',
-        `invalid address ${JSON.stringify(a)}: expected an IP address, a DNS name or a unix:// path`,
-      );
-    }
-  }
-  for (const [name, number] of entries(spec.ports)) checkPort(v, fieldPath('spec.ports', name), number);
+  validateWorkload(v, spec, 'spec', undefined, true);
 }
