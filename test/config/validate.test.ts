@@ -1000,3 +1000,22 @@ items:
     expect(ds.map((d) => [d.path, d.source?.line, d.source?.column])).toEqual([['spec.host', 7, 3]]);
   });
 });
+
+describe('durations (Go syntax, as Istio parses them)', () => {
+  it.each(['1m30s', '1h', '500ms', '1.5s', '2h45m', '0.5s', '100ms'])('accepts timeout %s', (d) => {
+    expect(check('VirtualService', `hosts: [a.example.com]\nhttp:\n- timeout: ${d}\n  ${ROUTE}`)).toEqual([]);
+  });
+
+  it.each([
+    ['1m30', 'invalid duration'],
+    ['90', 'invalid duration'],
+    ['1.5', 'invalid duration'],
+    ['1d', 'invalid duration'],
+    ['0.5ms', 'at least 1ms'],
+  ])('refuses timeout %s', (d, fragment) => {
+    expectDiagnostics(
+      check('VirtualService', `hosts: [a.example.com]\nhttp:\n- timeout: "${d}"\n  ${ROUTE}`),
+      [['error', 'IST0106', 'spec.http[0].timeout', fragment]],
+    );
+  });
+});
