@@ -242,50 +242,97 @@ function valueAt(pointer: string, root: unknown): unknown {
 
 /** A value no schema type accepts: the validator reports it at any field it knows, and nowhere else. */
 const PROBE = Symbol('unknown-field probe');
+/** A key no schema declares: drawing an error at it shows that a node is a map (`labels`, `headers`). */
+const SENTINEL = '\u0000probe';
+
+/** What the schema says about the object nodes at one field path (array indexes as `[]`). */
+interface NodeFields {
+  /** A map (`additionalProperties`): every key is known. */
+  map: boolean;
+  readonly known: Set<string>;
+  readonly unknown: Set<string>;
+}
+
+/** Per model, per field path: learnt once, so that configs of one shape cost one probe in all. */
+const learnt = new WeakMap<ModelClass, Map<string, NodeFields>>();
 
 /**
  * Field paths under `spec` that the schema does not declare. The compiled validators do not expose
- * their schema, so the schema is asked: one validation per nesting level, with every value at that
- * level replaced by {@link PROBE}; a key whose probe draws no error is unknown (and not descended).
+ * their schema, so the schema is asked: per nesting level, one validation with every value at that
+ * level replaced by {@link PROBE} (and a {@link SENTINEL} key in each object); a key whose probe draws
+ * no error is unknown. Answers are remembered per model and field path, so only shapes not seen
+ * before cost a validation.
  */
 function unknownFields(model: ModelClass, root: { metadata: unknown; spec: unknown }): string[] {
+  let nodes = learnt.get(model);
+  if (!nodes) learnt.set(model, (nodes = new Map()));
   const unknown = new Set<string>();
-  /** Pointers (from `/spec`) of the containers at the current level, with their field paths. */
-  let level: { pointer: string; path: string; value: unknown }[] = [
-    { pointer: '/spec', path: 'spec', value: root.spec },
-  ];
+  type Container = { pointer: string; shape: string; value: unknown };
+  let level: Container[] = [{ pointer: '/spec', shape: 'spec', value: root.spec }];
   for (let depth = 1; level.length > 0; depth++) {
-    const probes: { pointer: string; path: string; value: unknown; isKey: boolean }[] = [];
-    for (const c of level) {
-      if (Array.isArray(c.value)) {
-        c.value.forEach((v, i) =>
-          probes.push({ pointer: `${c.pointer}/${i}`, path: fieldPath(c.path, i), value: v, isKey: false }),
-        );
-      } else if (isRecord(c.value)) {
-        for (const [k, v] of Object.entries(c.value)) {
-          const escaped = k.replace(/~/g, '~0').replace(/\//g, '~1');
-          probes.push({
-            pointer: `${c.pointer}/${escaped}`,
-            path: fieldPath(c.path, k),
-            value: v,
-            isKey: true,
-          });
+    const undecided = level.filter((c) => {
+      if (!isRecord(c.value)) return false;
+      const n = nodes.get(c.shape);
+      return !n || (!n.map && Object.keys(c.value).some((k) => !n.known.has(k) && !n.unknown.has(k)));
+    });
+    let flagged = new Set<string>();
+    if (undecided.length > 0) {
+      const sentinels = new Set(undecided.map((c) => c.pointer));
+      const probe = probedCopy(root.spec, depth, '/spec', sentinels);
+      flagged = new Set(
+        schemaErrors(model, { metadata: root.metadata, spec: probe }).map((e) => e.instancePath),
+      );
+      for (const c of undecided) {
+        let n = nodes.get(c.shape);
+        if (!n) nodes.set(c.shape, (n = { map: false, known: new Set(), unknown: new Set() }));
+        if (flagged.has(`${c.pointer}/${escapePointer(SENTINEL)}`)) n.map = true;
+        for (const k of Object.keys(c.value as object)) {
+          (flagged.has(`${c.pointer}/${escapePointer(k)}`) ? n.known : n.unknown).add(k);
         }
       }
     }
-    if (probes.length === 0) break;
-    const flagged = new Set(
-      schemaErrors(model, { metadata: root.metadata, spec: probedCopy(root.spec, depth) }).map(
-        (e) => e.instancePath,
-      ),
-    );
-    level = [];
-    for (const p of probes) {
-      if (p.isKey && !flagged.has(p.pointer)) unknown.add(p.pointer);
-      else if (typeof p.value === 'object' && p.value !== null) level.push(p);
+    const next: Container[] = [];
+    for (const c of level) {
+      if (Array.isArray(c.value)) {
+        c.value.forEach((v, i) => {
+          if (typeof v === 'object' && v !== null)
+            next.push({ pointer: `${c.pointer}/${i}`, shape: `${c.shape}[]`, value: v });
+        });
+      } else if (isRecord(c.value)) {
+        const n = nodes.get(c.shape)!;
+        for (const [k, v] of Object.entries(c.value)) {
+          const pointer = `${c.pointer}/${escapePointer(k)}`;
+          if (!n.map && !n.known.has(k)) unknown.add(pointer);
+          else if (typeof v === 'object' && v !== null)
+            next.push({ pointer, shape: n.map ? `${c.shape}.*` : `${c.shape}.${k}`, value: v });
+        }
+      }
     }
+    level = next;
   }
   return inDocumentOrder(root.spec, unknown);
+}
+
+function escapePointer(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/**
+ * A copy of `value` (at `pointer`) down to `depth`, with every value at `depth` replaced by
+ * {@link PROBE}, and a {@link SENTINEL} key added to the objects at `sentinels`.
+ */
+function probedCopy(value: unknown, depth: number, pointer: string, sentinels: ReadonlySet<string>): unknown {
+  if (depth === 0) return PROBE;
+  if (Array.isArray(value))
+    return value.map((v, i) => probedCopy(v, depth - 1, `${pointer}/${i}`, sentinels));
+  if (isRecord(value)) {
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      copy[k] = probedCopy(v, depth - 1, `${pointer}/${escapePointer(k)}`, sentinels);
+    if (depth === 1 && sentinels.has(pointer)) copy[SENTINEL] = PROBE;
+    return copy;
+  }
+  return value;
 }
 
 /** The field paths of `pointers` (below `/spec`) in document order. */
@@ -299,7 +346,7 @@ function inDocumentOrder(spec: unknown, pointers: ReadonlySet<string>): string[]
         ? Object.entries(value)
         : [];
     for (const [k, v] of entries) {
-      const child = `${pointer}/${String(k).replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      const child = `${pointer}/${escapePointer(String(k))}`;
       if (pointers.has(child)) out.push(fieldPath(path, k));
       else walk(v, child, fieldPath(path, k));
     }
@@ -308,15 +355,6 @@ function inDocumentOrder(spec: unknown, pointers: ReadonlySet<string>): string[]
   return out;
 }
 
-/** A copy of `spec` down to `depth`, with every value at `depth` replaced by {@link PROBE}. */
-function probedCopy(value: unknown, depth: number): unknown {
-  if (depth === 0) return PROBE;
-  if (Array.isArray(value)) return value.map((v) => probedCopy(v, depth - 1));
-  if (isRecord(value)) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, probedCopy(v, depth - 1)]));
-  }
-  return value;
-}
 
 function jsonType(data: unknown): string {
   if (data === null) return 'null';
