@@ -355,7 +355,6 @@ function inDocumentOrder(spec: unknown, pointers: ReadonlySet<string>): string[]
   return out;
 }
 
-
 function jsonType(data: unknown): string {
   if (data === null) return 'null';
   if (Array.isArray(data)) return 'array';
