@@ -301,6 +301,7 @@ export function validateExportTo(
   exportTo: unknown,
   namespace: string,
   isServiceEntry: boolean,
+  isDestinationRuleWithSelector = false,
 ): void {
   const values = list(exportTo);
   const seen = new Set<string>();
@@ -324,6 +325,19 @@ export function validateExportTo(
         `invalid exportTo ${JSON.stringify(text)}: expected ".", "*"${isServiceEntry ? ', "~"' : ''} or a namespace name`,
       );
   });
+  // A DestinationRule with a workloadSelector applies to workloads of its own namespace only.
+  if (isDestinationRuleWithSelector && seen.size > 0) {
+    if (!seen.has(namespace))
+      v.error(
+        'spec.exportTo',
+        'a DestinationRule with a workloadSelector cannot be exported beyond its namespace',
+      );
+    else if (seen.size > 1)
+      v.error(
+        'spec.exportTo',
+        'a DestinationRule with a workloadSelector can only be exported to its own namespace',
+      );
+  }
   if (seen.has('*') && values.length > 1)
     v.error('spec.exportTo', '"*" cannot be combined with other exportTo values');
   if (seen.has('~') && values.length > 1)

@@ -25,7 +25,7 @@ import {
 
 /** Istio's `ValidateDestinationRule`: host, traffic policies, subsets. */
 export function validateDestinationRule(v: Validator, spec: DestinationRuleSpec, r: Resource): void {
-  validateExportTo(v, spec.exportTo, r.metadata.namespace, false);
+  validateExportTo(v, spec.exportTo, r.metadata.namespace, false, isRecord(field(spec, 'workloadSelector')));
   const host = spec.host;
   if (!isSet(host)) v.error('spec.host', 'host is required');
   else if (typeof host === 'string') {

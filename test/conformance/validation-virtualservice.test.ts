@@ -1872,6 +1872,38 @@ describeIstioCases('pkg/config/validation/validation_test.go', 'Test_validateExp
     },
     namespace: 'ns5',
   },
+  {
+    name: 'destination rule with workloadselector cannot have exportTo (*)',
+    valid: false,
+    kind: 'DestinationRule',
+    spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'reviews' } }, exportTo: ['*'] },
+    namespace: 'ns5',
+  },
+  {
+    name: 'destination rule with workloadselector can have only exportTo (.)',
+    valid: true,
+    kind: 'DestinationRule',
+    spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'reviews' } }, exportTo: ['.'] },
+    namespace: 'ns5',
+  },
+  {
+    name: 'destination rule with workloadselector cannot have another ns in exportTo (.)',
+    valid: false,
+    kind: 'DestinationRule',
+    spec: { host: 'reviews', workloadSelector: { matchLabels: { app: 'reviews' } }, exportTo: ['somens'] },
+    namespace: 'ns5',
+  },
+  {
+    name: 'destination rule with workloadselector cannot have another ns in addition to own ns in exportTo (.)',
+    valid: false,
+    kind: 'DestinationRule',
+    spec: {
+      host: 'reviews',
+      workloadSelector: { matchLabels: { app: 'reviews' } },
+      exportTo: ['.', 'somens'],
+    },
+    namespace: 'ns5',
+  },
 ]);
 
 describeIstioCases('pkg/config/validation/validation_test.go', 'TestValidateHTTPHeaderValue', [
