@@ -75,28 +75,40 @@ interface SchemaModel {
 }
 type ModelClass = new (data: { metadata: unknown; spec: unknown }) => SchemaModel;
 
+/** The five served kinds' models of one apiVersion (the package's classes, typed for this module). */
+function modelsOf(...classes: [unknown, unknown, unknown, unknown, unknown]): Record<Kind, ModelClass> {
+  const [Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry] = classes as ModelClass[];
+  return {
+    Gateway: Gateway!,
+    VirtualService: VirtualService!,
+    DestinationRule: DestinationRule!,
+    ServiceEntry: ServiceEntry!,
+    WorkloadEntry: WorkloadEntry!,
+  };
+}
+
 const MODELS: Record<string, Record<Kind, ModelClass>> = {
-  'networking.istio.io/v1alpha3': {
-    Gateway: GatewayV1alpha3 as unknown as ModelClass,
-    VirtualService: VirtualServiceV1alpha3 as unknown as ModelClass,
-    DestinationRule: DestinationRuleV1alpha3 as unknown as ModelClass,
-    ServiceEntry: ServiceEntryV1alpha3 as unknown as ModelClass,
-    WorkloadEntry: WorkloadEntryV1alpha3 as unknown as ModelClass,
-  },
-  'networking.istio.io/v1beta1': {
-    Gateway: GatewayV1beta1 as unknown as ModelClass,
-    VirtualService: VirtualServiceV1beta1 as unknown as ModelClass,
-    DestinationRule: DestinationRuleV1beta1 as unknown as ModelClass,
-    ServiceEntry: ServiceEntryV1beta1 as unknown as ModelClass,
-    WorkloadEntry: WorkloadEntryV1beta1 as unknown as ModelClass,
-  },
-  'networking.istio.io/v1': {
-    Gateway: GatewayV1 as unknown as ModelClass,
-    VirtualService: VirtualServiceV1 as unknown as ModelClass,
-    DestinationRule: DestinationRuleV1 as unknown as ModelClass,
-    ServiceEntry: ServiceEntryV1 as unknown as ModelClass,
-    WorkloadEntry: WorkloadEntryV1 as unknown as ModelClass,
-  },
+  'networking.istio.io/v1alpha3': modelsOf(
+    GatewayV1alpha3,
+    VirtualServiceV1alpha3,
+    DestinationRuleV1alpha3,
+    ServiceEntryV1alpha3,
+    WorkloadEntryV1alpha3,
+  ),
+  'networking.istio.io/v1beta1': modelsOf(
+    GatewayV1beta1,
+    VirtualServiceV1beta1,
+    DestinationRuleV1beta1,
+    ServiceEntryV1beta1,
+    WorkloadEntryV1beta1,
+  ),
+  'networking.istio.io/v1': modelsOf(
+    GatewayV1,
+    VirtualServiceV1,
+    DestinationRuleV1,
+    ServiceEntryV1,
+    WorkloadEntryV1,
+  ),
 };
 
 /** Runs a model's validator; the ajv errors it reports (none when valid). @throws what is not an ajv error. */
@@ -249,8 +261,11 @@ const SENTINEL = '\u0000probe';
 interface NodeFields {
   /** A map (`additionalProperties`): every key is known. */
   map: boolean;
+  /**
+   * Keys the schema declares. Only what a probe proved is kept (an error at the key); a key that
+   * drew none is unknown for this resource only, so no resource's oddities can mislead another's.
+   */
   readonly known: Set<string>;
-  readonly unknown: Set<string>;
 }
 
 /** Per model, per field path: learnt once, so that configs of one shape cost one probe in all. */
@@ -273,7 +288,7 @@ function unknownFields(model: ModelClass, root: { metadata: unknown; spec: unkno
     const undecided = level.filter((c) => {
       if (!isRecord(c.value)) return false;
       const n = nodes.get(c.shape);
-      return !n || (!n.map && Object.keys(c.value).some((k) => !n.known.has(k) && !n.unknown.has(k)));
+      return !n || (!n.map && Object.keys(c.value).some((k) => !n.known.has(k)));
     });
     let flagged = new Set<string>();
     if (undecided.length > 0) {
@@ -284,10 +299,10 @@ function unknownFields(model: ModelClass, root: { metadata: unknown; spec: unkno
       );
       for (const c of undecided) {
         let n = nodes.get(c.shape);
-        if (!n) nodes.set(c.shape, (n = { map: false, known: new Set(), unknown: new Set() }));
+        if (!n) nodes.set(c.shape, (n = { map: false, known: new Set() }));
         if (flagged.has(`${c.pointer}/${escapePointer(SENTINEL)}`)) n.map = true;
         for (const k of Object.keys(c.value as object)) {
-          (flagged.has(`${c.pointer}/${escapePointer(k)}`) ? n.known : n.unknown).add(k);
+          if (flagged.has(`${c.pointer}/${escapePointer(k)}`)) n.known.add(k);
         }
       }
     }
