@@ -226,9 +226,9 @@ class Translator {
                 resource: `${kind as string}/${typeof metadata.namespace === 'string' && metadata.namespace !== '' ? metadata.namespace : this.opts.defaultNamespace}/${metadata.name as string}`,
               }
             : {}),
-          source,
+          source: { ...source, ...fieldPosition(source, unknown.path) },
           path: unknown.path,
-          message: `${at}: ${unknown.message}`,
+          message: `${source.file}:${fieldPosition(source, unknown.path)?.line ?? source.line}${where}: ${unknown.message}`,
         });
         return;
       }
