@@ -55,6 +55,7 @@ import {
 } from './proc.js';
 import type { ShortConnResult } from './tcp-short.js';
 import { SLICE_MS, measureInterleaved, type InterleaveSide } from './interleave.js';
+import { cpuSecondsPerGb, measureTcpInterleaved, type LoadProcess } from './tcp-interleave.js';
 
 /** Published yardsticks for these machines, one core each (see bench/README.md). */
 const YARDSTICKS = {
@@ -132,7 +133,7 @@ interface Options {
   durationS: number;
   warmupS: number;
   connections: number;
-  only: 'http' | 'tcp' | null;
+  only: 'http' | 'tcp' | 'tcp-pair' | 'reload' | null;
   json: string | null;
   meshgateMain: string;
 }
@@ -161,7 +162,7 @@ function parseOptions(): Options {
   });
   if (values.help === true) {
     console.log(
-      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp]' +
+      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp|tcp-pair|reload]' +
         ' [--json FILE] [--meshgate PATH]',
     );
     process.exit(0);
@@ -171,14 +172,16 @@ function parseOptions(): Options {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got ${text}`);
     return n;
   };
-  if (values.only !== undefined && values.only !== 'http' && values.only !== 'tcp') {
-    throw new Error(`--only must be http or tcp, got ${values.only}`);
+  const onlyValues = ['http', 'tcp', 'tcp-pair', 'reload'] as const;
+  const only = onlyValues.find((v) => v === values.only) ?? null;
+  if (values.only !== undefined && only === null) {
+    throw new Error(`--only must be one of ${onlyValues.join(', ')}, got ${values.only}`);
   }
   return {
     durationS: Math.round(num('duration', values.duration, 1)),
     warmupS: Math.round(num('warmup', values.warmup, 0)),
     connections: Math.round(num('connections', values.connections, 1)),
-    only: values.only ?? null,
+    only,
     json: values.json ?? null,
     meshgateMain: path.resolve(values.meshgate),
   };
@@ -946,6 +949,214 @@ async function tcpShortBench(opts: Options, results: CaseResult[]): Promise<void
   }
 }
 
+/** One interleaved TCP comparison: meshgate against the bare pipe (see bench/tcp-interleave.ts). */
+interface TcpInterleavedResult {
+  id: string;
+  method: string;
+  secondsEach: number;
+  /** CPU per unit: CPU-seconds per GB (bulk) or CPU µs per connection (short). */
+  unit: 'cpu-s/GB' | 'cpu-µs/conn';
+  meshgate: { cpuMs: number; work: number; cost: number; command: string };
+  pipe: { cpuMs: number; work: number; cost: number; command: string };
+  /** cost(pipe) / cost(meshgate): 1.00 = as cheap as the pipe. */
+  ratio: number;
+}
+
+const tcpInterleaved: TcpInterleavedResult[] = [];
+
+/** Starts meshgate (metrics + access log on) for a TCP config on the proxy core. */
+async function startTcpPairMeshgate(
+  opts: Options,
+  caseId: string,
+  service: { host: string; port: number },
+  upstreamPort: number,
+): Promise<PairSide> {
+  const variant = MESHGATE_VARIANTS.find((v) => v.id === 'meshgate')!;
+  const configPath = path.join(BENCH_DIR, `meshgate-tcp-pair-${service.host}.yaml`);
+  fs.writeFileSync(configPath, tcpConfigYaml(service.host, service.port, upstreamPort));
+  const localPort = await freePort();
+  const start = await startMeshgate({
+    mainJs: opts.meshgateMain,
+    configPath,
+    gatewayPort: TCP_GATEWAY_PORT,
+    localPort,
+    stdoutPath: path.join(BENCH_DIR, `${caseId.replace('/', '-')}-meshgate.stdout.log`),
+    variant,
+    core: PROXY_CORE,
+  });
+  if (start.kind !== 'ready' || start.child.pid === undefined)
+    throw new Error(`meshgate did not start: ${start.kind === 'ready' ? 'no pid' : start.reason}`);
+  return {
+    label: variant.label,
+    command: start.command,
+    port: localPort,
+    pid: start.child.pid,
+    child: start.child,
+  };
+}
+
+async function startTcpPairPipe(upstreamPort: number): Promise<PairSide> {
+  const args = ['--upstream', `127.0.0.1:${upstreamPort}`];
+  const pipe = await startNodeChild('tcp-pipe', PROXY_CORE, script('tcp-pipe.js'), args);
+  return {
+    label: 'bare node:net pipe',
+    command: commandLine(...pinned(PROXY_CORE, 'node', [script('tcp-pipe.js'), ...args])),
+    port: pipe.port,
+    pid: pipe.child.pid!,
+    child: pipe.child,
+  };
+}
+
+/** Spawns a load generator on the load core whose stdout is collected. */
+function startLoad(name: string, cmd: string, args: string[]): LoadProcess {
+  const [c, argv] = pinned(LOAD_CORE, cmd, args);
+  const child = spawnTracked(name, c, argv, ['ignore', 'pipe', 'pipe']);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr!.resume();
+  const done = new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', () => resolve(out));
+  });
+  done.catch(() => undefined);
+  return { child, done };
+}
+
+function printTcpPair(r: TcpInterleavedResult): void {
+  const f = (x: number): string => (r.unit === 'cpu-s/GB' ? x.toFixed(3) : x.toFixed(1));
+  const work = (x: number): string =>
+    r.unit === 'cpu-s/GB' ? `${(x / 1e9).toFixed(2)} GB` : `${x.toLocaleString('en-US')} connections`;
+  console.log(
+    `  meshgate: ${f(r.meshgate.cost)} ${r.unit} (${work(r.meshgate.work)}, ${r.meshgate.cpuMs} ms CPU)`,
+  );
+  console.log(`  bare pipe: ${f(r.pipe.cost)} ${r.unit} (${work(r.pipe.work)}, ${r.pipe.cpuMs} ms CPU)`);
+  console.log(`  meshgate / pipe, per core: ${r.ratio.toFixed(2)}`);
+}
+
+/**
+ * TCP bulk and short connections, meshgate and the bare pipe at once on the proxy core, load
+ * alternated every {@link SLICE_MS} (bench/tcp-interleave.ts).
+ */
+async function tcpInterleavedBenches(opts: Options, haveIperf: boolean): Promise<void> {
+  if (!fs.existsSync(opts.meshgateMain)) return;
+  const method = `both on core ${PROXY_CORE} at once, load alternated every ${SLICE_MS} ms; CPU from /proc/PID/stat`;
+  if (haveIperf) {
+    console.log(`\n▶ tcp-bulk/meshgate-vs-pipe: iperf3 through each, alternated, ${opts.durationS} s each`);
+    const sides: PairSide[] = [];
+    const servers: Array<{ stop: () => Promise<void> }> = [];
+    try {
+      const ports = [await freePort(), await freePort()];
+      sides.push(
+        await startTcpPairMeshgate(
+          opts,
+          'tcp-bulk/meshgate-vs-pipe',
+          { host: 'iperf', port: 5201 },
+          ports[0]!,
+        ),
+      );
+      sides.push(await startTcpPairPipe(ports[1]!));
+      for (const p of ports) servers.push(await startIperfServer(p));
+      for (const side of sides) {
+        console.log(`  $ ${side.command}`);
+        if (opts.warmupS > 0) {
+          const [c, argv] = pinned(LOAD_CORE, 'iperf3', [
+            '-c',
+            '127.0.0.1',
+            '-p',
+            String(side.port),
+            '-t',
+            String(opts.warmupS),
+          ]);
+          await runTracked('iperf3 warm-up', c, argv, (opts.warmupS + 20) * 1000);
+        }
+      }
+      const wall = String(4 * opts.durationS + 60);
+      const [m, p] = await measureTcpInterleaved(
+        [sides[0]!.pid, sides[1]!.pid],
+        (i) =>
+          startLoad('iperf3 -c', 'iperf3', ['-c', '127.0.0.1', '-p', String(sides[i]!.port), '-t', wall]),
+        opts.durationS,
+      );
+      const r: TcpInterleavedResult = {
+        id: 'tcp-bulk/meshgate-vs-pipe',
+        method: `${method}; bytes from /proc/PID/io rchar`,
+        secondsEach: opts.durationS,
+        unit: 'cpu-s/GB',
+        meshgate: { cpuMs: m.cpuMs, work: m.bytesRead, cost: cpuSecondsPerGb(m), command: sides[0]!.command },
+        pipe: { cpuMs: p.cpuMs, work: p.bytesRead, cost: cpuSecondsPerGb(p), command: sides[1]!.command },
+        ratio: cpuSecondsPerGb(p) / cpuSecondsPerGb(m),
+      };
+      tcpInterleaved.push(r);
+      printTcpPair(r);
+    } catch (err) {
+      console.log(`  failed: ${errorMessage(err)}`);
+    } finally {
+      for (const side of sides) await stopChild(side.child);
+      for (const s of servers) await s.stop();
+    }
+  }
+  console.log(`\n▶ tcp-short/meshgate-vs-pipe: tcp-short through each, alternated, ${opts.durationS} s each`);
+  const echo = await startNodeChild('echo', LOAD_CORE, script('upstream.js'), ['--mode', 'echo']);
+  const sides: PairSide[] = [];
+  try {
+    sides.push(
+      await startTcpPairMeshgate(opts, 'tcp-short/meshgate-vs-pipe', { host: 'echo', port: 7 }, echo.port),
+    );
+    sides.push(await startTcpPairPipe(echo.port));
+    for (const side of sides) {
+      console.log(`  $ ${side.command}`);
+      if (opts.warmupS > 0) await runTcpShort(side.port, opts.warmupS, opts);
+    }
+    const short = (port: number): string[] => [
+      script('tcp-short.js'),
+      '--port',
+      String(port),
+      '--concurrency',
+      String(opts.connections),
+      '--duration',
+      '100000',
+    ];
+    const [m, p] = await measureTcpInterleaved(
+      [sides[0]!.pid, sides[1]!.pid],
+      (i) => startLoad('tcp-short', process.execPath, short(sides[i]!.port)),
+      opts.durationS,
+    );
+    const conns = (out: string): ShortConnResult =>
+      JSON.parse(out.trim().split('\n').pop() ?? '{}') as ShortConnResult;
+    const cm = conns(m.output);
+    const cp = conns(p.output);
+    if (cm.errors > cm.connections * 0.01 || cp.errors > cp.connections * 0.01)
+      throw new Error(`more than 1% failed connections (meshgate ${cm.errors}, pipe ${cp.errors})`);
+    const cost = (cpuMs: number, n: number): number => (cpuMs * 1000) / n;
+    const r: TcpInterleavedResult = {
+      id: 'tcp-short/meshgate-vs-pipe',
+      method: `${method}; connections counted by tcp-short`,
+      secondsEach: opts.durationS,
+      unit: 'cpu-µs/conn',
+      meshgate: {
+        cpuMs: m.cpuMs,
+        work: cm.connections,
+        cost: cost(m.cpuMs, cm.connections),
+        command: sides[0]!.command,
+      },
+      pipe: {
+        cpuMs: p.cpuMs,
+        work: cp.connections,
+        cost: cost(p.cpuMs, cp.connections),
+        command: sides[1]!.command,
+      },
+      ratio: cost(p.cpuMs, cp.connections) / cost(m.cpuMs, cm.connections),
+    };
+    tcpInterleaved.push(r);
+    printTcpPair(r);
+  } catch (err) {
+    console.log(`  failed: ${errorMessage(err)}`);
+  } finally {
+    for (const side of sides) await stopChild(side.child);
+    await stopChild(echo.child);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Reporting
 
@@ -1053,16 +1264,17 @@ async function main(): Promise<void> {
   const opts = parseOptions();
   installCleanup();
   const started = Date.now();
-  const doHttp = opts.only !== 'tcp';
-  const doTcp = opts.only !== 'http';
+  const doHttp = opts.only === null || opts.only === 'http';
+  const doTcp = opts.only === null || opts.only === 'tcp';
+  const doTcpPair = doTcp || opts.only === 'tcp-pair';
 
   if (!ensureTool('taskset', 'util-linux')) {
     console.error('bench: results without CPU pinning are not comparable to the yardsticks; aborting');
     process.exit(1);
   }
   if (doHttp && !ensureTool('wrk', 'wrk')) process.exit(1);
-  const haveIperf = doTcp && ensureTool('iperf3', 'iperf3');
-  if (doTcp && !haveIperf)
+  const haveIperf = doTcpPair && ensureTool('iperf3', 'iperf3');
+  if (doTcpPair && !haveIperf)
     console.log('bench: TCP bulk cases skipped: iperf3 not available (apt-get install -y iperf3)');
 
   const cores = os.availableParallelism();
@@ -1087,6 +1299,7 @@ async function main(): Promise<void> {
       await tcpBulkBench(opts, results, haveIperf);
       await tcpShortBench(opts, results);
     }
+    if (doTcpPair) await tcpInterleavedBenches(opts, haveIperf);
   } finally {
     await stopAll();
   }
@@ -1096,6 +1309,8 @@ async function main(): Promise<void> {
   console.log('\ninterleaved (both proxies at once on one core; the figures to track, see bench/README.md):');
   if (yardstickInterleaved !== null)
     console.log(`  meshgate / minimal proxy, per core: ${yardstickInterleaved.ratio.toFixed(2)}`);
+  for (const r of tcpInterleaved)
+    console.log(`  ${r.id}: meshgate / bare pipe, per core: ${r.ratio.toFixed(2)} (${r.unit})`);
   if (telemetryCost !== null) {
     const tc = telemetryCost;
     console.log(
@@ -1123,6 +1338,7 @@ async function main(): Promise<void> {
     ratios,
     telemetryCost,
     yardstickInterleaved,
+    tcpInterleaved,
   };
   const json = `${JSON.stringify(report, null, 2)}\n`;
   fs.writeFileSync(path.join(BENCH_DIR, 'results.json'), json);
