@@ -55,6 +55,7 @@ import {
 } from './proc.js';
 import type { ShortConnResult } from './tcp-short.js';
 import { SLICE_MS, measureInterleaved, type InterleaveSide } from './interleave.js';
+import { runReloadBench, type ReloadResult } from './reload.js';
 import { cpuSecondsPerGb, measureTcpInterleaved, type LoadProcess } from './tcp-interleave.js';
 
 /** Published yardsticks for these machines, one core each (see bench/README.md). */
@@ -136,6 +137,8 @@ interface Options {
   only: 'http' | 'tcp' | 'tcp-pair' | 'reload' | null;
   json: string | null;
   meshgateMain: string;
+  /** Host counts of the reload bench (`--hosts 1000,10000`). */
+  reloadHosts: number[];
 }
 
 const BENCH_DIR = path.resolve('.bench');
@@ -157,6 +160,7 @@ function parseOptions(): Options {
       only: { type: 'string' },
       json: { type: 'string' },
       meshgate: { type: 'string', default: 'dist/cli/main.js' },
+      hosts: { type: 'string', default: '1000,10000' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -184,6 +188,7 @@ function parseOptions(): Options {
     only,
     json: values.json ?? null,
     meshgateMain: path.resolve(values.meshgate),
+    reloadHosts: values.hosts.split(',').map((h) => Math.round(num('hosts', h, 1))),
   };
 }
 
@@ -1157,6 +1162,22 @@ async function tcpInterleavedBenches(opts: Options, haveIperf: boolean): Promise
   }
 }
 
+/** The reload benchmark (bench/reload.ts) against the HTTP upstream on the load core. */
+async function reloadBench(opts: Options): Promise<ReloadResult[]> {
+  const upstream = await startNodeChild('upstream', LOAD_CORE, script('upstream.js'), []);
+  try {
+    return await runReloadBench({
+      meshgateMain: opts.meshgateMain,
+      benchDir: BENCH_DIR,
+      proxyCore: PROXY_CORE,
+      sizes: opts.reloadHosts,
+      upstreamPort: upstream.port,
+    });
+  } finally {
+    await stopChild(upstream.child);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Reporting
 
@@ -1293,6 +1314,7 @@ async function main(): Promise<void> {
     `meshgate bench: proxy on core ${PROXY_CORE}; wrk/iperf3/tcp-short, upstreams and runner on core ${LOAD_CORE}`,
   );
   const results: CaseResult[] = [];
+  let reload: ReloadResult[] | null = null;
   try {
     if (doHttp) await httpBench(opts, results);
     if (doTcp) {
@@ -1300,6 +1322,7 @@ async function main(): Promise<void> {
       await tcpShortBench(opts, results);
     }
     if (doTcpPair) await tcpInterleavedBenches(opts, haveIperf);
+    if (opts.only === 'reload') reload = await reloadBench(opts);
   } finally {
     await stopAll();
   }
@@ -1339,6 +1362,7 @@ async function main(): Promise<void> {
     telemetryCost,
     yardstickInterleaved,
     tcpInterleaved,
+    reload,
   };
   const json = `${JSON.stringify(report, null, 2)}\n`;
   fs.writeFileSync(path.join(BENCH_DIR, 'results.json'), json);
