@@ -56,6 +56,7 @@ import {
 import type { ShortConnResult } from './tcp-short.js';
 import { SLICE_MS, measureInterleaved, type InterleaveSide } from './interleave.js';
 import { runReloadBench, type ReloadResult } from './reload.js';
+import type { MicroResult } from './micro.js';
 import { cpuSecondsPerGb, measureTcpInterleaved, type LoadProcess } from './tcp-interleave.js';
 
 /** Published yardsticks for these machines, one core each (see bench/README.md). */
@@ -134,7 +135,7 @@ interface Options {
   durationS: number;
   warmupS: number;
   connections: number;
-  only: 'http' | 'tcp' | 'tcp-pair' | 'reload' | null;
+  only: 'http' | 'tcp' | 'tcp-pair' | 'reload' | 'micro' | null;
   json: string | null;
   meshgateMain: string;
   /** Host counts of the reload bench (`--hosts 1000,10000`). */
@@ -166,7 +167,7 @@ function parseOptions(): Options {
   });
   if (values.help === true) {
     console.log(
-      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp|tcp-pair|reload]' +
+      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp|tcp-pair|reload|micro]' +
         ' [--json FILE] [--meshgate PATH]',
     );
     process.exit(0);
@@ -176,7 +177,7 @@ function parseOptions(): Options {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got ${text}`);
     return n;
   };
-  const onlyValues = ['http', 'tcp', 'tcp-pair', 'reload'] as const;
+  const onlyValues = ['http', 'tcp', 'tcp-pair', 'reload', 'micro'] as const;
   const only = onlyValues.find((v) => v === values.only) ?? null;
   if (values.only !== undefined && only === null) {
     throw new Error(`--only must be one of ${onlyValues.join(', ')}, got ${values.only}`);
@@ -1178,6 +1179,34 @@ async function reloadBench(opts: Options): Promise<ReloadResult[]> {
   }
 }
 
+/** The data-path micro measurements (bench/micro.ts), pinned to the proxy core with --expose-gc. */
+async function microBench(): Promise<MicroResult | null> {
+  console.log(
+    `\n▶ micro: wildcard lookup, consistent-hash first pick, endpoint state memory (core ${PROXY_CORE})`,
+  );
+  const [cmd, argv] = pinned(PROXY_CORE, process.execPath, ['--expose-gc', script('micro.js')]);
+  const r = await runTracked('micro', cmd, argv, 300_000);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !line.startsWith('{')) {
+    console.log(`  failed: ${r.stderr.trim()}`);
+    return null;
+  }
+  const m = JSON.parse(line) as MicroResult;
+  const w = m.wildcard;
+  console.log(
+    `  wildcard lookup, ${w.hosts.toLocaleString('en-US')} wildcard hosts: ${w.bucketsUsPerLookup} µs (suffix buckets) vs ${w.scanUsPerLookup} µs (scan)`,
+  );
+  for (const p of m.firstPick)
+    console.log(
+      `  ${p.balancer}, ${p.endpoints} endpoints: first pick ${p.preparedFirstPickMs} ms (table built at reconcile in ${p.prepareMs} ms) vs ${p.lazyFirstPickMs} ms (built on the pick)`,
+    );
+  const e = m.endpointMemory;
+  console.log(
+    `  endpoint state, ${e.endpoints.toLocaleString('en-US')} endpoints: ${e.lazyHeapBytesEach} B heap / ${e.lazyRssBytesEach} B RSS each (pool on first use) vs ${e.eagerHeapBytesEach} B / ${e.eagerRssBytesEach} B (pool per endpoint)`,
+  );
+  return m;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Reporting
 
@@ -1315,6 +1344,7 @@ async function main(): Promise<void> {
   );
   const results: CaseResult[] = [];
   let reload: ReloadResult[] | null = null;
+  let micro: MicroResult | null = null;
   try {
     if (doHttp) await httpBench(opts, results);
     if (doTcp) {
@@ -1323,6 +1353,7 @@ async function main(): Promise<void> {
     }
     if (doTcpPair) await tcpInterleavedBenches(opts, haveIperf);
     if (opts.only === 'reload') reload = await reloadBench(opts);
+    if (opts.only === 'micro') micro = await microBench();
   } finally {
     await stopAll();
   }
@@ -1363,6 +1394,7 @@ async function main(): Promise<void> {
     yardstickInterleaved,
     tcpInterleaved,
     reload,
+    micro,
   };
   const json = `${JSON.stringify(report, null, 2)}\n`;
   fs.writeFileSync(path.join(BENCH_DIR, 'results.json'), json);
