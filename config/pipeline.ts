@@ -31,11 +31,13 @@ export async function validateConfig(
   opts: PipelineOptions,
 ): Promise<PipelineResult> {
   const loaded = await loadConfig(paths, { defaultNamespace: opts.defaultNamespace });
-  const diagnostics = [
-    ...loaded.diagnostics,
-    ...validateResources(loaded.resources),
-    ...analyzeResources(loaded.resources),
-  ];
+  // Each phase of a large config holds the event loop for seconds; yielding between them lets the
+  // requests waiting meanwhile be served, so a reload's longest pause is its longest phase, not
+  // their sum.
+  await yieldToEventLoop();
+  const validated = validateResources(loaded.resources);
+  await yieldToEventLoop();
+  const diagnostics = [...loaded.diagnostics, ...validated, ...analyzeResources(loaded.resources)];
   return {
     diagnostics,
     blocked: isBlocked(diagnostics, opts.strict),
@@ -54,6 +56,7 @@ export async function compileConfig(
 ): Promise<PipelineResult> {
   const v = await validateConfig(paths, opts);
   if (v.blocked) return v;
+  await yieldToEventLoop();
   try {
     const { snapshot, diagnostics } = buildSnapshot(v.resources, opts);
     return { ...v, diagnostics: [...v.diagnostics, ...diagnostics], snapshot };
@@ -67,6 +70,11 @@ export async function compileConfig(
     };
     return { ...v, diagnostics: [...v.diagnostics, d], blocked: true, snapshot: undefined };
   }
+}
+
+/** Resolves after the I/O callbacks already queued have run. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function isBlocked(ds: readonly Diagnostic[], strict: boolean | undefined): boolean {
