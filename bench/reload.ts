@@ -20,6 +20,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { staticServiceEntryYaml } from './meshgate.js';
 import { commandLine, freePort, pinned, sleep, spawnTracked, stopChild } from './proc.js';
 
 /** Gateway server port of the reload config (mapped with `--port-map`). */
@@ -90,20 +91,7 @@ spec:
           set:
             ${VERSION_HEADER}: ${version}`
         : '';
-    parts.push(`apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: svc-${i}
-spec:
-  hosts: [svc-${i}.bench.internal]
-  ports:
-    - {number: 8080, name: http, protocol: HTTP}
-  resolution: STATIC
-  location: MESH_INTERNAL
-  endpoints:
-    - address: 127.0.0.1
-      ports: {http: ${upstreamPort}}
----
+    parts.push(`${staticServiceEntryYaml(`svc-${i}`, `svc-${i}.bench.internal`, 8080, 'HTTP', upstreamPort)}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata:

@@ -621,10 +621,25 @@ interface PairSide {
   child: ChildProcess;
 }
 
+/** The config a meshgate of an interleaved pair loads. */
+interface PairConfig {
+  yaml: string;
+  /** File name under .bench/. */
+  file: string;
+  gatewayPort: number;
+}
+
+/** The HTTP bench config for an interleaved pair. */
+const httpPairConfig = (upstreamPort: number): PairConfig => ({
+  yaml: httpConfigYaml(upstreamPort),
+  file: 'meshgate-http.yaml',
+  gatewayPort: HTTP_GATEWAY_PORT,
+});
+
 /** Starts one meshgate variant on the proxy core for an interleaved pair; null (printed) on failure. */
 async function startPairMeshgate(
   opts: Options,
-  upstreamPort: number,
+  config: PairConfig,
   caseId: string,
   variantId: string,
 ): Promise<PairSide | null> {
@@ -633,13 +648,13 @@ async function startPairMeshgate(
     console.log('  skipped (meshgate not built)');
     return null;
   }
-  const configPath = path.join(BENCH_DIR, 'meshgate-http.yaml');
-  fs.writeFileSync(configPath, httpConfigYaml(upstreamPort));
+  const configPath = path.join(BENCH_DIR, config.file);
+  fs.writeFileSync(configPath, config.yaml);
   const localPort = await freePort();
   const start = await startMeshgate({
     mainJs: opts.meshgateMain,
     configPath,
-    gatewayPort: HTTP_GATEWAY_PORT,
+    gatewayPort: config.gatewayPort,
     localPort,
     stdoutPath: path.join(BENCH_DIR, `${caseId.replace('/', '-')}-${variant.id}.stdout.log`),
     variant,
@@ -740,8 +755,14 @@ async function interleavedBenches(opts: Options, upstreamPort: number): Promise<
     'http/telemetry-cost',
     'meshgate with and without metrics + access log',
     [
-      () => startPairMeshgate(opts, upstreamPort, 'http/telemetry-cost', 'meshgate'),
-      () => startPairMeshgate(opts, upstreamPort, 'http/telemetry-cost', 'meshgate-telemetry-off'),
+      () => startPairMeshgate(opts, httpPairConfig(upstreamPort), 'http/telemetry-cost', 'meshgate'),
+      () =>
+        startPairMeshgate(
+          opts,
+          httpPairConfig(upstreamPort),
+          'http/telemetry-cost',
+          'meshgate-telemetry-off',
+        ),
     ],
   );
   if (tc !== null) {
@@ -755,7 +776,7 @@ async function interleavedBenches(opts: Options, upstreamPort: number): Promise<
     'http/meshgate-vs-minimal',
     'meshgate (metrics + access log on) and the minimal proxy',
     [
-      () => startPairMeshgate(opts, upstreamPort, 'http/meshgate-vs-minimal', 'meshgate'),
+      () => startPairMeshgate(opts, httpPairConfig(upstreamPort), 'http/meshgate-vs-minimal', 'meshgate'),
       () => startPairMinimalProxy(upstreamPort),
     ],
   );
@@ -977,28 +998,14 @@ async function startTcpPairMeshgate(
   service: { host: string; port: number },
   upstreamPort: number,
 ): Promise<PairSide> {
-  const variant = MESHGATE_VARIANTS.find((v) => v.id === 'meshgate')!;
-  const configPath = path.join(BENCH_DIR, `meshgate-tcp-pair-${service.host}.yaml`);
-  fs.writeFileSync(configPath, tcpConfigYaml(service.host, service.port, upstreamPort));
-  const localPort = await freePort();
-  const start = await startMeshgate({
-    mainJs: opts.meshgateMain,
-    configPath,
+  const config: PairConfig = {
+    yaml: tcpConfigYaml(service.host, service.port, upstreamPort),
+    file: `meshgate-tcp-pair-${service.host}.yaml`,
     gatewayPort: TCP_GATEWAY_PORT,
-    localPort,
-    stdoutPath: path.join(BENCH_DIR, `${caseId.replace('/', '-')}-meshgate.stdout.log`),
-    variant,
-    core: PROXY_CORE,
-  });
-  if (start.kind !== 'ready' || start.child.pid === undefined)
-    throw new Error(`meshgate did not start: ${start.kind === 'ready' ? 'no pid' : start.reason}`);
-  return {
-    label: variant.label,
-    command: start.command,
-    port: localPort,
-    pid: start.child.pid,
-    child: start.child,
   };
+  const side = await startPairMeshgate(opts, config, caseId, 'meshgate');
+  if (side === null) throw new Error('meshgate did not start');
+  return side;
 }
 
 async function startTcpPairPipe(upstreamPort: number): Promise<PairSide> {

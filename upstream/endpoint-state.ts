@@ -76,7 +76,8 @@ function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Pool {
     // Envoy has no headers or body timeout by default (route timeout 0, stream idle timeout 0).
     headersTimeout: 0,
     bodyTimeout: 0,
-    maxRequestsPerClient: settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
+    maxRequestsPerClient:
+      settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
   } as Pool.Options;
   const origin = `${tls ? 'https' : 'http'}://${host}:${endpoint.port}`;
   return tls?.sni ? new FixedSniPool(origin, options, tls.sni) : new Pool(origin, options);
