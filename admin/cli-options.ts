@@ -4,6 +4,7 @@
  */
 import type { ObservabilityOptions } from './observability.js';
 import { DEFAULT_PORTS } from './observability.js';
+import { tracingFormatOf } from '../telemetry/tracing.js';
 
 /** `node:util` parseArgs option definitions of the telemetry flags. */
 export const TELEMETRY_ARG_OPTIONS = {
@@ -17,6 +18,7 @@ export const TELEMETRY_ARG_OPTIONS = {
   'status-port': { type: 'string' },
   'health-port': { type: 'string' },
   'tracing-endpoint': { type: 'string' },
+  'tracing-format': { type: 'string' },
   'tracing-sampling': { type: 'string' },
 } as const;
 
@@ -32,6 +34,7 @@ export interface TelemetryArgValues {
   readonly 'status-port'?: string;
   readonly 'health-port'?: string;
   readonly 'tracing-endpoint'?: string;
+  readonly 'tracing-format'?: string;
   readonly 'tracing-sampling'?: string;
 }
 
@@ -47,8 +50,10 @@ export const TELEMETRY_USAGE = `      --metrics on|off         Istio metrics and
       --status-port <port|off> /stats/prometheus and /healthz/ready, as pilot-agent's (default: 15020)
       --health-port <port|off> /healthz/ready: 200 once listeners are bound, 503 before and while
                                draining (default: 15021)
-      --tracing-endpoint <url> export Zipkin v2 spans, e.g. http://127.0.0.1:9411/api/v2/spans
-                               (default: tracing off)
+      --tracing-endpoint <url> export spans: OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/traces, or
+                               Zipkin v2, e.g. http://127.0.0.1:9411/api/v2/spans (default: tracing off)
+      --tracing-format otlp|zipkin
+                               export format (default: from the endpoint's path)
       --tracing-sampling <pct> percent of new traces sampled, 0-100 (default: 1, as Istio)
 `;
 
@@ -80,7 +85,13 @@ export function parseTelemetryOptions(v: TelemetryArgValues): ObservabilityOptio
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new Error(`--tracing-endpoint: "${endpoint}" must be an http(s) URL`);
     }
-    tracing = { endpoint, samplingPercent: 1 };
+    const format = v['tracing-format'];
+    if (format !== undefined && format !== 'otlp' && format !== 'zipkin') {
+      throw new Error(`--tracing-format: "${format}" must be otlp or zipkin`);
+    }
+    tracing = { endpoint, format: tracingFormatOf(endpoint, format), samplingPercent: 1 };
+  } else if (v['tracing-format'] !== undefined) {
+    throw new Error('--tracing-format needs --tracing-endpoint');
   }
   const sampling = v['tracing-sampling'];
   if (sampling !== undefined) {

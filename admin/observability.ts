@@ -14,8 +14,15 @@ import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import type { Resource } from '../config/resources.js';
 import type { SnapshotStore } from '../config/store.js';
+import { MESH_LISTENER_NAME } from '../config/mesh-listener.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
-import { EnvoyPrometheus, EnvoyStats, isEjected, type StatEntry } from '../telemetry/envoy-stats.js';
+import {
+  EnvoyPrometheus,
+  EnvoyStats,
+  isEjected,
+  type StatEntry,
+  type StatsFilter,
+} from '../telemetry/envoy-stats.js';
 import { GatewayObserver } from '../telemetry/gateway-observer.js';
 import { IstioMetrics, MESHGATE_VERSION } from '../telemetry/metrics.js';
 import { NO_OBSERVER, type StreamObserver } from '../telemetry/observer.js';
@@ -55,7 +62,7 @@ export interface ObservabilityOptions {
   /** Bind address of the Prometheus, status and health ports; default `0.0.0.0` (scrapers and probes are remote). */
   readonly statsAddress?: string;
   /** `--tracing-endpoint` / `--tracing-sampling`; undefined = tracing off (the default). */
-  readonly tracing?: Omit<TracingOptions, 'serviceName' | 'nodeId'>;
+  readonly tracing?: Omit<TracingOptions, 'serviceName' | 'nodeId' | 'isMeshListener'>;
   /** Envoy node id (`/server_info`, span tag `node_id`); default `router~<ip>~<host>.<ns>~<ns>.svc.cluster.local`. */
   readonly nodeId?: string;
 }
@@ -133,13 +140,25 @@ export class Observability implements AdminBackend, HealthBackend {
     this.nodeId = opts.nodeId ?? `router~${primaryAddress()}~${hostname()}.${ns}~${ns}.svc.cluster.local`;
     const metricsOn = opts.metrics !== false;
     this.metrics = metricsOn
-      ? new IstioMetrics({ workloadName: workload, workloadNamespace: ns })
+      ? new IstioMetrics({
+          workloadName: workload,
+          workloadNamespace: ns,
+          isMeshListener: (local) => this.isMeshListener(local),
+        })
       : undefined;
     this.registry = this.metrics?.registry ?? new Registry();
     this.envoy = new EnvoyStats(gw.stats, (local) => this.listenerAt(local));
     this.envoyProm = new EnvoyPrometheus(this.registry, this.envoy);
     this.tracer = opts.tracing
-      ? new Tracer({ ...opts.tracing, serviceName: `${workload}.${ns}`, nodeId: this.nodeId }, gw.stats)
+      ? new Tracer(
+          {
+            ...opts.tracing,
+            serviceName: `${workload}.${ns}`,
+            nodeId: this.nodeId,
+            isMeshListener: (local) => this.isMeshListener(local),
+          },
+          gw.stats,
+        )
       : undefined;
     this.observer =
       metricsOn || this.tracer
@@ -267,7 +286,7 @@ export class Observability implements AdminBackend, HealthBackend {
     return this.registry.metrics();
   }
 
-  statsText(filter: RegExp | undefined): string {
+  statsText(filter: StatsFilter | undefined): string {
     this.observer.drain?.();
     return EnvoyStats.text(this.statEntries(), filter);
   }
@@ -305,7 +324,11 @@ export class Observability implements AdminBackend, HealthBackend {
         status: this.bound.get('status') ?? null,
         health: this.bound.get('health') ?? null,
         tracing: o.tracing
-          ? { endpoint: o.tracing.endpoint, sampling_percent: o.tracing.samplingPercent ?? 1 }
+          ? {
+              endpoint: o.tracing.endpoint,
+              format: o.tracing.format ?? null,
+              sampling_percent: o.tracing.samplingPercent ?? 1,
+            }
           : null,
       },
     };
@@ -381,6 +404,12 @@ export class Observability implements AdminBackend, HealthBackend {
   }
 
   /** The listener a downstream local address (`ip:port`) belongs to (for `http.<prefix>.*` stats). */
+  /** Whether a downstream local address (`ip:port`) is the mesh listener's (one map lookup). */
+  private isMeshListener(local: string): boolean {
+    const a = this.gw.listeners.addressOf(MESH_LISTENER_NAME);
+    return a !== undefined && local.endsWith(`:${a.port}`);
+  }
+
   private listenerAt(local: string): string | undefined {
     if (!this.gw.store.hasSnapshot) return undefined;
     const colon = local.lastIndexOf(':');

@@ -7,23 +7,40 @@
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { validateConfig } from '../config/pipeline.js';
+import { FileSource } from '../config/sources/files.js';
 import { formatDiagnostic, hasErrors } from '../config/diagnostics.js';
 import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import { parseDnsServer } from '../upstream/dns.js';
 import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
+import {
+  DOWNSTREAM_ARG_OPTIONS,
+  DOWNSTREAM_USAGE,
+  parseDrainOptions,
+  parseMaxConnections,
+} from './downstream-options.js';
+import { MESHGATE_VERSION } from '../telemetry/metrics.js';
+import { suggestFlag } from './flag-suggestion.js';
+
+/** `--log-level` values (pino's levels). */
+const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+import { setUpKubernetes, type KubernetesSetup } from '../config/sources/kubernetes-setup.js';
 
 const USAGE = `Usage:
   meshgate run -f <file|dir> [-f ...] [options]
   meshgate validate -f <file|dir> [-f ...] [options]
 
+  meshgate run --kubernetes [--kubeconfig FILE] [--watch-namespace NS]... [options]
+
 Options:
-  -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f
+  -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f; also
+                               reads Service, EndpointSlice, Endpoints, Pod, Secret, Namespace
   -n, --namespace <ns>         namespace for resources that name none (default: default)
       --gateway-labels k=v,..  serve only Gateways whose selector matches these labels (default: all)
       --port-map 80=8080,...   bind a Gateway server port on another local port
       --credentials-dir <dir>  TLS credentials for credentialName: <dir>/<name>/tls.crt, tls.key[, ca.crt]
-                               (and <dir>/<name>-cacert/ca.crt), as a mounted Kubernetes Secret
+                               (and <dir>/<name>-cacert/ca.crt), as a mounted Kubernetes Secret;
+                               a Secret <name> given with -f is used first
       --strict                 refuse dangling references (missing Gateway, subset, host) as errors
       --access-log json|text|off   access log format on stdout (default: json)
       --log-level <level>      trace|debug|info|warn|error, system log on stderr (default: info)
@@ -34,7 +51,13 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
-${TELEMETRY_USAGE}  -h, --help
+      --kubernetes             read Istio resources, Services, Pods, EndpointSlices and the gateway
+                               namespace's TLS Secrets from the Kubernetes API server (list + watch)
+      --kubeconfig <file>      with --kubernetes: kubeconfig (default: $KUBECONFIG, ~/.kube/config,
+                               then the in-cluster service account)
+      --watch-namespace <ns>   with --kubernetes: watch only this namespace (repeatable; default all)
+${TELEMETRY_USAGE}${DOWNSTREAM_USAGE}      --version                print the version and exit
+  -h, --help
 `;
 
 /** Parses `k=v,k2=v2`. @throws Error naming the bad entry. */
@@ -106,19 +129,31 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
   }
+  if (command === '--version' || command === 'version') {
+    process.stdout.write(`meshgate ${MESHGATE_VERSION}\n`);
+    return 0;
+  }
   let values: ReturnType<typeof parse>['values'];
   try {
     values = parse(rest).values;
   } catch (err) {
-    process.stderr.write(`meshgate: ${(err as Error).message}\n\n${USAGE}`);
+    const unknown = /^Unknown option '-{1,2}([^']+)'/.exec((err as Error).message)?.[1];
+    const hint = unknown !== undefined ? suggestFlag(unknown, Object.keys(CLI_OPTIONS)) : undefined;
+    const mean = hint !== undefined ? ` (did you mean --${hint}?)` : '';
+    process.stderr.write(`meshgate: ${(err as Error).message}${mean}\n\n${USAGE}`);
     return 2;
+  }
+  if (values.version) {
+    process.stdout.write(`meshgate ${MESHGATE_VERSION}\n`);
+    return 0;
   }
   if (values.help) {
     process.stdout.write(USAGE);
     return 0;
   }
   const paths = values.filename ?? [];
-  if (paths.length === 0) {
+  const kubernetes = command === 'run' && values.kubernetes === true;
+  if (paths.length === 0 && !kubernetes) {
     process.stderr.write(`meshgate ${command}: at least one -f <file|dir> is required\n\n${USAGE}`);
     return 2;
   }
@@ -145,12 +180,12 @@ async function main(argv: string[]): Promise<number> {
   };
 
   if (command === 'validate') {
-    const result = await validateConfig(paths, pipeline);
+    const result = await validateConfig([new FileSource(paths)], pipeline);
     for (const d of result.diagnostics) process.stdout.write(`${formatDiagnostic(d)}\n`);
     const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
     const warnings = result.diagnostics.filter((d) => d.severity === 'warning').length;
     process.stdout.write(
-      `${result.resources.length} resources, ${errors} error(s), ${warnings} warning(s)\n`,
+      `${result.resources.length} resources, ${result.objects.length} Kubernetes objects, ${errors} error(s), ${warnings} warning(s)\n`,
     );
     return hasErrors(result.diagnostics) ? 1 : 0;
   }
@@ -161,21 +196,59 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`meshgate: --access-log must be json, text or off\n`);
       return 2;
     }
+    const level = values['log-level'] ?? 'info';
+    if (!(LOG_LEVEL_NAMES as readonly string[]).includes(level)) {
+      process.stderr.write(
+        `meshgate: --log-level: "${level}" must be one of ${LOG_LEVEL_NAMES.join(', ')}\n`,
+      );
+      return 2;
+    }
     let telemetry: GatewayOptions['telemetry'];
+    let drain: ReturnType<typeof parseDrainOptions>;
+    let maxConnectionsPerListener: number | undefined;
     try {
       telemetry = parseTelemetryOptions(values);
+      drain = parseDrainOptions(values);
+      maxConnectionsPerListener = parseMaxConnections(values);
     } catch (err) {
       process.stderr.write(`meshgate: ${(err as Error).message}\n`);
       return 2;
     }
     // The system log goes to stderr and the access log to stdout, as Envoy in Istio does: the two
     // streams never interleave, and `kubectl logs`-style readers can tell them apart.
-    const log = pino(
-      { level: values['log-level'] ?? 'info', base: { component: 'meshgate' } },
-      pino.destination(2),
-    );
+    const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
+    let kube: KubernetesSetup | undefined;
+    if (kubernetes) {
+      try {
+        kube = await setUpKubernetes(
+          {
+            kubeconfig: values.kubeconfig,
+            watchNamespaces: values['watch-namespace'],
+            credentialsDir: values['credentials-dir'],
+            gatewayLabels,
+          },
+          log,
+        );
+      } catch (err) {
+        process.stderr.write(`meshgate: ${(err as Error).message}\n`);
+        return 2;
+      }
+    }
     const started = await Gateway.start(
-      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
+      {
+        ...pipeline,
+        paths,
+        accessLog,
+        watch: !values['no-watch'],
+        telemetry,
+        maxConnectionsPerListener,
+        ...(kube && {
+          sources: [kube.source],
+          gatewayLabels: kube.gatewayLabels,
+          credentialsDir: kube.credentialsDir,
+          reloadDebounce: kube.reloadDebounce,
+        }),
+      },
       log,
     );
     if (!started.ok) {
@@ -192,13 +265,17 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGHUP', () => void gw.reload());
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
-        log.info({ signal: sig }, 'shutting down');
+        log.info({ drainMs: drain.drainMs, timeoutMs: drain.timeoutMs, signal: sig }, 'shutting down');
         resolve();
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
-    await gw.close();
+    // Readiness 503 now; listeners accept for the drain duration with Connection: close, then open
+    // connections get the drain timeout and are closed: exit is bounded whatever the clients do.
+    // The sources (the Kubernetes informers) are closed too.
+    await gw.shutdown(drain);
+    log.info('drained; exiting');
     return 0;
   }
 
@@ -206,27 +283,31 @@ async function main(argv: string[]): Promise<number> {
   return 2;
 }
 
+/** The flags of `run` and `validate`; "did you mean" suggestions come from this table too. */
+const CLI_OPTIONS = {
+  filename: { type: 'string', short: 'f', multiple: true },
+  namespace: { type: 'string', short: 'n' },
+  'gateway-labels': { type: 'string' },
+  'port-map': { type: 'string' },
+  'credentials-dir': { type: 'string' },
+  strict: { type: 'boolean' },
+  'access-log': { type: 'string' },
+  'log-level': { type: 'string' },
+  'no-watch': { type: 'boolean' },
+  'mesh-port': { type: 'string' },
+  'outbound-traffic-policy': { type: 'string' },
+  'dns-server': { type: 'string' },
+  kubernetes: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+  'watch-namespace': { type: 'string', multiple: true },
+  ...TELEMETRY_ARG_OPTIONS,
+  ...DOWNSTREAM_ARG_OPTIONS,
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+} as const;
+
 function parse(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: false,
-    options: {
-      filename: { type: 'string', short: 'f', multiple: true },
-      namespace: { type: 'string', short: 'n' },
-      'gateway-labels': { type: 'string' },
-      'port-map': { type: 'string' },
-      'credentials-dir': { type: 'string' },
-      strict: { type: 'boolean' },
-      'access-log': { type: 'string' },
-      'log-level': { type: 'string' },
-      'no-watch': { type: 'boolean' },
-      'mesh-port': { type: 'string' },
-      'outbound-traffic-policy': { type: 'string' },
-      'dns-server': { type: 'string' },
-      ...TELEMETRY_ARG_OPTIONS,
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  return parseArgs({ args, allowPositionals: false, options: CLI_OPTIONS });
 }
 
 main(process.argv.slice(2)).then(

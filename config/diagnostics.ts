@@ -38,16 +38,34 @@ export const Codes = {
   ConflictingMeshGatewayVirtualServiceHosts: 'IST0109',
   /** A destination without port to a service with more than one port. */
   VirtualServiceDestinationPortSelectorRequired: 'IST0112',
+  /** DestinationRule TLS SIMPLE/MUTUAL without `caCertificates` (rule level). */
+  NoServerCertificateVerificationDestinationLevel: 'IST0128',
+  /** DestinationRule TLS SIMPLE/MUTUAL without `caCertificates` (port level). */
+  NoServerCertificateVerificationPortLevel: 'IST0129',
+  /** A VirtualService rule no request can reach. */
+  VirtualServiceUnreachableRule: 'IST0130',
+  /** A match that duplicates or is covered by an earlier one. */
+  VirtualServiceIneffectiveMatch: 'IST0131',
   /** None of the VS hosts is served by the referenced Gateway. */
   VirtualServiceHostNotFoundInGateway: 'IST0132',
   /** Validation warning (deprecated fields, legacy formats). */
   SchemaWarning: 'IST0133',
+  /** A ServiceEntry without addresses has a TCP (or unset protocol) port. */
+  ServiceEntryAddressesRequired: 'IST0134',
+  /** Gateways for the same workloads share a certificate. */
+  GatewayDuplicateCertificate: 'IST0138',
   /** Two Gateways on one port share a host. */
   ConflictingGateways: 'IST0145',
+  /** A VirtualService references a Gateway generated for a Kubernetes Gateway. */
+  ReferencedInternalGateway: 'IST0165',
+  /** A Gateway's `credentialName` names a Secret that lacks the keys it needs. */
+  InvalidGatewayCredential: 'IST0161',
   /** A subset selects no endpoint. */
   DestinationRuleSubsetNotSelectPods: 'IST0173',
   /** A DestinationRule host matches no service. */
   UnknownDestinationRuleHost: 'IST0174',
+  /** ServiceEntries give one host and port conflicting protocols. */
+  ConflictingServiceEntryProtocol: 'IST0177',
   /** YAML that does not parse, or a document that is not a Kubernetes object. */
   YamlSyntax: 'MG0001',
   /** A document of a kind meshgate does not serve (skipped). */
@@ -60,11 +78,22 @@ export const Codes = {
   DuplicateServerHost: 'MG0005',
   /** Servers on one port whose protocols cannot share a listener (later one skipped). */
   PortProtocolConflict: 'MG0006',
+  /** A Kubernetes core kind (Service, Pod, …) in an apiVersion meshgate does not serve (skipped). */
+  KubeApiVersionNotServed: 'MG0020',
+  /** A Kubernetes Service with no ready endpoint in the input: requests to it get 503 UH. */
+  ServiceWithoutEndpoints: 'MG0021',
+  /** An EndpointSlice or Endpoints object for a Service not in the input (ignored). */
+  EndpointsWithoutService: 'MG0022',
 } as const;
 
 /** Formats one diagnostic as a single line: `error IST0106 VirtualService/default/x (file.yaml#2:14) spec.http[0]: message`. */
 export function formatDiagnostic(d: Diagnostic): string {
-  const where = d.source ? ` (${d.source.file}#${d.source.docIndex}:${d.source.line})` : '';
+  // Objects from the API server have no line (0): their `file` already names kind/ns/name@version.
+  const where = !d.source
+    ? ''
+    : d.source.line === 0
+      ? ` (${d.source.file})`
+      : ` (${d.source.file}#${d.source.docIndex}:${d.source.line})`;
   const what = d.resource ? ` ${d.resource}` : '';
   const path = d.path ? ` ${d.path}:` : '';
   return `${d.severity} ${d.code}${what}${where}${path} ${d.message}`;

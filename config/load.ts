@@ -8,6 +8,8 @@ import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document, ty
 import { Codes, type Diagnostic } from './diagnostics.js';
 import { API_VERSIONS, KINDS, resourceKey, type Kind, type Provenance, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
+import { isKubeKind, kubeKey, KUBE_API_VERSIONS, type KubeKind, type KubeObject } from './kube-resources.js';
+import type { RawDocument, SourceSnapshot } from './sources/source.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
 export interface LoadOptions {
@@ -19,7 +21,12 @@ export interface LoadOptions {
 export interface LoadResult {
   /** Istio networking resources in file order, then document order ("creation order"). */
   resources: Resource[];
-  /** `MG0001` (syntax, not an object), `MG0002` (skipped kind), `MG0003` (duplicate), `MG0004` (unreadable). */
+  /** Kubernetes core objects (Service, EndpointSlice, Endpoints, Pod, Secret, Namespace), same order. */
+  objects: KubeObject[];
+  /**
+   * `MG0001` (syntax, not an object), `MG0002` (skipped kind), `MG0003` (duplicate), `MG0004`
+   * (unreadable), `MG0020` (core kind in an apiVersion not served).
+   */
   diagnostics: Diagnostic[];
 }
 
@@ -36,20 +43,7 @@ const CONFIG_FILE = /\.(ya?ml|json)$/;
  * for the diagnostics. Never rejects: unreadable paths become `MG0004` errors.
  */
 export async function loadConfig(paths: readonly string[], opts: LoadOptions): Promise<LoadResult> {
-  const loader = new Loader(opts);
-  for (const path of paths) {
-    for (const file of await loader.expand(path)) {
-      let text: string;
-      try {
-        text = await readFile(file, 'utf8');
-      } catch (err) {
-        loader.unreadable(file, err);
-        continue;
-      }
-      loader.addText(text, file);
-    }
-  }
-  return loader.result();
+  return translateDocuments(await readConfigFiles(paths), opts);
 }
 
 /**
@@ -57,9 +51,47 @@ export async function loadConfig(paths: readonly string[], opts: LoadOptions): P
  * diagnostics. Never throws.
  */
 export function loadText(text: string, file: string, opts: LoadOptions): LoadResult {
-  const loader = new Loader(opts);
-  loader.addText(text, file);
-  return loader.result();
+  return translateDocuments(parseConfigText(text, file), opts);
+}
+
+/**
+ * The reading half of {@link loadConfig}: files and directories → decoded documents with
+ * provenance, plus `MG0001`/`MG0004` diagnostics. What the `files` source delivers. Never rejects.
+ */
+export async function readConfigFiles(paths: readonly string[]): Promise<SourceSnapshot> {
+  const reader = new DocumentReader();
+  for (const path of paths) {
+    for (const file of await reader.expand(path)) {
+      let text: string;
+      try {
+        text = await readFile(file, 'utf8');
+      } catch (err) {
+        reader.unreadable(file, err);
+        continue;
+      }
+      reader.addText(text, file);
+    }
+  }
+  return reader.result();
+}
+
+/** The reading half of {@link loadText}. Never throws. */
+export function parseConfigText(text: string, file: string): SourceSnapshot {
+  const reader = new DocumentReader();
+  reader.addText(text, file);
+  return reader.result();
+}
+
+/**
+ * The translating half, shared by every source: decoded documents → typed resources. Checks each
+ * is a Kubernetes object, unpacks Lists, keeps the served kinds (Istio networking and the
+ * Kubernetes core kinds of `kube-objects.ts`), reports the rest and replaces duplicates. The
+ * source's own diagnostics come first. Never throws.
+ */
+export function translateDocuments(input: SourceSnapshot, opts: LoadOptions): LoadResult {
+  const translator = new Translator(opts, [...input.diagnostics]);
+  for (const doc of input.documents) translator.addObject(doc.object, doc.source, '', doc.itemLines);
+  return translator.result();
 }
 
 /** YAML 1.1 tags minus those kubectl's parser does not apply to plain scalars. */
@@ -69,16 +101,13 @@ function kubectlTags(tags: Tags): Tags {
   );
 }
 
-/** Accumulates resources and diagnostics over all files of one load, so duplicates span files. */
-class Loader {
-  private readonly resources: Resource[] = [];
+/** Accumulates decoded documents and reading problems over all files of one read. */
+class DocumentReader {
+  private readonly documents: RawDocument[] = [];
   private readonly diagnostics: Diagnostic[] = [];
-  private readonly seen = new Map<string, Provenance>();
 
-  constructor(private readonly opts: LoadOptions) {}
-
-  result(): LoadResult {
-    return { resources: this.resources, diagnostics: this.diagnostics };
+  result(): SourceSnapshot {
+    return { documents: this.documents, diagnostics: this.diagnostics };
   }
 
   /** The files a command-line path stands for; an unreadable path is reported and yields none. */
@@ -160,15 +189,35 @@ class Loader {
         const items = isMap(doc.contents) ? doc.contents.get('items', true) : undefined;
         return isSeq(items) ? items.items.map((n) => lineOf(isNode(n) ? n.range?.[0] : undefined)) : [];
       };
-      this.addObject(value, { file, docIndex, line: docLine }, '', itemLines);
+      this.documents.push({ object: value, source: { file, docIndex, line: docLine }, itemLines });
     });
+  }
+
+  private syntax(source: Provenance, message: string): void {
+    this.diagnostics.push({ severity: 'error', code: Codes.YamlSyntax, layer: 'schema', source, message });
+  }
+}
+
+/** Accumulates resources and diagnostics over all documents of one load, so duplicates span files. */
+class Translator {
+  private readonly resources: Resource[] = [];
+  private readonly objects: KubeObject[] = [];
+  private readonly seen = new Map<string, Provenance>();
+
+  constructor(
+    private readonly opts: LoadOptions,
+    private readonly diagnostics: Diagnostic[],
+  ) {}
+
+  result(): LoadResult {
+    return { resources: this.resources, objects: this.objects, diagnostics: this.diagnostics };
   }
 
   /**
    * One decoded document (or List item): checks it is a Kubernetes object, unpacks Lists, keeps the
    * served kinds and reports the rest.
    */
-  private addObject(value: unknown, source: Provenance, where: string, itemLines?: () => number[]): void {
+  addObject(value: unknown, source: Provenance, where: string, itemLines?: () => readonly number[]): void {
     const at = `${source.file}:${source.line}${where}`;
     if (!isRecord(value)) {
       this.syntax(
@@ -204,6 +253,10 @@ class Loader {
       typeof meta.namespace === 'string' && meta.namespace !== ''
         ? meta.namespace
         : this.opts.defaultNamespace;
+    if (isKubeKind(kind as string)) {
+      this.addKubeObject(value, meta, namespace, source);
+      return;
+    }
     const key = `${kind as string}/${namespace}/${name as string}`;
     const served = servedKind(apiVersion as string, kind as string);
     if (typeof served === 'string') {
@@ -225,25 +278,59 @@ class Loader {
       spec: (value.spec ?? {}) as Resource['spec'],
       source,
     };
-    const first = this.seen.get(key);
-    if (first) {
-      // Like `kubectl apply -f a -f b`: the later definition replaces the earlier one (in place, so
-      // "creation order" stays that of the first definition).
+    this.keep(key, source, this.resources, resource, resourceKey);
+  }
+
+  /** A Kubernetes core object: kept whole (its fields are read defensively), or reported. */
+  private addKubeObject(
+    value: Record<string, unknown>,
+    meta: Record<string, unknown>,
+    namespace: string,
+    source: Provenance,
+  ): void {
+    const kind = value.kind as KubeKind;
+    const object = {
+      ...value,
+      metadata: { ...meta, namespace: kind === 'Namespace' ? '' : namespace },
+      source,
+    } as KubeObject;
+    const key = kubeKey(object);
+    const served = KUBE_API_VERSIONS[kind];
+    if (value.apiVersion !== served) {
       this.diagnostics.push({
         severity: 'warning',
-        code: Codes.DuplicateResource,
+        code: Codes.KubeApiVersionNotServed,
         layer: 'reference',
         resource: key,
         source,
-        message: `${key} is defined again in ${source.file}: this definition replaces the one in ${first.file} (document ${first.docIndex}, line ${first.line}), as kubectl apply would`,
+        message: `skipped ${key}: apiVersion ${JSON.stringify(value.apiVersion)} is not served for ${kind} (use ${served})`,
       });
-      const i = this.resources.findIndex((r) => resourceKey(r) === key);
-      if (i >= 0) this.resources[i] = resource;
-      this.seen.set(key, source);
       return;
     }
+    this.keep(key, source, this.objects, object, kubeKey);
+  }
+
+  /**
+   * Adds `item` under `key`. Like `kubectl apply -f a -f b`, a later definition replaces the
+   * earlier one (in place, so "creation order" stays that of the first definition), with a warning.
+   */
+  private keep<T>(key: string, source: Provenance, list: T[], item: T, keyOf: (x: T) => string): void {
+    const first = this.seen.get(key);
     this.seen.set(key, source);
-    this.resources.push(resource);
+    if (!first) {
+      list.push(item);
+      return;
+    }
+    this.diagnostics.push({
+      severity: 'warning',
+      code: Codes.DuplicateResource,
+      layer: 'reference',
+      resource: key,
+      source,
+      message: `${key} is defined again in ${source.file}: this definition replaces the one in ${first.file} (document ${first.docIndex}, line ${first.line}), as kubectl apply would`,
+    });
+    const i = list.findIndex((x) => keyOf(x) === key);
+    if (i >= 0) list[i] = item;
   }
 
   private syntax(source: Provenance, message: string): void {

@@ -249,55 +249,75 @@ export function buildMeshListener(input: MeshListenerInput): MeshListenerResult 
   const claimed = new Map<string, string>();
   const meshVss = input.virtualServices.filter(isMeshBound);
 
-  // 1. Mesh-bound VirtualServices.
-  for (const vs of meshVss) {
-    const ns = vs.metadata.namespace;
-    const vsKey = `${ns}/${vs.metadata.name}`;
-    if (!vs.spec.http || vs.spec.http.length === 0) continue;
-    const byPort = new Map<number, RouteEntry[]>();
-    (vs.spec.hosts ?? []).forEach((h, hi) => {
-      const fqdn = resolveShortName(h, ns);
-      let ports: number[];
-      if (isWildcard(fqdn)) {
-        ports = [80];
-        for (const s of registry.services) if (hostCovers(fqdn, s.hostname)) ports.push(...httpPorts(s));
-      } else {
-        const svc = registry.lookup(fqdn);
-        ports = svc ? httpPorts(svc) : [80];
-      }
-      for (const port of new Set(ports)) {
-        const key = `${fqdn}:${port}`;
-        const owner = claimed.get(key);
-        if (owner !== undefined) {
-          if (owner !== vsKey) {
-            diagnostics.push({
-              severity: 'warning',
-              code: Codes.ConflictingMeshGatewayVirtualServiceHosts,
-              layer: 'reference',
-              resource: resourceKey(vs),
-              source: vs.source,
-              path: `spec.hosts[${hi}]`,
-              message: `host ${fqdn} port ${port} is already routed for the mesh by VirtualService ${owner}; this VirtualService is ignored for it (first wins)`,
-            });
-          }
-          continue;
-        }
-        let routes = byPort.get(port);
-        if (!routes) {
-          routes = compileHttpRoutes(vs, { gateway: 'mesh', serverPort: port, resolve });
-          byPort.set(port, routes);
-        }
-        if (routes.length === 0) continue;
-        claimed.set(key, vsKey);
-        const vhost: VirtualHost = Object.freeze({
-          name: key,
-          domains: [`${fqdn}:${port}`],
-          routes: Object.freeze([...routes.filter((r) => !r.catchAll), ...routes.filter((r) => r.catchAll)]),
-          requireTls: false,
-        });
-        hosts.push({ vhost, names: meshHostNames(fqdn), port });
-      }
+  // 1. Mesh-bound VirtualServices: exact hosts first, then wildcards most specific first, so a
+  // service takes the VirtualService whose host names it most closely (Istio's sidecar vhosts).
+  const compiledByVs = new Map<Resource<'VirtualService'>, Map<number, RouteEntry[]>>();
+  const routesFor = (vs: Resource<'VirtualService'>, port: number): RouteEntry[] => {
+    let byPort = compiledByVs.get(vs);
+    if (!byPort) compiledByVs.set(vs, (byPort = new Map()));
+    let routes = byPort.get(port);
+    if (!routes) {
+      routes = compileHttpRoutes(vs, { gateway: 'mesh', serverPort: port, resolve });
+      byPort.set(port, routes);
+    }
+    return routes;
+  };
+  const vsHosts = meshVss
+    .filter((vs) => vs.spec.http !== undefined && vs.spec.http.length > 0)
+    .flatMap((vs) =>
+      (vs.spec.hosts ?? []).map((h, hi) => ({ vs, hi, fqdn: resolveShortName(h, vs.metadata.namespace) })),
+    );
+  const specificity = (fqdn: string): number => (isWildcard(fqdn) ? -1 / (fqdn.length + 1) : 0);
+  vsHosts.sort((a, b) => specificity(b.fqdn) - specificity(a.fqdn)); // stable: creation order kept
+  const addHost = (vs: Resource<'VirtualService'>, fqdn: string, port: number): boolean => {
+    const routes = routesFor(vs, port);
+    if (routes.length === 0) return false;
+    const key = `${fqdn}:${port}`;
+    claimed.set(key, `${vs.metadata.namespace}/${vs.metadata.name}`);
+    const vhost: VirtualHost = Object.freeze({
+      name: key,
+      domains: [key],
+      routes: Object.freeze([...routes.filter((r) => !r.catchAll), ...routes.filter((r) => r.catchAll)]),
+      requireTls: false,
     });
+    hosts.push({ vhost, names: meshHostNames(fqdn), port });
+    return true;
+  };
+  for (const { vs, hi, fqdn } of vsHosts) {
+    const vsKey = `${vs.metadata.namespace}/${vs.metadata.name}`;
+    let ports: number[];
+    if (isWildcard(fqdn)) {
+      ports = [80];
+      for (const svc of registry.services) {
+        if (isWildcard(svc.hostname) || !hostCovers(fqdn, svc.hostname)) continue;
+        // A covered service answers with this VirtualService unless a more specific one claimed it.
+        for (const port of httpPorts(svc)) {
+          ports.push(port);
+          if (!claimed.has(`${svc.hostname}:${port}`)) addHost(vs, svc.hostname, port);
+        }
+      }
+    } else {
+      const svc = registry.lookup(fqdn);
+      ports = svc ? httpPorts(svc) : [80];
+    }
+    for (const port of new Set(ports)) {
+      const owner = claimed.get(`${fqdn}:${port}`);
+      if (owner !== undefined) {
+        if (owner !== vsKey) {
+          diagnostics.push({
+            severity: 'warning',
+            code: Codes.ConflictingMeshGatewayVirtualServiceHosts,
+            layer: 'reference',
+            resource: resourceKey(vs),
+            source: vs.source,
+            path: `spec.hosts[${hi}]`,
+            message: `host ${fqdn} port ${port} is already routed for the mesh by VirtualService ${owner}; this VirtualService is ignored for it (first wins)`,
+          });
+        }
+        continue;
+      }
+      addHost(vs, fqdn, port);
+    }
   }
 
   // 2. Default routes for registered services without a mesh VirtualService.

@@ -1,49 +1,33 @@
 /**
- * The service registry without Kubernetes: services and their endpoints come from ServiceEntries
- * (and WorkloadEntries they select), the way Istio describes VMs and external services.
+ * The service registry: services and their endpoints from Kubernetes Services (with their
+ * EndpointSlices, Endpoints or Pods; see `kube-services.ts`) and from ServiceEntries (and the
+ * WorkloadEntries they select), the way Istio aggregates its Kubernetes and ServiceEntry registries.
  */
-import { ofKind, type Resource, type ServicePort } from './resources.js';
+import { ofKind, type Resource } from './resources.js';
+import type { RegistryEndpoint, Service, ServiceRegistry } from './service.js';
+import type { KubeObject } from './kube-resources.js';
+import { buildKubeServices } from './kube-services.js';
 import { hostCovers, isWildcard, resolveShortName } from '../routes/host-names.js';
 
-/** One workload instance behind a service. */
-export interface RegistryEndpoint {
-  /** IP or DNS name (DNS names are resolved at connect time). */
-  readonly address: string;
-  /** Port number per ServiceEntry port name (`endpoints[].ports`); missing names use the port's targetPort/number. */
-  readonly ports: Readonly<Record<string, number>>;
-  readonly labels: Readonly<Record<string, string>>;
-  /** Relative load-balancing weight (`endpoints[].weight`), default 1. */
-  readonly weight: number;
-}
-
-/** A service: one ServiceEntry host. */
-export interface Service {
-  /** Fully qualified host, e.g. `reviews.default.svc.cluster.local` or `httpbin.org`. */
-  readonly hostname: string;
-  /** Namespace of the ServiceEntry that declared it. */
-  readonly namespace: string;
-  readonly ports: readonly ServicePort[];
-  readonly resolution: 'NONE' | 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'DYNAMIC_DNS';
-  readonly location: 'MESH_EXTERNAL' | 'MESH_INTERNAL';
-  readonly endpoints: readonly RegistryEndpoint[];
-  /** `ServiceEntry/ns/name` that declared it. */
-  readonly source: string;
-}
-
-/** Read-only lookups over the services of one snapshot. */
-export interface ServiceRegistry {
-  /** Exact host first, then the most specific wildcard ServiceEntry host covering it. */
-  lookup(fqdn: string): Service | undefined;
-  readonly services: readonly Service[];
-}
+export type { RegistryEndpoint, Service, ServiceRegistry } from './service.js';
 
 /**
- * Builds the registry from ServiceEntries (document order = creation order; the first SE to declare
- * a host wins, as Istio keeps the oldest). `resolution: DNS` or `NONE` without endpoints gets one
- * endpoint per host whose address is the host itself, resolved when a connection is made.
+ * Builds the registry from Kubernetes Services, then ServiceEntries (document order = creation
+ * order). A host is served by the first declaration: a Kubernetes Service before any ServiceEntry
+ * (Istio's aggregate registry lists the Kubernetes registry first), then the oldest ServiceEntry.
+ * `resolution: DNS` or `NONE` without endpoints gets one endpoint per host whose address is the
+ * host itself, resolved when a connection is made.
+ *
+ * @param objects Kubernetes core objects of the same input (Services, EndpointSlices, Endpoints, Pods).
  */
-export function buildRegistry(resources: readonly Resource[]): ServiceRegistry {
+export function buildRegistry(
+  resources: readonly Resource[],
+  objects: readonly KubeObject[] = [],
+): ServiceRegistry {
   const exact = new Map<string, Service>();
+  for (const { service } of buildKubeServices(objects)) {
+    if (!exact.has(service.hostname)) exact.set(service.hostname, service);
+  }
   const wildcards: Service[] = [];
   const workloads = ofKind(resources, 'WorkloadEntry');
   for (const se of ofKind(resources, 'ServiceEntry')) {

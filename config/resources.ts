@@ -81,6 +81,8 @@ export interface HTTPRouteDestination {
 
 export interface HTTPRedirect {
   uri?: string;
+  /** Replaces the matched `uri.prefix` in the Location path (Envoy `prefix_rewrite`). */
+  prefixRewrite?: string;
   authority?: string;
   port?: number;
   derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';

@@ -5,6 +5,8 @@
 import type { Diagnostic } from './diagnostics.js';
 import { Codes } from './diagnostics.js';
 import { ofKind, resourceKey, type Resource, type Server } from './resources.js';
+import { ofKubeKind, type KubeObject } from './kube-resources.js';
+import { secretLookup } from '../tls/credentials.js';
 import { buildRegistry, labelsMatch, type ServiceRegistry } from './registry.js';
 import { ClusterResolver, type Cluster } from './cluster.js';
 import { compileHttpRoutes, type HttpCompileContext } from '../routes/compile-http.js';
@@ -110,9 +112,12 @@ export function listenerKindOf(server: Server): ListenerKind {
 export function buildSnapshot(
   resources: readonly Resource[],
   opts: SnapshotOptions = {},
+  objects: readonly KubeObject[] = [],
 ): { snapshot: Snapshot; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
-  const registry = buildRegistry(resources);
+  resources = orderByCreation(resources);
+  const registry = buildRegistry(resources, objects);
+  const secrets = secretLookup(ofKubeKind(objects, 'Secret'));
   const resolver = new ClusterResolver(registry, resources);
   const gateways = ofKind(resources, 'Gateway').filter(
     (g) => !opts.gatewayLabels || labelsMatch(g.spec.selector ?? {}, opts.gatewayLabels),
@@ -174,10 +179,11 @@ export function buildSnapshot(
         virtualServices,
         resolver,
         credentialsDir: opts.credentialsDir,
+        secrets,
         buildHttpRoutes: (server, name) =>
           new RouteConfiguration(
             name,
-            buildHttpRouteConfiguration(g.port, [server], virtualServices, resolver).virtualHosts,
+            buildHttpRouteConfiguration(g.port, [server], virtualServices, resolver, true).virtualHosts,
           ),
       });
       diagnostics.push(...l4.diagnostics);
@@ -230,16 +236,40 @@ export function buildSnapshot(
 }
 
 /**
+ * Orders resources as Istio orders conflicting configuration (pilot `sortConfigByCreationTime`):
+ * by `metadata.creationTimestamp` (absent = the zero time, first), then name, then namespace. So
+ * which of two conflicting resources wins does not depend on file order. Returns a new array.
+ */
+export function orderByCreation<R extends Resource>(resources: readonly R[]): R[] {
+  const keyed = resources.map((r) => {
+    const t = Date.parse(r.metadata.creationTimestamp ?? '');
+    return { r, t: Number.isNaN(t) ? 0 : t };
+  });
+  keyed.sort(
+    (a, b) =>
+      a.t - b.t ||
+      compareStrings(a.r.metadata.name, b.r.metadata.name) ||
+      compareStrings(a.r.metadata.namespace, b.r.metadata.namespace),
+  );
+  return keyed.map((k) => k.r);
+}
+
+function compareStrings(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
  * Builds `http.<port>`: for every server on the port and every VirtualService bound to its Gateway
  * (document order), the intersection of server hosts (namespace-filtered) with VS hosts gives the
  * virtual host domains; routes of several VSs on one domain are concatenated and catch-all routes
- * moved last (Istio `SortVHostRoutes`).
+ * moved last (Istio `SortVHostRoutes`). `tls`: the server terminates TLS (the scheme redirects keep).
  */
 export function buildHttpRouteConfiguration(
   port: number,
   servers: readonly BoundServer[],
   virtualServices: readonly Resource<'VirtualService'>[],
   resolver: ClusterResolver,
+  tls = false,
 ): RouteConfiguration {
   const byDomain = new Map<string, { routes: RouteEntry[]; requireTls: boolean; seen: Set<string> }>();
   const compiled = new Map<string, RouteEntry[]>();
@@ -266,6 +296,7 @@ export function buildHttpRouteConfiguration(
         const ctx: HttpCompileContext = {
           gateway,
           serverPort: port,
+          tls,
           resolve: (dest, ns, defaultPort) => resolver.resolve(dest, ns, defaultPort),
         };
         routes = compileHttpRoutes(vs, ctx);
@@ -277,9 +308,19 @@ export function buildHttpRouteConfiguration(
           vh = { routes: [], requireTls: server.tls?.httpsRedirect === true, seen: new Set() };
           byDomain.set(d, vh);
         }
+        if (server.tls?.httpsRedirect === true) vh.requireTls = true;
         if (vh.seen.has(vsKey)) continue;
         vh.seen.add(vsKey);
         vh.routes.push(...routes);
+      }
+    }
+    if (server.tls?.httpsRedirect === true) {
+      // Every host of an httpsRedirect server redirects, routed by a VirtualService or not (Istio
+      // adds a route-less `require_tls` virtual host for the others).
+      for (const { host } of serverHosts) {
+        const vh = byDomain.get(host);
+        if (vh) vh.requireTls = true;
+        else byDomain.set(host, { routes: [], requireTls: true, seen: new Set() });
       }
     }
   }

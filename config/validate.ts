@@ -262,6 +262,13 @@ function isHeaderName(name: string): boolean {
   return HTTP_TOKEN.test(name);
 }
 
+const PSEUDO_HEADERS = new Set([':method', ':scheme', ':authority', ':path', ':status']);
+
+/** A match header name: an HTTP token, a pseudo-header, or a JWT claim (`@request.auth.claims.x`). */
+function isMatchHeaderName(name: string): boolean {
+  return isHeaderName(name) || PSEUDO_HEADERS.has(name) || name.startsWith('@request.auth.claims');
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Gateway
 
@@ -620,9 +627,10 @@ function validateHttpRoute(v: Validator, route: HTTPRoute, p: string, ctx: VsCon
       for (const [name, sm] of entries(m[f])) {
         const np = fieldPath(`${mp}.${f}`, name);
         if (f !== 'queryParams') {
+          // Any header token is accepted (matched case-insensitively, as HTTP names are).
           if (name === '') v.error(np, 'header name must not be empty');
-          else if (name !== name.toLowerCase())
-            v.error(np, `header name ${JSON.stringify(name)} must be lowercase`);
+          else if (!isMatchHeaderName(name))
+            v.error(np, `${JSON.stringify(name)} is not a valid header name`);
         }
         checkStringMatch(v, np, sm, true);
       }

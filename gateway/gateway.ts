@@ -3,18 +3,20 @@
  * reloads: a new config is compiled off to the side and swapped in only when it is good; a bad one
  * is rejected whole with its diagnostics, and the last good snapshot keeps serving.
  */
-import { watch, type FSWatcher } from 'node:fs';
 import type { Logger } from 'pino';
 import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
+import { FileSource } from '../config/sources/files.js';
+import type { ConfigSource } from '../config/sources/source.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { DnsCache } from '../upstream/dns.js';
 import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
 import { Observability, type ObservabilityOptions, type PortBindError } from '../admin/observability.js';
-import { ListenerManager, type ListenerBindError } from './listener-manager.js';
+import { ConnectionDrain } from './connection-drain.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS, ListenerManager, type ListenerBindError } from './listener-manager.js';
 import type { ProxyContext } from './http-stream.js';
 import { CertStore } from '../tls/cert-store.js';
 import { createTlsListenerFactory } from './tls-listener.js';
@@ -23,18 +25,50 @@ import { createTcpListenerFactory } from './tcp-proxy.js';
 export interface GatewayOptions extends PipelineOptions {
   /** `--dns-server`: resolve DNS endpoints and original destinations there (default: system resolver). */
   readonly dnsServer?: { readonly host: string; readonly port: number };
-  /** `-f` paths: files or directories. */
+  /** Clock of the DNS cache, in ms (tests inject one to expire TTLs); default `Date.now`. */
+  readonly dnsClock?: () => number;
+  /** `-f` paths: files or directories (read by a `files` source, first among {@link sources}). */
   readonly paths: readonly string[];
+  /** Further configuration sources (the Kubernetes API server), read after the `-f` paths; closed with the gateway. */
+  readonly sources?: readonly ConfigSource[];
   readonly accessLog: AccessLogFormat;
   /** Replaces the stdout access log (tests capture records with it). */
   readonly accessLogger?: AccessLogger;
-  /** Reload when a config file changes (and on SIGHUP, wired by the CLI). */
+  /** Reload when a source reports a change (and on SIGHUP, wired by the CLI). */
   readonly watch?: boolean;
+  /** Reload debounce, ms: quiet time after the last change, and the longest a change waits (default 200 / 10 000). */
+  readonly reloadDebounce?: { readonly quietMs: number; readonly maxMs: number };
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
+  /**
+   * Downstream connections one listener keeps open at most; more are refused at accept and counted as
+   * `listener.<name>.downstream_cx_overflow` (Envoy's listener connection limit). Default: no limit.
+   */
+  readonly maxConnectionsPerListener?: number;
   /** Runs after the telemetry ports are up and the first snapshot is installed, before listeners bind (tests observe readiness here). */
   readonly beforeListen?: (gw: Gateway) => void | Promise<void>;
 }
+
+/**
+ * Graceful shutdown timing (`--drain-duration`, `--drain-timeout`).
+ * - `drainMs`: listeners keep accepting while every response closes its connection (Istio's
+ *   `terminationDrainDuration`, default 5 s): clients and load balancers move away without errors.
+ * - `timeoutMs`: then listeners stop accepting and open connections get this long to finish before
+ *   they are destroyed.
+ */
+export interface DrainOptions {
+  readonly drainMs: number;
+  readonly timeoutMs: number;
+}
+
+/** Istio's `terminationDrainDuration` default, ms. */
+export const DEFAULT_DRAIN_MS = 5_000;
+/**
+ * Deadline for in-flight requests after the drain, ms. Envoy's `--drain-time-s` (600 s) and Istio's
+ * `drainDuration` (45 s) would outlast Kubernetes' default 30 s `terminationGracePeriodSeconds` and end in
+ * SIGKILL; 5 s drain + 20 s leaves 5 s for the access log and spans to flush.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = DEFAULT_CLOSE_TIMEOUT_MS;
 
 export type StartResult =
   | { ok: true; gateway: Gateway }
@@ -54,14 +88,21 @@ export class Gateway {
   readonly listeners: ListenerManager;
   /** Metrics, tracing, admin and health ports (issue 6). */
   readonly observability: Observability;
-  private watchers: FSWatcher[] = [];
+  /** Where the config comes from: the `-f` files, then {@link GatewayOptions.sources}. */
+  readonly sources: readonly ConfigSource[];
+  private watching = false;
   private reloadTimer: NodeJS.Timeout | undefined;
+  private reloadPendingSince: number | undefined;
   private reloading: Promise<boolean> | undefined;
+  /** Set once shutdown began: no reload may bind listeners again. */
+  private closing = false;
+  private sourcesClosed: Promise<void> | undefined;
 
   private constructor(
     readonly opts: GatewayOptions,
     readonly log: Logger,
   ) {
+    this.sources = [...(opts.paths.length > 0 ? [new FileSource(opts.paths)] : []), ...(opts.sources ?? [])];
     this.accessLog =
       opts.accessLogger ??
       createAccessLogger(opts.accessLog, 1, {
@@ -69,7 +110,7 @@ export class Gateway {
         onDrop: (lines) => this.stats.inc('access_log.dropped_lines', lines),
       });
     this.clusters = new ClusterManager({
-      dns: new DnsCache({ server: opts.dnsServer }),
+      dns: new DnsCache({ server: opts.dnsServer, now: opts.dnsClock }),
       onWarning: (message) => log.warn(message),
     });
     this.observability = new Observability(opts.telemetry ?? {}, this);
@@ -79,8 +120,11 @@ export class Gateway {
       stats: this.stats,
       observer: this.observability.observer,
       tracing: this.observability.tracer,
+      drain: new ConnectionDrain(),
     };
-    this.listeners = new ListenerManager(ctx, log);
+    this.listeners = new ListenerManager(ctx, log, {
+      maxConnectionsPerListener: opts.maxConnectionsPerListener,
+    });
     // TLS (HTTPS terminate, PASSTHROUGH) and TCP servers; certificates shared and watched process-wide.
     this.listeners.register('TLS', createTlsListenerFactory({ certs: new CertStore(log) }));
     this.listeners.register('TCP', createTcpListenerFactory());
@@ -98,7 +142,7 @@ export class Gateway {
       await gw.close();
       return { ok: false, diagnostics: [], bindErrors: [], portErrors };
     }
-    const result = await compileConfig(opts.paths, opts);
+    const result = await compileConfig(gw.sources, opts);
     gw.report(result);
     if (!result.snapshot) {
       await gw.close();
@@ -113,7 +157,7 @@ export class Gateway {
       return { ok: false, diagnostics: result.diagnostics, bindErrors };
     }
     gw.observability.markListenersBound();
-    if (opts.watch) gw.watchFiles();
+    if (opts.watch) await gw.watchSources();
     return { ok: true, gateway: gw };
   }
 
@@ -149,7 +193,9 @@ export class Gateway {
     if (this.reloading) return this.reloading.then(() => this.reload());
     this.reloading = (async () => {
       try {
-        const result = await compileConfig(this.opts.paths, this.opts);
+        if (this.closing) return false;
+        const result = await compileConfig(this.sources, this.opts);
+        if (this.closing) return false;
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
@@ -178,34 +224,80 @@ export class Gateway {
     return this.reloading;
   }
 
-  private watchFiles(): void {
-    for (const p of this.opts.paths) {
+  /** Subscribes to every source's `change` events; a source that cannot watch is logged, not fatal. */
+  private async watchSources(): Promise<void> {
+    this.watching = true;
+    for (const source of this.sources) {
+      source.on('change', this.onSourceChange);
+      source.on('error', (err) => this.log.warn({ source: source.name, err: err.message }, 'config source'));
       try {
-        const w = watch(p, () => this.scheduleReload());
-        w.on('error', () => undefined);
-        this.watchers.push(w);
+        await source.start();
       } catch (err) {
-        this.log.warn({ path: p, err: (err as Error).message }, 'cannot watch config path');
+        this.log.warn({ source: source.name, err: (err as Error).message }, 'config source cannot watch');
       }
     }
   }
 
-  /** Debounces bursts of file events (editors write in several steps). */
+  private readonly onSourceChange = (): void => this.scheduleReload();
+
+  /**
+   * Debounces bursts of source events into one reload: `quietMs` after the last event, but never
+   * later than `maxMs` after the first one (istiod's PILOT_DEBOUNCE_AFTER / PILOT_DEBOUNCE_MAX), so
+   * a steady trickle of changes cannot starve reloads.
+   */
   scheduleReload(): void {
+    const { quietMs, maxMs } = this.opts.reloadDebounce ?? { quietMs: 200, maxMs: 10_000 };
+    const now = Date.now();
+    this.reloadPendingSince ??= now;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => {
-      this.reloadTimer = undefined;
-      void this.reload();
-    }, 200);
+    this.reloadTimer = setTimeout(
+      () => {
+        this.reloadTimer = undefined;
+        this.reloadPendingSince = undefined;
+        void this.reload();
+      },
+      Math.max(0, Math.min(quietMs, this.reloadPendingSince + maxMs - now)),
+    );
   }
 
-  /** Stops listeners, watchers and pools; flushes the access log. */
-  async close(): Promise<void> {
+  /**
+   * Graceful shutdown (SIGTERM): readiness turns 503 at once; for `drainMs` the listeners keep
+   * accepting while every response closes its connection; then {@link close} with `timeoutMs`.
+   * Always ends: whatever is still open at the deadline is destroyed.
+   */
+  async shutdown(
+    drain: DrainOptions = { drainMs: DEFAULT_DRAIN_MS, timeoutMs: DEFAULT_DRAIN_TIMEOUT_MS },
+  ): Promise<void> {
+    void this.stopReloads();
     this.observability.beginDrain();
-    for (const w of this.watchers) w.close();
-    this.watchers = [];
+    this.listeners.beginDrain();
+    if (drain.drainMs > 0) await new Promise<void>((r) => setTimeout(r, drain.drainMs));
+    await this.close(drain.timeoutMs);
+  }
+
+  /** Stops watching and reloading, then closes every source (once, however often it is called). */
+  private stopReloads(): Promise<void> {
+    if (this.sourcesClosed) return this.sourcesClosed;
+    this.closing = true;
+    if (this.watching) for (const source of this.sources) source.off('change', this.onSourceChange);
+    this.watching = false;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    await this.listeners.close();
+    this.reloadTimer = undefined;
+    // Also unwatched sources: reading may have opened connections (the API server's).
+    this.sourcesClosed = Promise.all(this.sources.map((s) => s.close().catch(() => undefined))).then(
+      () => undefined,
+    );
+    return this.sourcesClosed;
+  }
+
+  /**
+   * Stops listeners (open connections get up to `timeoutMs`, then are destroyed), watchers and pools;
+   * flushes the access log.
+   */
+  async close(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
+    this.observability.beginDrain();
+    await this.stopReloads();
+    await this.listeners.close(timeoutMs);
     await this.clusters.close();
     // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.
     await this.observability.close();

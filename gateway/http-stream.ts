@@ -8,16 +8,24 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Listener } from '../config/snapshot.js';
-import type { RouteEntry, WeightedCluster, RequestView, CompiledMatch } from '../routes/route-table.js';
+import type {
+  RouteEntry,
+  WeightedCluster,
+  RequestView,
+  CompiledMatch,
+  HeaderMutation,
+} from '../routes/route-table.js';
 import type { AccessLogger, StreamRecord } from '../telemetry/access-log.js';
 import type { StatStore } from '../telemetry/stats.js';
 import type { StreamObserver } from '../telemetry/observer.js';
 import type { TraceInjector } from '../telemetry/tracing.js';
+import type { ConnectionDrain } from './connection-drain.js';
 import type { ClusterEndpoint } from '../config/cluster.js';
 import type { ClusterManager, ClusterState } from '../upstream/cluster-manager.js';
 import type { EndpointState } from '../upstream/endpoint-state.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { Admission, TicketState, type BreakerTicket } from '../upstream/circuit-breaker.js';
+import { applyEdgeRequestPolicy } from './http/edge-request.js';
 import { allowedOrigin, answerPreflight, applyCorsHeaders } from './cors.js';
 import { classifyUpstreamError, Replies, writeLocalReply, type LocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
@@ -54,6 +62,8 @@ export interface ProxyContext {
   readonly observer: StreamObserver;
   /** Trace propagation (issue 6); undefined when tracing is off, so the data path does no trace work. */
   readonly tracing?: TraceInjector;
+  /** Shutdown draining: told where each response starts (gateway/connection-drain.ts). */
+  readonly drain?: ConnectionDrain;
 }
 
 /** Largest request body buffered so the request can be retried (Envoy buffers retried bodies up to its limit), bytes. */
@@ -215,6 +225,11 @@ export class HttpStream {
   run(): void {
     const req = this.req;
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return this.reply(Replies.http10);
+    // ---- edge hook: header limits, fragment / duplicate Host / %00 → 4xx, BASE path normalization and
+    // internal x-envoy-* headers stripped, before anything reads the path (gateway/http/edge-request.ts).
+    const edgeReply = applyEdgeRequestPolicy(req, this.rt.listener.mesh === undefined);
+    if (edgeReply !== undefined) return this.reply(edgeReply);
+    // ---- end edge hook
     // HTTP/1.1 requires Host (RFC 9112 §3.2). Node rejects it before this point unless the server
     // opts out, as the mesh listener does so the refusal is access-logged.
     if (req.headers.host === undefined) return this.reply(Replies.badRequest);
@@ -240,12 +255,13 @@ export class HttpStream {
     };
     const rc = this.rt.listener.routeConfig;
     const m = rc?.route(view);
+    // Envoy `require_tls` is a virtual-host property: it redirects before (and without) a route.
+    if (m?.virtualHost?.requireTls && this.rt.scheme === 'http') {
+      return this.redirectTo(301, `https://${stripDefaultPort(authority)}${url}`);
+    }
     if (!m || !m.route) return this.reply(Replies.noRoute);
     const route = m.route;
     this.route = route;
-    if (m.virtualHost.requireTls && this.rt.scheme === 'http') {
-      return this.redirectTo(301, `https://${stripDefaultPort(authority)}${url}`);
-    }
     const cors = route.cors;
     if (cors !== undefined) {
       // Envoy's CORS filter runs before fault injection and the router (issue 5, gateway/cors.ts).
@@ -283,15 +299,13 @@ export class HttpStream {
     const action = route.action;
     switch (action.kind) {
       case 'redirect':
-        return this.redirect(action);
+        return this.redirect(action, match);
       case 'direct': {
         this.details = 'direct_response';
         const body = action.body;
-        const headers: Record<string, string | number> = {
-          server: 'istio-envoy',
-          'content-length': body?.length ?? 0,
-        };
+        const headers: HeaderObject = { server: 'istio-envoy', 'content-length': String(body?.length ?? 0) };
         if (body && body.length > 0) headers['content-type'] = 'text/plain';
+        if (route.responseHeaders) mutateHeaderObject(headers, route.responseHeaders);
         this.res.writeHead(action.status, headers);
         this.bytesSent = body?.length ?? 0;
         this.res.end(body);
@@ -400,8 +414,9 @@ export class HttpStream {
         out.push('x-envoy-original-path', this.url);
         path = np + query;
       }
-      if (rw.authority !== undefined) host = rw.authority;
     }
+    const hostRewrite = route.hostRewrite ?? wc.hostRewrite;
+    if (hostRewrite !== undefined) host = hostRewrite;
     if (route.requestHeaders) mutateHeaderList(out, route.requestHeaders);
     if (wc.requestHeaders) mutateHeaderList(out, wc.requestHeaders);
     out.push('host', host);
@@ -653,27 +668,33 @@ export class HttpStream {
     else this.res.destroy();
   };
 
-  private redirect(action: Extract<RouteEntry['action'], { kind: 'redirect' }>): void {
+  private redirect(
+    action: Extract<RouteEntry['action'], { kind: 'redirect' }>,
+    match: CompiledMatch | undefined,
+  ): void {
     const scheme = action.scheme ?? this.rt.scheme;
     let hostPort = action.authority ?? this.authority;
-    if (action.port !== undefined || action.deriveFromRequestPort) {
-      const port = action.port ?? this.rt.listener.port;
-      hostPort = `${stripPort(hostPort)}:${port}`;
-    } else if (action.scheme !== undefined && action.scheme !== this.rt.scheme) {
-      hostPort = stripDefaultPort(hostPort);
-    }
-    hostPort = stripDefaultPortFor(hostPort, scheme);
+    // The port was decided at compile time (derivePort, scheme defaults); none keeps the Host's own
+    // port, except that a switch of scheme drops the other scheme's default port.
+    if (action.port !== undefined) hostPort = `${stripPort(hostPort)}:${action.port}`;
+    else if (scheme !== this.rt.scheme) hostPort = stripDefaultPort(hostPort);
     let path = this.url;
-    if (action.uri !== undefined) {
-      const q = path.indexOf('?');
+    const q = path.indexOf('?');
+    if (action.prefixRewrite !== undefined) {
+      const p = q < 0 ? path : path.slice(0, q);
+      const rest = match?.uriPrefix !== undefined ? p.slice(match.uriPrefix.length) : '';
+      path = action.prefixRewrite + rest + (q < 0 ? '' : path.slice(q));
+    } else if (action.uri !== undefined) {
       path = action.uri.includes('?') || q < 0 ? action.uri : action.uri + path.slice(q);
     }
-    this.redirectTo(action.status, `${scheme}://${hostPort}${path}`);
+    this.redirectTo(action.status, `${scheme}://${hostPort}${path}`, this.route?.responseHeaders);
   }
 
-  private redirectTo(status: number, location: string): void {
+  private redirectTo(status: number, location: string, extra?: HeaderMutation): void {
     this.details = 'direct_response';
-    this.res.writeHead(status, { server: 'istio-envoy', location, 'content-length': 0 });
+    const headers: HeaderObject = { server: 'istio-envoy', location, 'content-length': '0' };
+    if (extra) mutateHeaderObject(headers, extra);
+    this.res.writeHead(status, headers);
     this.res.end();
   }
 
@@ -776,13 +797,6 @@ function stripPort(hostPort: string): string {
 
 function stripDefaultPort(hostPort: string): string {
   return hostPort.endsWith(':80') || hostPort.endsWith(':443') ? stripPort(hostPort) : hostPort;
-}
-
-function stripDefaultPortFor(hostPort: string, scheme: string): string {
-  if ((scheme === 'http' && hostPort.endsWith(':80')) || (scheme === 'https' && hostPort.endsWith(':443'))) {
-    return stripPort(hostPort);
-  }
-  return hostPort;
 }
 
 const GRPC_CODES: Record<string, string> = {

@@ -8,6 +8,7 @@ import type {
   Destination,
   HeaderOperations,
   HTTPMatchRequest,
+  HTTPRedirect,
   HTTPRetry,
   HTTPRoute,
   Resource,
@@ -38,6 +39,11 @@ export interface HttpCompileContext {
   readonly gateway: string;
   /** The Gateway server's `port.number` (what `match.port` is compared with). */
   readonly serverPort: number;
+  /**
+   * Whether the server terminates TLS (HTTPS): the scheme a redirect keeps when it names none, so
+   * `derivePort` can drop the scheme's default port as Istio does. Default false.
+   */
+  readonly tls?: boolean;
   /** Destination → cluster, shared across routes of the snapshot. */
   readonly resolve: (dest: Destination, namespace: string, defaultPort: number) => ResolvedDestination;
 }
@@ -104,6 +110,7 @@ export function compileHttpRoutes(vs: Resource<'VirtualService'>, ctx: HttpCompi
         fault: compileFault(rule),
         mirrors: compileMirrors(rule, ns, ctx),
         rewrite: compileRewrite(rule),
+        hostRewrite: routeHostRewrite(rule),
         requestHeaders: compileHeaderOps(rule.headers?.request),
         responseHeaders: compileHeaderOps(rule.headers?.response),
         cors: compileCors(rule.corsPolicy),
@@ -120,6 +127,8 @@ export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
   let uriPrefix: string | undefined;
   let uriCatchAll = true;
   const ignoreCase = m.ignoreUriCase === true;
+  // No `uri` condition: Istio emits Envoy `prefix: "/"`, so a prefix rewrite replaces that `/`.
+  if (!m.uri) uriPrefix = '/';
   if (m.uri) {
     if (m.uri.prefix !== undefined) {
       uriPrefix = m.uri.prefix;
@@ -227,18 +236,7 @@ function and(tests: ((r: RequestView) => boolean)[]): (r: RequestView) => boolea
 }
 
 function compileAction(rule: HTTPRoute, ns: string, ctx: HttpCompileContext): RouteAction {
-  if (rule.redirect) {
-    const r = rule.redirect;
-    return Object.freeze({
-      kind: 'redirect',
-      uri: r.uri,
-      authority: r.authority,
-      scheme: r.scheme,
-      port: r.port,
-      deriveFromRequestPort: r.derivePort === 'FROM_REQUEST_PORT',
-      status: r.redirectCode ?? 301,
-    });
-  }
+  if (rule.redirect) return compileRedirect(rule.redirect, ctx);
   if (rule.directResponse) {
     const b = rule.directResponse.body;
     const body =
@@ -259,6 +257,7 @@ function compileAction(rule: HTTPRoute, ns: string, ctx: HttpCompileContext): Ro
       Object.freeze({
         destination: ctx.resolve(d.destination, ns, ctx.serverPort),
         weight,
+        hostRewrite: headerAuthority(d.headers?.request),
         requestHeaders: compileHeaderOps(d.headers?.request),
         responseHeaders: compileHeaderOps(d.headers?.response),
       }),
@@ -268,14 +267,76 @@ function compileAction(rule: HTTPRoute, ns: string, ctx: HttpCompileContext): Ro
   return Object.freeze({ kind: 'forward', clusters: Object.freeze(clusters), totalWeight });
 }
 
-/** Compiles `headers.request|response`; `undefined` when there is nothing to do. */
+/**
+ * Compiles `headers.request|response`; `undefined` when there is nothing to do. `Host` and
+ * `:authority` are left out: Istio turns them into the route's authority rewrite
+ * (`headerAuthority`), never into a second Host header.
+ */
 export function compileHeaderOps(ops: HeaderOperations | undefined): HeaderMutation | undefined {
   if (!ops) return undefined;
-  const set = Object.entries(ops.set ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)] as const);
-  const add = Object.entries(ops.add ?? {}).map(([k, v]) => [k.toLowerCase(), String(v)] as const);
+  const pairs = (m: Record<string, string> | undefined) =>
+    Object.entries(m ?? {})
+      .map(([k, v]) => [k.toLowerCase(), String(v)] as const)
+      .filter(([k]) => !isAuthorityHeader(k));
+  const set = pairs(ops.set);
+  const add = pairs(ops.add);
   const remove = (ops.remove ?? []).map((k) => k.toLowerCase());
   if (set.length + add.length + remove.length === 0) return undefined;
   return Object.freeze({ set, add, remove });
+}
+
+function isAuthorityHeader(lowerName: string): boolean {
+  return lowerName === 'host' || lowerName === ':authority';
+}
+
+/**
+ * The authority a `headers.request` block sets (Istio `TranslateHeadersOperations`): `Host` or
+ * `:authority` (any case) in `set`, else in `add`; undefined when neither names it.
+ */
+export function headerAuthority(ops: HeaderOperations | undefined): string | undefined {
+  const find = (m: Record<string, string> | undefined): string | undefined => {
+    for (const [k, v] of Object.entries(m ?? {})) if (isAuthorityHeader(k.toLowerCase())) return String(v);
+    return undefined;
+  };
+  return ops ? (find(ops.set) ?? find(ops.add)) : undefined;
+}
+
+/**
+ * The route-level authority rewrite (Envoy `host_rewrite_literal`), in Istio's precedence:
+ * `rewrite.authority`, then the rule's `headers.request` authority, then (one destination only)
+ * that destination's. With several destinations each keeps its own, and the route's wins.
+ */
+function routeHostRewrite(rule: HTTPRoute): string | undefined {
+  const dests = rule.route ?? [];
+  return (
+    rule.rewrite?.authority ??
+    headerAuthority(rule.headers?.request) ??
+    (dests.length === 1 ? headerAuthority(dests[0]!.headers?.request) : undefined)
+  );
+}
+
+/**
+ * Compiles `redirect` (Istio `ApplyRedirect`): the port is decided here, per listener port as Istio
+ * generates routes: `derivePort: FROM_REQUEST_PORT` is the server (or service) port, and a port equal
+ * to the scheme's default (80 for http, 443 for https) is dropped, leaving the request's Host as sent.
+ */
+function compileRedirect(r: HTTPRedirect, ctx: HttpCompileContext): RouteAction {
+  let port: number | undefined;
+  if (r.port !== undefined || r.derivePort !== undefined) {
+    port = r.port ?? (r.derivePort === 'FROM_REQUEST_PORT' ? ctx.serverPort : undefined);
+    const scheme = r.scheme ?? (ctx.tls === true ? 'https' : 'http');
+    if ((port === 80 && scheme === 'http') || (port === 443 && scheme === 'https')) port = undefined;
+  }
+  return Object.freeze({
+    kind: 'redirect',
+    uri: r.uri,
+    prefixRewrite: r.prefixRewrite === '' ? undefined : r.prefixRewrite,
+    authority: r.authority,
+    scheme: r.scheme,
+    port,
+    deriveFromRequestPort: r.derivePort === 'FROM_REQUEST_PORT',
+    status: r.redirectCode ?? 301,
+  });
 }
 
 /** Envoy `retry_on` conditions Istio accepts (besides status codes): the compiler and the validator share it. */
@@ -378,13 +439,10 @@ function compileRewrite(rule: HTTPRoute): RewritePolicy | undefined {
   if (!rw) return undefined;
   let regex: RewritePolicy['regex'];
   if (rw.uriRegexRewrite?.match !== undefined) {
-    const r = compileRe2(rw.uriRegexRewrite.match, 'g', false);
+    const r = compileRe2(rw.uriRegexRewrite.match, '', false);
     if (r.ok) {
-      // RE2 substitution uses \1; JS uses $1 (a literal `$` must be doubled first, or `$&` etc. would expand).
-      regex = {
-        pattern: r.regex,
-        substitution: (rw.uriRegexRewrite.rewrite ?? '').replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1'),
-      };
+      // The substitution stays in RE2 syntax (`\1`): the compiled pattern reads it when replacing.
+      regex = { pattern: r.regex, substitution: rw.uriRegexRewrite.rewrite ?? '' };
     }
   }
   if (rw.uri === undefined && rw.authority === undefined && !regex) return undefined;

@@ -26,6 +26,7 @@ import {
 } from '../config/resources.js';
 import type { BoundServer } from '../config/snapshot.js';
 import { compileServerTls, type ServerTlsContext, type TerminatingMode } from '../tls/server-tls.js';
+import type { SecretLookup } from '../tls/credentials.js';
 import { intersectHosts, resolveGatewayRef, resolveShortName, splitServerHost } from './host-names.js';
 import type { RouteConfiguration } from './route-table.js';
 
@@ -164,6 +165,8 @@ export interface L4CompileInput {
   readonly resolver: ClusterResolver;
   /** `--credentials-dir` for `credentialName`. */
   readonly credentialsDir: string | undefined;
+  /** Secrets of the input for `credentialName` (looked up before `credentialsDir`). */
+  readonly secrets?: SecretLookup;
   /**
    * Builds the route table of one terminating HTTPS server under `name` (the snapshot's
    * `buildHttpRouteConfiguration` with just that server; injected so routes/ has no import cycle).
@@ -290,6 +293,8 @@ export function buildL4FilterChains(input: L4CompileInput): L4CompileResult {
     const compiled = compileServerTls(tls!, mode as TerminatingMode, {
       baseDir,
       credentialsDir: input.credentialsDir,
+      secrets: input.secrets,
+      namespace: gw?.metadata.namespace,
     });
     for (const w of compiled.warnings) warn(bs, L4Codes.TlsSettingAdjusted, 'tls', w);
     if (!compiled.context) {

@@ -5,6 +5,7 @@
  */
 import type { ResolvedDestination } from '../config/cluster.js';
 import type { CorsConfig } from './cors.js';
+import type { Re2Regex } from './regex.js';
 
 /** What matchers see of a request. Header names are lowercase (as Node delivers them). */
 export interface RequestView {
@@ -22,7 +23,11 @@ export interface RequestView {
 /** One compiled `HTTPMatchRequest`. */
 export interface CompiledMatch {
   readonly test: (r: RequestView) => boolean;
-  /** `uri.prefix` of this match, for `rewrite.uri` (Envoy prefix_rewrite replaces the matched prefix). */
+  /**
+   * The prefix this match matched, for `rewrite.uri` and `redirect.prefixRewrite` (Envoy
+   * `prefix_rewrite` replaces it): `uri.prefix`, or `/` when the match has no `uri` condition (Istio's
+   * implicit prefix); undefined for exact and regex URI matches (the whole path is replaced).
+   */
   readonly uriPrefix: string | undefined;
   /** Whether this match was a catch-all (no conditions, or prefix `/` / regex `.*` only). */
   readonly catchAll: boolean;
@@ -39,6 +44,11 @@ export interface HeaderMutation {
 export interface WeightedCluster {
   readonly destination: ResolvedDestination;
   readonly weight: number;
+  /**
+   * `Host`/`:authority` set by this destination's `headers.request` (Envoy weighted-cluster
+   * `host_rewrite_literal`); the route's `hostRewrite` wins over it.
+   */
+  readonly hostRewrite: string | undefined;
   readonly requestHeaders: HeaderMutation | undefined;
   readonly responseHeaders: HeaderMutation | undefined;
 }
@@ -77,7 +87,8 @@ export interface RewritePolicy {
   /** Replacement for the matched prefix (`rewrite.uri`). */
   readonly uri: string | undefined;
   readonly authority: string | undefined;
-  readonly regex: { readonly pattern: RegExp; readonly substitution: string } | undefined;
+  /** `uriRegexRewrite`: every match of `pattern` replaced by `substitution` (RE2 syntax, `\\1` a group). */
+  readonly regex: { readonly pattern: Re2Regex; readonly substitution: string } | undefined;
 }
 
 export type RouteAction =
@@ -89,11 +100,19 @@ export type RouteAction =
     }
   | {
       readonly kind: 'redirect';
+      /** Replaces the whole path, query kept (Envoy `path_redirect`). */
       readonly uri: string | undefined;
+      /** Replaces the matched prefix (Envoy redirect `prefix_rewrite`); wins over `uri`. */
+      readonly prefixRewrite: string | undefined;
       readonly authority: string | undefined;
       readonly scheme: string | undefined;
+      /**
+       * Envoy `port_redirect`, decided at compile time: `port`, or for `derivePort: FROM_REQUEST_PORT`
+       * the server/service port the routes were built for; undefined when it is the scheme's default
+       * (the Host keeps the port it was sent with, except a switch to https drops `:80`).
+       */
       readonly port: number | undefined;
-      /** `FROM_REQUEST_PORT` keeps the listener's port. */
+      /** `derivePort: FROM_REQUEST_PORT` was written (for config dumps; `port` already carries it). */
       readonly deriveFromRequestPort: boolean;
       readonly status: number;
     }
@@ -114,7 +133,15 @@ export interface RouteEntry {
   readonly fault: FaultPolicy | undefined;
   readonly mirrors: readonly MirrorPolicy[];
   readonly rewrite: RewritePolicy | undefined;
+  /**
+   * Upstream authority (Envoy route `host_rewrite_literal`): `rewrite.authority`, else a `Host` /
+   * `:authority` set or added by the rule's (or its single destination's) `headers.request`.
+   * Undefined keeps the request's Host; a picked cluster's own `hostRewrite` applies only then.
+   */
+  readonly hostRewrite: string | undefined;
+  /** Request header operations; never contains `host` (see `hostRewrite`). */
   readonly requestHeaders: HeaderMutation | undefined;
+  /** Response header operations, applied to upstream replies and to redirect / direct responses. */
   readonly responseHeaders: HeaderMutation | undefined;
   /** `corsPolicy` (Envoy CORS filter, answered by gateway/cors.ts); undefined when the rule has none. */
   readonly cors?: CorsConfig;
@@ -215,7 +242,7 @@ export class RouteConfiguration {
     for (let i = 0; i < routes.length; i++) {
       const route = routes[i]!;
       const ms = route.matches;
-      if (ms.length === 0) return { virtualHost: vh, route, match: undefined };
+      if (ms.length === 0) return { virtualHost: vh, route, match: IMPLICIT_PREFIX_MATCH };
       for (let j = 0; j < ms.length; j++) {
         if (ms[j]!.test(r)) return { virtualHost: vh, route, match: ms[j] };
       }
@@ -223,5 +250,12 @@ export class RouteConfiguration {
     return { virtualHost: vh, route: undefined, match: undefined };
   }
 }
+
+/** The match of a rule without conditions: Istio emits it as Envoy `prefix: "/"`. */
+const IMPLICIT_PREFIX_MATCH: CompiledMatch = Object.freeze({
+  test: () => true,
+  uriPrefix: '/',
+  catchAll: true,
+});
 
 const NO_ROUTE: RouteMatch = { virtualHost: undefined, route: undefined, match: undefined };

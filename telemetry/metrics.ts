@@ -81,9 +81,30 @@ export interface MetricsOptions {
   readonly workloadName?: string;
   /** Namespace of the gateway workload; default `istio-system`. */
   readonly workloadNamespace?: string;
+  /**
+   * Tells whether a downstream local address (`ip:port`) is the mesh (sidecar outbound) listener's.
+   * Its requests are labelled as a sidecar's outbound reports them: without service metadata
+   * (no cluster, `PassthroughCluster`, `BlackHoleCluster`) `destination_service` falls back to the
+   * Host header, which Istio turns off only for gateways and sidecar inbound (pilot
+   * `disableHostHeaderFallback`). Default: no mesh listener.
+   */
+  readonly isMeshListener?: (localAddress: string) => boolean;
 }
 
 const UNKNOWN = 'unknown';
+
+/** Istio's clusters without service metadata; `destination_service_name` names them. */
+const PASSTHROUGH = 'PassthroughCluster';
+const BLACKHOLE = 'BlackHoleCluster';
+/** The mesh listener's `REGISTRY_ONLY` refusal route (a direct response standing for BlackHoleCluster). */
+const BLOCK_ALL_ROUTE = 'block_all';
+
+/**
+ * Distinct Host-header destinations kept at most; later hosts count as `unknown`. The mesh listener
+ * binds loopback only, so hosts come from local workloads, but a bound keeps a runaway client from
+ * growing the series without limit.
+ */
+const MAX_HOST_FALLBACKS = 1024;
 
 /** Endpoints cached per cluster at most (original-destination clusters have one per target). */
 const MAX_CACHED_ENDPOINTS = 1024;
@@ -194,8 +215,12 @@ export class IstioMetrics {
   private readonly noCluster: DestinationSeries;
   private readonly httpSeries: HttpSeries[] = [];
   private readonly tcpSeries: TcpSeries[] = [];
+  private readonly isMesh: ((localAddress: string) => boolean) | undefined;
+  /** Host-header destinations of mesh-listener requests, by `<cluster name>|<host>`. */
+  private readonly hostFallbacks = new Map<string, DestinationSeries>();
 
   constructor(opts: MetricsOptions = {}) {
+    this.isMesh = opts.isMeshListener;
     const workload = opts.workloadName ?? 'istio-ingressgateway';
     const ns = opts.workloadNamespace ?? 'istio-system';
     this.source = Object.freeze({
@@ -223,7 +248,11 @@ export class IstioMetrics {
    * found) gives `destination_service="unknown"`, as gateways never fall back to the Host header.
    */
   onHttp(r: StreamRecord, cluster: Cluster | undefined, endpoint: ClusterEndpoint | undefined): void {
-    const dest = cluster === undefined ? this.noCluster : this.cached(cluster, endpoint);
+    const dest =
+      cluster !== undefined && cluster.name !== PASSTHROUGH
+        ? this.cached(cluster, endpoint)
+        : (this.meshFallback(r, cluster) ??
+          (cluster === undefined ? this.noCluster : this.cached(cluster, endpoint)));
     const s = dest.http(r.responseCode, r.responseFlags);
     s.requests++;
     s.duration.observe(r.durationMs);
@@ -327,10 +356,34 @@ export class IstioMetrics {
     return d;
   }
 
+  /**
+   * A mesh-listener request without service metadata: the sidecar's Host-header fallback
+   * (`destination_service` = the authority as sent; `destination_service_name` = the cluster's
+   * name for Passthrough/BlackHole, else the authority too). Undefined for gateway requests.
+   */
+  private meshFallback(r: StreamRecord, cluster: Cluster | undefined): DestinationSeries | undefined {
+    const local = r.downstreamLocalAddress;
+    const host = r.authority;
+    if (this.isMesh === undefined || local === undefined || host === undefined || host === '')
+      return undefined;
+    if (!this.isMesh(local)) return undefined;
+    const clusterName =
+      cluster !== undefined ? cluster.name : r.routeName === BLOCK_ALL_ROUTE ? BLACKHOLE : undefined;
+    const key = `${clusterName ?? ''}|${host}`;
+    let d = this.hostFallbacks.get(key);
+    if (d === undefined) {
+      if (this.hostFallbacks.size >= MAX_HOST_FALLBACKS) return undefined;
+      d = this.destinationFor(undefined, undefined, { service: host, name: clusterName ?? host });
+      this.hostFallbacks.set(key, d);
+    }
+    return d;
+  }
+
   /** Derives the destination labels (slow path: once per cluster/endpoint per snapshot). */
   private destinationFor(
     cluster: Cluster | undefined,
     endpoint: ClusterEndpoint | undefined,
+    hostFallback?: { readonly service: string; readonly name: string },
   ): DestinationSeries {
     const app = endpoint?.labels['app'];
     const version = endpoint?.labels['version'];
@@ -342,6 +395,9 @@ export class IstioMetrics {
       const parts = serviceNameParts(cluster.service.hostname, cluster.service.namespace);
       serviceName = parts.name;
       serviceNamespace = parts.namespace;
+    } else if (hostFallback !== undefined) {
+      service = hostFallback.service;
+      serviceName = hostFallback.name;
     }
     const base: Labels = Object.freeze({
       ...this.source,

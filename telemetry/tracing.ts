@@ -1,8 +1,9 @@
 /**
- * Distributed tracing at the gateway, as Envoy's Zipkin tracer does it in Istio: every HTTP
- * request joins the caller's trace or starts one, the upstream request carries a new span id whose
- * parent is the caller's span, and sampled spans are exported as Zipkin v2 JSON (which Jaeger and
- * Zipkin both accept) to `--tracing-endpoint`.
+ * Distributed tracing at the gateway, as Envoy's tracers do it in Istio: every HTTP request joins
+ * the caller's trace or starts one, the upstream request carries a new span id whose parent is the
+ * caller's span, and sampled spans are exported to `--tracing-endpoint`, either as OTLP/HTTP
+ * protobuf (`/v1/traces`, Envoy's OpenTelemetry tracer; `otlp-exporter.ts`) or as Zipkin v2 JSON
+ * (`/api/v2/spans`; `zipkin-exporter.ts`). Jaeger takes both.
  *
  * Propagation (read in this order; the first valid context wins):
  * - B3 multi-header: `x-b3-traceid` (16 or 32 hex), `x-b3-spanid`, `x-b3-sampled` (`1`/`0`,
@@ -12,6 +13,13 @@
  * Upstream, meshgate sends B3 multi-headers (the trace id keeps its incoming width) and a
  * `traceparent` (64-bit ids left-padded to 128), plus `b3` when the caller used it. Without an
  * incoming decision, `--tracing-sampling` percent of new traces are sampled (Istio's default 1%).
+ *
+ * Span name and tags follow Envoy's downstream span in Istio: the name is the route's decorator
+ * operation (pilot `GetRouteOperation`: `<service host>:<port>/*` for a single-cluster route (here: the cluster that served the request),
+ * `<virtual service>:<listener port>/*` otherwise; without a route, Envoy's default `egress <host>`,
+ * gateway listeners being OUTBOUND), the tags are Envoy's (`http.method`, `http.url`,
+ * `http.status_code`, `upstream_cluster`, `response_flags`, `node_id`, `component: proxy`, ...).
+ * The path part of the operation is always `/*`: the matched `uri` is not known here.
  *
  * Cost: nothing when tracing is off (the data path's hook is an `undefined` check). When on, only
  * sampled requests allocate span state; export is batched on a timer, bounded (spans beyond the
@@ -23,10 +31,12 @@
  */
 import { randomFillSync } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { Pool } from 'undici';
 import type { StreamRecord } from './access-log.js';
+import { DEFAULT_TRACING_SERVICE, type SpanExporter, type SpanExportOptions } from './finished-span.js';
+import { OtlpExporter } from './otlp-exporter.js';
 import type { StatStore } from './stats.js';
 import { socketAddresses } from './socket-addresses.js';
+import { ZipkinExporter } from './zipkin-exporter.js';
 
 /** What the data path calls on the upstream request headers (`ProxyContext.tracing`). */
 export interface TraceInjector {
@@ -40,37 +50,40 @@ export interface TraceInjector {
   inject(out: string[], req: IncomingMessage, requestId: string, remote?: string): void;
 }
 
-/** Tracing settings (`--tracing-endpoint`, `--tracing-sampling`). */
-export interface TracingOptions {
-  /** Zipkin v2 collector URL, e.g. `http://127.0.0.1:9411/api/v2/spans`. */
-  readonly endpoint: string;
+/** Wire format of the span export (`--tracing-format`). */
+export type TracingFormat = 'otlp' | 'zipkin';
+
+/** Tracing settings (`--tracing-endpoint`, `--tracing-format`, `--tracing-sampling`). */
+export interface TracingOptions extends SpanExportOptions {
+  /** Export format; default: chosen from the endpoint's path ({@link tracingFormatOf}). */
+  readonly format?: TracingFormat;
   /** Percent (0-100) of new traces sampled when the caller sent no decision; default 1 (Istio). */
   readonly samplingPercent?: number;
-  /** Zipkin `localEndpoint.serviceName`; Istio uses `<workload>.<namespace>`. */
-  readonly serviceName?: string;
   /** `node_id` tag (Envoy node id). */
   readonly nodeId?: string;
-  /** How often queued spans are sent, ms; default 1000. */
-  readonly flushIntervalMs?: number;
-  /** Spans kept waiting for export at most; more are dropped; default 1000. */
-  readonly maxQueuedSpans?: number;
-  /** Spans per POST at most; default 100. */
-  readonly maxBatch?: number;
+  /**
+   * Tells whether a downstream local address (`ip:port`) belongs to the mesh (sidecar outbound)
+   * listener: its spans are CLIENT spans, as a sidecar's outbound spans are (Envoy: egress, no
+   * upstream span spawned); gateway spans are SERVER spans (Istio sets `spawn_upstream_span` for
+   * routers). Default: no mesh listener.
+   */
+  readonly isMeshListener?: (localAddress: string) => boolean;
 }
 
-/** A Zipkin v2 span (https://zipkin.io/zipkin-api/#/default/post_spans). Times in µs. */
-export interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  kind: 'CLIENT';
-  timestamp: number;
-  duration: number;
-  localEndpoint: { serviceName: string };
-  remoteEndpoint?: { ipv4?: string; ipv6?: string; port?: number };
-  tags: Record<string, string>;
-  debug?: true;
+/**
+ * The export format for an endpoint: `format` when given, else by path: `.../v1/traces` → OTLP,
+ * `.../spans` (Zipkin's `/api/v2/spans`) → Zipkin.
+ * @throws Error naming `--tracing-format` when the path says neither.
+ */
+export function tracingFormatOf(endpoint: string, format?: TracingFormat): TracingFormat {
+  if (format !== undefined) return format;
+  const path = new URL(endpoint).pathname.replace(/\/+$/, '');
+  if (path.endsWith('/v1/traces')) return 'otlp';
+  if (path.endsWith('/spans')) return 'zipkin';
+  throw new Error(
+    `--tracing-endpoint: cannot tell the format from the path "${path || '/'}" (OTLP ends in /v1/traces, ` +
+      'Zipkin in /api/v2/spans); add --tracing-format otlp|zipkin',
+  );
 }
 
 /** Header names the tracer owns on the upstream request (removed, then written fresh). */
@@ -189,15 +202,20 @@ export class Tracer implements TraceInjector {
   private readonly ids = new IdSource();
   private readonly open = new Map<string, PendingSpan>();
   private readonly samplingPercent: number;
-  private readonly serviceName: string;
   private readonly nodeId: string;
-  readonly exporter: ZipkinExporter;
+  private readonly isMesh: (localAddress: string) => boolean;
+  readonly format: TracingFormat;
+  readonly exporter: SpanExporter;
 
+  /** @throws Error when the endpoint's format cannot be told ({@link tracingFormatOf}). */
   constructor(opts: TracingOptions, stats: StatStore) {
     this.samplingPercent = Math.min(100, Math.max(0, opts.samplingPercent ?? 1));
-    this.serviceName = opts.serviceName ?? 'istio-ingressgateway.istio-system';
+    const serviceName = opts.serviceName ?? DEFAULT_TRACING_SERVICE;
     this.nodeId = opts.nodeId ?? '';
-    this.exporter = new ZipkinExporter(opts, stats);
+    this.isMesh = opts.isMeshListener ?? (() => false);
+    this.format = tracingFormatOf(opts.endpoint, opts.format);
+    const full = { ...opts, serviceName };
+    this.exporter = this.format === 'otlp' ? new OtlpExporter(full, stats) : new ZipkinExporter(full, stats);
   }
 
   inject(out: string[], req: IncomingMessage, requestId: string, remote?: string): void {
@@ -244,38 +262,42 @@ export class Tracer implements TraceInjector {
     if (p === undefined || p.remote !== r.downstreamRemoteAddress) return;
     this.open.delete(r.requestId);
     const code = r.responseCode;
+    const cluster = r.upstreamCluster ?? '-';
     const tags: Record<string, string> = {
       component: 'proxy',
       node_id: this.nodeId,
       'guid:x-request-id': r.requestId,
       'http.method': r.method,
-      'http.url': r.path,
+      'http.url': requestUrl(r),
       'http.protocol': r.protocol,
       'http.status_code': String(code),
+      downstream_cluster: '-',
       response_flags: r.responseFlags,
-      upstream_cluster: r.upstreamCluster ?? '-',
-      'upstream_cluster.name': r.upstreamCluster ?? '-',
+      upstream_cluster: cluster,
+      'upstream_cluster.name': cluster,
       request_size: String(r.bytesReceived),
       response_size: String(r.bytesSent),
     };
+    if (r.downstreamRemoteAddress !== undefined) tags['peer.address'] = hostOf(r.downstreamRemoteAddress);
+    if (r.upstreamHost !== undefined) tags['upstream_address'] = r.upstreamHost;
     if (r.routeName !== undefined) tags['route_name'] = r.routeName;
     if (r.userAgent !== undefined) tags['user_agent'] = r.userAgent;
-    if (code === 0 || code >= 500) tags['error'] = 'true';
-    const span: ZipkinSpan = {
+    const error = code === 0 || code >= 500;
+    if (error) tags['error'] = 'true';
+    const mesh = r.downstreamLocalAddress !== undefined && this.isMesh(r.downstreamLocalAddress);
+    this.exporter.add({
       traceId: p.traceId,
       id: p.id,
-      name: r.routeName ?? 'unknown',
-      kind: 'CLIENT',
-      timestamp: Math.round(r.startTime * 1000),
-      duration: Math.max(1, Math.round(r.durationMs * 1000)),
-      localEndpoint: { serviceName: this.serviceName },
+      parentId: p.parentId,
+      name: operationName(r),
+      kind: mesh ? 'CLIENT' : 'SERVER',
+      startTimeMs: r.startTime,
+      durationMs: r.durationMs,
       tags,
-    };
-    if (p.parentId !== undefined) span.parentId = p.parentId;
-    if (p.debug) span.debug = true;
-    const remote = r.upstreamHost !== undefined ? endpointOf(r.upstreamHost) : undefined;
-    if (remote) span.remoteEndpoint = remote;
-    this.exporter.add(span);
+      upstreamHost: r.upstreamHost,
+      debug: p.debug,
+      error,
+    });
   }
 
   /** Sends what is queued and stops the exporter. */
@@ -284,114 +306,43 @@ export class Tracer implements TraceInjector {
   }
 }
 
-/** `1.2.3.4:80` / `[::1]:80` → a Zipkin endpoint; undefined for DNS names. */
-function endpointOf(hostPort: string): ZipkinSpan['remoteEndpoint'] | undefined {
+/** `1.2.3.4:80` → `1.2.3.4`, `[::1]:80` → `::1`. */
+function hostOf(hostPort: string): string {
   const colon = hostPort.lastIndexOf(':');
-  if (colon < 0) return undefined;
-  const host = hostPort.slice(0, colon).replace(/^\[|\]$/g, '');
-  const port = Number(hostPort.slice(colon + 1));
-  if (/^\d+\.\d+\.\d+\.\d+$/.test(host)) return { ipv4: host, port };
-  if (host.includes(':')) return { ipv6: host, port };
-  return undefined;
+  return (colon < 0 ? hostPort : hostPort.slice(0, colon)).replace(/^\[|\]$/g, '');
 }
 
-/** Stat names (Envoy's `tracing.zipkin.*`). */
-const ZipkinStats = {
-  spansSent: 'tracing.zipkin.spans_sent',
-  spansDropped: 'tracing.zipkin.spans_dropped',
-  timerFlushed: 'tracing.zipkin.timer_flushed',
-  reportsSent: 'tracing.zipkin.reports_sent',
-  reportsDropped: 'tracing.zipkin.reports_dropped',
-  reportsFailed: 'tracing.zipkin.reports_failed',
-} as const;
+/** Envoy's `http.url` tag: `<scheme>://<authority><path>`. */
+function requestUrl(r: StreamRecord): string {
+  const scheme = r.requestedServerName !== undefined ? 'https' : 'http';
+  return `${scheme}://${r.authority ?? '-'}${r.path}`;
+}
+
+/** `outbound|<port>|<subset>|<host>` → `<host>:<port>`; undefined for other cluster names. */
+function serviceOfCluster(cluster: string | undefined): string | undefined {
+  if (cluster === undefined || !cluster.startsWith('outbound|')) return undefined;
+  const parts = cluster.split('|');
+  return parts.length === 4 && parts[3] !== '' ? `${parts[3]}:${parts[1]}` : undefined;
+}
 
 /**
- * Batches spans and POSTs them as a Zipkin v2 JSON array. One request in flight at a time; a full
- * queue drops new spans (`tracing.zipkin.spans_dropped`); a non-2xx answer drops the batch
- * (`reports_dropped`), a network error too (`reports_failed`). Never throws to the caller.
+ * Envoy's span name for a finished stream: the route decorator Istio sets (pilot
+ * `GetRouteOperation`): `<host>:<port>/*` when one `outbound|...` cluster served the route,
+ * `<virtual service name>:<listener port>/*` for other routes (redirects, direct responses, local
+ * replies); with no route, no decorator applies and Envoy's default for an egress listener stays:
+ * `egress <authority>`.
  */
-export class ZipkinExporter {
-  private queue: ZipkinSpan[] = [];
-  private inFlight: Promise<void> | undefined;
-  private readonly timer: NodeJS.Timeout;
-  private readonly pool: Pool;
-  private readonly path: string;
-  private readonly maxQueued: number;
-  private readonly maxBatch: number;
-  private closed = false;
-
-  /** @throws TypeError for an endpoint that is not an http(s) URL (the CLI checks it first). */
-  constructor(
-    opts: TracingOptions,
-    private readonly stats: StatStore,
-  ) {
-    const url = new URL(opts.endpoint);
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new TypeError(`tracing endpoint must be an http(s) URL: ${opts.endpoint}`);
-    }
-    this.path = `${url.pathname}${url.search}`;
-    this.pool = new Pool(url.origin, { connections: 2, headersTimeout: 10_000, bodyTimeout: 10_000 });
-    this.maxQueued = opts.maxQueuedSpans ?? 1000;
-    this.maxBatch = opts.maxBatch ?? 100;
-    this.timer = setInterval(() => {
-      if (this.queue.length === 0) return;
-      this.stats.inc(ZipkinStats.timerFlushed);
-      this.flush();
-    }, opts.flushIntervalMs ?? 1000);
-    this.timer.unref();
+export function operationName(r: StreamRecord): string {
+  const service = serviceOfCluster(r.upstreamCluster);
+  if (service !== undefined) return `${service}/*`;
+  if (r.routeName !== undefined) {
+    // Route names are `<namespace>/<virtual service>.<rule>`.
+    const slash = r.routeName.indexOf('/');
+    const dot = r.routeName.lastIndexOf('.');
+    const vs = r.routeName.slice(slash + 1, dot > slash ? dot : undefined);
+    const local = r.downstreamLocalAddress;
+    const port = local !== undefined ? local.slice(local.lastIndexOf(':') + 1) : '0';
+    return `${vs}:${port}/*`;
   }
-
-  /** Queues a span; @returns false when it was dropped (queue full or exporter closed). */
-  add(span: ZipkinSpan): boolean {
-    if (this.closed || this.queue.length >= this.maxQueued) {
-      this.stats.inc(ZipkinStats.spansDropped);
-      return false;
-    }
-    this.queue.push(span);
-    if (this.queue.length >= this.maxBatch) this.flush();
-    return true;
-  }
-
-  /** Starts sending one batch unless one is already on its way. */
-  flush(): void {
-    if (this.inFlight || this.queue.length === 0) return;
-    const batch = this.queue.splice(0, this.maxBatch);
-    this.inFlight = this.send(batch).finally(() => {
-      this.inFlight = undefined;
-      if (this.queue.length >= this.maxBatch) this.flush();
-    });
-  }
-
-  private async send(batch: ZipkinSpan[]): Promise<void> {
-    try {
-      const res = await this.pool.request({
-        path: this.path,
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(batch),
-      });
-      await res.body.dump();
-      if (res.statusCode >= 200 && res.statusCode < 300) {
-        this.stats.inc(ZipkinStats.reportsSent);
-        this.stats.inc(ZipkinStats.spansSent, batch.length);
-      } else {
-        this.stats.inc(ZipkinStats.reportsDropped);
-      }
-    } catch {
-      this.stats.inc(ZipkinStats.reportsFailed);
-    }
-  }
-
-  /** Sends the remaining spans (bounded: at most 2 s), then closes the connection pool. */
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.timer);
-    const deadline = Date.now() + 2000;
-    while (Date.now() < deadline && (this.inFlight || this.queue.length > 0)) {
-      if (!this.inFlight) this.flush();
-      await Promise.race([this.inFlight, new Promise((r) => setTimeout(r, 100))]);
-    }
-    await this.pool.destroy().catch(() => undefined);
-  }
+  return `egress ${r.authority ?? '-'}`;
 }

@@ -102,9 +102,9 @@ function entryKey(f: TlsFiles): string {
 }
 
 function readMaterial(files: TlsFiles, generation: number): CertMaterial {
-  const cert = readFileSync(files.certFile);
-  const key = readFileSync(files.keyFile);
-  const ca = files.caFile ? readFileSync(files.caFile) : undefined;
+  const cert = files.inline?.cert ?? readFileSync(files.certFile);
+  const key = files.inline?.key ?? readFileSync(files.keyFile);
+  const ca = files.inline ? files.inline.ca : files.caFile ? readFileSync(files.caFile) : undefined;
   // Parses the PEMs and checks the key against the certificate (throws otherwise).
   createSecureContext({ cert, key, ca });
   return new CertMaterial(files, cert, key, ca, generation);
@@ -184,6 +184,8 @@ export class CertStore {
 
   private watch(key: string, e: Entry): void {
     const f = e.files;
+    // Secret bytes come with the config; a changed Secret is a new config with new keys.
+    if (f.inline) return;
     const byDir = new Map<string, Set<string>>();
     for (const p of [f.certFile, f.keyFile, f.caFile]) {
       if (!p) continue;

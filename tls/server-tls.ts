@@ -5,7 +5,7 @@
  */
 import { getCiphers, type SecureVersion } from 'node:tls';
 import type { ServerTLSSettings } from '../config/resources.js';
-import { resolveServerCredentials, type TlsFiles } from './credentials.js';
+import { resolveServerCredentials, type CredentialLookup, type TlsFiles } from './credentials.js';
 
 /** The modes in which the gateway terminates TLS itself. */
 export type TerminatingMode = 'SIMPLE' | 'MUTUAL' | 'OPTIONAL_MUTUAL';
@@ -104,7 +104,7 @@ export function filterCipherSuites(names: readonly string[]): { ciphers: string[
 export function compileServerTls(
   settings: ServerTLSSettings,
   mode: TerminatingMode,
-  lookup: { baseDir: string; credentialsDir: string | undefined },
+  lookup: Omit<CredentialLookup, 'needCa'>,
 ): ServerTlsCompileResult {
   const warnings: string[] = [];
   const requestCert = mode !== 'SIMPLE';

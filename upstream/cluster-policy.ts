@@ -8,7 +8,7 @@
  * `connectionPool`/`outlierDetection` blocks (Envoy keeps a cluster whose config is unchanged), so a
  * reload does not forget ejections or let a burst past the limits.
  */
-import type { LoadBalancer } from './load-balancer.js';
+import type { LoadBalancer } from './load-balancer-contract.js';
 import type { Cluster } from '../config/cluster.js';
 import type { StatStore } from '../telemetry/stats.js';
 import { breakerLimits, CircuitBreaker } from './circuit-breaker.js';

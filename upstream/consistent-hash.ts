@@ -5,7 +5,7 @@
  * differ only in how they build the table and look a hash up.
  */
 import type { EndpointState } from './endpoint-state.js';
-import type { LoadBalancer } from './load-balancer.js';
+import type { LoadBalancer } from './load-balancer-contract.js';
 
 /**
  * A 32-bit string hash: FNV-1a over UTF-16 code units, then a multiply-xorshift finalizer so that

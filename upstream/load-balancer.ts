@@ -7,32 +7,11 @@
 import type { LbPolicy } from '../config/cluster.js';
 import type { LoadBalancerSettings } from '../config/resources.js';
 import type { EndpointState } from './endpoint-state.js';
+import type { LoadBalancer } from './load-balancer-contract.js';
 import { DEFAULT_MINIMUM_RING_SIZE, RingHash } from './ring-hash.js';
 import { DEFAULT_MAGLEV_TABLE_SIZE, Maglev } from './maglev.js';
 
-/** Chooses the endpoint of one try. */
-export interface LoadBalancer {
-  /**
-   * @param endpoints the candidates: the cluster's endpoints minus outlier-ejected ones. The cluster
-   *   replaces the array whenever the set changes, so a balancer may cache tables per array identity.
-   * @param exclude the endpoint of the previous try, avoided when another exists (Envoy's
-   *   previous-hosts retry predicate); consistent-hash balancers ignore it, as Istio configures.
-   * @param hash the request's unsigned 32-bit hash (`consistentHash` only; see hash-policy.ts);
-   *   other balancers ignore it.
-   * @returns the endpoint, or undefined when there is none (503 UH).
-   */
-  pick(
-    endpoints: readonly EndpointState[],
-    exclude?: EndpointState,
-    hash?: number,
-  ): EndpointState | undefined;
-
-  /**
-   * Precomputes what picks over `endpoints` need (consistent-hash tables), off the request path:
-   * called when a cluster state is built and when its healthy set changes. Optional.
-   */
-  prepare?(endpoints: readonly EndpointState[]): void;
-}
+export type { LoadBalancer } from './load-balancer-contract.js';
 
 /** Weighted random choice (endpoint weights honoured). */
 function weightedRandom(endpoints: readonly EndpointState[], total: number): EndpointState {

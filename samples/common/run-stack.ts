@@ -42,6 +42,11 @@ export interface StackSpec {
   readonly gatewayPort: number;
   /** Extra local ports the gateway will bind (checked to be free first), e.g. the mesh port. */
   readonly otherGatewayPorts?: readonly number[];
+  /**
+   * The environment variable that sets each gateway port (`GATEWAY_PORT`, `ADMIN_PORT`, ...), so a
+   * port found taken is reported with the variable to change.
+   */
+  readonly portEnv?: Readonly<Record<number, string>>;
   /** Lines printed once everything is up (how to try it). */
   readonly readyLines: readonly string[];
 }
@@ -122,9 +127,20 @@ export async function runStack(spec: StackSpec): Promise<number> {
     const busy = await Promise.all(ports.map(async (p) => ((await probePort(p.port)) ? p : undefined)));
     const taken = busy.filter((p) => p !== undefined);
     if (taken.length > 0) {
+      const env = spec.portEnv ?? {};
       throw new Error(
-        `port(s) already in use: ${taken.map((p) => `${p.port} (${p.who})`).join(', ')}; ` +
-          'is another copy running? Stop it, or choose other ports (GATEWAY_PORT=...)',
+        taken
+          .map((p) => {
+            const name = p.who === 'gateway' ? env[p.port] : undefined;
+            const fix =
+              name !== undefined
+                ? `set ${name} to a free port`
+                : p.who === 'gateway'
+                  ? 'choose another port (GATEWAY_PORT=...)'
+                  : 'stop what uses it';
+            return `port ${p.port} (${p.who}) is already in use: ${fix}`;
+          })
+          .join('\n') + '\n(is another copy running?)',
       );
     }
 

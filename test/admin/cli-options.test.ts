@@ -40,8 +40,17 @@ describe('telemetry CLI options', () => {
       prometheusPort: undefined,
       statusPort: 25020,
       healthPort: 0,
-      tracing: { endpoint: 'http://127.0.0.1:9411/api/v2/spans', samplingPercent: 12.5 },
+      tracing: { endpoint: 'http://127.0.0.1:9411/api/v2/spans', format: 'zipkin', samplingPercent: 12.5 },
     });
+  });
+
+  it.each([
+    [{ 'tracing-endpoint': 'http://jaeger:4318/v1/traces' }, 'otlp'],
+    [{ 'tracing-endpoint': 'http://jaeger:9411/api/v2/spans' }, 'zipkin'],
+    [{ 'tracing-endpoint': 'http://collector:8080/ingest', 'tracing-format': 'otlp' }, 'otlp'],
+    [{ 'tracing-endpoint': 'http://jaeger:4318/v1/traces', 'tracing-format': 'zipkin' }, 'zipkin'],
+  ])('tracing format of %o is %s', (values, format) => {
+    expect(parseTelemetryOptions(values).tracing?.format).toBe(format);
   });
 
   it.each([
@@ -55,6 +64,15 @@ describe('telemetry CLI options', () => {
       '--tracing-sampling: "101" must be a percentage 0-100',
     ],
     [{ 'tracing-sampling': '5' }, '--tracing-sampling needs --tracing-endpoint'],
+    [{ 'tracing-format': 'otlp' }, '--tracing-format needs --tracing-endpoint'],
+    [
+      { 'tracing-endpoint': 'http://x:4318/v1/traces', 'tracing-format': 'jaeger' },
+      '--tracing-format: "jaeger" must be otlp or zipkin',
+    ],
+    [
+      { 'tracing-endpoint': 'http://x:8080/ingest' },
+      '--tracing-endpoint: cannot tell the format from the path "/ingest"',
+    ],
   ])('rejects %o', (values, message) => {
     expect(() => parseTelemetryOptions(values)).toThrow(message);
   });

@@ -99,6 +99,13 @@ http:
           'spec.gateways[0]',
           'Referenced gateway not found: "istio-system/nope"',
         ],
+        [
+          'warning',
+          'IST0132',
+          'VirtualService/default/v',
+          'spec.gateways[0]',
+          'one or more host [www.example.com] defined in VirtualService default/v not found in Gateway istio-system/nope.',
+        ],
       ],
     ],
     [
@@ -111,6 +118,13 @@ http:
           'VirtualService/default/v',
           'spec.gateways[0]',
           'Referenced gateway not found: "default/gw"',
+        ],
+        [
+          'warning',
+          'IST0132',
+          'VirtualService/default/v',
+          'spec.gateways[0]',
+          'not found in Gateway default/gw.',
         ],
       ],
     ],
@@ -145,7 +159,7 @@ http:
           'IST0101',
           'VirtualService/default/v',
           'spec.http[0].route[0].destination.host',
-          'Referenced host not found: "ratings.default.svc.cluster.local"',
+          'Referenced host not found: "ratings"',
         ],
       ],
     ],
@@ -158,7 +172,7 @@ http:
           'IST0101',
           'VirtualService/default/v',
           'spec.http[0].route[0].destination.host',
-          '"multi.default.svc.cluster.local"',
+          'Referenced host not found: "multi"',
         ],
       ],
     ],
@@ -171,7 +185,7 @@ http:
           'IST0101',
           'VirtualService/default/v',
           'spec.http[0].mirror.host',
-          'Referenced host not found: "shadow.default.svc.cluster.local"',
+          'Referenced mirror host not found: "shadow"',
         ],
       ],
     ],
@@ -184,7 +198,7 @@ http:
           'IST0101',
           'VirtualService/default/v',
           'spec.http[0].route[0].destination.subset',
-          'Referenced host+subset in destinationrule not found: "reviews.default.svc.cluster.local+v9"',
+          'Referenced host+subset in destinationrule not found: "reviews+v9"',
         ],
       ],
     ],
@@ -212,7 +226,7 @@ http:
           'IST0101',
           'VirtualService/default/v',
           'spec.http[0].route[0].destination.port.number',
-          'Referenced host:port not found: "reviews.default.svc.cluster.local:8080"',
+          'Referenced host:port not found: "reviews:8080"',
         ],
       ],
     ],
@@ -225,7 +239,7 @@ http:
           'IST0112',
           'VirtualService/default/v',
           'spec.tcp[0].route[0].destination.port',
-          'exposes several ports (80, 9090)',
+          'that exposes multiple ports [80 9090]. Specifying a port in the destination is required to disambiguate.',
         ],
       ],
     ],
@@ -240,7 +254,7 @@ http:
           'IST0132',
           'VirtualService/default/v',
           'spec.gateways[0]',
-          'none of the hosts [www.example.org] is exposed by Gateway "istio-system/gw"',
+          'one or more host [www.example.org] defined in VirtualService default/v not found in Gateway istio-system/gw.',
         ],
       ],
     ],
@@ -252,22 +266,35 @@ http:
           'error',
           'IST0109',
           'VirtualService/default/a',
-          'spec.hosts[0]',
-          'VirtualService/default/a, VirtualService/default/b all define host "reviews.default.svc.cluster.local"',
+          'metadata.name',
+          'The VirtualServices default/a,default/b associated with mesh gateway define the same host */reviews.default.svc.cluster.local',
         ],
-        ['error', 'IST0109', 'VirtualService/default/b', 'spec.hosts[0]', 'merge them'],
+        [
+          'error',
+          'IST0109',
+          'VirtualService/default/b',
+          'metadata.name',
+          'merging the conflicting VirtualServices',
+        ],
       ],
     ],
     [
       'two Gateways sharing a host on one port',
-      `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw2}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: [a.example.com]\n  - port: {number: 81, name: http2, protocol: HTTP}\n    hosts: [a.example.com]`,
+      `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: gw2}\nspec:\n  selector: {istio: ingressgateway}\n  servers:\n  - port: {number: 80, name: http, protocol: HTTP}\n    hosts: ["*.example.com"]\n  - port: {number: 81, name: http2, protocol: HTTP}\n    hosts: ["*.example.com"]`,
       [
         [
           'error',
           'IST0145',
+          'Gateway/istio-system/gw',
+          'spec.servers[0]',
+          'Conflict with gateways default/gw2 (workload selector istio=ingressgateway, port 80, hosts *.example.com).',
+        ],
+        [
+          'error',
+          'IST0145',
           'Gateway/default/gw2',
-          'spec.servers[0].hosts[0]',
-          'conflicts with Gateway "istio-system/gw"',
+          'spec.servers[0]',
+          'Conflict with gateways istio-system/gw (workload selector istio=ingressgateway, port 80, hosts *.example.com).',
         ],
       ],
     ],
@@ -280,7 +307,7 @@ http:
           'IST0174',
           'DestinationRule/default/ratings',
           'spec.host',
-          'DestinationRule for host "ratings.default.svc.cluster.local" does not match any ServiceEntry host',
+          'The host ratings.default.svc.cluster.local defined in the DestinationRule does not match any services in the mesh.',
         ],
       ],
     ],
@@ -293,7 +320,7 @@ http:
           'IST0173',
           'DestinationRule/default/reviews3',
           'spec.subsets[1]',
-          'subset "v3" (labels version=v3) selects no endpoint of ServiceEntry/default/reviews',
+          'The Subset v3 defined in the DestinationRule does not select any pods. Which may lead to 503 UH (NoHealthyUpstream). (labels version=v3, endpoints of ServiceEntry/default/reviews)',
         ],
       ],
     ],
@@ -330,7 +357,7 @@ spec:
     expect(ds.map((d) => [d.code, d.path])).toEqual([['IST0173', 'spec.subsets[1]']]);
   });
 
-  it('reports the three mistakes of a bad Bookinfo with file, resource and field path', async () => {
+  it('reports the three mistakes of a bad Bookinfo with file, resource and field path (the missing Gateway also exposes no host)', async () => {
     const dir = 'test/fixtures/config/bookinfo-bad';
     const { resources, diagnostics } = await loadConfig([dir], opts);
     const all = [...diagnostics, ...validateResources(resources), ...analyzeResources(resources)];
@@ -360,16 +387,91 @@ spec:
         message: 'Referenced gateway not found: "default/bookinfo-gw"',
       },
       {
+        code: 'IST0132',
+        severity: 'warning',
+        file: `${dir}/virtual-services.yaml`,
+        resource: 'VirtualService/default/bookinfo',
+        path: 'spec.gateways[0]',
+        message:
+          'one or more host [*] defined in VirtualService default/bookinfo not found in Gateway default/bookinfo-gw.',
+      },
+      {
         code: 'IST0101',
         severity: 'error',
         file: `${dir}/virtual-services.yaml`,
         resource: 'VirtualService/default/reviews',
         path: 'spec.http[1].route[0].destination.subset',
-        message:
-          'Referenced host+subset in destinationrule not found: "reviews.default.svc.cluster.local+v9"',
+        message: 'Referenced host+subset in destinationrule not found: "reviews+v9"',
       },
     ]);
     expect(all.find((d) => d.resource === 'VirtualService/default/reviews')!.source!.line).toBe(22);
+  });
+
+  describe('a * ServiceEntry only covers the hosts it can serve', () => {
+    const dest = vs(
+      'hosts: [www.example.com]\nhttp:\n- route:\n  - destination: {host: nowhere.example.net}',
+    );
+    const notFound = [['IST0101', 'spec.http[0].route[0].destination.host']];
+    const run = (se: string) => {
+      const loaded = loadText(`${WORLD}---\n${se}---\n${dest}`, 'a.yaml', opts);
+      const invalid = new Set(
+        validateResources(loaded.resources).flatMap((d) =>
+          d.severity === 'error' && d.layer === 'schema' && d.resource ? [d.resource] : [],
+        ),
+      );
+      return analyzeResources(loaded.resources, { invalid })
+        .filter((d) => d.resource === 'VirtualService/default/v')
+        .map((d) => [d.code, d.path]);
+    };
+    const se = (meta: string, spec: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {${meta}}\nspec: {${spec}}\n`;
+
+    it.each([
+      [
+        'a `*` host (fails validation)',
+        se('name: all', 'hosts: ["*"], resolution: NONE, ports: [{number: 80, name: http, protocol: HTTP}]'),
+      ],
+      [
+        'a wildcard that fails validation',
+        se(
+          'name: dns',
+          'hosts: ["*.example.net"], resolution: DNS, ports: [{number: 80, name: http, protocol: HTTP}]',
+        ),
+      ],
+      [
+        'a wildcard in another namespace exported to "."',
+        se(
+          'name: other, namespace: elsewhere',
+          'hosts: ["*.example.net"], resolution: NONE, exportTo: ["."], ports: [{number: 80, name: http, protocol: HTTP}]',
+        ),
+      ],
+    ])('%s', (_name, entry) => expect(run(entry)).toEqual(notFound));
+
+    it('a valid wildcard visible here does cover the host', () => {
+      const entry = se(
+        'name: other, namespace: elsewhere',
+        'hosts: ["*.example.net"], resolution: NONE, exportTo: [default], ports: [{number: 80, name: http, protocol: HTTP}]',
+      );
+      expect(run(entry)).toEqual([]);
+    });
+  });
+
+  it('takes hosts known from elsewhere (Kubernetes Services) as services, with their exportTo', () => {
+    const loaded = loadText(
+      `${WORLD}---\n${vs('hosts: [details]\nhttp:\n- route:\n  - destination: {host: details.shop.svc.cluster.local}')}\n---\n` +
+        'apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: details}\nspec: {host: details.shop.svc.cluster.local}\n',
+      'a.yaml',
+      opts,
+    );
+    const known = (exportTo?: string[]) =>
+      analyzeResources(loaded.resources, {
+        knownServices: [
+          { host: 'details.shop.svc.cluster.local', namespace: 'shop', ports: [9080], exportTo },
+        ],
+      }).map((d) => d.code);
+    expect(analyzeResources(loaded.resources).map((d) => d.code)).toEqual(['IST0101', 'IST0174']);
+    expect(known()).toEqual([]);
+    expect(known(['.'])).toEqual(['IST0101']);
   });
 
   it('never throws on arbitrary resources', () => {

@@ -90,7 +90,12 @@ items:
       'Deployment',
       'skipped Deployment/default/productpage-v1: not an Istio networking resource',
     ],
-    ['Service', 'v1', 'Service', 'skipped Service/default/productpage-v1: not an Istio networking resource'],
+    [
+      'ConfigMap',
+      'v1',
+      'ConfigMap',
+      'skipped ConfigMap/default/productpage-v1: not an Istio networking resource',
+    ],
     [
       'an unserved version',
       'networking.istio.io/v2',
@@ -117,7 +122,7 @@ items:
     ['only comments', '# nothing here\n'],
     ['empty documents', '---\n---\n# c\n---\n'],
   ])('ignores %s silently', (_name, text) => {
-    expect(loadText(text, 'e.yaml', opts)).toEqual({ resources: [], diagnostics: [] });
+    expect(loadText(text, 'e.yaml', opts)).toEqual({ resources: [], objects: [], diagnostics: [] });
   });
 
   it.each([
@@ -199,7 +204,7 @@ spec:
 
 describe('loadConfig', () => {
   it('loads a directory like kubectl apply -f: sorted, not recursive, yaml/yml/json only', async () => {
-    const { resources, diagnostics } = await loadConfig([`${FIXTURES}/multi`], opts);
+    const { resources, objects, diagnostics } = await loadConfig([`${FIXTURES}/multi`], opts);
     expect(resources.map((r) => [resourceKey(r), r.source.file, r.source.docIndex, r.source.line])).toEqual([
       ['Gateway/edge/web', `${FIXTURES}/multi/01-gateway.yaml`, 0, 2],
       // Replaced in place by the later definition in 06-duplicate.yml (kubectl apply semantics).
@@ -209,15 +214,19 @@ describe('loadConfig', () => {
       ['ServiceEntry/default/external', `${FIXTURES}/multi/04-broken.yaml`, 0, 1],
       ['WorkloadEntry/vms/vm-1', `${FIXTURES}/multi/05-workloads.json`, 0, 1],
     ]);
+    // Reading problems (MG0001, MG0004) come first, then those of translating the documents.
     expect(diagnostics.map((d) => [d.code, d.severity, d.resource ?? d.source?.file])).toEqual([
+      ['MG0001', 'error', `${FIXTURES}/multi/04-broken.yaml`],
       ['MG0002', 'info', 'Deployment/default/web-v1'],
-      ['MG0002', 'info', 'Service/default/productpage'],
       ['MG0002', 'info', 'Deployment/default/productpage-v1'],
       ['MG0002', 'info', 'ServiceAccount/default/bookinfo-productpage'],
       ['MG0002', 'info', 'VirtualService/default/future'],
       ['MG0002', 'info', 'Sidecar/default/default'],
-      ['MG0001', 'error', `${FIXTURES}/multi/04-broken.yaml`],
       ['MG0003', 'warning', 'VirtualService/default/web'],
+    ]);
+    // A Kubernetes Service is read as one of the core objects, not skipped.
+    expect(objects.map((o) => [o.kind, o.metadata.namespace, o.metadata.name])).toEqual([
+      ['Service', 'default', 'productpage'],
     ]);
     const syntax = diagnostics.find((d) => d.code === 'MG0001')!;
     expect(syntax.source).toMatchObject({ docIndex: 1 });

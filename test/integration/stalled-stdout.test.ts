@@ -9,6 +9,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { portFromLog } from '../helpers/cli-process.js';
 import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
 
 const CONFIG = `
@@ -22,24 +23,6 @@ spec:
   gateways: [gw]
   http: [{ directResponse: { status: 200, body: { string: "ok" } } }]
 `;
-
-/** Resolves with the port of the first `"msg":"<msg>"` line of the given server kind on stderr. */
-function portFromLog(child: ChildProcess, msg: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (c: Buffer): void => {
-      buf += c.toString();
-      for (const line of buf.split('\n')) {
-        if (!line.includes(`"msg":"${msg}"`)) continue;
-        child.stderr!.off('data', onData);
-        resolve((JSON.parse(line) as { port: number }).port);
-        return;
-      }
-    };
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`meshgate exited with ${code}: ${buf}`)));
-  });
-}
 
 function get(agent: http.Agent, port: number, path = '/'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -72,6 +55,8 @@ describe('access log on a stalled stdout', () => {
       'off',
       '--health-port',
       'off',
+      '--drain-duration',
+      '0s',
     );
     child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // Nobody reads stdout: once the pipe's buffer is full, every write would block or fail.

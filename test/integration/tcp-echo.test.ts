@@ -111,6 +111,19 @@ describe('tcp-echo through a TCP gateway server', () => {
   it.skipIf(!hasNc)(
     'answers `echo hello | nc -q1` with "one hello" and both sides close (tcp-echo-all-v1)',
     async () => {
+      // The gateway is shared by this file's tests: compare counters before and after.
+      const dest = 'destination_service="tcp-echo.default.svc.cluster.local"';
+      const v1Dest = [dest, 'destination_version="v1"', 'response_flags="-"'];
+      const metrics = async () => {
+        const text = await gw.gateway.observability.prometheusText();
+        return {
+          opened: sampleValue(text, 'istio_tcp_connections_opened_total', ...v1Dest) ?? 0,
+          closed: sampleValue(text, 'istio_tcp_connections_closed_total', ...v1Dest) ?? 0,
+          received: sampleValue(text, 'istio_tcp_received_bytes_total', ...v1Dest) ?? 0,
+          sent: sampleValue(text, 'istio_tcp_sent_bytes_total', ...v1Dest) ?? 0,
+        };
+      };
+      const before = await metrics();
       expect(await ncHello(port)).toBe('one hello\n');
       const r = await recordWhere(gw, (x) => x.bytesReceived === 6);
       expect(r.method).toBe('-');
@@ -120,28 +133,30 @@ describe('tcp-echo through a TCP gateway server', () => {
       expect(r.upstreamHost).toBe(`127.0.0.1:${v1.port}`);
       expect(r.routeName).toBe('default/tcp-echo.tcp.0');
       expect([r.bytesReceived, r.bytesSent]).toEqual([6, 10]);
-      // Istio's TCP metrics, fed at open and close.
-      const text = await gw.gateway.observability.prometheusText();
-      const dest = 'destination_service="tcp-echo.default.svc.cluster.local"';
-      expect(
-        sampleValue(text, 'istio_tcp_connections_opened_total', dest, 'destination_version="v1"'),
-      ).toBeGreaterThanOrEqual(1);
-      expect(sampleValue(text, 'istio_tcp_connections_closed_total', dest)).toBeGreaterThanOrEqual(1);
-      expect(sampleValue(text, 'istio_tcp_received_bytes_total', dest)).toBeGreaterThanOrEqual(6);
-      expect(sampleValue(text, 'istio_tcp_sent_bytes_total', dest)).toBeGreaterThanOrEqual(10);
+      // Istio's TCP metrics, fed at open and close (before the access-log record is written).
+      const after = await metrics();
+      expect({
+        opened: after.opened - before.opened,
+        closed: after.closed - before.closed,
+        received: after.received - before.received,
+        sent: after.sent - before.sent,
+      }).toEqual({ opened: 1, closed: 1, received: 6, sent: 10 });
     },
   );
 
   it('forwards the half-close: the answer to the last unterminated line arrives after the client FIN', async () => {
-    expect(await exchange(port, 'a\nb\nlast')).toBe('one a\none b\none last\n');
     const s = gw.gateway.stats;
-    expect(s.get('listener.0.0.0.0_31400.downstream_cx_total')).toBeGreaterThanOrEqual(1);
-    expect(
-      s.get('cluster.outbound|9000|v1|tcp-echo.default.svc.cluster.local.upstream_cx_total'),
-    ).toBeGreaterThanOrEqual(1);
-    expect(
-      s.get('tcp.outbound|9000|v1|tcp-echo.default.svc.cluster.local.downstream_cx_total'),
-    ).toBeGreaterThanOrEqual(1);
+    const names = [
+      'listener.0.0.0.0_31400.downstream_cx_total',
+      'cluster.outbound|9000|v1|tcp-echo.default.svc.cluster.local.upstream_cx_total',
+      'tcp.outbound|9000|v1|tcp-echo.default.svc.cluster.local.downstream_cx_total',
+      'tcp.outbound|9000|v1|tcp-echo.default.svc.cluster.local.downstream_cx_rx_bytes_total',
+    ];
+    const before = names.map((n) => s.get(n));
+    expect(await exchange(port, 'a\nb\nlast')).toBe('one a\none b\none last\n');
+    // Close-time counters are final once the connection's access-log record exists.
+    await recordWhere(gw, (x) => x.bytesReceived === 8 && x.bytesSent === 21);
+    expect(names.map((n, i) => s.get(n) - before[i]!)).toEqual([1, 1, 1, 8]);
   });
 
   it('keeps an open connection on its upstream across a reload, then splits new ones 80/20 over 1,000 connections', async () => {
@@ -283,9 +298,8 @@ spec:
   });
 
   it('gives up on a silent upstream at connectTimeout (UF)', async () => {
-    const t0 = performance.now();
+    // The cause is in the counters and the details (connect timeout, not refused), not a duration.
     expect(await exchange(gw.port(31402), 'hello\n')).toBe('');
-    expect(performance.now() - t0).toBeLessThan(2_000);
     const r = await recordWhere(gw, (x) => x.upstreamCluster?.includes('blackhole') === true);
     expect(r.responseFlags).toBe('UF');
     expect(
@@ -310,8 +324,8 @@ spec:
     const idleFrom = performance.now();
     await new Promise<void>((r) => s.once('close', () => r()));
     const idle = performance.now() - idleFrom;
+    // Not before the timeout; that the timeout closed it is the idle_timeout counter's to say.
     expect(idle).toBeGreaterThan(250);
-    expect(idle).toBeLessThan(3_000);
     expect(gw.gateway.stats.get('tcp.outbound|9000||idle-echo.default.svc.cluster.local.idle_timeout')).toBe(
       1,
     );

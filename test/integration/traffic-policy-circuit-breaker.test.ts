@@ -152,25 +152,65 @@ describe('connectionPool circuit breaking', () => {
     expect(gw.gateway.stats.get(`cluster.${CLUSTER}.upstream_cx_overflow`)).toBeGreaterThanOrEqual(6);
   });
 
-  it('maxRetries caps concurrent retries cluster-wide (upstream_rq_retry_overflow), never retries an overflow', async () => {
-    const { up } = await delayedUpstream(bed, 'flaky', 30, (res) => {
-      res.writeHead(503);
-      res.end('down');
-    });
-    const gw = await bed.gateway(
-      config(
-        up.port,
-        `    connectionPool:
-      http: { maxRetries: 1 }`,
-        '    retries: { attempts: 2, retryOn: 5xx }',
-      ),
-    );
-    const port = gw.port(80);
-    const rs = await Promise.all(Array.from({ length: 6 }, () => httpGet(port, '/x')));
-    expect(rs.every((r) => r.status === 503)).toBe(true);
-    const stats = gw.gateway.stats;
-    expect(stats.get(`cluster.${CLUSTER}.upstream_rq_retry_overflow`)).toBeGreaterThan(0);
-    // Fewer upstream requests than 6 × 3 tries: the budget held retries back.
-    expect(up.seen.length).toBeLessThan(18);
-  });
+  it.each([1, 3])(
+    'maxRetries %i caps concurrent retries cluster-wide (upstream_rq_retry_overflow), never retries an overflow',
+    async (maxRetries) => {
+      const clients = 6;
+      // Every first try is held until all six have arrived, then all fail at once: each asks for a
+      // retry while the others' retries are still held, so exactly `maxRetries` are granted and the
+      // rest overflow. Held retries fail once every client is either answered or has its retry held.
+      let firstTries = 0;
+      let answered = 0;
+      const heldFirst: http.ServerResponse[] = [];
+      const heldRetries: http.ServerResponse[] = [];
+      let releasedRetries = false;
+      const fail = (res: http.ServerResponse) => {
+        res.writeHead(503);
+        res.end('down');
+      };
+      const releaseRetries = () => {
+        if (releasedRetries || answered + heldRetries.length < clients) return;
+        releasedRetries = true;
+        for (const res of heldRetries.splice(0)) fail(res);
+      };
+      const up = await bed.upstream('flaky', (req, res) => {
+        if (
+          req.headers['x-envoy-attempt-count'] === undefined ||
+          req.headers['x-envoy-attempt-count'] === '1'
+        ) {
+          heldFirst.push(res);
+          if (++firstTries === clients) for (const r of heldFirst.splice(0)) fail(r);
+        } else if (releasedRetries) {
+          fail(res);
+        } else {
+          heldRetries.push(res);
+          releaseRetries();
+        }
+        return true;
+      });
+      const gw = await bed.gateway(
+        config(
+          up.port,
+          `    connectionPool:\n      http: { maxRetries: ${maxRetries} }`,
+          '    retries: { attempts: 1, retryOn: 5xx }',
+        ),
+      );
+      const port = gw.port(80);
+      const rs = await Promise.all(
+        Array.from({ length: clients }, () =>
+          httpGet(port, '/x').then((r) => {
+            answered++;
+            releaseRetries();
+            return r;
+          }),
+        ),
+      );
+      expect(rs.map((r) => r.status)).toEqual(Array(clients).fill(503));
+      const stats = gw.gateway.stats;
+      expect(stats.get(`cluster.${CLUSTER}.upstream_rq_retry_overflow`)).toBe(clients - maxRetries);
+      // One retry per request (attempts: 1): the granted ones reach the upstream, overflows never do.
+      expect(stats.get(`cluster.${CLUSTER}.upstream_rq_retry`)).toBe(maxRetries);
+      expect(up.seen).toHaveLength(clients + maxRetries);
+    },
+  );
 });

@@ -40,6 +40,8 @@ function config(primary: number, shadow: number, rules: string): string {
 
 const V1 = destination('httpbin', 8000, 'v1');
 const V2 = destination('httpbin', 8000, 'v2');
+/** The shadow's cluster (subset v2). */
+const SHADOW_CLUSTER = 'outbound|8000|v2|httpbin.default.svc.cluster.local';
 
 /**
  * A VirtualService http rule for paths starting with `prefix` that routes to v1.
@@ -69,18 +71,18 @@ async function primaryAndShadow(
   return { v1, v2, gw, port: gw.port(80) };
 }
 
-/** Resolves once `count()` has not changed for `quietMs` (fire-and-forget copies settle). */
-async function settled(count: () => number, quietMs = 300): Promise<number> {
-  let last = -1;
-  let since = Date.now();
-  for (;;) {
-    const n = count();
-    if (n !== last) {
-      last = n;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) return n;
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/**
+ * Resolves once every copy the gateway took from the shadow cluster's mirror budget has finished
+ * (its response read), so the shadow has seen them all. Call after the primaries were answered:
+ * each copy is taken before its primary's response can arrive. Returns how many the shadow saw.
+ */
+async function copiesDone(gw: TestGateway, shadow: TestUpstream): Promise<number> {
+  const cluster = gw.gateway.store.current.clusters.get(SHADOW_CLUSTER);
+  if (!cluster) throw new Error(`no cluster ${SHADOW_CLUSTER}`);
+  const budget = gw.gateway.clusters.get(cluster)!.mirrorBudget;
+  // The budget has no event of its own; its count is exact, so this polls a condition, not a pause.
+  while (budget.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  return shadow.seen.length;
 }
 
 /**
@@ -114,21 +116,16 @@ async function slowShadow(): Promise<{ port: number; held(): Promise<number>; ki
   };
 }
 
-function p99(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.ceil(s.length * 0.99) - 1]!;
-}
-
 describe('mirroring', () => {
   const bed = gatewayBed();
 
   it('mirrors 50% of 1,000 requests (±5 points) with the authority suffixed -shadow before the port', async () => {
-    const { v1, v2, port } = await primaryAndShadow(bed, [
+    const { v1, v2, gw, port } = await primaryAndShadow(bed, [
       `  - route: [{ destination: ${V1} }]\n    mirror: ${V2}\n    mirrorPercentage: { value: 50 }`,
     ]);
     const rs = await inBatches(1000, 50, (i) => httpGet(port, `/get?i=${i}`, { host: 'httpbin:8000' }));
     for (const r of rs) expect(r.headers['x-upstream']).toBe('v1');
-    const mirrored = await settled(() => v2.seen.length);
+    const mirrored = await copiesDone(gw, v2);
     console.log(`mirroring: ${mirrored} of 1000 requests mirrored at 50%`);
     expect(mirrored).toBeGreaterThanOrEqual(450);
     expect(mirrored).toBeLessThanOrEqual(550);
@@ -140,7 +137,7 @@ describe('mirroring', () => {
   });
 
   it('mirrors 100% without a percentage, none at 0, honours legacy mirrorPercent and the mirrors list', async () => {
-    const { v2, port } = await primaryAndShadow(bed, [
+    const { v2, gw, port } = await primaryAndShadow(bed, [
       prefixRule('/all', `mirror: ${V2}`),
       prefixRule('/none', `mirror: ${V2}`, 'mirrorPercentage: { value: 0 }'),
       prefixRule('/legacy', `mirror: ${V2}`, 'mirrorPercent: 0'),
@@ -151,14 +148,14 @@ describe('mirroring', () => {
     ]);
     for (const p of ['/all', '/none', '/legacy', '/list'])
       for (let i = 0; i < 20; i++) await httpGet(port, p);
-    await settled(() => v2.seen.length);
+    await copiesDone(gw, v2);
     const by = (p: string) => v2.seen.filter((s) => s.url === p).length;
     expect([by('/all'), by('/none'), by('/legacy'), by('/list')]).toEqual([20, 0, 0, 20]);
     for (const s of v2.seen) expect(s.headers.host).toBe(`127.0.0.1-shadow:${port}`);
   });
 
   it('mirrors small request bodies, buffered (default retries) and streamed (retries off)', async () => {
-    const { v1, v2, port } = await primaryAndShadow(bed, [
+    const { v1, v2, gw, port } = await primaryAndShadow(bed, [
       prefixRule('/buffered', `mirror: ${V2}`),
       prefixRule('/streamed', `mirror: ${V2}`, 'retries: { attempts: 0 }'),
     ]);
@@ -170,7 +167,7 @@ describe('mirroring', () => {
         200,
       );
     }
-    await settled(() => v2.seen.length);
+    await copiesDone(gw, v2);
     expect(v1.seen.map((s) => s.body.length)).toEqual([10_000, 100 * 1024, 10_000, 100 * 1024]);
     // Bodies over 64 KiB are not mirrored; small ones are, whole.
     expect(v2.seen.map((s) => [s.url, s.method, s.body])).toEqual([
@@ -179,8 +176,9 @@ describe('mirroring', () => {
     ]);
   });
 
-  it('a shadow that takes 10 s does not change the primary p99 by more than 1 ms', async () => {
-    // The shadow runs in its own process, as a remote service would: its work is not ours.
+  it('a shadow that takes 10 s never holds up the primary; copies beyond the mirror budget are dropped and counted', async () => {
+    // The shadow runs in its own process, as a remote service would: its work is not ours. How
+    // much a mirror costs the primary's latency is a speed claim for the benchmark, not asserted here.
     const shadow = await slowShadow();
     try {
       const v1 = await bed.upstream('v1');
@@ -192,40 +190,22 @@ describe('mirroring', () => {
         ),
       );
       const port = gw.port(80);
-      const timed = async (path: string) => {
-        const t0 = performance.now();
-        const r = await httpGet(port, path);
+      const extra = 20;
+      const total = DEFAULT_MIRRORS_IN_FLIGHT + extra;
+      // Sequential: each primary answer arrives while every earlier copy is still held by the
+      // shadow (10 s), so a primary that waited for its copy would time the test out.
+      for (let i = 0; i < total; i++) {
+        const r = await httpGet(port, `/mirrored?i=${i}`);
         expect(r.status).toBe(200);
-        return performance.now() - t0;
-      };
-      for (let i = 0; i < 100; i++) await timed(i % 2 ? '/mirrored' : '/plain'); // warm-up
-      // Interleaved so both series see the same machine load. A p99 over a few hundred samples
-      // moves by milliseconds when other processes compete for the CPU, so up to five rounds are
-      // measured and the test passes on the first round that resolves the 1 ms bound.
-      let best = Infinity;
-      let report = '';
-      for (let round = 1; round <= 5 && Math.abs(best) > 1; round++) {
-        const plain: number[] = [];
-        const mirrored: number[] = [];
-        for (let i = 0; i < 300; i++) {
-          plain.push(await timed('/plain'));
-          mirrored.push(await timed('/mirrored'));
-        }
-        const diff = p99(mirrored) - p99(plain);
-        if (Math.abs(diff) < Math.abs(best)) {
-          best = diff;
-          report = `p99 without mirror ${p99(plain).toFixed(3)} ms, with a 10 s shadow ${p99(mirrored).toFixed(3)} ms (round ${round})`;
-        }
+        expect(r.headers['x-upstream']).toBe('v1');
       }
-      const held = await shadow.held();
-      console.log(`mirroring: ${report}; shadow requests in flight: ${held}`);
-      // The shadow holds the copies up to the mirror budget; later copies were dropped and counted.
+      expect(v1.seen).toHaveLength(total);
+      // Each question is a round trip to the shadow process; the copies in flight connect meanwhile.
+      let held = await shadow.held();
+      for (let i = 0; i < 1000 && held < DEFAULT_MIRRORS_IN_FLIGHT; i++) held = await shadow.held();
       expect(held).toBe(DEFAULT_MIRRORS_IN_FLIGHT);
-      const dropped = gw.gateway.stats.get(
-        'cluster.outbound|8000|v2|httpbin.default.svc.cluster.local.upstream_rq_pending_overflow',
-      );
-      expect(dropped).toBeGreaterThan(0);
-      expect(Math.abs(best)).toBeLessThanOrEqual(1);
+      const dropped = gw.gateway.stats.get(`cluster.${SHADOW_CLUSTER}.upstream_rq_pending_overflow`);
+      expect(dropped).toBe(extra);
     } finally {
       shadow.kill();
     }

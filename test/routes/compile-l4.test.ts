@@ -415,7 +415,8 @@ describe('TLS listeners', () => {
             { match: [{ sniHosts: ['*.apps.example.com'] }], route: [{ destination: { host: 'my-nginx' } }] },
           ],
         }),
-        vs('dup', {
+        // Sorts after `nginx` (Istio orders conflicts by creation time, then name).
+        vs('nginx-dup', {
           hosts: ['nginx.example.com'],
           gateways: ['mygateway'],
           tls: [

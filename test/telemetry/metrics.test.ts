@@ -188,7 +188,8 @@ describe('IstioMetrics', () => {
     expect(serviceNameParts('httpbin.org', 'egress')).toEqual({ name: 'httpbin.org', namespace: 'egress' });
   });
 
-  it('costs well under a microsecond or two per request on the data path', () => {
+  it('counts repeated requests on the cached series exactly (no series per request)', async () => {
+    // How fast this path is belongs to `npm run bench` (the http/telemetry-cost row), not here.
     const { reviewsV1 } = clusters();
     const m = new IstioMetrics();
     const ep = reviewsV1.endpoints[0];
@@ -197,13 +198,18 @@ describe('IstioMetrics', () => {
       rec({ responseCode: 503, responseFlags: 'UF' }),
       rec({ durationMs: 120, bytesSent: 5000 }),
     ];
-    for (let i = 0; i < 20_000; i++) m.onHttp(records[i % 3]!, reviewsV1, ep); // warm-up (JIT)
-    const n = 200_000;
-    const t0 = process.hrtime.bigint();
+    const n = 30_000;
     for (let i = 0; i < n; i++) m.onHttp(records[i % 3]!, reviewsV1, ep);
-    const perCallNs = Number(process.hrtime.bigint() - t0) / n;
-    console.log(`IstioMetrics.onHttp: ${perCallNs.toFixed(0)} ns per request`);
-    // Generous bound (shared CI machines); measured ~100-200 ns locally.
-    expect(perCallNs).toBeLessThan(5_000);
+    const text = await m.text();
+    const lines = text.split('\n').filter((l) => l.startsWith('istio_requests_total{'));
+    expect(lines).toHaveLength(2);
+    const value = (code: string) =>
+      Number(
+        lines
+          .find((l) => l.includes(`response_code="${code}"`))!
+          .split(' ')
+          .pop(),
+      );
+    expect([value('200'), value('503')]).toEqual([(2 * n) / 3, n / 3]);
   });
 });

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { extractContext, Tracer } from '../../telemetry/tracing.js';
+import type { StreamRecord } from '../../telemetry/access-log.js';
+import { extractContext, operationName, Tracer } from '../../telemetry/tracing.js';
 import { StatStore } from '../../telemetry/stats.js';
 
 const T128 = '463ac35c9f6413ad48485a3953bb6124';
@@ -120,5 +121,26 @@ describe('Tracer.inject', () => {
     expect(h['b3']).toBe(`${T64}-${h['x-b3-spanid']}-1-${S}`);
     expect(h['traceparent']).toBe(`00-0000000000000000${T64}-${h['x-b3-spanid']}-01`);
     await t.close();
+  });
+});
+
+describe('operationName (Istio route decorator, pilot GetRouteOperation)', () => {
+  const rec = (over: Partial<StreamRecord>): StreamRecord =>
+    ({ authority: 'bookinfo.example', downstreamLocalAddress: '127.0.0.1:8080', ...over }) as StreamRecord;
+
+  it.each([
+    [
+      'a route to one outbound cluster: <host>:<port>/*',
+      { upstreamCluster: 'outbound|9080|v1|reviews.default.svc.cluster.local', routeName: 'default/vs.0' },
+      'reviews.default.svc.cluster.local:9080/*',
+    ],
+    [
+      'a route without an outbound cluster (redirect, direct response): <vs>:<listener port>/*',
+      { routeName: 'default/bookinfo.v1.2' },
+      'bookinfo.v1:8080/*',
+    ],
+    ['no route: Envoy egress default', {}, 'egress bookinfo.example'],
+  ])('%s', (_name, over, expected) => {
+    expect(operationName(rec(over))).toBe(expected);
   });
 });
