@@ -924,16 +924,14 @@ async function measureIperf(
   console.log(`  ${iperf.gbps.toFixed(2)} Gbit/s`);
 }
 
+/** Arguments of `node` running tcp-short against `port` for `seconds`. */
+function tcpShortArgs(port: number, seconds: number, opts: Options): string[] {
+  const flags = { port, concurrency: opts.connections, duration: seconds };
+  return [script('tcp-short.js'), ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)])];
+}
+
 async function runTcpShort(port: number, seconds: number, opts: Options): Promise<ShortConnResult> {
-  const args = [
-    script('tcp-short.js'),
-    '--port',
-    String(port),
-    '--concurrency',
-    String(opts.connections),
-    '--duration',
-    String(seconds),
-  ];
+  const args = tcpShortArgs(port, seconds, opts);
   const [cmd, argv] = pinned(LOAD_CORE, process.execPath, args);
   const r = await runTracked('tcp-short', cmd, argv, (seconds + 30) * 1000);
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -1046,6 +1044,125 @@ function printTcpPair(r: TcpInterleavedResult): void {
   console.log(`  meshgate / pipe, per core: ${r.ratio.toFixed(2)}`);
 }
 
+/** One side's figures from its CPU time and its units of work (bytes or connections). */
+function pairSide(
+  cpuMs: number,
+  work: number,
+  cost: number,
+  side: PairSide,
+): TcpInterleavedResult['meshgate'] {
+  return { cpuMs, work, cost, command: side.command };
+}
+
+/**
+ * Runs one interleaved TCP pair: records and prints its result, or prints why it failed; always
+ * stops both proxies and then runs `cleanup`.
+ */
+async function runTcpPair(
+  sides: PairSide[],
+  cleanup: () => Promise<void>,
+  body: () => Promise<TcpInterleavedResult>,
+): Promise<void> {
+  try {
+    const r = await body();
+    tcpInterleaved.push(r);
+    printTcpPair(r);
+  } catch (err) {
+    console.log(`  failed: ${errorMessage(err)}`);
+  } finally {
+    for (const side of sides) await stopChild(side.child);
+    await cleanup();
+  }
+}
+
+/** `tcp-bulk/meshgate-vs-pipe`: one iperf3 client and server per proxy, CPU-seconds per GB read. */
+async function tcpBulkPair(opts: Options, method: string): Promise<void> {
+  const id = 'tcp-bulk/meshgate-vs-pipe';
+  console.log(`\n▶ ${id}: iperf3 through each, alternated, ${opts.durationS} s each`);
+  const sides: PairSide[] = [];
+  const servers: Array<{ stop: () => Promise<void> }> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const s of servers) await s.stop();
+  };
+  await runTcpPair(sides, cleanup, async () => {
+    const ports = [await freePort(), await freePort()];
+    sides.push(await startTcpPairMeshgate(opts, id, { host: 'iperf', port: 5201 }, ports[0]!));
+    sides.push(await startTcpPairPipe(ports[1]!));
+    for (const p of ports) servers.push(await startIperfServer(p));
+    const client = (port: number, seconds: number): string[] => [
+      '-c',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      String(seconds),
+    ];
+    for (const side of sides) {
+      console.log(`  $ ${side.command}`);
+      if (opts.warmupS > 0) {
+        const [c, argv] = pinned(LOAD_CORE, 'iperf3', client(side.port, opts.warmupS));
+        await runTracked('iperf3 warm-up', c, argv, (opts.warmupS + 20) * 1000);
+      }
+    }
+    const wall = 4 * opts.durationS + 60;
+    const [m, p] = await measureTcpInterleaved(
+      [sides[0]!.pid, sides[1]!.pid],
+      (i) => startLoad('iperf3 -c', 'iperf3', client(sides[i]!.port, wall)),
+      opts.durationS,
+    );
+    return {
+      id,
+      method: `${method}; bytes from /proc/PID/io rchar`,
+      secondsEach: opts.durationS,
+      unit: 'cpu-s/GB',
+      meshgate: pairSide(m.cpuMs, m.bytesRead, cpuSecondsPerGb(m), sides[0]!),
+      pipe: pairSide(p.cpuMs, p.bytesRead, cpuSecondsPerGb(p), sides[1]!),
+      ratio: cpuSecondsPerGb(p) / cpuSecondsPerGb(m),
+    };
+  });
+}
+
+/** `tcp-short/meshgate-vs-pipe`: one tcp-short client per proxy against the echo server, CPU µs per connection. */
+async function tcpShortPair(opts: Options, method: string): Promise<void> {
+  const id = 'tcp-short/meshgate-vs-pipe';
+  console.log(`\n▶ ${id}: tcp-short through each, alternated, ${opts.durationS} s each`);
+  const echo = await startNodeChild('echo', LOAD_CORE, script('upstream.js'), ['--mode', 'echo']);
+  const sides: PairSide[] = [];
+  await runTcpPair(
+    sides,
+    () => stopChild(echo.child),
+    async () => {
+      sides.push(await startTcpPairMeshgate(opts, id, { host: 'echo', port: 7 }, echo.port));
+      sides.push(await startTcpPairPipe(echo.port));
+      for (const side of sides) {
+        console.log(`  $ ${side.command}`);
+        if (opts.warmupS > 0) await runTcpShort(side.port, opts.warmupS, opts);
+      }
+      const [m, p] = await measureTcpInterleaved(
+        [sides[0]!.pid, sides[1]!.pid],
+        (i) => startLoad('tcp-short', process.execPath, tcpShortArgs(sides[i]!.port, 100_000, opts)),
+        opts.durationS,
+      );
+      const conns = (out: string): ShortConnResult =>
+        JSON.parse(out.trim().split('\n').pop() ?? '{}') as ShortConnResult;
+      const cm = conns(m.output);
+      const cp = conns(p.output);
+      if (cm.errors > cm.connections * 0.01 || cp.errors > cp.connections * 0.01)
+        throw new Error(`more than 1% failed connections (meshgate ${cm.errors}, pipe ${cp.errors})`);
+      const cost = (cpuMs: number, n: number): number => (cpuMs * 1000) / n;
+      return {
+        id,
+        method: `${method}; connections counted by tcp-short`,
+        secondsEach: opts.durationS,
+        unit: 'cpu-µs/conn',
+        meshgate: pairSide(m.cpuMs, cm.connections, cost(m.cpuMs, cm.connections), sides[0]!),
+        pipe: pairSide(p.cpuMs, cp.connections, cost(p.cpuMs, cp.connections), sides[1]!),
+        ratio: cost(p.cpuMs, cp.connections) / cost(m.cpuMs, cm.connections),
+      };
+    },
+  );
+}
+
 /**
  * TCP bulk and short connections, meshgate and the bare pipe at once on the proxy core, load
  * alternated every {@link SLICE_MS} (bench/tcp-interleave.ts).
@@ -1053,121 +1170,8 @@ function printTcpPair(r: TcpInterleavedResult): void {
 async function tcpInterleavedBenches(opts: Options, haveIperf: boolean): Promise<void> {
   if (!fs.existsSync(opts.meshgateMain)) return;
   const method = `both on core ${PROXY_CORE} at once, load alternated every ${SLICE_MS} ms; CPU from /proc/PID/stat`;
-  if (haveIperf) {
-    console.log(`\n▶ tcp-bulk/meshgate-vs-pipe: iperf3 through each, alternated, ${opts.durationS} s each`);
-    const sides: PairSide[] = [];
-    const servers: Array<{ stop: () => Promise<void> }> = [];
-    try {
-      const ports = [await freePort(), await freePort()];
-      sides.push(
-        await startTcpPairMeshgate(
-          opts,
-          'tcp-bulk/meshgate-vs-pipe',
-          { host: 'iperf', port: 5201 },
-          ports[0]!,
-        ),
-      );
-      sides.push(await startTcpPairPipe(ports[1]!));
-      for (const p of ports) servers.push(await startIperfServer(p));
-      for (const side of sides) {
-        console.log(`  $ ${side.command}`);
-        if (opts.warmupS > 0) {
-          const [c, argv] = pinned(LOAD_CORE, 'iperf3', [
-            '-c',
-            '127.0.0.1',
-            '-p',
-            String(side.port),
-            '-t',
-            String(opts.warmupS),
-          ]);
-          await runTracked('iperf3 warm-up', c, argv, (opts.warmupS + 20) * 1000);
-        }
-      }
-      const wall = String(4 * opts.durationS + 60);
-      const [m, p] = await measureTcpInterleaved(
-        [sides[0]!.pid, sides[1]!.pid],
-        (i) =>
-          startLoad('iperf3 -c', 'iperf3', ['-c', '127.0.0.1', '-p', String(sides[i]!.port), '-t', wall]),
-        opts.durationS,
-      );
-      const r: TcpInterleavedResult = {
-        id: 'tcp-bulk/meshgate-vs-pipe',
-        method: `${method}; bytes from /proc/PID/io rchar`,
-        secondsEach: opts.durationS,
-        unit: 'cpu-s/GB',
-        meshgate: { cpuMs: m.cpuMs, work: m.bytesRead, cost: cpuSecondsPerGb(m), command: sides[0]!.command },
-        pipe: { cpuMs: p.cpuMs, work: p.bytesRead, cost: cpuSecondsPerGb(p), command: sides[1]!.command },
-        ratio: cpuSecondsPerGb(p) / cpuSecondsPerGb(m),
-      };
-      tcpInterleaved.push(r);
-      printTcpPair(r);
-    } catch (err) {
-      console.log(`  failed: ${errorMessage(err)}`);
-    } finally {
-      for (const side of sides) await stopChild(side.child);
-      for (const s of servers) await s.stop();
-    }
-  }
-  console.log(`\n▶ tcp-short/meshgate-vs-pipe: tcp-short through each, alternated, ${opts.durationS} s each`);
-  const echo = await startNodeChild('echo', LOAD_CORE, script('upstream.js'), ['--mode', 'echo']);
-  const sides: PairSide[] = [];
-  try {
-    sides.push(
-      await startTcpPairMeshgate(opts, 'tcp-short/meshgate-vs-pipe', { host: 'echo', port: 7 }, echo.port),
-    );
-    sides.push(await startTcpPairPipe(echo.port));
-    for (const side of sides) {
-      console.log(`  $ ${side.command}`);
-      if (opts.warmupS > 0) await runTcpShort(side.port, opts.warmupS, opts);
-    }
-    const short = (port: number): string[] => [
-      script('tcp-short.js'),
-      '--port',
-      String(port),
-      '--concurrency',
-      String(opts.connections),
-      '--duration',
-      '100000',
-    ];
-    const [m, p] = await measureTcpInterleaved(
-      [sides[0]!.pid, sides[1]!.pid],
-      (i) => startLoad('tcp-short', process.execPath, short(sides[i]!.port)),
-      opts.durationS,
-    );
-    const conns = (out: string): ShortConnResult =>
-      JSON.parse(out.trim().split('\n').pop() ?? '{}') as ShortConnResult;
-    const cm = conns(m.output);
-    const cp = conns(p.output);
-    if (cm.errors > cm.connections * 0.01 || cp.errors > cp.connections * 0.01)
-      throw new Error(`more than 1% failed connections (meshgate ${cm.errors}, pipe ${cp.errors})`);
-    const cost = (cpuMs: number, n: number): number => (cpuMs * 1000) / n;
-    const r: TcpInterleavedResult = {
-      id: 'tcp-short/meshgate-vs-pipe',
-      method: `${method}; connections counted by tcp-short`,
-      secondsEach: opts.durationS,
-      unit: 'cpu-µs/conn',
-      meshgate: {
-        cpuMs: m.cpuMs,
-        work: cm.connections,
-        cost: cost(m.cpuMs, cm.connections),
-        command: sides[0]!.command,
-      },
-      pipe: {
-        cpuMs: p.cpuMs,
-        work: cp.connections,
-        cost: cost(p.cpuMs, cp.connections),
-        command: sides[1]!.command,
-      },
-      ratio: cost(p.cpuMs, cp.connections) / cost(m.cpuMs, cm.connections),
-    };
-    tcpInterleaved.push(r);
-    printTcpPair(r);
-  } catch (err) {
-    console.log(`  failed: ${errorMessage(err)}`);
-  } finally {
-    for (const side of sides) await stopChild(side.child);
-    await stopChild(echo.child);
-  }
+  if (haveIperf) await tcpBulkPair(opts, method);
+  await tcpShortPair(opts, method);
 }
 
 /** The reload benchmark (bench/reload.ts) against the HTTP upstream on the load core. */
