@@ -172,7 +172,7 @@ describe('Bookinfo through the mesh listener', () => {
     expect(await page('bob')).not.toContain(PAGE_TEXT.ratingsUnavailable);
   });
 
-  it("ratings-test-delay (with reviews-test-v2): jason's page gives up on reviews after productpage's two 3 s tries, before the delayed ratings call arrives", async () => {
+  it("ratings-test-delay (with reviews-test-v2): jason's page gives up on reviews after productpage's two 3 s tries; the delayed call (DI) reaches ratings later", async () => {
     await applyTasks('virtual-service-reviews-test-v2.yaml', 'virtual-service-ratings-test-delay.yaml');
     const from = gw.records.length;
     const jasonCallsBefore = ratingsCallsFor('jason').length;
@@ -182,10 +182,9 @@ describe('Bookinfo through the mesh listener', () => {
     expect(jason).toContain(PAGE_TEXT.reviewsUnavailable);
     // Two reviews tries of 3 s each (productpage's own timeouts; a lower bound only).
     expect(ms).toBeGreaterThanOrEqual(2 * 3000);
-    // Ratings has not answered jason yet: its 7 s delay outlasts productpage's patience.
-    expect(ratingsCallsFor('jason')).toHaveLength(jasonCallsBefore);
     await recordFrom(from, isPage);
-    // Both reviews tries were given up by their caller while reviews-v2 still waited on ratings.
+    // Both reviews tries were given up by their caller (DC) while reviews-v2 still waited on ratings:
+    // the 7 s delay outlasts productpage's patience.
     expect(
       gw.records
         .slice(from)
