@@ -5,6 +5,7 @@
  */
 import type { ResolvedDestination } from '../config/cluster.js';
 import type { CorsConfig } from './cors.js';
+import type { Re2Regex } from './regex.js';
 
 /** What matchers see of a request. Header names are lowercase (as Node delivers them). */
 export interface RequestView {
@@ -86,7 +87,8 @@ export interface RewritePolicy {
   /** Replacement for the matched prefix (`rewrite.uri`). */
   readonly uri: string | undefined;
   readonly authority: string | undefined;
-  readonly regex: { readonly pattern: RegExp; readonly substitution: string } | undefined;
+  /** `uriRegexRewrite`: every match of `pattern` replaced by `substitution` (RE2 syntax, `\\1` a group). */
+  readonly regex: { readonly pattern: Re2Regex; readonly substitution: string } | undefined;
 }
 
 export type RouteAction =

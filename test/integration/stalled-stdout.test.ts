@@ -9,6 +9,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { logLine, portFromLog } from '../helpers/cli-process.js';
 import { HTTP_GATEWAY_GW } from '../helpers/resources.js';
 
 const CONFIG = `
@@ -22,34 +23,6 @@ spec:
   gateways: [gw]
   http: [{ directResponse: { status: 200, body: { string: "ok" } } }]
 `;
-
-/**
- * Resolves with the first complete stderr line containing `fragment`; rejects if the process exits
- * before writing one.
- */
-function lineOnStderr(child: ChildProcess, fragment: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const onData = (c: Buffer): void => {
-      buf += c.toString();
-      // Complete lines only: a chunk may end mid-line.
-      const line = buf
-        .split('\n')
-        .slice(0, -1)
-        .find((l) => l.includes(fragment));
-      if (line === undefined) return;
-      child.stderr!.off('data', onData);
-      resolve(line);
-    };
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`meshgate exited with ${code}: ${buf}`)));
-  });
-}
-
-/** Resolves with the port of the first `"msg":"<msg>"` line on stderr. */
-async function portFromLog(child: ChildProcess, msg: string): Promise<number> {
-  return (JSON.parse(await lineOnStderr(child, `"msg":"${msg}"`)) as { port: number }).port;
-}
 
 /** Everything a readable stream still yields, as text. */
 async function text(stream: NodeJS.ReadableStream): Promise<string> {
@@ -89,6 +62,8 @@ describe('access log on a stalled stdout', () => {
       'off',
       '--health-port',
       'off',
+      '--drain-duration',
+      '0s',
     );
     child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     // Nobody reads stdout: once the pipe's buffer is full, every write would block or fail.
@@ -107,11 +82,11 @@ describe('access log on a stalled stdout', () => {
     expect(stats).toMatch(/^server\.live: 1$/m);
 
     const exited = new Promise<number | null>((resolve) => child!.once('exit', (code) => resolve(code)));
-    const shuttingDown = lineOnStderr(child, '"msg":"shutting down"');
+    const shuttingDown = logLine(child, 'shutting down');
     child.kill('SIGTERM');
     // The orderly path (the signal handler, then close()), not a crash or a kill; a shutdown stuck
     // on the stalled write would never exit and fail this test at its timeout.
-    expect(JSON.parse(await shuttingDown)).toMatchObject({ signal: 'SIGTERM' });
+    expect(await shuttingDown).toMatchObject({ signal: 'SIGTERM' });
     expect(await exited).toBe(0);
     // stdout really was stalled: most of the ~2,000 access log lines never got through the pipe.
     child.stdout!.resume();
