@@ -166,8 +166,10 @@ describe.skipIf(!CAN_UNSHARE)('the image command as PID 1', () => {
     );
     const entrypoint = JSON.parse(last('ENTRYPOINT')!) as string[];
     const ports = ['--health-port', '0', '--status-port', '0', '--prometheus-port', '0', '--admin-port', '0'];
-    const args = ['run', '-f', dir, '--port-map', '80=0', '--access-log', 'off', ...ports];
-    proc = spawn('unshare', ['--pid', '--fork', ...entrypoint, ...args], { cwd: ROOT });
+    const drain = ['--drain-duration', '1s'];
+    const args = ['run', '-f', dir, '--port-map', '80=0', '--access-log', 'off', ...ports, ...drain];
+    // --kill-child: node (PID 1 of the namespace) dies with unshare, even when a failed test SIGKILLs it.
+    proc = spawn('unshare', ['--pid', '--fork', '--kill-child', ...entrypoint, ...args], { cwd: ROOT });
     let stderr = '';
     const healthPort = new Promise<number>((resolve, reject) => {
       proc!.once('exit', (code) => reject(new Error(`meshgate exited ${code} before listening: ${stderr}`)));
