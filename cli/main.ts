@@ -15,6 +15,8 @@ import { parseDnsServer } from '../upstream/dns.js';
 import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
 import { MESHGATE_VERSION } from '../telemetry/metrics.js';
 import { suggestFlag } from './flag-suggestion.js';
+import { parseConcurrency } from './concurrency.js';
+import { runPrimary } from './primary.js';
 
 /** `--log-level` values (pino's levels). */
 const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -42,6 +44,8 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
+      --concurrency <n>        worker processes sharing the listeners (default: the CPUs available,
+                               cgroup CPU limit honoured; 0 = the same; 1 = one process)
 ${TELEMETRY_USAGE}      --version                print the version and exit
   -h, --help
 `;
@@ -189,8 +193,10 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     let telemetry: GatewayOptions['telemetry'];
+    let concurrency: number;
     try {
       telemetry = parseTelemetryOptions(values);
+      concurrency = parseConcurrency(values.concurrency);
     } catch (err) {
       process.stderr.write(`meshgate: ${(err as Error).message}\n`);
       return 2;
@@ -198,6 +204,11 @@ async function main(argv: string[]): Promise<number> {
     // The system log goes to stderr and the access log to stdout, as Envoy in Istio does: the two
     // streams never interleave, and `kubectl logs`-style readers can tell them apart.
     const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
+    if (concurrency > 1) {
+      process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+      const worker = { pipeline, accessLog, logLevel: level, telemetry: telemetry ?? {} };
+      return runPrimary({ concurrency, paths, worker, watch: !values['no-watch'] }, log);
+    }
     const started = await Gateway.start(
       { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
       log,
@@ -244,6 +255,7 @@ const CLI_OPTIONS = {
   'mesh-port': { type: 'string' },
   'outbound-traffic-policy': { type: 'string' },
   'dns-server': { type: 'string' },
+  concurrency: { type: 'string' },
   ...TELEMETRY_ARG_OPTIONS,
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },

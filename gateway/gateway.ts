@@ -37,6 +37,11 @@ export interface GatewayOptions extends PipelineOptions {
   readonly watch?: boolean;
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
+  /**
+   * Reads and compiles the config (default {@link compileConfig}); a `--concurrency` worker compiles
+   * what its primary validated instead of reading the sources.
+   */
+  readonly compile?: (sources: readonly ConfigSource[], opts: PipelineOptions) => Promise<PipelineResult>;
   /** Runs after the telemetry ports are up and the first snapshot is installed, before listeners bind (tests observe readiness here). */
   readonly beforeListen?: (gw: Gateway) => void | Promise<void>;
 }
@@ -106,7 +111,7 @@ export class Gateway {
       await gw.close();
       return { ok: false, diagnostics: [], bindErrors: [], portErrors };
     }
-    const result = await compileConfig(gw.sources, opts);
+    const result = await (opts.compile ?? compileConfig)(gw.sources, opts);
     gw.report(result);
     if (!result.snapshot) {
       await gw.close();
@@ -157,7 +162,7 @@ export class Gateway {
     if (this.reloading) return this.reloading.then(() => this.reload());
     this.reloading = (async () => {
       try {
-        const result = await compileConfig(this.sources, this.opts);
+        const result = await (this.opts.compile ?? compileConfig)(this.sources, this.opts);
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
