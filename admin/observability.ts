@@ -294,12 +294,7 @@ export class Observability implements AdminBackend, HealthBackend {
     const fleet = this.opts.fleet;
     if (fleet) {
       const all = await fleet.collect();
-      this.envoyProm.load(
-        sumStatEntries(
-          all.map((s) => s.entries),
-          this.primaryEntries(),
-        ),
-      );
+      this.envoyProm.load(sumStatEntries(all, this.primaryEntries()));
       const istio = await aggregateIstioMetrics(all).metrics();
       const envoy = await this.registry.metrics();
       return istio === '' ? envoy : `${istio.endsWith('\n') ? istio : `${istio}\n`}${envoy}`;
@@ -313,13 +308,7 @@ export class Observability implements AdminBackend, HealthBackend {
     const fleet = this.opts.fleet;
     if (fleet) {
       const all = await fleet.collect();
-      return EnvoyStats.text(
-        sumStatEntries(
-          all.map((s) => s.entries),
-          this.primaryEntries(),
-        ),
-        filter,
-      );
+      return EnvoyStats.text(sumStatEntries(all, this.primaryEntries()), filter);
     }
     this.observer.drain?.();
     return EnvoyStats.text(this.statEntries(), filter);
@@ -329,11 +318,12 @@ export class Observability implements AdminBackend, HealthBackend {
    * What a worker reports to its primary (see `worker-stats.ts`): its Istio metrics, its Envoy
    * stats without `server.*`, and its `/clusters` views.
    */
-  async workerStats(): Promise<WorkerStats> {
+  async workerStats(id: number): Promise<WorkerStats> {
     this.observer.drain?.();
     const metrics = this.metrics ? await this.metrics.registry.getMetricsAsJSON() : [];
     const snapshot = this.gw.store.hasSnapshot ? this.gw.store.current : undefined;
     return {
+      id,
       metrics: metrics.filter((m) => !m.name.startsWith('envoy_')),
       entries: this.envoy.entries(snapshot, this.gw.clusters, []),
       clustersText: this.localClustersText(),

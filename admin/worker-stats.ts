@@ -10,6 +10,8 @@ import type { StatEntry } from '../telemetry/envoy-stats.js';
 
 /** What one worker reports when the primary asks (plain data: it crosses the IPC channel). */
 export interface WorkerStats {
+  /** The worker's slot (1..N; a replacement takes the slot of the worker it replaces). */
+  readonly id: number;
   /** The worker's `istio_*` metrics, as prom-client's `getMetricsAsJSON()` returns them. */
   readonly metrics: readonly MetricObjectWithValues<MetricValue<string>>[];
   /** The worker's Envoy stats without `server.*`. */
@@ -67,20 +69,27 @@ export function aggregateIstioMetrics(
  * Sums Envoy stats by name (counters and gauges alike: the workers' active connections add up), in
  * the order names were first seen. `primary` holds the primary's own stats (its `server.*` gauges,
  * config reloads and rejections); the workers' `server.*` are left out, since they describe a worker
- * and the primary reloads once per change for all of them.
+ * and the primary reloads once per change for all of them. Each worker's share of the requests is
+ * kept too, as `server.worker_<id>.downstream_rq_total` (Envoy names per-worker stats
+ * `server.worker_<id>.*`): it shows how evenly accept is balanced.
  */
-export function sumStatEntries(
-  lists: readonly (readonly StatEntry[])[],
-  primary: readonly StatEntry[],
-): StatEntry[] {
+export function sumStatEntries(workers: readonly WorkerStats[], primary: readonly StatEntry[]): StatEntry[] {
   const sums = new Map<string, { value: number; gauge: boolean }>();
-  const add = (e: StatEntry): void => {
-    const seen = sums.get(e.name);
-    if (seen === undefined) sums.set(e.name, { value: e.value, gauge: e.gauge });
-    else seen.value += e.value;
+  const add = (name: string, value: number, gauge: boolean): void => {
+    const seen = sums.get(name);
+    if (seen === undefined) sums.set(name, { value, gauge });
+    else seen.value += value;
   };
-  for (const e of primary) add(e);
-  for (const list of lists) for (const e of list) if (!e.name.startsWith('server.')) add(e);
+  for (const e of primary) add(e.name, e.value, e.gauge);
+  for (const w of [...workers].sort((a, b) => a.id - b.id)) {
+    let requests = 0;
+    for (const e of w.entries) {
+      if (e.name.startsWith('server.')) continue;
+      add(e.name, e.value, e.gauge);
+      if (e.name.startsWith('http.') && e.name.endsWith('.downstream_rq_total')) requests += e.value;
+    }
+    add(`server.worker_${w.id}.downstream_rq_total`, requests, false);
+  }
   return [...sums].map(([name, s]) => ({ name, value: s.value, gauge: s.gauge }));
 }
 

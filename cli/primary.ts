@@ -23,7 +23,7 @@ import { ClusterManager } from '../upstream/cluster-manager.js';
 import { Observability, type ObservabilityOptions } from '../admin/observability.js';
 import type { WorkerFleet, WorkerStats } from '../admin/worker-stats.js';
 import { LogFile } from '../telemetry/log-file.js';
-import { LOG_MAX_QUEUED_CHARS } from '../telemetry/access-log.js';
+import { LOG_CLOSE_TIMEOUT_MS, LOG_MAX_QUEUED_CHARS } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
 import type {
   ConfigPayload,
@@ -214,7 +214,7 @@ class Primary implements WorkerFleet {
         return;
       case 'installed':
         this.setAddresses(msg.listeners);
-        this.log.debug({ worker: this.slotOf(worker)?.id, version: msg.version }, 'worker installed config');
+        this.log.info({ worker: this.slotOf(worker)?.id, version: msg.version }, 'worker installed config');
         return;
       default:
         return;
@@ -357,7 +357,11 @@ class Primary implements WorkerFleet {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await Promise.all(this.sources.map((s) => s.close().catch(() => undefined)));
     await Promise.all(this.slots.map((s) => stopWorker(s.worker)));
-    await this.stdout?.drained();
+    // A stalled stdout (nobody reads the pipe) gets as long as a single process gives it.
+    await Promise.race([
+      this.stdout?.drained(),
+      new Promise((r) => setTimeout(r, LOG_CLOSE_TIMEOUT_MS).unref()),
+    ]);
     await this.observability.close();
     await this.clusters.close();
     cluster.removeAllListeners('message');

@@ -70,9 +70,12 @@ function listenerAddresses(gw: Gateway): ListenerAddress[] {
   return out;
 }
 
+/** This worker's slot, 1..N, set by the primary. */
+const workerId = Number(process.env['MESHGATE_WORKER_ID'] ?? 0);
+
 async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promise<void> {
   const log = pino(
-    { level: settings.logLevel, base: { component: 'meshgate', worker: process.env['MESHGATE_WORKER_ID'] } },
+    { level: settings.logLevel, base: { component: 'meshgate', worker: workerId } },
     pino.destination(2),
   );
   let latest = first;
@@ -139,7 +142,9 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
         });
         return;
       case 'stats':
-        void served.observability.workerStats().then((stats) => send({ t: 'stats', id: msg.id, stats }));
+        void served.observability
+          .workerStats(workerId)
+          .then((stats) => send({ t: 'stats', id: msg.id, stats }));
         return;
       case 'log-level':
         served.observability.setLogLevel(msg.level);
