@@ -134,6 +134,11 @@ class Primary implements WorkerFleet {
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./worker.js', import.meta.url)),
       serialization: 'advanced',
+      // Workers write nothing to stdout (their access log comes through IPC). They must not share
+      // it either: Node makes an inherited stdout pipe blocking, which would make this process's
+      // writes to it block a libuv thread when the reader stalls, and then exit could not finish.
+      // Anything a worker prints there goes to the system log stream instead.
+      stdio: ['ignore', 2, 'inherit', 'ipc'],
     });
     cluster.on('message', (worker, msg: FromWorker) => this.onMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
