@@ -463,6 +463,7 @@ export class Observability implements AdminBackend, HealthBackend {
     const mapped = LOG_LEVELS[level.toLowerCase()];
     if (mapped === undefined) return false;
     this.gw.log.level = mapped;
+    this.opts.fleet?.setLogLevel(mapped);
     return true;
   }
 

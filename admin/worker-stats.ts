@@ -30,6 +30,8 @@ export interface WorkerFleet {
   collect(): Promise<WorkerStats[]>;
   /** The workers now: slot id, process id, whether its listeners are bound (`/server_info`). */
   workers(): { id: number; pid: number | undefined; ready: boolean }[];
+  /** Applies an admin `/logging` level change to every worker (pino level name). */
+  setLogLevel(level: string): void;
 }
 
 /** `/clusters?format=json`, the part meshgate fills in. */

@@ -28,6 +28,9 @@ const VARIANTS: readonly Variant[] = [
   { id: 'concurrency-1', args: ['--concurrency', '1'], env: {} },
   { id: 'concurrency-2-rr', args: ['--concurrency', '2'], env: {} },
   { id: 'concurrency-2-none', args: ['--concurrency', '2'], env: { NODE_CLUSTER_SCHED_POLICY: 'none' } },
+  // Without the access log: what the workers' hand-over of log batches to the primary costs.
+  { id: 'concurrency-1-log-off', args: ['--concurrency', '1', '--access-log', 'off'], env: {} },
+  { id: 'concurrency-2-log-off', args: ['--concurrency', '2', '--access-log', 'off'], env: {} },
 ];
 
 /** USER_HZ, the unit of /proc/PID/stat times. */

@@ -185,7 +185,9 @@ class Primary implements WorkerFleet {
     const at = this.slots.findIndex((s) => s.id === id);
     if (at >= 0) this.slots[at] = slot;
     else this.slots.push(slot);
-    const init: ToWorker = { t: 'init', settings: this.settings, config: this.config! };
+    // A replacement starts at the current log level (admin `/logging` may have changed it).
+    const settings = { ...this.settings, logLevel: this.log.level };
+    const init: ToWorker = { t: 'init', settings, config: this.config! };
     return new Promise((resolve) => {
       const onMessage = (msg: FromWorker): void => {
         if (msg.t === 'hello') {
@@ -353,6 +355,11 @@ class Primary implements WorkerFleet {
   /** {@link WorkerFleet.workers}. */
   workers(): { id: number; pid: number | undefined; ready: boolean }[] {
     return this.slots.map((s) => ({ id: s.id, pid: s.worker.process.pid, ready: s.ready }));
+  }
+
+  /** {@link WorkerFleet.setLogLevel}. */
+  setLogLevel(level: string): void {
+    for (const slot of this.slots) this.sendTo(slot, { t: 'log-level', level });
   }
 
   /** Readiness 503, SIGTERM to every worker, waits for them, flushes stdout, closes the ports. */

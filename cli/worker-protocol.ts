@@ -3,7 +3,8 @@
  * serialization, so Maps such as `--port-map` cross as they are).
  *
  * What crosses for a config change: the *validated resources* (and Kubernetes objects) the primary
- * accepted, never the compiled snapshot, which holds functions, regexes bound to closures and live
+ * accepted (it also compiles them once, for its config dump and to reject what would not compile),
+ * never the compiled snapshot, which holds functions, regexes bound to closures and live
  * objects that cannot be cloned between processes. The primary reads the sources, validates and
  * analyzes once per change (a bad config is rejected there, once, and no worker hears of it); each
  * worker only compiles (`buildSnapshot`, a pure function of resources and options) and swaps.
