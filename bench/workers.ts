@@ -9,11 +9,12 @@
  * upstream share the cores with the proxy, so requests/s with 2 workers is bounded by the load
  * rig; CPU per request is the figure that does not depend on that.
  *
- * Usage: `node dist/bench/workers.js [--duration 5] [--rounds 3] [--connections 50]`.
+ * Usage: `node dist/bench/workers.js [--duration 5] [--rounds 3] [--connections 50] [--variants a,b]`.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { HTTP_GATEWAY_PORT, httpConfigYaml } from './meshgate.js';
 import { parsePidStat, parseWrk } from './parse.js';
 import { canConnect, freePort, installCleanup, sleep, spawnTracked } from './proc.js';
 
@@ -35,6 +36,12 @@ const VARIANTS: readonly Variant[] = [
 
 /** USER_HZ, the unit of /proc/PID/stat times. */
 const TICKS_PER_S = 100;
+
+/** CPU ticks of `pid` alone. */
+function ownTicks(pid: number): number {
+  const stat = readOrEmpty(`/proc/${pid}/stat`);
+  return (stat === '' ? null : parsePidStat(stat))?.own ?? 0;
+}
 
 /** CPU ticks of `pid` and all its descendants. */
 function treeTicks(pid: number): number {
@@ -88,7 +95,15 @@ async function startMeshgate(
   port: number,
   logPath: string,
 ): Promise<ChildProcess> {
-  const args = ['dist/cli/main.js', 'run', '-f', configPath, '--port-map', `80=${port}`, ...v.args];
+  const args = [
+    'dist/cli/main.js',
+    'run',
+    '-f',
+    configPath,
+    '--port-map',
+    `${HTTP_GATEWAY_PORT}=${port}`,
+    ...v.args,
+  ];
   for (const p of ['admin', 'prometheus', 'status', 'health']) args.push(`--${p}-port`, '0');
   const out = fs.openSync(logPath, 'w');
   const env = Object.entries(v.env).map(([k, val]) => `${k}=${val}`);
@@ -126,54 +141,37 @@ async function main(): Promise<void> {
       duration: { type: 'string', default: '5' },
       rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
+      variants: { type: 'string' },
     },
   });
+  const only = values.variants?.split(',');
+  const variants = VARIANTS.filter((v) => only === undefined || only.includes(v.id));
   const seconds = Number(values.duration);
   const rounds = Number(values.rounds);
   const connections = Number(values.connections);
   fs.mkdirSync('.bench', { recursive: true });
   const upstream = await startUpstream();
   const configPath = '.bench/workers-http.yaml';
-  fs.writeFileSync(
-    configPath,
-    `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: bench-gateway }
-spec:
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ["*"] }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: upstream }
-spec:
-  hosts: ["*"]
-  gateways: [bench-gateway]
-  http: [{ route: [{ destination: { host: upstream, port: { number: 8080 } } }] }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: upstream }
-spec:
-  hosts: [upstream]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 8080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${upstream.port} } }]
-`,
+  // The same config as the http/meshgate rows (bench/meshgate.ts).
+  fs.writeFileSync(configPath, httpConfigYaml(upstream.port));
+  const totals = new Map(
+    variants.map((v) => [v.id, { requests: 0, errors: 0, ticks: 0, primaryTicks: 0, seconds: 0 }]),
   );
-  const totals = new Map(VARIANTS.map((v) => [v.id, { requests: 0, errors: 0, ticks: 0, seconds: 0 }]));
   for (let round = 0; round < rounds; round++) {
-    for (const v of VARIANTS) {
+    for (const v of variants) {
       const port = await freePort();
       const mg = await startMeshgate(v, configPath, port, `.bench/workers-${v.id}.stdout.log`);
       await runWrk(port, 2, connections); // warm-up
       const before = treeTicks(mg.pid!);
+      const primaryBefore = ownTicks(mg.pid!);
       const w = await runWrk(port, seconds, connections);
       const ticks = treeTicks(mg.pid!) - before;
+      const primaryTicks = ownTicks(mg.pid!) - primaryBefore;
       const t = totals.get(v.id)!;
       t.requests += w.requests;
       t.errors += w.errors;
       t.ticks += ticks;
+      t.primaryTicks += primaryTicks;
       t.seconds += seconds;
       console.log(
         `round ${round + 1} ${v.id}: ${Math.round(w.requests / seconds)} rps, ` +
@@ -184,12 +182,14 @@ spec:
     }
   }
   upstream.child.kill('SIGTERM');
-  console.log('\nvariant              |      rps | CPU µs/request | errors');
+  console.log('\nvariant              |      rps | CPU µs/request | of which primary | errors');
   for (const [id, t] of totals) {
     const rps = t.requests / t.seconds;
     const cpu = ((t.ticks / TICKS_PER_S) * 1e6) / Math.max(1, t.requests);
+    const primary = ((t.primaryTicks / TICKS_PER_S) * 1e6) / Math.max(1, t.requests);
     console.log(
-      `${id.padEnd(20)} | ${rps.toFixed(0).padStart(8)} | ${cpu.toFixed(1).padStart(14)} | ${t.errors}`,
+      `${id.padEnd(20)} | ${rps.toFixed(0).padStart(8)} | ${cpu.toFixed(1).padStart(14)} | ` +
+        `${primary.toFixed(1).padStart(16)} | ${t.errors}`,
     );
   }
 }

@@ -34,14 +34,16 @@ import type {
 } from './worker-protocol.js';
 
 /**
- * Measured on this 2-core machine (bench/README.md, "workers"): node:cluster with its default
- * round-robin accept in the primary. worker_threads cannot share a listening socket in Node 20
- * (a `net.Server` handle cannot be transferred to a thread; every thread would need its own port or
- * a hand-off of each accepted socket through the main thread, which is what cluster's round-robin
- * does, in C++ via handle passing), and a crash in one thread takes every thread with it, where a
- * process dies alone and is replaced. Round-robin (SCHED_RR) rather than SCHED_NONE (all workers
- * `accept()` on one shared socket): on Linux the kernel wakes the busiest worker most, and the load
- * on two workers came out lopsided.
+ * Why node:cluster with its default round-robin accept (SCHED_RR: the primary accepts and hands
+ * each connection to the next worker). worker_threads cannot share a listening socket in Node 20: a
+ * `net.Server` handle cannot be transferred to a thread (`reusePort` arrived in Node 22), so threads
+ * would need one port each or a hand-off of every accepted socket, which threads cannot receive; and
+ * a crash in one thread takes every thread with it, where a process dies alone and is replaced.
+ * Measured with `bench/workers.ts` (wrk -c50 keep-alive, unpinned, on this shared 2-core machine):
+ * SCHED_NONE (workers `accept()` on one shared socket) was no faster (14,028 vs 14,984 requests/s,
+ * 62.3 vs 58.1 µs CPU per request over three rounds) and balances short connections by the kernel's
+ * whim; round-robin spreads them evenly (the workers test sees near half each). Its one cost: a
+ * connection being handed to a worker at the moment it dies is held by the primary, not reset.
  */
 export const SCHEDULING_NOTE = 'node:cluster, round-robin';
 
