@@ -206,6 +206,7 @@ async function main(argv: string[]): Promise<number> {
     const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
     if (concurrency > 1) {
       process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+      process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
       const worker = { pipeline, accessLog, logLevel: level, telemetry: telemetry ?? {} };
       return runPrimary({ concurrency, paths, worker, watch: !values['no-watch'] }, log);
     }
