@@ -19,6 +19,8 @@
  * endpoints require POST (as Envoy's admin does) so a web page cannot trigger them with a GET.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { compileRe2 } from '../routes/regex.js';
+import type { StatsFilter } from '../telemetry/envoy-stats.js';
 
 /** Envoy's server states, as `/ready` and `/server_info` print them. */
 export type ServerState = 'PRE_INITIALIZING' | 'LIVE' | 'DRAINING';
@@ -32,7 +34,7 @@ export interface AdminBackend {
   clustersText(): string | Promise<string>;
   clustersJson(): unknown;
   listenersText(): string;
-  statsText(filter: RegExp | undefined): string | Promise<string>;
+  statsText(filter: StatsFilter | undefined): string | Promise<string>;
   prometheusText(): Promise<string>;
   readonly prometheusContentType: string;
   /** Current log level name. */
@@ -124,16 +126,13 @@ export function createAdminServer(backend: AdminBackend, opts: AdminServerOption
     if (req.query.format === 'prometheus') {
       return reply.type(backend.prometheusContentType).send(await backend.prometheusText());
     }
-    let filter: RegExp | undefined;
+    let filter: StatsFilter | undefined;
     if (req.query.filter !== undefined && req.query.filter !== '') {
-      try {
-        filter = new RegExp(req.query.filter);
-      } catch (err) {
-        return reply
-          .code(400)
-          .type('text/plain')
-          .send(`invalid filter regex: ${(err as Error).message}\n`);
-      }
+      // Envoy's filter is an RE2 search; linear time, so no filter can stall the data path.
+      const compiled = compileRe2(req.query.filter, '', false);
+      if (!compiled.ok)
+        return reply.code(400).type('text/plain').send(`invalid filter regex: ${compiled.reason}\n`);
+      filter = compiled.regex;
     }
     return reply.type('text/plain').send(await backend.statsText(filter));
   });

@@ -16,7 +16,13 @@ import type { Resource } from '../config/resources.js';
 import type { SnapshotStore } from '../config/store.js';
 import { MESH_LISTENER_NAME } from '../config/mesh-listener.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
-import { EnvoyPrometheus, EnvoyStats, isEjected, type StatEntry } from '../telemetry/envoy-stats.js';
+import {
+  EnvoyPrometheus,
+  EnvoyStats,
+  isEjected,
+  type StatEntry,
+  type StatsFilter,
+} from '../telemetry/envoy-stats.js';
 import { GatewayObserver } from '../telemetry/gateway-observer.js';
 import { IstioMetrics, MESHGATE_VERSION } from '../telemetry/metrics.js';
 import { NO_OBSERVER, type StreamObserver } from '../telemetry/observer.js';
@@ -304,7 +310,7 @@ export class Observability implements AdminBackend, HealthBackend {
     return this.registry.metrics();
   }
 
-  async statsText(filter: RegExp | undefined): Promise<string> {
+  async statsText(filter: StatsFilter | undefined): Promise<string> {
     const fleet = this.opts.fleet;
     if (fleet) {
       const all = await fleet.collect();

@@ -13,6 +13,12 @@ import { Gateway, type GatewayOptions } from '../gateway/gateway.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import { parseDnsServer } from '../upstream/dns.js';
 import { parseTelemetryOptions, TELEMETRY_ARG_OPTIONS, TELEMETRY_USAGE } from '../admin/cli-options.js';
+import {
+  DOWNSTREAM_ARG_OPTIONS,
+  DOWNSTREAM_USAGE,
+  parseDrainOptions,
+  parseMaxConnections,
+} from './downstream-options.js';
 import { MESHGATE_VERSION } from '../telemetry/metrics.js';
 import { suggestFlag } from './flag-suggestion.js';
 import { parseConcurrency } from './concurrency.js';
@@ -20,10 +26,13 @@ import { runPrimary } from './primary.js';
 
 /** `--log-level` values (pino's levels). */
 const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+import { setUpKubernetes, type KubernetesSetup } from '../config/sources/kubernetes-setup.js';
 
 const USAGE = `Usage:
   meshgate run -f <file|dir> [-f ...] [options]
   meshgate validate -f <file|dir> [-f ...] [options]
+
+  meshgate run --kubernetes [--kubeconfig FILE] [--watch-namespace NS]... [options]
 
 Options:
   -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f; also
@@ -46,7 +55,12 @@ Options:
                                (default: the system resolver, answers kept 5 s)
       --concurrency <n>        worker processes sharing the listeners (default: the CPUs available,
                                cgroup CPU limit honoured; 0 = the same; 1 = one process)
-${TELEMETRY_USAGE}      --version                print the version and exit
+      --kubernetes             read Istio resources, Services, Pods, EndpointSlices and the gateway
+                               namespace's TLS Secrets from the Kubernetes API server (list + watch)
+      --kubeconfig <file>      with --kubernetes: kubeconfig (default: $KUBECONFIG, ~/.kube/config,
+                               then the in-cluster service account)
+      --watch-namespace <ns>   with --kubernetes: watch only this namespace (repeatable; default all)
+${TELEMETRY_USAGE}${DOWNSTREAM_USAGE}      --version                print the version and exit
   -h, --help
 `;
 
@@ -142,7 +156,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const paths = values.filename ?? [];
-  if (paths.length === 0) {
+  const kubernetes = command === 'run' && values.kubernetes === true;
+  if (paths.length === 0 && !kubernetes) {
     process.stderr.write(`meshgate ${command}: at least one -f <file|dir> is required\n\n${USAGE}`);
     return 2;
   }
@@ -193,9 +208,13 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
     let telemetry: GatewayOptions['telemetry'];
+    let drain: ReturnType<typeof parseDrainOptions>;
+    let maxConnectionsPerListener: number | undefined;
     let concurrency: number;
     try {
       telemetry = parseTelemetryOptions(values);
+      drain = parseDrainOptions(values);
+      maxConnectionsPerListener = parseMaxConnections(values);
       concurrency = parseConcurrency(values.concurrency);
     } catch (err) {
       process.stderr.write(`meshgate: ${(err as Error).message}\n`);
@@ -204,14 +223,56 @@ async function main(argv: string[]): Promise<number> {
     // The system log goes to stderr and the access log to stdout, as Envoy in Istio does: the two
     // streams never interleave, and `kubectl logs`-style readers can tell them apart.
     const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
+    let kube: KubernetesSetup | undefined;
+    if (kubernetes) {
+      try {
+        kube = await setUpKubernetes(
+          {
+            kubeconfig: values.kubeconfig,
+            watchNamespaces: values['watch-namespace'],
+            credentialsDir: values['credentials-dir'],
+            gatewayLabels,
+          },
+          log,
+        );
+      } catch (err) {
+        process.stderr.write(`meshgate: ${(err as Error).message}\n`);
+        return 2;
+      }
+    }
     if (concurrency > 1) {
       process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
       process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-      const worker = { pipeline, accessLog, logLevel: level, telemetry: telemetry ?? {} };
-      return runPrimary({ concurrency, paths, worker, watch: !values['no-watch'] }, log);
+      const kubePipeline = kube && { gatewayLabels: kube.gatewayLabels, credentialsDir: kube.credentialsDir };
+      const worker = {
+        pipeline: { ...pipeline, ...kubePipeline },
+        gateway: { drain, maxConnectionsPerListener },
+        accessLog,
+        logLevel: level,
+        telemetry: telemetry ?? {},
+      };
+      const sources = kube ? [kube.source] : [];
+      const watch = !values['no-watch'];
+      return runPrimary(
+        { concurrency, paths, sources, worker, watch, reloadDebounce: kube?.reloadDebounce },
+        log,
+      );
     }
     const started = await Gateway.start(
-      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry },
+      {
+        ...pipeline,
+        paths,
+        accessLog,
+        watch: !values['no-watch'],
+        telemetry,
+        maxConnectionsPerListener,
+        ...(kube && {
+          sources: [kube.source],
+          gatewayLabels: kube.gatewayLabels,
+          credentialsDir: kube.credentialsDir,
+          reloadDebounce: kube.reloadDebounce,
+        }),
+      },
       log,
     );
     if (!started.ok) {
@@ -228,13 +289,17 @@ async function main(argv: string[]): Promise<number> {
     process.on('SIGHUP', () => void gw.reload());
     await new Promise<void>((resolve) => {
       const stop = (sig: string) => {
-        log.info({ signal: sig }, 'shutting down');
+        log.info({ drainMs: drain.drainMs, timeoutMs: drain.timeoutMs, signal: sig }, 'shutting down');
         resolve();
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
-    await gw.close();
+    // Readiness 503 now; listeners accept for the drain duration with Connection: close, then open
+    // connections get the drain timeout and are closed: exit is bounded whatever the clients do.
+    // The sources (the Kubernetes informers) are closed too.
+    await gw.shutdown(drain);
+    log.info('drained; exiting');
     return 0;
   }
 
@@ -256,8 +321,12 @@ const CLI_OPTIONS = {
   'mesh-port': { type: 'string' },
   'outbound-traffic-policy': { type: 'string' },
   'dns-server': { type: 'string' },
+  kubernetes: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+  'watch-namespace': { type: 'string', multiple: true },
   concurrency: { type: 'string' },
   ...TELEMETRY_ARG_OPTIONS,
+  ...DOWNSTREAM_ARG_OPTIONS,
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
 } as const;

@@ -15,6 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { compileConfig, type PipelineResult } from '../config/pipeline.js';
+import { reloadProblems } from '../config/reload-guard.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
 import { FileSource } from '../config/sources/files.js';
@@ -47,8 +48,8 @@ import type {
  */
 export const SCHEDULING_NOTE = 'node:cluster, round-robin';
 
-/** Longest wait for workers to finish after SIGTERM before they are killed, ms. */
-const WORKER_EXIT_TIMEOUT_MS = 60_000;
+/** Wait past a worker's own drain deadline before it is killed, ms (its access log and spans flush). */
+const WORKER_EXIT_GRACE_MS = 5_000;
 /** A worker that asks no longer than this for its stats is left out of one scrape, ms. */
 const STATS_TIMEOUT_MS = 2_000;
 /** Wait before replacing a worker that died before it was ready (no tight crash loop), ms. */
@@ -63,6 +64,8 @@ export interface PrimaryOptions {
   /** Pipeline, access log and log level for the workers; telemetry ports and settings as for one process. */
   readonly worker: WorkerSettings;
   readonly watch: boolean;
+  /** Reload debounce, ms (see `GatewayOptions.reloadDebounce`); default 200 quiet / 10 000 at most. */
+  readonly reloadDebounce?: { readonly quietMs: number; readonly maxMs: number };
 }
 
 /** A worker's telemetry: metrics and tracing as asked, no port (the primary serves them). */
@@ -117,6 +120,7 @@ class Primary implements WorkerFleet {
   private statsSeq = 0;
   private readonly statsWaiters = new Map<number, (s: WorkerStats) => void>();
   private reloadTimer: NodeJS.Timeout | undefined;
+  private reloadPendingSince: number | undefined;
   private reloading: Promise<void> = Promise.resolve();
 
   constructor(
@@ -289,7 +293,20 @@ class Primary implements WorkerFleet {
     this.reloading = this.reloading.then(async () => {
       if (this.closing) return;
       try {
-        const result = await compileConfig(this.sources, this.settings.pipeline);
+        const compiled = await compileConfig(this.sources, this.settings.pipeline);
+        // The same guard as one process: never a reload that would close every listener.
+        const refused = compiled.snapshot
+          ? reloadProblems(this.store.current, compiled.snapshot, this.o.paths)
+          : [];
+        const result: PipelineResult =
+          refused.length > 0
+            ? {
+                ...compiled,
+                diagnostics: [...compiled.diagnostics, ...refused],
+                blocked: true,
+                snapshot: undefined,
+              }
+            : compiled;
         this.report(result);
         if (!result.snapshot) {
           const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
@@ -311,12 +328,18 @@ class Primary implements WorkerFleet {
     return this.reloading;
   }
 
-  private scheduleReload(delayMs = 200): void {
+  /** Debounces source events: `quietMs` after the last, at most `maxMs` after the first (as one process does). */
+  private scheduleReload(quiet?: number): void {
+    const { quietMs, maxMs } = this.o.reloadDebounce ?? { quietMs: 200, maxMs: 10_000 };
+    const now = Date.now();
+    this.reloadPendingSince ??= now;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    const wait = Math.max(0, Math.min(quiet ?? quietMs, this.reloadPendingSince + maxMs - now));
     this.reloadTimer = setTimeout(() => {
       this.reloadTimer = undefined;
+      this.reloadPendingSince = undefined;
       void this.reload();
-    }, delayMs);
+    }, wait);
   }
 
   private async watch(): Promise<void> {
@@ -370,7 +393,9 @@ class Primary implements WorkerFleet {
     this.observability.beginDrain();
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     await Promise.all(this.sources.map((s) => s.close().catch(() => undefined)));
-    await Promise.all(this.slots.map((s) => stopWorker(s.worker)));
+    const drain = this.settings.gateway.drain;
+    const deadline = drain.drainMs + drain.timeoutMs + WORKER_EXIT_GRACE_MS;
+    await Promise.all(this.slots.map((s) => stopWorker(s.worker, deadline)));
     // A stalled stdout (nobody reads the pipe) gets as long as a single process gives it.
     await Promise.race([
       this.stdout?.drained(),
@@ -383,11 +408,11 @@ class Primary implements WorkerFleet {
   }
 }
 
-/** SIGTERM (the worker drains and exits), SIGKILL after {@link WORKER_EXIT_TIMEOUT_MS}. */
-function stopWorker(worker: Worker): Promise<void> {
+/** SIGTERM (the worker drains and exits), SIGKILL after `deadlineMs`. */
+function stopWorker(worker: Worker, deadlineMs: number): Promise<void> {
   if (worker.isDead()) return Promise.resolve();
   return new Promise((resolve) => {
-    const timer = setTimeout(() => worker.process.kill('SIGKILL'), WORKER_EXIT_TIMEOUT_MS);
+    const timer = setTimeout(() => worker.process.kill('SIGKILL'), deadlineMs);
     worker.once('exit', () => {
       clearTimeout(timer);
       resolve();

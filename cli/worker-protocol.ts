@@ -19,7 +19,7 @@ import type { Resource } from '../config/resources.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import type { ObservabilityOptions } from '../admin/observability.js';
 import type { WorkerStats } from '../admin/worker-stats.js';
-import type { GatewayOptions } from '../gateway/gateway.js';
+import type { DrainOptions, GatewayOptions } from '../gateway/gateway.js';
 
 /** One accepted configuration, as the primary sends it. */
 export interface ConfigPayload {
@@ -39,6 +39,8 @@ export interface ListenerAddress {
 /** What a worker is started with. */
 export interface WorkerSettings {
   readonly pipeline: PipelineOptions & Pick<GatewayOptions, 'dnsServer'>;
+  /** `--drain-duration`/`--drain-timeout` (applied on SIGTERM) and `--max-connections-per-listener`. */
+  readonly gateway: { readonly drain: DrainOptions } & Pick<GatewayOptions, 'maxConnectionsPerListener'>;
   readonly accessLog: AccessLogFormat;
   /** Metrics and tracing settings; workers bind no telemetry port. */
   readonly telemetry: ObservabilityOptions;

@@ -106,6 +106,7 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
       accessLogger,
       watch: false,
       telemetry: settings.telemetry,
+      maxConnectionsPerListener: settings.gateway.maxConnectionsPerListener,
       compile,
     },
     log,
@@ -126,7 +127,9 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
     if (closing) return;
     closing = true;
     log.info({ reason: why }, 'worker shutting down');
-    void served.close().finally(() => {
+    // The drain: readiness is the primary's; listeners keep accepting with `Connection: close` for
+    // the drain duration, then open connections get the drain timeout.
+    void served.shutdown(settings.gateway.drain).finally(() => {
       if (process.connected) process.disconnect();
       process.exitCode = 0;
       // A write stuck on a stalled channel must not keep the worker alive.

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
+import { reloadProblems } from '../config/reload-guard.js';
 import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -15,7 +16,8 @@ import { DnsCache } from '../upstream/dns.js';
 import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
 import { Observability, type ObservabilityOptions, type PortBindError } from '../admin/observability.js';
-import { ListenerManager, type ListenerBindError } from './listener-manager.js';
+import { ConnectionDrain } from './connection-drain.js';
+import { DEFAULT_CLOSE_TIMEOUT_MS, ListenerManager, type ListenerBindError } from './listener-manager.js';
 import type { ProxyContext } from './http-stream.js';
 import { CertStore } from '../tls/cert-store.js';
 import { createTlsListenerFactory } from './tls-listener.js';
@@ -35,6 +37,8 @@ export interface GatewayOptions extends PipelineOptions {
   readonly accessLogger?: AccessLogger;
   /** Reload when a source reports a change (and on SIGHUP, wired by the CLI). */
   readonly watch?: boolean;
+  /** Reload debounce, ms: quiet time after the last change, and the longest a change waits (default 200 / 10 000). */
+  readonly reloadDebounce?: { readonly quietMs: number; readonly maxMs: number };
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
   /**
@@ -42,9 +46,35 @@ export interface GatewayOptions extends PipelineOptions {
    * what its primary validated instead of reading the sources.
    */
   readonly compile?: (sources: readonly ConfigSource[], opts: PipelineOptions) => Promise<PipelineResult>;
+  /**
+   * Downstream connections one listener keeps open at most; more are refused at accept and counted as
+   * `listener.<name>.downstream_cx_overflow` (Envoy's listener connection limit). Default: no limit.
+   */
+  readonly maxConnectionsPerListener?: number;
   /** Runs after the telemetry ports are up and the first snapshot is installed, before listeners bind (tests observe readiness here). */
   readonly beforeListen?: (gw: Gateway) => void | Promise<void>;
 }
+
+/**
+ * Graceful shutdown timing (`--drain-duration`, `--drain-timeout`).
+ * - `drainMs`: listeners keep accepting while every response closes its connection (Istio's
+ *   `terminationDrainDuration`, default 5 s): clients and load balancers move away without errors.
+ * - `timeoutMs`: then listeners stop accepting and open connections get this long to finish before
+ *   they are destroyed.
+ */
+export interface DrainOptions {
+  readonly drainMs: number;
+  readonly timeoutMs: number;
+}
+
+/** Istio's `terminationDrainDuration` default, ms. */
+export const DEFAULT_DRAIN_MS = 5_000;
+/**
+ * Deadline for in-flight requests after the drain, ms. Envoy's `--drain-time-s` (600 s) and Istio's
+ * `drainDuration` (45 s) would outlast Kubernetes' default 30 s `terminationGracePeriodSeconds` and end in
+ * SIGKILL; 5 s drain + 20 s leaves 5 s for the access log and spans to flush.
+ */
+export const DEFAULT_DRAIN_TIMEOUT_MS = DEFAULT_CLOSE_TIMEOUT_MS;
 
 export type StartResult =
   | { ok: true; gateway: Gateway }
@@ -68,7 +98,11 @@ export class Gateway {
   readonly sources: readonly ConfigSource[];
   private watching = false;
   private reloadTimer: NodeJS.Timeout | undefined;
+  private reloadPendingSince: number | undefined;
   private reloading: Promise<boolean> | undefined;
+  /** Set once shutdown began: no reload may bind listeners again. */
+  private closing = false;
+  private sourcesClosed: Promise<void> | undefined;
 
   private constructor(
     readonly opts: GatewayOptions,
@@ -92,8 +126,11 @@ export class Gateway {
       stats: this.stats,
       observer: this.observability.observer,
       tracing: this.observability.tracer,
+      drain: new ConnectionDrain(),
     };
-    this.listeners = new ListenerManager(ctx, log);
+    this.listeners = new ListenerManager(ctx, log, {
+      maxConnectionsPerListener: opts.maxConnectionsPerListener,
+    });
     // TLS (HTTPS terminate, PASSTHROUGH) and TCP servers; certificates shared and watched process-wide.
     this.listeners.register('TLS', createTlsListenerFactory({ certs: new CertStore(log) }));
     this.listeners.register('TCP', createTcpListenerFactory());
@@ -162,7 +199,21 @@ export class Gateway {
     if (this.reloading) return this.reloading.then(() => this.reload());
     this.reloading = (async () => {
       try {
-        const result = await (this.opts.compile ?? compileConfig)(this.sources, this.opts);
+        if (this.closing) return false;
+        const compiled = await (this.opts.compile ?? compileConfig)(this.sources, this.opts);
+        if (this.closing) return false;
+        const refused = compiled.snapshot
+          ? reloadProblems(this.store.current, compiled.snapshot, this.opts.paths)
+          : [];
+        const result: PipelineResult =
+          refused.length > 0
+            ? {
+                ...compiled,
+                diagnostics: [...compiled.diagnostics, ...refused],
+                blocked: true,
+                snapshot: undefined,
+              }
+            : compiled;
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
@@ -207,24 +258,64 @@ export class Gateway {
 
   private readonly onSourceChange = (): void => this.scheduleReload();
 
-  /** Debounces bursts of source events (editors write in several steps, watches deliver in bursts). */
+  /**
+   * Debounces bursts of source events into one reload: `quietMs` after the last event, but never
+   * later than `maxMs` after the first one (istiod's PILOT_DEBOUNCE_AFTER / PILOT_DEBOUNCE_MAX), so
+   * a steady trickle of changes cannot starve reloads.
+   */
   scheduleReload(): void {
+    const { quietMs, maxMs } = this.opts.reloadDebounce ?? { quietMs: 200, maxMs: 10_000 };
+    const now = Date.now();
+    this.reloadPendingSince ??= now;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => {
-      this.reloadTimer = undefined;
-      void this.reload();
-    }, 200);
+    this.reloadTimer = setTimeout(
+      () => {
+        this.reloadTimer = undefined;
+        this.reloadPendingSince = undefined;
+        void this.reload();
+      },
+      Math.max(0, Math.min(quietMs, this.reloadPendingSince + maxMs - now)),
+    );
   }
 
-  /** Stops listeners, watchers and pools; flushes the access log. */
-  async close(): Promise<void> {
+  /**
+   * Graceful shutdown (SIGTERM): readiness turns 503 at once; for `drainMs` the listeners keep
+   * accepting while every response closes its connection; then {@link close} with `timeoutMs`.
+   * Always ends: whatever is still open at the deadline is destroyed.
+   */
+  async shutdown(
+    drain: DrainOptions = { drainMs: DEFAULT_DRAIN_MS, timeoutMs: DEFAULT_DRAIN_TIMEOUT_MS },
+  ): Promise<void> {
+    void this.stopReloads();
     this.observability.beginDrain();
+    this.listeners.beginDrain();
+    if (drain.drainMs > 0) await new Promise<void>((r) => setTimeout(r, drain.drainMs));
+    await this.close(drain.timeoutMs);
+  }
+
+  /** Stops watching and reloading, then closes every source (once, however often it is called). */
+  private stopReloads(): Promise<void> {
+    if (this.sourcesClosed) return this.sourcesClosed;
+    this.closing = true;
     if (this.watching) for (const source of this.sources) source.off('change', this.onSourceChange);
     this.watching = false;
-    // Also unwatched sources: reading may have opened connections (the API server's).
-    await Promise.all(this.sources.map((s) => s.close().catch(() => undefined)));
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    await this.listeners.close();
+    this.reloadTimer = undefined;
+    // Also unwatched sources: reading may have opened connections (the API server's).
+    this.sourcesClosed = Promise.all(this.sources.map((s) => s.close().catch(() => undefined))).then(
+      () => undefined,
+    );
+    return this.sourcesClosed;
+  }
+
+  /**
+   * Stops listeners (open connections get up to `timeoutMs`, then are destroyed), watchers and pools;
+   * flushes the access log.
+   */
+  async close(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
+    this.observability.beginDrain();
+    await this.stopReloads();
+    await this.listeners.close(timeoutMs);
     await this.clusters.close();
     // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.
     await this.observability.close();

@@ -36,6 +36,8 @@ export function createRequestHandler(
   log: Logger,
 ): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   return (req, res) => {
+    // ---- drain hook: during shutdown every response closes its connection (gateway/connection-drain.ts).
+    ctx.drain?.onResponse(res);
     try {
       new HttpStream(req, res, rt, ctx).run();
     } catch (err) {
@@ -83,9 +85,15 @@ export function createClientErrorHandler(
       'malformed HTTP request',
     );
     if (socket.writable) {
-      const body = tooLarge ? 'Request Header Fields Too Large' : 'Bad Request';
+      // The request headers timeout (node's `headersTimeout`) is Envoy's `request_headers_timeout`: 408.
+      const status = tooLarge
+        ? '431 Request Header Fields Too Large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? '408 Request Timeout'
+          : '400 Bad Request';
+      const body = status.slice(4);
       socket.end(
-        `HTTP/1.1 ${tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\n` +
+        `HTTP/1.1 ${status}\r\n` +
           `server: istio-envoy\r\ncontent-type: text/plain\r\ncontent-length: ${body.length}\r\nconnection: close\r\n\r\n${body}`,
       );
     } else {

@@ -19,11 +19,13 @@ import type { AccessLogger, StreamRecord } from '../telemetry/access-log.js';
 import type { StatStore } from '../telemetry/stats.js';
 import type { StreamObserver } from '../telemetry/observer.js';
 import type { TraceInjector } from '../telemetry/tracing.js';
+import type { ConnectionDrain } from './connection-drain.js';
 import type { ClusterEndpoint } from '../config/cluster.js';
 import type { ClusterManager, ClusterState } from '../upstream/cluster-manager.js';
 import type { EndpointState } from '../upstream/endpoint-state.js';
 import { PassThrough, type Readable } from 'node:stream';
 import { Admission, TicketState, type BreakerTicket } from '../upstream/circuit-breaker.js';
+import { applyEdgeRequestPolicy } from './http/edge-request.js';
 import { allowedOrigin, answerPreflight, applyCorsHeaders } from './cors.js';
 import { classifyUpstreamError, Replies, writeLocalReply, type LocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
@@ -60,6 +62,8 @@ export interface ProxyContext {
   readonly observer: StreamObserver;
   /** Trace propagation (issue 6); undefined when tracing is off, so the data path does no trace work. */
   readonly tracing?: TraceInjector;
+  /** Shutdown draining: told where each response starts (gateway/connection-drain.ts). */
+  readonly drain?: ConnectionDrain;
 }
 
 /** Largest request body buffered so the request can be retried (Envoy buffers retried bodies up to its limit), bytes. */
@@ -221,6 +225,11 @@ export class HttpStream {
   run(): void {
     const req = this.req;
     if (req.httpVersionMinor === 0 && req.httpVersionMajor === 1) return this.reply(Replies.http10);
+    // ---- edge hook: header limits, fragment / duplicate Host / %00 → 4xx, BASE path normalization and
+    // internal x-envoy-* headers stripped, before anything reads the path (gateway/http/edge-request.ts).
+    const edgeReply = applyEdgeRequestPolicy(req, this.rt.listener.mesh === undefined);
+    if (edgeReply !== undefined) return this.reply(edgeReply);
+    // ---- end edge hook
     // HTTP/1.1 requires Host (RFC 9112 §3.2). Node rejects it before this point unless the server
     // opts out, as the mesh listener does so the refusal is access-logged.
     if (req.headers.host === undefined) return this.reply(Replies.badRequest);

@@ -2,6 +2,10 @@
  * Opens, updates and closes listeners to follow the live snapshot. A listener whose address, port
  * and kind are unchanged keeps its socket and simply sees the new route table (no connection is
  * dropped on reload); removed ones stop accepting and let open connections finish.
+ *
+ * Shutdown is bounded: {@link ListenerManager.beginDrain} makes every response close its connection
+ * while the listeners still accept; {@link ListenerManager.close} stops accepting, gives open
+ * connections up to a deadline, then destroys what is left.
  */
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
@@ -9,13 +13,23 @@ import type { Listener, ListenerKind, Snapshot } from '../config/snapshot.js';
 import type { ProxyContext } from './http-stream.js';
 import { createHttpServer } from './http-listener.js';
 import { attachMeshListener } from './connect-tunnel.js';
+import { ConnectionDrain } from './connection-drain.js';
+
+/** How long {@link ListenerManager.close} waits for open connections by default, ms. */
+export const DEFAULT_CLOSE_TIMEOUT_MS = 20_000;
+/** How long after the deadline servers get to report closed, ms. */
+const CLOSE_GRACE_MS = 1000;
+/** How often idle keep-alive connections are closed while waiting for the others, ms. */
+const CLOSE_IDLE_INTERVAL_MS = 200;
 
 /** A bound listener of some kind. */
 export interface BoundListener {
   /** Adopts the same-named listener of a newer snapshot. */
   update(next: Listener): void;
-  /** Stops accepting; open connections drain. */
+  /** Stops accepting; resolves once every connection of the listener has closed. */
   close(): Promise<void>;
+  /** Closes connections with no request in flight (HTTP keep-alive); absent for non-HTTP kinds. */
+  closeIdle?(): void;
   readonly server: Server;
 }
 
@@ -59,17 +73,32 @@ const httpFactory: ListenerFactory = (listener, ctx, log) => {
         server.closeIdleConnections();
       });
     },
+    closeIdle() {
+      server.closeIdleConnections();
+    },
   };
 };
+
+/** Downstream connection limits applied to every bound listener. */
+export interface DownstreamLimits {
+  /** Open connections per listener; past it, accepted sockets are closed at once and counted. */
+  readonly maxConnectionsPerListener?: number;
+}
 
 export class ListenerManager {
   private readonly bound = new Map<string, { bound: BoundListener; listener: Listener }>();
   private readonly factories = new Map<ListenerKind, ListenerFactory>([['HTTP', httpFactory]]);
 
+  /** Tracks the connections of every listener for draining; the HTTP request handler reports to it too. */
+  readonly drain: ConnectionDrain;
+
   constructor(
     private readonly ctx: ProxyContext,
     private readonly log: Logger,
-  ) {}
+    private readonly limits: DownstreamLimits = {},
+  ) {
+    this.drain = ctx.drain ?? new ConnectionDrain();
+  }
 
   /** Registers the server factory for a listener kind (TLS and TCP listeners plug in here). */
   register(kind: ListenerKind, factory: ListenerFactory): void {
@@ -123,6 +152,8 @@ export class ListenerManager {
         continue;
       }
       this.bound.set(key, { bound: b, listener: l });
+      this.drain.track(b.server);
+      this.applyLimits(l, b.server);
       const addr = b.server.address();
       const port = addr && typeof addr === 'object' ? addr.port : l.bindPort;
       this.log.info(
@@ -140,11 +171,52 @@ export class ListenerManager {
     return errors;
   }
 
-  /** Closes every listener. */
-  async close(): Promise<void> {
+  private applyLimits(l: Listener, server: Server): void {
+    const max = this.limits.maxConnectionsPerListener;
+    if (max === undefined) return;
+    // node closes sockets past `maxConnections` right after accept and emits 'drop' for each.
+    server.maxConnections = max;
+    server.on('drop', () => {
+      this.ctx.stats.inc(`listener.${l.name}.downstream_cx_overflow`);
+    });
+  }
+
+  /**
+   * Starts draining (SIGTERM): listeners keep accepting, but every HTTP/1 response from now on, and
+   * every in-flight one not yet started, carries `Connection: close`; HTTP/2 drain handlers run.
+   */
+  beginDrain(): void {
+    this.drain.begin();
+    this.log.info({ connections: this.drain.openConnections }, 'draining listeners');
+  }
+
+  /**
+   * Stops accepting on every listener, waits up to `timeoutMs` for open connections to finish, then
+   * destroys the rest (silent clients, half-sent requests, requests on hung upstreams).
+   * @param timeoutMs deadline for open connections, ms (`--drain-timeout`).
+   */
+  async close(timeoutMs = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
     const all = [...this.bound.values()];
     this.bound.clear();
-    await Promise.all(all.map((e) => e.bound.close()));
+    const closed = Promise.all(all.map((e) => e.bound.close()));
+    // Keep-alive connections whose response started before the drain turn idle later: close them then.
+    const sweep = setInterval(() => {
+      for (const e of all) e.bound.closeIdle?.();
+    }, CLOSE_IDLE_INTERVAL_MS);
+    sweep.unref();
+    try {
+      if (!(await this.drain.whenIdle(timeoutMs))) {
+        const n = this.drain.destroyAll();
+        this.log.warn({ connections: n, timeoutMs }, 'drain deadline reached; closing remaining connections');
+      }
+      // Servers report closed once their last connection is gone; a listener kind that fails to report
+      // must not hold shutdown past the deadline.
+      let grace: NodeJS.Timeout | undefined;
+      await Promise.race([closed, new Promise<void>((r) => (grace = setTimeout(r, CLOSE_GRACE_MS)))]);
+      clearTimeout(grace);
+    } finally {
+      clearInterval(sweep);
+    }
   }
 }
 

@@ -439,13 +439,10 @@ function compileRewrite(rule: HTTPRoute): RewritePolicy | undefined {
   if (!rw) return undefined;
   let regex: RewritePolicy['regex'];
   if (rw.uriRegexRewrite?.match !== undefined) {
-    const r = compileRe2(rw.uriRegexRewrite.match, 'g', false);
+    const r = compileRe2(rw.uriRegexRewrite.match, '', false);
     if (r.ok) {
-      // RE2 substitution uses \1; JS uses $1 (a literal `$` must be doubled first, or `$&` etc. would expand).
-      regex = {
-        pattern: r.regex,
-        substitution: (rw.uriRegexRewrite.rewrite ?? '').replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1'),
-      };
+      // The substitution stays in RE2 syntax (`\1`): the compiled pattern reads it when replacing.
+      regex = { pattern: r.regex, substitution: rw.uriRegexRewrite.rewrite ?? '' };
     }
   }
   if (rw.uri === undefined && rw.authority === undefined && !regex) return undefined;

@@ -23,6 +23,11 @@ import type { EndpointState } from '../upstream/endpoint-state.js';
 import type { StreamRecord } from './access-log.js';
 import type { StatStore } from './stats.js';
 
+/** Admin `/stats?filter=`: a predicate on the stat name (an RE2 search in Envoy). */
+export interface StatsFilter {
+  test(name: string): boolean;
+}
+
 /** Per-endpoint request outcomes (Envoy host stats, shown by admin `/clusters`). */
 export interface HostStats {
   rqTotal: number;
@@ -249,7 +254,7 @@ export class EnvoyStats {
   }
 
   /** Envoy admin `/stats` text: `name: value` lines; `filter` is a regex on the name. */
-  static text(entries: readonly StatEntry[], filter?: RegExp): string {
+  static text(entries: readonly StatEntry[], filter?: StatsFilter): string {
     const lines: string[] = [];
     for (const e of entries) if (!filter || filter.test(e.name)) lines.push(`${e.name}: ${e.value}`);
     return lines.length > 0 ? `${lines.join('\n')}\n` : '';

@@ -128,3 +128,19 @@ export function localServiceEntryYaml(
     ),
   ]);
 }
+
+/** Destination of the `backend` service of {@link backendGatewayYaml}, for `route:` lines. */
+export const BACKEND_DESTINATION = '{ host: backend, port: { number: 8080 } }';
+
+/**
+ * A whole config: Gateway `gw` (HTTP on 80, every host), VirtualService `name` bound to it for every
+ * host, and a `backend` ServiceEntry (port 8080 `http`) whose one endpoint listens on `upstream`.
+ * @param httpLines the VirtualService's `http:` list, one YAML line each, unindented (`- match: ...`).
+ */
+export function backendGatewayYaml(name: string, httpLines: readonly string[], upstream: number): string {
+  return yamlDocuments(
+    HTTP_GATEWAY_GW,
+    istioResourceYaml('VirtualService', name, ['hosts: ["*"]', 'gateways: [gw]', 'http:', ...httpLines]),
+    localServiceEntryYaml('backend', { number: 8080, name: 'http', protocol: 'HTTP' }, upstream),
+  );
+}
