@@ -87,12 +87,8 @@ interface WorkerSlot {
 
 /** Runs the primary until SIGTERM/SIGINT. @returns the exit code (1: did not start). */
 export async function runPrimary(o: PrimaryOptions, log: Logger): Promise<number> {
-  const p = new Primary(o, log);
-  if (!(await p.start())) {
-    await p.close();
-    return 1;
-  }
-  await new Promise<void>((resolve) => {
+  // Handled from the first moment: a SIGTERM while workers start ends the start, then shuts down.
+  const stopped = new Promise<void>((resolve) => {
     const stop = (signal: string): void => {
       log.info({ signal }, 'shutting down');
       resolve();
@@ -100,6 +96,12 @@ export async function runPrimary(o: PrimaryOptions, log: Logger): Promise<number
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
   });
+  const p = new Primary(o, log);
+  if (!(await p.start())) {
+    await p.close();
+    return 1;
+  }
+  await stopped;
   await p.close();
   return 0;
 }
