@@ -15,7 +15,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { compileConfig, type PipelineResult } from '../config/pipeline.js';
-import { reloadProblems } from '../config/reload-guard.js';
+import { guardReload } from '../config/reload-guard.js';
 import { formatDiagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
 import { FileSource } from '../config/sources/files.js';
@@ -297,18 +297,7 @@ class Primary implements WorkerFleet {
       try {
         const compiled = await compileConfig(this.sources, this.settings.pipeline);
         // The same guard as one process: never a reload that would close every listener.
-        const refused = compiled.snapshot
-          ? reloadProblems(this.store.current, compiled.snapshot, this.o.paths)
-          : [];
-        const result: PipelineResult =
-          refused.length > 0
-            ? {
-                ...compiled,
-                diagnostics: [...compiled.diagnostics, ...refused],
-                blocked: true,
-                snapshot: undefined,
-              }
-            : compiled;
+        const result = guardReload(this.store.current, compiled, this.o.paths);
         this.report(result);
         if (!result.snapshot) {
           const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
