@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
-import { reloadProblems } from '../config/reload-guard.js';
+import { guardReload } from '../config/reload-guard.js';
 import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -41,6 +41,11 @@ export interface GatewayOptions extends PipelineOptions {
   readonly reloadDebounce?: { readonly quietMs: number; readonly maxMs: number };
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
+  /**
+   * Reads and compiles the config (default {@link compileConfig}); a `--concurrency` worker compiles
+   * what its primary validated instead of reading the sources.
+   */
+  readonly compile?: (sources: readonly ConfigSource[], opts: PipelineOptions) => Promise<PipelineResult>;
   /**
    * Downstream connections one listener keeps open at most; more are refused at accept and counted as
    * `listener.<name>.downstream_cx_overflow` (Envoy's listener connection limit). Default: no limit.
@@ -143,7 +148,7 @@ export class Gateway {
       await gw.close();
       return { ok: false, diagnostics: [], bindErrors: [], portErrors };
     }
-    const result = await compileConfig(gw.sources, opts);
+    const result = await (opts.compile ?? compileConfig)(gw.sources, opts);
     gw.report(result);
     if (!result.snapshot) {
       await gw.close();
@@ -195,20 +200,9 @@ export class Gateway {
     this.reloading = (async () => {
       try {
         if (this.closing) return false;
-        const compiled = await compileConfig(this.sources, this.opts);
+        const compiled = await (this.opts.compile ?? compileConfig)(this.sources, this.opts);
         if (this.closing) return false;
-        const refused = compiled.snapshot
-          ? reloadProblems(this.store.current, compiled.snapshot, this.opts.paths)
-          : [];
-        const result: PipelineResult =
-          refused.length > 0
-            ? {
-                ...compiled,
-                diagnostics: [...compiled.diagnostics, ...refused],
-                blocked: true,
-                snapshot: undefined,
-              }
-            : compiled;
+        const result = guardReload(this.store.current, compiled, this.opts.paths);
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;

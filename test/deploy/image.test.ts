@@ -183,7 +183,11 @@ describe.skipIf(!CAN_UNSHARE)('the image command as PID 1', () => {
       proc!.stderr!.on('data', (b: Buffer) => {
         stderr += b.toString();
         const m = /"server":"health","address":"[^"]+","port":(\d+)/.exec(stderr);
-        if (m && stderr.includes('listener bound')) resolve(Number(m[1]));
+        // One process: its listener is bound; workers (`--concurrency`, default one per CPU): all bound.
+        const bound = stderr.includes('"worker":')
+          ? stderr.includes('all workers ready')
+          : stderr.includes('listener bound');
+        if (m && bound) resolve(Number(m[1]));
       });
     });
     const port = await healthPort;
