@@ -30,7 +30,7 @@ import {
 import { fieldPath, isRecord, validateSchema } from './schema.js';
 import { compileRe2 } from '../routes/regex.js';
 import { hostCovers } from '../routes/host-names.js';
-import { RETRY_ON_TOKENS } from '../routes/compile-http.js';
+import { RETRY_ON_TOKENS } from '../routes/retry-on.js';
 
 /**
  * Validates resources as Istio's admission webhook would: schema first, then the field rules of

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
-import type { Listener } from '../config/snapshot.js';
+import type { Listener } from '../config/listener.js';
 import type {
   RouteEntry,
   WeightedCluster,

@@ -13,6 +13,7 @@ const SOURCES = [
   'admin',
   'bench',
   'cli',
+  'compile',
   'config',
   'gateway',
   'routes',

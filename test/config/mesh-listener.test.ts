@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot } from '../../config/snapshot.js';
-import { MeshRouteConfiguration, meshHostNames, splitAuthority } from '../../config/mesh-listener.js';
+import { MeshRouteConfiguration } from '../../config/mesh-listener.js';
+import { meshHostNames } from '../../compile/mesh-listener.js';
+import { splitAuthority } from '../../routes/host-names.js';
 import type { RequestView } from '../../routes/route-table.js';
 import { res, serviceEntry } from '../helpers/resources.js';
 
