@@ -31,8 +31,10 @@ COPY --from=build /src/dist ./dist
 # The samples' YAML, so `docker run IMAGE validate -f samples/bookinfo` works out of the box.
 COPY --from=build /src/samples ./samples
 # File mode reads TLS credentials from here (a mounted Secret per credentialName); Kubernetes mode
-# reads Secrets from the API and leaves the directory empty.
-RUN mkdir -p /etc/meshgate/credentials
+# writes the gateway namespace's Secrets here, laid out as mounted Secrets, so user 1000 owns it.
+# (The Deployment runs with a read-only root filesystem and leaves the flag out: the default is a
+# private folder under the /tmp emptyDir.)
+RUN mkdir -p /etc/meshgate/credentials && chown 1000:1000 /etc/meshgate/credentials
 # Numeric user (the image's `node`, 1000) so the kubelet can enforce runAsNonRoot.
 USER 1000:1000
 # Gateway listeners as the istio-ingressgateway Service targets them (80→8080, 443→8443, tcp 31400);

@@ -24,10 +24,13 @@ import { suggestFlag } from './flag-suggestion.js';
 
 /** `--log-level` values (pino's levels). */
 const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+import { setUpKubernetes, type KubernetesSetup } from '../config/sources/kubernetes-setup.js';
 
 const USAGE = `Usage:
   meshgate run -f <file|dir> [-f ...] [options]
   meshgate validate -f <file|dir> [-f ...] [options]
+
+  meshgate run --kubernetes [--kubeconfig FILE] [--watch-namespace NS]... [options]
 
 Options:
   -f, --filename <path>        Istio YAML file or directory (repeatable), as kubectl apply -f; also
@@ -48,6 +51,11 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
+      --kubernetes             read Istio resources, Services, Pods, EndpointSlices and the gateway
+                               namespace's TLS Secrets from the Kubernetes API server (list + watch)
+      --kubeconfig <file>      with --kubernetes: kubeconfig (default: $KUBECONFIG, ~/.kube/config,
+                               then the in-cluster service account)
+      --watch-namespace <ns>   with --kubernetes: watch only this namespace (repeatable; default all)
 ${TELEMETRY_USAGE}${DOWNSTREAM_USAGE}      --version                print the version and exit
   -h, --help
 `;
@@ -144,7 +152,8 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const paths = values.filename ?? [];
-  if (paths.length === 0) {
+  const kubernetes = command === 'run' && values.kubernetes === true;
+  if (paths.length === 0 && !kubernetes) {
     process.stderr.write(`meshgate ${command}: at least one -f <file|dir> is required\n\n${USAGE}`);
     return 2;
   }
@@ -208,8 +217,38 @@ async function main(argv: string[]): Promise<number> {
     // The system log goes to stderr and the access log to stdout, as Envoy in Istio does: the two
     // streams never interleave, and `kubectl logs`-style readers can tell them apart.
     const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
+    let kube: KubernetesSetup | undefined;
+    if (kubernetes) {
+      try {
+        kube = await setUpKubernetes(
+          {
+            kubeconfig: values.kubeconfig,
+            watchNamespaces: values['watch-namespace'],
+            credentialsDir: values['credentials-dir'],
+            gatewayLabels,
+          },
+          log,
+        );
+      } catch (err) {
+        process.stderr.write(`meshgate: ${(err as Error).message}\n`);
+        return 2;
+      }
+    }
     const started = await Gateway.start(
-      { ...pipeline, paths, accessLog, watch: !values['no-watch'], telemetry, maxConnectionsPerListener },
+      {
+        ...pipeline,
+        paths,
+        accessLog,
+        watch: !values['no-watch'],
+        telemetry,
+        maxConnectionsPerListener,
+        ...(kube && {
+          sources: [kube.source],
+          gatewayLabels: kube.gatewayLabels,
+          credentialsDir: kube.credentialsDir,
+          reloadDebounce: kube.reloadDebounce,
+        }),
+      },
       log,
     );
     if (!started.ok) {
@@ -234,6 +273,7 @@ async function main(argv: string[]): Promise<number> {
     });
     // Readiness 503 now; listeners accept for the drain duration with Connection: close, then open
     // connections get the drain timeout and are closed: exit is bounded whatever the clients do.
+    // The sources (the Kubernetes informers) are closed too.
     await gw.shutdown(drain);
     log.info('drained; exiting');
     return 0;
@@ -257,6 +297,9 @@ const CLI_OPTIONS = {
   'mesh-port': { type: 'string' },
   'outbound-traffic-policy': { type: 'string' },
   'dns-server': { type: 'string' },
+  kubernetes: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
+  'watch-namespace': { type: 'string', multiple: true },
   ...TELEMETRY_ARG_OPTIONS,
   ...DOWNSTREAM_ARG_OPTIONS,
   help: { type: 'boolean', short: 'h' },

@@ -36,6 +36,8 @@ export interface GatewayOptions extends PipelineOptions {
   readonly accessLogger?: AccessLogger;
   /** Reload when a source reports a change (and on SIGHUP, wired by the CLI). */
   readonly watch?: boolean;
+  /** Reload debounce, ms: quiet time after the last change, and the longest a change waits (default 200 / 10 000). */
+  readonly reloadDebounce?: { readonly quietMs: number; readonly maxMs: number };
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
   /**
@@ -90,6 +92,7 @@ export class Gateway {
   readonly sources: readonly ConfigSource[];
   private watching = false;
   private reloadTimer: NodeJS.Timeout | undefined;
+  private reloadPendingSince: number | undefined;
   private reloading: Promise<boolean> | undefined;
   /** Set once shutdown began: no reload may bind listeners again. */
   private closing = false;
@@ -237,13 +240,24 @@ export class Gateway {
 
   private readonly onSourceChange = (): void => this.scheduleReload();
 
-  /** Debounces bursts of source events (editors write in several steps, watches deliver in bursts). */
+  /**
+   * Debounces bursts of source events into one reload: `quietMs` after the last event, but never
+   * later than `maxMs` after the first one (istiod's PILOT_DEBOUNCE_AFTER / PILOT_DEBOUNCE_MAX), so
+   * a steady trickle of changes cannot starve reloads.
+   */
   scheduleReload(): void {
+    const { quietMs, maxMs } = this.opts.reloadDebounce ?? { quietMs: 200, maxMs: 10_000 };
+    const now = Date.now();
+    this.reloadPendingSince ??= now;
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => {
-      this.reloadTimer = undefined;
-      void this.reload();
-    }, 200);
+    this.reloadTimer = setTimeout(
+      () => {
+        this.reloadTimer = undefined;
+        this.reloadPendingSince = undefined;
+        void this.reload();
+      },
+      Math.max(0, Math.min(quietMs, this.reloadPendingSince + maxMs - now)),
+    );
   }
 
   /**

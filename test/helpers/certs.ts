@@ -22,6 +22,8 @@ export interface IssueOptions {
   readonly org?: string;
   readonly dns?: readonly string[];
   readonly uris?: readonly string[];
+  /** IP address subject alternative names (`127.0.0.1` for a server reached by address). */
+  readonly ips?: readonly string[];
   /** Client certificate (extendedKeyUsage clientAuth) instead of a server one. */
   readonly client?: boolean;
 }
@@ -73,7 +75,11 @@ export function createTestPki(opts: { cn?: string; org?: string } = {}): TestPki
     caFile,
     ca: readFileSync(caFile, 'utf8'),
     issue(name, o) {
-      const san = [...(o.dns ?? []).map((d) => `DNS:${d}`), ...(o.uris ?? []).map((u) => `URI:${u}`)];
+      const san = [
+        ...(o.dns ?? []).map((d) => `DNS:${d}`),
+        ...(o.uris ?? []).map((u) => `URI:${u}`),
+        ...(o.ips ?? []).map((ip) => `IP:${ip}`),
+      ];
       const ext = [
         'basicConstraints=CA:FALSE',
         'keyUsage=critical,digitalSignature',
