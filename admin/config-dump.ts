@@ -281,7 +281,7 @@ export function clustersText(
     for (const ep of state?.endpoints ?? []) {
       const h = `${n}::${ep.endpoint.key}`;
       const s = hostStats(n, ep.endpoint.key);
-      const stats = (ep.pool as { stats?: { connected?: number } }).stats;
+      const stats = ep.hasPool ? (ep.pool as { stats?: { connected?: number } }).stats : undefined;
       lines.push(`${h}::cx_active::${typeof stats?.connected === 'number' ? stats.connected : 0}`);
       lines.push(`${h}::rq_active::${ep.active}`);
       lines.push(`${h}::rq_error::${s.rqError}`);

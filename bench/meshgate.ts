@@ -64,6 +64,35 @@ spec:
 }
 
 /**
+ * A STATIC ServiceEntry `name` for `host`:`port` whose one endpoint is 127.0.0.1:`endpointPort`.
+ * @param protocol - the port's protocol; its lowercase form names the port.
+ * @returns one YAML document (no `---`), ending with a newline.
+ */
+export function staticServiceEntryYaml(
+  name: string,
+  host: string,
+  port: number,
+  protocol: 'HTTP' | 'TCP',
+  endpointPort: number,
+): string {
+  const portName = protocol.toLowerCase();
+  return `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata:
+  name: ${name}
+spec:
+  hosts: [${host}]
+  ports:
+    - {number: ${port}, name: ${portName}, protocol: ${protocol}}
+  resolution: STATIC
+  location: MESH_INTERNAL
+  endpoints:
+    - address: 127.0.0.1
+      ports: {${portName}: ${endpointPort}}
+`;
+}
+
+/**
  * Istio config for the HTTP bench: Gateway `bench-gateway` on port 80 for any host, a VirtualService
  * routing `/` to ServiceEntry host `upstream` port 8080, whose one static endpoint is the bench upstream.
  * @param upstreamPort - port the bench upstream listens on, on 127.0.0.1.
@@ -89,20 +118,7 @@ spec:
             host: upstream
             port: {number: 8080}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: upstream
-spec:
-  hosts: [upstream]
-  ports:
-    - {number: 8080, name: http, protocol: HTTP}
-  resolution: STATIC
-  location: MESH_INTERNAL
-  endpoints:
-    - address: 127.0.0.1
-      ports: {http: ${upstreamPort}}
-`;
+${staticServiceEntryYaml('upstream', 'upstream', 8080, 'HTTP', upstreamPort)}`;
 }
 
 /**
@@ -132,20 +148,7 @@ spec:
             host: ${service}
             port: {number: ${servicePort}}
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata:
-  name: ${service}
-spec:
-  hosts: [${service}]
-  ports:
-    - {number: ${servicePort}, name: tcp, protocol: TCP}
-  resolution: STATIC
-  location: MESH_INTERNAL
-  endpoints:
-    - address: 127.0.0.1
-      ports: {tcp: ${endpointPort}}
-`;
+${staticServiceEntryYaml(service, service, servicePort, 'TCP', endpointPort)}`;
 }
 
 /** Outcome of starting meshgate. */

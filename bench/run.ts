@@ -55,6 +55,9 @@ import {
 } from './proc.js';
 import type { ShortConnResult } from './tcp-short.js';
 import { SLICE_MS, measureInterleaved, type InterleaveSide } from './interleave.js';
+import { runReloadBench, type ReloadResult } from './reload.js';
+import type { MicroResult } from './micro.js';
+import { cpuSecondsPerGb, measureTcpInterleaved, type LoadProcess } from './tcp-interleave.js';
 
 /** Published yardsticks for these machines, one core each (see bench/README.md). */
 const YARDSTICKS = {
@@ -132,9 +135,11 @@ interface Options {
   durationS: number;
   warmupS: number;
   connections: number;
-  only: 'http' | 'tcp' | null;
+  only: 'http' | 'tcp' | 'tcp-pair' | 'reload' | 'micro' | null;
   json: string | null;
   meshgateMain: string;
+  /** Host counts of the reload bench (`--hosts 1000,10000`). */
+  reloadHosts: number[];
 }
 
 const BENCH_DIR = path.resolve('.bench');
@@ -156,12 +161,13 @@ function parseOptions(): Options {
       only: { type: 'string' },
       json: { type: 'string' },
       meshgate: { type: 'string', default: 'dist/cli/main.js' },
+      hosts: { type: 'string', default: '1000,10000' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help === true) {
     console.log(
-      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp]' +
+      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp|tcp-pair|reload|micro]' +
         ' [--json FILE] [--meshgate PATH]',
     );
     process.exit(0);
@@ -171,16 +177,19 @@ function parseOptions(): Options {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got ${text}`);
     return n;
   };
-  if (values.only !== undefined && values.only !== 'http' && values.only !== 'tcp') {
-    throw new Error(`--only must be http or tcp, got ${values.only}`);
+  const onlyValues = ['http', 'tcp', 'tcp-pair', 'reload', 'micro'] as const;
+  const only = onlyValues.find((v) => v === values.only) ?? null;
+  if (values.only !== undefined && only === null) {
+    throw new Error(`--only must be one of ${onlyValues.join(', ')}, got ${values.only}`);
   }
   return {
     durationS: Math.round(num('duration', values.duration, 1)),
     warmupS: Math.round(num('warmup', values.warmup, 0)),
     connections: Math.round(num('connections', values.connections, 1)),
-    only: values.only ?? null,
+    only,
     json: values.json ?? null,
     meshgateMain: path.resolve(values.meshgate),
+    reloadHosts: values.hosts.split(',').map((h) => Math.round(num('hosts', h, 1))),
   };
 }
 
@@ -612,10 +621,25 @@ interface PairSide {
   child: ChildProcess;
 }
 
+/** The config a meshgate of an interleaved pair loads. */
+interface PairConfig {
+  yaml: string;
+  /** File name under .bench/. */
+  file: string;
+  gatewayPort: number;
+}
+
+/** The HTTP bench config for an interleaved pair. */
+const httpPairConfig = (upstreamPort: number): PairConfig => ({
+  yaml: httpConfigYaml(upstreamPort),
+  file: 'meshgate-http.yaml',
+  gatewayPort: HTTP_GATEWAY_PORT,
+});
+
 /** Starts one meshgate variant on the proxy core for an interleaved pair; null (printed) on failure. */
 async function startPairMeshgate(
   opts: Options,
-  upstreamPort: number,
+  config: PairConfig,
   caseId: string,
   variantId: string,
 ): Promise<PairSide | null> {
@@ -624,13 +648,13 @@ async function startPairMeshgate(
     console.log('  skipped (meshgate not built)');
     return null;
   }
-  const configPath = path.join(BENCH_DIR, 'meshgate-http.yaml');
-  fs.writeFileSync(configPath, httpConfigYaml(upstreamPort));
+  const configPath = path.join(BENCH_DIR, config.file);
+  fs.writeFileSync(configPath, config.yaml);
   const localPort = await freePort();
   const start = await startMeshgate({
     mainJs: opts.meshgateMain,
     configPath,
-    gatewayPort: HTTP_GATEWAY_PORT,
+    gatewayPort: config.gatewayPort,
     localPort,
     stdoutPath: path.join(BENCH_DIR, `${caseId.replace('/', '-')}-${variant.id}.stdout.log`),
     variant,
@@ -731,8 +755,14 @@ async function interleavedBenches(opts: Options, upstreamPort: number): Promise<
     'http/telemetry-cost',
     'meshgate with and without metrics + access log',
     [
-      () => startPairMeshgate(opts, upstreamPort, 'http/telemetry-cost', 'meshgate'),
-      () => startPairMeshgate(opts, upstreamPort, 'http/telemetry-cost', 'meshgate-telemetry-off'),
+      () => startPairMeshgate(opts, httpPairConfig(upstreamPort), 'http/telemetry-cost', 'meshgate'),
+      () =>
+        startPairMeshgate(
+          opts,
+          httpPairConfig(upstreamPort),
+          'http/telemetry-cost',
+          'meshgate-telemetry-off',
+        ),
     ],
   );
   if (tc !== null) {
@@ -746,7 +776,7 @@ async function interleavedBenches(opts: Options, upstreamPort: number): Promise<
     'http/meshgate-vs-minimal',
     'meshgate (metrics + access log on) and the minimal proxy',
     [
-      () => startPairMeshgate(opts, upstreamPort, 'http/meshgate-vs-minimal', 'meshgate'),
+      () => startPairMeshgate(opts, httpPairConfig(upstreamPort), 'http/meshgate-vs-minimal', 'meshgate'),
       () => startPairMinimalProxy(upstreamPort),
     ],
   );
@@ -894,16 +924,14 @@ async function measureIperf(
   console.log(`  ${iperf.gbps.toFixed(2)} Gbit/s`);
 }
 
+/** Arguments of `node` running tcp-short against `port` for `seconds`. */
+function tcpShortArgs(port: number, seconds: number, opts: Options): string[] {
+  const flags = { port, concurrency: opts.connections, duration: seconds };
+  return [script('tcp-short.js'), ...Object.entries(flags).flatMap(([k, v]) => [`--${k}`, String(v)])];
+}
+
 async function runTcpShort(port: number, seconds: number, opts: Options): Promise<ShortConnResult> {
-  const args = [
-    script('tcp-short.js'),
-    '--port',
-    String(port),
-    '--concurrency',
-    String(opts.connections),
-    '--duration',
-    String(seconds),
-  ];
+  const args = tcpShortArgs(port, seconds, opts);
   const [cmd, argv] = pinned(LOAD_CORE, process.execPath, args);
   const r = await runTracked('tcp-short', cmd, argv, (seconds + 30) * 1000);
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -944,6 +972,250 @@ async function tcpShortBench(opts: Options, results: CaseResult[]): Promise<void
   } finally {
     await stopChild(echo.child);
   }
+}
+
+/** One interleaved TCP comparison: meshgate against the bare pipe (see bench/tcp-interleave.ts). */
+interface TcpInterleavedResult {
+  id: string;
+  method: string;
+  secondsEach: number;
+  /** CPU per unit: CPU-seconds per GB (bulk) or CPU µs per connection (short). */
+  unit: 'cpu-s/GB' | 'cpu-µs/conn';
+  meshgate: { cpuMs: number; work: number; cost: number; command: string };
+  pipe: { cpuMs: number; work: number; cost: number; command: string };
+  /** cost(pipe) / cost(meshgate): 1.00 = as cheap as the pipe. */
+  ratio: number;
+}
+
+const tcpInterleaved: TcpInterleavedResult[] = [];
+
+/** Starts meshgate (metrics + access log on) for a TCP config on the proxy core. */
+async function startTcpPairMeshgate(
+  opts: Options,
+  caseId: string,
+  service: { host: string; port: number },
+  upstreamPort: number,
+): Promise<PairSide> {
+  const config: PairConfig = {
+    yaml: tcpConfigYaml(service.host, service.port, upstreamPort),
+    file: `meshgate-tcp-pair-${service.host}.yaml`,
+    gatewayPort: TCP_GATEWAY_PORT,
+  };
+  const side = await startPairMeshgate(opts, config, caseId, 'meshgate');
+  if (side === null) throw new Error('meshgate did not start');
+  return side;
+}
+
+async function startTcpPairPipe(upstreamPort: number): Promise<PairSide> {
+  const args = ['--upstream', `127.0.0.1:${upstreamPort}`];
+  const pipe = await startNodeChild('tcp-pipe', PROXY_CORE, script('tcp-pipe.js'), args);
+  return {
+    label: 'bare node:net pipe',
+    command: commandLine(...pinned(PROXY_CORE, 'node', [script('tcp-pipe.js'), ...args])),
+    port: pipe.port,
+    pid: pipe.child.pid!,
+    child: pipe.child,
+  };
+}
+
+/** Spawns a load generator on the load core whose stdout is collected. */
+function startLoad(name: string, cmd: string, args: string[]): LoadProcess {
+  const [c, argv] = pinned(LOAD_CORE, cmd, args);
+  const child = spawnTracked(name, c, argv, ['ignore', 'pipe', 'pipe']);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr!.resume();
+  const done = new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', () => resolve(out));
+  });
+  done.catch(() => undefined);
+  return { child, done };
+}
+
+function printTcpPair(r: TcpInterleavedResult): void {
+  const f = (x: number): string => (r.unit === 'cpu-s/GB' ? x.toFixed(3) : x.toFixed(1));
+  const work = (x: number): string =>
+    r.unit === 'cpu-s/GB' ? `${(x / 1e9).toFixed(2)} GB` : `${x.toLocaleString('en-US')} connections`;
+  console.log(
+    `  meshgate: ${f(r.meshgate.cost)} ${r.unit} (${work(r.meshgate.work)}, ${r.meshgate.cpuMs} ms CPU)`,
+  );
+  console.log(`  bare pipe: ${f(r.pipe.cost)} ${r.unit} (${work(r.pipe.work)}, ${r.pipe.cpuMs} ms CPU)`);
+  console.log(`  meshgate / pipe, per core: ${r.ratio.toFixed(2)}`);
+}
+
+/** One side's figures from its CPU time and its units of work (bytes or connections). */
+function pairSide(
+  cpuMs: number,
+  work: number,
+  cost: number,
+  side: PairSide,
+): TcpInterleavedResult['meshgate'] {
+  return { cpuMs, work, cost, command: side.command };
+}
+
+/**
+ * Runs one interleaved TCP pair: records and prints its result, or prints why it failed; always
+ * stops both proxies and then runs `cleanup`.
+ */
+async function runTcpPair(
+  sides: PairSide[],
+  cleanup: () => Promise<void>,
+  body: () => Promise<TcpInterleavedResult>,
+): Promise<void> {
+  try {
+    const r = await body();
+    tcpInterleaved.push(r);
+    printTcpPair(r);
+  } catch (err) {
+    console.log(`  failed: ${errorMessage(err)}`);
+  } finally {
+    for (const side of sides) await stopChild(side.child);
+    await cleanup();
+  }
+}
+
+/** `tcp-bulk/meshgate-vs-pipe`: one iperf3 client and server per proxy, CPU-seconds per GB read. */
+async function tcpBulkPair(opts: Options, method: string): Promise<void> {
+  const id = 'tcp-bulk/meshgate-vs-pipe';
+  console.log(`\n▶ ${id}: iperf3 through each, alternated, ${opts.durationS} s each`);
+  const sides: PairSide[] = [];
+  const servers: Array<{ stop: () => Promise<void> }> = [];
+  const cleanup = async (): Promise<void> => {
+    for (const s of servers) await s.stop();
+  };
+  await runTcpPair(sides, cleanup, async () => {
+    const ports = [await freePort(), await freePort()];
+    sides.push(await startTcpPairMeshgate(opts, id, { host: 'iperf', port: 5201 }, ports[0]!));
+    sides.push(await startTcpPairPipe(ports[1]!));
+    for (const p of ports) servers.push(await startIperfServer(p));
+    const client = (port: number, seconds: number): string[] => [
+      '-c',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '-t',
+      String(seconds),
+    ];
+    for (const side of sides) {
+      console.log(`  $ ${side.command}`);
+      if (opts.warmupS > 0) {
+        const [c, argv] = pinned(LOAD_CORE, 'iperf3', client(side.port, opts.warmupS));
+        await runTracked('iperf3 warm-up', c, argv, (opts.warmupS + 20) * 1000);
+      }
+    }
+    const wall = 4 * opts.durationS + 60;
+    const [m, p] = await measureTcpInterleaved(
+      [sides[0]!.pid, sides[1]!.pid],
+      (i) => startLoad('iperf3 -c', 'iperf3', client(sides[i]!.port, wall)),
+      opts.durationS,
+    );
+    return {
+      id,
+      method: `${method}; bytes from /proc/PID/io rchar`,
+      secondsEach: opts.durationS,
+      unit: 'cpu-s/GB',
+      meshgate: pairSide(m.cpuMs, m.bytesRead, cpuSecondsPerGb(m), sides[0]!),
+      pipe: pairSide(p.cpuMs, p.bytesRead, cpuSecondsPerGb(p), sides[1]!),
+      ratio: cpuSecondsPerGb(p) / cpuSecondsPerGb(m),
+    };
+  });
+}
+
+/** `tcp-short/meshgate-vs-pipe`: one tcp-short client per proxy against the echo server, CPU µs per connection. */
+async function tcpShortPair(opts: Options, method: string): Promise<void> {
+  const id = 'tcp-short/meshgate-vs-pipe';
+  console.log(`\n▶ ${id}: tcp-short through each, alternated, ${opts.durationS} s each`);
+  const echo = await startNodeChild('echo', LOAD_CORE, script('upstream.js'), ['--mode', 'echo']);
+  const sides: PairSide[] = [];
+  await runTcpPair(
+    sides,
+    () => stopChild(echo.child),
+    async () => {
+      sides.push(await startTcpPairMeshgate(opts, id, { host: 'echo', port: 7 }, echo.port));
+      sides.push(await startTcpPairPipe(echo.port));
+      for (const side of sides) {
+        console.log(`  $ ${side.command}`);
+        if (opts.warmupS > 0) await runTcpShort(side.port, opts.warmupS, opts);
+      }
+      const [m, p] = await measureTcpInterleaved(
+        [sides[0]!.pid, sides[1]!.pid],
+        (i) => startLoad('tcp-short', process.execPath, tcpShortArgs(sides[i]!.port, 100_000, opts)),
+        opts.durationS,
+      );
+      const conns = (out: string): ShortConnResult =>
+        JSON.parse(out.trim().split('\n').pop() ?? '{}') as ShortConnResult;
+      const cm = conns(m.output);
+      const cp = conns(p.output);
+      if (cm.errors > cm.connections * 0.01 || cp.errors > cp.connections * 0.01)
+        throw new Error(`more than 1% failed connections (meshgate ${cm.errors}, pipe ${cp.errors})`);
+      const cost = (cpuMs: number, n: number): number => (cpuMs * 1000) / n;
+      return {
+        id,
+        method: `${method}; connections counted by tcp-short`,
+        secondsEach: opts.durationS,
+        unit: 'cpu-µs/conn',
+        meshgate: pairSide(m.cpuMs, cm.connections, cost(m.cpuMs, cm.connections), sides[0]!),
+        pipe: pairSide(p.cpuMs, cp.connections, cost(p.cpuMs, cp.connections), sides[1]!),
+        ratio: cost(p.cpuMs, cp.connections) / cost(m.cpuMs, cm.connections),
+      };
+    },
+  );
+}
+
+/**
+ * TCP bulk and short connections, meshgate and the bare pipe at once on the proxy core, load
+ * alternated every {@link SLICE_MS} (bench/tcp-interleave.ts).
+ */
+async function tcpInterleavedBenches(opts: Options, haveIperf: boolean): Promise<void> {
+  if (!fs.existsSync(opts.meshgateMain)) return;
+  const method = `both on core ${PROXY_CORE} at once, load alternated every ${SLICE_MS} ms; CPU from /proc/PID/stat`;
+  if (haveIperf) await tcpBulkPair(opts, method);
+  await tcpShortPair(opts, method);
+}
+
+/** The reload benchmark (bench/reload.ts) against the HTTP upstream on the load core. */
+async function reloadBench(opts: Options): Promise<ReloadResult[]> {
+  const upstream = await startNodeChild('upstream', LOAD_CORE, script('upstream.js'), []);
+  try {
+    return await runReloadBench({
+      meshgateMain: opts.meshgateMain,
+      benchDir: BENCH_DIR,
+      proxyCore: PROXY_CORE,
+      sizes: opts.reloadHosts,
+      upstreamPort: upstream.port,
+    });
+  } finally {
+    await stopChild(upstream.child);
+  }
+}
+
+/** The data-path micro measurements (bench/micro.ts), pinned to the proxy core with --expose-gc. */
+async function microBench(): Promise<MicroResult | null> {
+  console.log(
+    `\n▶ micro: wildcard lookup, consistent-hash first pick, endpoint state memory (core ${PROXY_CORE})`,
+  );
+  const [cmd, argv] = pinned(PROXY_CORE, process.execPath, ['--expose-gc', script('micro.js')]);
+  const r = await runTracked('micro', cmd, argv, 300_000);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  if (r.code !== 0 || !line.startsWith('{')) {
+    console.log(`  failed: ${r.stderr.trim()}`);
+    return null;
+  }
+  const m = JSON.parse(line) as MicroResult;
+  const w = m.wildcard;
+  console.log(
+    `  wildcard lookup, ${w.hosts.toLocaleString('en-US')} wildcard hosts: ${w.bucketsUsPerLookup} µs (suffix buckets) vs ${w.scanUsPerLookup} µs (scan)`,
+  );
+  for (const p of m.firstPick)
+    console.log(
+      `  ${p.balancer}, ${p.endpoints} endpoints: first pick ${p.preparedFirstPickMs} ms (table built at reconcile in ${p.prepareMs} ms) vs ${p.lazyFirstPickMs} ms (built on the pick)`,
+    );
+  const e = m.endpointMemory;
+  console.log(
+    `  endpoint state, ${e.endpoints.toLocaleString('en-US')} endpoints: ${e.lazyHeapBytesEach} B heap / ${e.lazyRssBytesEach} B RSS each (pool on first use) vs ${e.eagerHeapBytesEach} B / ${e.eagerRssBytesEach} B (pool per endpoint)`,
+  );
+  return m;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -1053,16 +1325,17 @@ async function main(): Promise<void> {
   const opts = parseOptions();
   installCleanup();
   const started = Date.now();
-  const doHttp = opts.only !== 'tcp';
-  const doTcp = opts.only !== 'http';
+  const doHttp = opts.only === null || opts.only === 'http';
+  const doTcp = opts.only === null || opts.only === 'tcp';
+  const doTcpPair = doTcp || opts.only === 'tcp-pair';
 
   if (!ensureTool('taskset', 'util-linux')) {
     console.error('bench: results without CPU pinning are not comparable to the yardsticks; aborting');
     process.exit(1);
   }
   if (doHttp && !ensureTool('wrk', 'wrk')) process.exit(1);
-  const haveIperf = doTcp && ensureTool('iperf3', 'iperf3');
-  if (doTcp && !haveIperf)
+  const haveIperf = doTcpPair && ensureTool('iperf3', 'iperf3');
+  if (doTcpPair && !haveIperf)
     console.log('bench: TCP bulk cases skipped: iperf3 not available (apt-get install -y iperf3)');
 
   const cores = os.availableParallelism();
@@ -1081,12 +1354,17 @@ async function main(): Promise<void> {
     `meshgate bench: proxy on core ${PROXY_CORE}; wrk/iperf3/tcp-short, upstreams and runner on core ${LOAD_CORE}`,
   );
   const results: CaseResult[] = [];
+  let reload: ReloadResult[] | null = null;
+  let micro: MicroResult | null = null;
   try {
     if (doHttp) await httpBench(opts, results);
     if (doTcp) {
       await tcpBulkBench(opts, results, haveIperf);
       await tcpShortBench(opts, results);
     }
+    if (doTcpPair) await tcpInterleavedBenches(opts, haveIperf);
+    if (opts.only === 'reload') reload = await reloadBench(opts);
+    if (opts.only === 'micro') micro = await microBench();
   } finally {
     await stopAll();
   }
@@ -1096,6 +1374,8 @@ async function main(): Promise<void> {
   console.log('\ninterleaved (both proxies at once on one core; the figures to track, see bench/README.md):');
   if (yardstickInterleaved !== null)
     console.log(`  meshgate / minimal proxy, per core: ${yardstickInterleaved.ratio.toFixed(2)}`);
+  for (const r of tcpInterleaved)
+    console.log(`  ${r.id}: meshgate / bare pipe, per core: ${r.ratio.toFixed(2)} (${r.unit})`);
   if (telemetryCost !== null) {
     const tc = telemetryCost;
     console.log(
@@ -1123,6 +1403,9 @@ async function main(): Promise<void> {
     ratios,
     telemetryCost,
     yardstickInterleaved,
+    tcpInterleaved,
+    reload,
+    micro,
   };
   const json = `${JSON.stringify(report, null, 2)}\n`;
   fs.writeFileSync(path.join(BENCH_DIR, 'results.json'), json);

@@ -6,7 +6,8 @@
  * upstream connect, two FIN handshakes. Run it pinned to the load-generator core.
  *
  * Usage: `node dist/bench/tcp-short.js --port N [--host 127.0.0.1] [--concurrency 50] [--duration 10]
- * [--size 64] [--timeout 5000]`. Prints one JSON line, a {@link ShortConnResult}.
+ * [--size 64] [--timeout 5000]`. Prints one JSON line, a {@link ShortConnResult}; SIGINT ends the run
+ * early and still prints it.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -43,6 +44,8 @@ export interface ShortConnOptions {
   size: number;
   /** Per-connection deadline, in ms. */
   timeoutMs: number;
+  /** Ends the run early (no new connections; open ones finish). */
+  stop?: AbortSignal;
 }
 
 /**
@@ -58,7 +61,7 @@ export async function runShortConnections(opts: ShortConnOptions): Promise<Short
   const deadline = start + opts.durationS * 1000;
 
   const loop = async (): Promise<void> => {
-    while (performance.now() < deadline) {
+    while (performance.now() < deadline && opts.stop?.aborted !== true) {
       const t0 = performance.now();
       try {
         await oneConnection(opts, payload);
@@ -121,6 +124,9 @@ async function main(): Promise<void> {
     },
   });
   if (values.port === undefined) throw new Error('--port is required');
+  // SIGINT ends the run early and still prints the result (the interleaved TCP bench stops it so).
+  const stop = new AbortController();
+  process.once('SIGINT', () => stop.abort());
   const result = await runShortConnections({
     host: values.host,
     port: Number(values.port),
@@ -128,6 +134,7 @@ async function main(): Promise<void> {
     durationS: Number(values.duration),
     size: Number(values.size),
     timeoutMs: Number(values.timeout),
+    stop: stop.signal,
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

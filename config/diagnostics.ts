@@ -78,6 +78,8 @@ export const Codes = {
   DuplicateServerHost: 'MG0005',
   /** Servers on one port whose protocols cannot share a listener (later one skipped). */
   PortProtocolConflict: 'MG0006',
+  /** A reload refused although valid: it would close every listener of a serving gateway (empty config). */
+  ReloadRefused: 'MG0007',
   /** A Kubernetes core kind (Service, Pod, …) in an apiVersion meshgate does not serve (skipped). */
   KubeApiVersionNotServed: 'MG0020',
   /** A Kubernetes Service with no ready endpoint in the input: requests to it get 503 UH. */
@@ -86,14 +88,15 @@ export const Codes = {
   EndpointsWithoutService: 'MG0022',
 } as const;
 
-/** Formats one diagnostic as a single line: `error IST0106 VirtualService/default/x (file.yaml#2:14) spec.http[0]: message`. */
+/** Formats one diagnostic as a single line: `error IST0106 VirtualService/default/x (file.yaml#2:14:7) spec.http[0]: message` (file, document, line, column). */
 export function formatDiagnostic(d: Diagnostic): string {
   // Objects from the API server have no line (0): their `file` already names kind/ns/name@version.
+  const column = d.source?.column === undefined ? '' : `:${d.source.column}`;
   const where = !d.source
     ? ''
     : d.source.line === 0
       ? ` (${d.source.file})`
-      : ` (${d.source.file}#${d.source.docIndex}:${d.source.line})`;
+      : ` (${d.source.file}#${d.source.docIndex}:${d.source.line}${column})`;
   const what = d.resource ? ` ${d.resource}` : '';
   const path = d.path ? ` ${d.path}:` : '';
   return `${d.severity} ${d.code}${what}${where}${path} ${d.message}`;

@@ -4,12 +4,14 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMap, isNode, isSeq, LineCounter, parseAllDocuments, type Document, type Tags } from 'yaml';
+import { isMap, isNode, isSeq } from 'yaml';
 import { Codes, type Diagnostic } from './diagnostics.js';
 import { API_VERSIONS, KINDS, resourceKey, type Kind, type Provenance, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
 import { isKubeKind, kubeKey, KUBE_API_VERSIONS, type KubeKind, type KubeObject } from './kube-resources.js';
 import type { RawDocument, SourceSnapshot } from './sources/source.js';
+import { parseYaml } from './yaml-parse.js';
+import { fieldPosition, rememberNestedOrigin, rememberOrigin } from './field-positions.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
 export interface LoadOptions {
@@ -94,13 +96,6 @@ export function translateDocuments(input: SourceSnapshot, opts: LoadOptions): Lo
   return translator.result();
 }
 
-/** YAML 1.1 tags minus those kubectl's parser does not apply to plain scalars. */
-function kubectlTags(tags: Tags): Tags {
-  return tags.filter(
-    (t) => typeof t === 'string' || (t.tag !== 'tag:yaml.org,2002:timestamp' && t.format !== 'TIME'),
-  );
-}
-
 /** Accumulates decoded documents and reading problems over all files of one read. */
 class DocumentReader {
   private readonly documents: RawDocument[] = [];
@@ -145,52 +140,30 @@ class DocumentReader {
   }
 
   addText(text: string, file: string): void {
-    const lineCounter = new LineCounter();
-    let docs: Document.Parsed[];
-    try {
-      docs = parseAllDocuments(text, {
-        lineCounter,
-        version: '1.1',
-        customTags: kubectlTags,
-        prettyErrors: true,
-      });
-    } catch (err) {
-      // The parser reports problems per document; this only guards against the unexpected.
-      this.syntax({ file, docIndex: 0, line: 1 }, `${file}: cannot parse YAML: ${errorText(err)}`);
+    const parsed = parseYaml(text);
+    if (parsed.problem) {
+      const { line, column, message } = parsed.problem;
+      this.syntax({ file, docIndex: 0, line }, `${file}:${line}:${column}: cannot read YAML: ${message}`);
       return;
     }
-    const lineOf = (offset: number | undefined): number =>
-      offset === undefined ? 1 : lineCounter.linePos(offset).line;
-    docs.forEach((doc, docIndex) => {
-      const docLine = lineOf(doc.contents?.range[0] ?? doc.range[0]);
-      const error = doc.errors[0];
-      if (error) {
-        const [line, col] = error.linePos ? [error.linePos[0].line, error.linePos[0].col] : [docLine, 1];
-        const reason = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        this.syntax({ file, docIndex, line }, `${file}:${line}:${col}: invalid YAML: ${reason}`);
-        return;
+    for (const doc of parsed.documents) {
+      const source: Provenance = { file, docIndex: doc.index, line: doc.line };
+      if (doc.problem) {
+        const { line, column, message } = doc.problem;
+        this.syntax({ ...source, line }, `${file}:${line}:${column}: invalid YAML: ${message}`);
+        continue;
       }
-      let value: unknown;
-      try {
-        value = doc.toJS({ maxAliasCount: 100 });
-      } catch (err) {
-        this.syntax({ file, docIndex, line: docLine }, `${file}:${docLine}: invalid YAML: ${errorText(err)}`);
-        return;
-      }
-      if (value === null || value === undefined) return; // empty document (or only comments)
-      if (isCyclic(value)) {
-        this.syntax(
-          { file, docIndex, line: docLine },
-          `${file}:${docLine}: a YAML alias refers to its own ancestor`,
-        );
-        return;
-      }
+      if (doc.value === null || doc.value === undefined) continue; // empty document (or only comments)
+      const node = doc.node;
       const itemLines = (): number[] => {
-        const items = isMap(doc.contents) ? doc.contents.get('items', true) : undefined;
-        return isSeq(items) ? items.items.map((n) => lineOf(isNode(n) ? n.range?.[0] : undefined)) : [];
+        const items = isMap(node?.contents) ? node.contents.get('items', true) : undefined;
+        return isSeq(items)
+          ? items.items.map((n) => (isNode(n) && n.range ? parsed.positionOf(n.range[0]).line : doc.line))
+          : [];
       };
-      this.documents.push({ object: value, source: { file, docIndex, line: docLine }, itemLines });
-    });
+      rememberOrigin(source, text, []);
+      this.documents.push({ object: doc.value, source, itemLines });
+    }
   }
 
   private syntax(source: Provenance, message: string): void {
@@ -233,10 +206,32 @@ class Translator {
     ];
     if (missing.length === 0 && (kind as string).endsWith('List') && Array.isArray(value.items)) {
       const lines = itemLines?.() ?? [];
-      value.items.forEach((item, i) =>
-        this.addObject(item, { ...source, line: lines[i] ?? source.line }, `${where} items[${i}]`),
-      );
+      value.items.forEach((item, i) => {
+        const itemSource: Provenance = { ...source, line: lines[i] ?? source.line };
+        rememberNestedOrigin(itemSource, source, ['items', i]);
+        this.addObject(item, itemSource, `${where} items[${i}]`);
+      });
       return;
+    }
+    if (missing.length === 0) {
+      const unknown = unknownIstioType(apiVersion as string, kind as string);
+      if (unknown) {
+        const named = isRecord(metadata) && typeof metadata.name === 'string' && metadata.name !== '';
+        this.diagnostics.push({
+          severity: 'error',
+          code: Codes.SchemaValidationError,
+          layer: 'schema',
+          ...(named
+            ? {
+                resource: `${kind as string}/${typeof metadata.namespace === 'string' && metadata.namespace !== '' ? metadata.namespace : this.opts.defaultNamespace}/${metadata.name as string}`,
+              }
+            : {}),
+          source: { ...source, ...fieldPosition(source, unknown.path) },
+          path: unknown.path,
+          message: `${source.file}:${fieldPosition(source, unknown.path)?.line ?? source.line}${where}: ${unknown.message}`,
+        });
+        return;
+      }
     }
     const name = isRecord(metadata) ? metadata.name : undefined;
     if (typeof name !== 'string' || name === '') missing.push('metadata.name');
@@ -269,6 +264,20 @@ class Translator {
         message: `skipped ${key}: ${served}`,
       });
       return;
+    }
+    // kubectl's default (`--validate=strict`) refuses fields the object does not have; inside `spec`
+    // the schema check reports them.
+    for (const key of Object.keys(value)) {
+      if (TOP_LEVEL_FIELDS.has(key)) continue;
+      this.diagnostics.push({
+        severity: 'error',
+        code: Codes.SchemaValidationError,
+        layer: 'schema',
+        resource: `${served.kind}/${namespace}/${name as string}`,
+        source: { ...source, ...fieldPosition(source, key) },
+        path: key,
+        message: `${at}: unknown field ${JSON.stringify(key)} (an object has apiVersion, kind, metadata, spec and status)`,
+      });
     }
     const resource: Resource = {
       apiVersion: apiVersion as string,
@@ -338,26 +347,49 @@ class Translator {
   }
 }
 
-/** The kind when meshgate serves it, else the reason it is skipped. */
-function servedKind(apiVersion: string, kind: string): { kind: Kind } | string {
-  const isIstioKind = (KINDS as readonly string[]).includes(kind);
-  if (isIstioKind && (API_VERSIONS as readonly string[]).includes(apiVersion)) return { kind: kind as Kind };
-  if (isIstioKind && apiVersion.startsWith('networking.istio.io/')) {
-    return `apiVersion ${apiVersion} is not served (use ${API_VERSIONS.join(', ')})`;
+const ISTIO_NETWORKING = 'networking.istio.io/';
+
+/** The fields of a Kubernetes object besides which nothing may stand at its top level. */
+const TOP_LEVEL_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
+
+/**
+ * Every kind Istio defines in `networking.istio.io` (meshgate serves {@link KINDS}; the rest are
+ * skipped with a note).
+ */
+const ISTIO_NETWORKING_KINDS = [...KINDS, 'WorkloadGroup', 'Sidecar', 'EnvoyFilter', 'ProxyConfig'];
+
+/**
+ * An apiVersion or kind in `networking.istio.io` that Istio does not define: the API server would
+ * refuse it ("no matches for kind"), so it is an error naming what exists, not a skipped document.
+ */
+function unknownIstioType(apiVersion: string, kind: string): { path: string; message: string } | undefined {
+  if (!apiVersion.startsWith(ISTIO_NETWORKING)) return undefined;
+  if (!ISTIO_NETWORKING_KINDS.includes(kind)) {
+    return {
+      path: 'kind',
+      message: `kind ${JSON.stringify(kind)} does not exist in networking.istio.io (kinds: ${ISTIO_NETWORKING_KINDS.join(', ')})`,
+    };
   }
-  if (apiVersion.startsWith('networking.istio.io/')) return `${kind} is not served by meshgate`;
-  return 'not an Istio networking resource';
+  if (
+    (KINDS as readonly string[]).includes(kind) &&
+    !(API_VERSIONS as readonly string[]).includes(apiVersion)
+  ) {
+    return {
+      path: 'apiVersion',
+      message: `apiVersion ${JSON.stringify(apiVersion)} is not served for ${kind} (supported: ${API_VERSIONS.join(', ')})`,
+    };
+  }
+  return undefined;
 }
 
-/** True when a decoded value contains itself (possible with YAML anchors and aliases). */
-function isCyclic(value: unknown, ancestors = new Set<object>()): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (ancestors.has(value)) return true;
-  ancestors.add(value);
-  const children = Array.isArray(value) ? value : Object.values(value);
-  const cyclic = children.some((c) => isCyclic(c, ancestors));
-  ancestors.delete(value);
-  return cyclic;
+/** The kind when meshgate serves it, else the reason it is skipped. */
+function servedKind(apiVersion: string, kind: string): { kind: Kind } | string {
+  // Unknown versions and kinds of the group were refused before (unknownIstioType).
+  if ((KINDS as readonly string[]).includes(kind) && apiVersion.startsWith(ISTIO_NETWORKING)) {
+    return { kind: kind as Kind };
+  }
+  if (apiVersion.startsWith(ISTIO_NETWORKING)) return `${kind} is not served by meshgate`;
+  return 'not an Istio networking resource';
 }
 
 function ioReason(err: unknown): string {

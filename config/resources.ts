@@ -12,8 +12,10 @@ export interface Provenance {
   readonly file: string;
   /** Zero-based index of the document inside the file (`---` separated; items of a `kind: List` share it). */
   readonly docIndex: number;
-  /** One-based line where the document (or List item) starts. */
+  /** One-based line where the document (or List item) starts; on a diagnostic, of the field it names. */
   readonly line: number;
+  /** On a diagnostic with a field path: the one-based column of that field. */
+  readonly column?: number;
 }
 
 export interface ObjectMeta {

@@ -1,13 +1,15 @@
 /**
  * Schema validation of Istio networking resources: the OpenAPI schema of Istio's CRDs, as shipped by
- * `@kubernetes-models/istio`, applied the way the API server applies it before Istio's webhook runs.
- *
- * The package carries the CRD schemas of Istio 1.18. Fields and enum values added since then (e.g.
- * `mirrors`, `uriRegexRewrite`, `OPTIONAL_MUTUAL`, `DYNAMIC_DNS`) are declared in {@link NEWER_FIELDS}
- * so that current configurations are neither rejected nor warned about.
+ * `@kubernetes-models/istio` 3.x (the CRDs of Istio 1.29), applied the way the API server applies it
+ * before Istio's webhook runs. Field rules the schema cannot express live in `validate.ts`.
  *
  * Also home of the field-path helpers every config check uses (`spec.http[0].match[1].uri.regex`).
  */
+import { DestinationRule as DestinationRuleV1 } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
+import { Gateway as GatewayV1 } from '@kubernetes-models/istio/networking.istio.io/v1/Gateway';
+import { ServiceEntry as ServiceEntryV1 } from '@kubernetes-models/istio/networking.istio.io/v1/ServiceEntry';
+import { VirtualService as VirtualServiceV1 } from '@kubernetes-models/istio/networking.istio.io/v1/VirtualService';
+import { WorkloadEntry as WorkloadEntryV1 } from '@kubernetes-models/istio/networking.istio.io/v1/WorkloadEntry';
 import { DestinationRule as DestinationRuleV1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/DestinationRule';
 import { Gateway as GatewayV1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/Gateway';
 import { ServiceEntry as ServiceEntryV1alpha3 } from '@kubernetes-models/istio/networking.istio.io/v1alpha3/ServiceEntry';
@@ -58,29 +60,14 @@ export function pointerToPath(pointer: string, root: unknown): string {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Schema nodes
+// Models
 
-/** The subset of an OpenAPI schema node that meshgate reads. */
-interface SchemaNode {
-  type?: string;
-  properties?: Record<string, SchemaNode>;
-  items?: SchemaNode;
-  additionalProperties?: SchemaNode | boolean;
-  enum?: unknown[];
-  /** Set on nodes meshgate added (fields newer than the packaged schema): their types are checked here. */
-  added?: boolean;
-}
-
-/** What the models package throws: ajv's `ValidationError` with ajv error objects. */
+/** What the models package throws: ajv's `ValidationError` with (standalone-compiled) ajv errors. */
 interface AjvError {
   instancePath: string;
-  schemaPath: string;
   keyword: string;
   params: Record<string, unknown>;
   message?: string;
-  schema?: unknown;
-  parentSchema?: unknown;
-  data?: unknown;
 }
 
 interface SchemaModel {
@@ -88,150 +75,52 @@ interface SchemaModel {
 }
 type ModelClass = new (data: { metadata: unknown; spec: unknown }) => SchemaModel;
 
-/** `v1` has the same schema as `v1beta1` (Istio serves identical schemas for all three versions). */
+/** The five served kinds' models of one apiVersion (the package's classes, typed for this module). */
+function modelsOf(...classes: [unknown, unknown, unknown, unknown, unknown]): Record<Kind, ModelClass> {
+  const [Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry] = classes as ModelClass[];
+  return {
+    Gateway: Gateway!,
+    VirtualService: VirtualService!,
+    DestinationRule: DestinationRule!,
+    ServiceEntry: ServiceEntry!,
+    WorkloadEntry: WorkloadEntry!,
+  };
+}
+
 const MODELS: Record<string, Record<Kind, ModelClass>> = {
-  'networking.istio.io/v1alpha3': {
-    Gateway: GatewayV1alpha3 as unknown as ModelClass,
-    VirtualService: VirtualServiceV1alpha3 as unknown as ModelClass,
-    DestinationRule: DestinationRuleV1alpha3 as unknown as ModelClass,
-    ServiceEntry: ServiceEntryV1alpha3 as unknown as ModelClass,
-    WorkloadEntry: WorkloadEntryV1alpha3 as unknown as ModelClass,
-  },
-  'networking.istio.io/v1beta1': {
-    Gateway: GatewayV1beta1 as unknown as ModelClass,
-    VirtualService: VirtualServiceV1beta1 as unknown as ModelClass,
-    DestinationRule: DestinationRuleV1beta1 as unknown as ModelClass,
-    ServiceEntry: ServiceEntryV1beta1 as unknown as ModelClass,
-    WorkloadEntry: WorkloadEntryV1beta1 as unknown as ModelClass,
-  },
+  'networking.istio.io/v1alpha3': modelsOf(
+    GatewayV1alpha3,
+    VirtualServiceV1alpha3,
+    DestinationRuleV1alpha3,
+    ServiceEntryV1alpha3,
+    WorkloadEntryV1alpha3,
+  ),
+  'networking.istio.io/v1beta1': modelsOf(
+    GatewayV1beta1,
+    VirtualServiceV1beta1,
+    DestinationRuleV1beta1,
+    ServiceEntryV1beta1,
+    WorkloadEntryV1beta1,
+  ),
+  'networking.istio.io/v1': modelsOf(
+    GatewayV1,
+    VirtualServiceV1,
+    DestinationRuleV1,
+    ServiceEntryV1,
+    WorkloadEntryV1,
+  ),
 };
 
-function modelFor(kind: Kind, apiVersion: string): ModelClass | undefined {
-  const version = apiVersion === 'networking.istio.io/v1' ? 'networking.istio.io/v1beta1' : apiVersion;
-  return MODELS[version]?.[kind];
-}
-
-// ---------------------------------------------------------------------------------------------------
-// Fields newer than the packaged (Istio 1.18) schema
-
-const str: SchemaNode = { type: 'string' };
-const int: SchemaNode = { type: 'integer' };
-const num: SchemaNode = { type: 'number' };
-const bool: SchemaNode = { type: 'boolean' };
-const obj = (properties: Record<string, SchemaNode>): SchemaNode => ({ type: 'object', properties });
-const arr = (items: SchemaNode): SchemaNode => ({ type: 'array', items });
-
-const DESTINATION = obj({ host: str, subset: str, port: obj({ number: int }) });
-
-const TRAFFIC_POLICY_ADDITIONS = obj({
-  loadBalancer: obj({
-    warmup: obj({ duration: str, minimumPercent: num, aggression: num }),
-    consistentHash: obj({ httpCookie: obj({ attributes: arr(obj({ name: str, value: str })) }) }),
-  }),
-  connectionPool: obj({
-    tcp: obj({ idleTimeout: str }),
-    http: obj({ maxConcurrentStreams: int, http2KeepAlive: obj({ interval: str, timeout: str }) }),
-  }),
-  outlierDetection: obj({ outlierDetectionHttpErrorCodes: arr(int) }),
-  tls: obj({ caCrl: str }),
-  proxyProtocol: obj({ version: str }),
-});
-
-/**
- * Additions to the packaged schema, per kind: `at` is a schema path (`[]` steps into array items),
- * `add` is merged there (new properties marked {@link SchemaNode.added}, enum values appended).
- * Sources: Istio's current API reference (see reference/istio-semantics.md §1.3, §2, §3, §4).
- */
-const NEWER_FIELDS: Record<Kind, { at: string; add: SchemaNode }[]> = {
-  Gateway: [
-    {
-      at: 'servers[].tls',
-      add: obj({
-        mode: { enum: ['OPTIONAL_MUTUAL'] },
-        caCrl: str,
-        credentialNames: arr(str),
-        tlsCertificates: arr(obj({ serverCertificate: str, privateKey: str, caCertificates: str })),
-        ecdhCurves: arr(str),
-      }),
-    },
-  ],
-  VirtualService: [
-    {
-      at: 'http[]',
-      add: obj({ mirrors: arr(obj({ destination: DESTINATION, percentage: obj({ value: num }) })) }),
-    },
-    { at: 'http[].rewrite', add: obj({ uriRegexRewrite: obj({ match: str, rewrite: str }) }) },
-    { at: 'http[].retries', add: obj({ retryIgnorePreviousHosts: bool, backoff: str }) },
-    { at: 'http[].redirect', add: obj({ prefixRewrite: str }) },
-    {
-      at: 'http[].corsPolicy',
-      add: obj({ unmatchedPreflights: { type: 'string', enum: ['FORWARD', 'IGNORE'] } }),
-    },
-  ],
-  DestinationRule: [
-    { at: 'trafficPolicy', add: TRAFFIC_POLICY_ADDITIONS },
-    { at: 'trafficPolicy.portLevelSettings[]', add: TRAFFIC_POLICY_ADDITIONS },
-    { at: 'subsets[].trafficPolicy', add: TRAFFIC_POLICY_ADDITIONS },
-    { at: 'subsets[].trafficPolicy.portLevelSettings[]', add: TRAFFIC_POLICY_ADDITIONS },
-  ],
-  ServiceEntry: [{ at: 'resolution', add: { enum: ['DYNAMIC_DNS'] } }],
-  WorkloadEntry: [],
-};
-
-function mergeInto(target: SchemaNode, add: SchemaNode): void {
-  if (add.enum && target.enum)
-    target.enum = [...target.enum, ...add.enum.filter((v) => !target.enum!.includes(v))];
-  for (const [name, child] of Object.entries(add.properties ?? {})) {
-    target.properties ??= {};
-    const existing = target.properties[name];
-    if (existing) mergeInto(existing, child);
-    else target.properties[name] = markAdded(structuredClone(child));
-  }
-}
-
-function markAdded(node: SchemaNode): SchemaNode {
-  node.added = true;
-  for (const child of Object.values(node.properties ?? {})) markAdded(child);
-  if (node.items) markAdded(node.items);
-  return node;
-}
-
-function schemaAt(root: SchemaNode, at: string): SchemaNode | undefined {
-  let node: SchemaNode | undefined = root;
-  for (const step of at.split('.')) {
-    const isArray = step.endsWith('[]');
-    node = node?.properties?.[isArray ? step.slice(0, -2) : step];
-    if (isArray) node = node?.items;
-  }
-  return node;
-}
-
-const specSchemas = new Map<ModelClass, SchemaNode | null>();
-
-/**
- * The `spec` schema of a model, patched with {@link NEWER_FIELDS}. The package keeps its schemas
- * private, so it is read back from a validation failure: with ajv's `verbose` option every error
- * carries its `parentSchema`, and `spec: 0` fails at the `spec` node itself.
- */
-function specSchema(kind: Kind, model: ModelClass): SchemaNode | undefined {
-  const cached = specSchemas.get(model);
-  if (cached !== undefined) return cached ?? undefined;
-  let found: SchemaNode | null = null;
+/** Runs a model's validator; the ajv errors it reports (none when valid). @throws what is not an ajv error. */
+function schemaErrors(model: ModelClass, root: { metadata: unknown; spec: unknown }): AjvError[] {
   try {
-    new model({ metadata: { name: 'probe' }, spec: 0 }).validate();
+    new model(root).validate();
+    return [];
   } catch (err) {
-    const parent = ajvErrors(err)?.find((e) => e.instancePath === '/spec')?.parentSchema;
-    if (isRecord(parent)) {
-      // ajv holds these objects: patch a copy, never the original.
-      found = structuredClone(parent) as SchemaNode;
-      for (const { at, add } of NEWER_FIELDS[kind]) {
-        const node = schemaAt(found, at);
-        if (node) mergeInto(node, add);
-      }
-    }
+    const errors = ajvErrors(err);
+    if (!errors) throw err;
+    return errors;
   }
-  specSchemas.set(model, found);
-  return found ?? undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -243,8 +132,7 @@ function specSchema(kind: Kind, model: ModelClass): SchemaNode | undefined {
  * - every schema violation → `IST0106` error (layer `schema`), e.g. `spec.servers[0].hosts: must be
  *   array (got string)`; enum errors list the allowed values;
  * - every field under `spec` the schema does not know → `IST0133` warning `unknown field "foo"` (the
- *   API server prunes such fields silently, which hides typos such as `subsets.label`);
- * - fields newer than the packaged schema are type-checked here.
+ *   API server prunes such fields silently, which hides typos such as `subsets.label`).
  *
  * Never throws: a resource that cannot be validated at all yields one `IST0106` error saying why.
  */
@@ -261,28 +149,23 @@ export function validateSchema(r: Resource): Diagnostic[] {
       message,
     });
   };
-  const model = modelFor(r.kind, r.apiVersion);
+  const model = MODELS[r.apiVersion]?.[r.kind];
   if (!model) {
     report('error', 'apiVersion', `no schema for ${r.kind} in ${JSON.stringify(r.apiVersion)}`);
     return out;
   }
-  const schema = specSchema(r.kind, model);
   const root = { metadata: r.metadata, spec: r.spec };
   try {
-    new model(root).validate();
-  } catch (err) {
-    const errors = ajvErrors(err);
-    if (!errors) {
-      report('error', 'spec', `could not be validated: ${err instanceof Error ? err.message : String(err)}`);
-      return out;
-    }
-    for (const e of relevantErrors(errors)) {
-      if (e.keyword === 'enum' && schema && allowedByNewerSchema(schema, e, root)) continue;
+    for (const e of relevantErrors(schemaErrors(model, root))) {
       const { path, message } = describe(e, root);
       report('error', path, message);
     }
+    for (const path of unknownFields(model, root)) {
+      report('warning', path, `unknown field ${JSON.stringify(path.slice(path.lastIndexOf('.') + 1))}`);
+    }
+  } catch (err) {
+    report('error', 'spec', `could not be validated: ${err instanceof Error ? err.message : String(err)}`);
   }
-  if (schema) checkFields(r.spec, schema, 'spec', report);
   return out;
 }
 
@@ -298,45 +181,43 @@ function ajvErrors(err: unknown): AjvError[] | undefined {
 }
 
 /**
- * Drops ajv's noise: errors inside the branches of a `oneOf` (the `oneOf` error itself says what is
- * wrong) and `format: int32` errors on values that already fail `type: integer`.
+ * Drops the compiled validator's noise: at a node that fails a `oneOf`, the `not` and `required`
+ * errors of its branches (the `oneOf` error says what is wrong); `format: int32` errors on values that
+ * already fail `type: integer`.
  */
 function relevantErrors(errors: AjvError[]): AjvError[] {
   const typeFailed = new Set(errors.filter((e) => e.keyword === 'type').map((e) => e.instancePath));
+  const oneOfFailed = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath));
   return errors.filter((e) => {
-    if (/\/(oneOf|anyOf|allOf)\/\d+(\/|$)|\/not(\/|$)/.test(e.schemaPath)) return false;
+    if (oneOfFailed.has(e.instancePath) && (e.keyword === 'not' || e.keyword === 'required')) return false;
     if (e.keyword === 'format' && typeFailed.has(e.instancePath)) return false;
     return true;
   });
 }
 
-/** True when an enum value rejected by the 1.18 schema is valid in current Istio (`OPTIONAL_MUTUAL`...). */
-function allowedByNewerSchema(schema: SchemaNode, e: AjvError, root: unknown): boolean {
-  if (!e.instancePath.startsWith('/spec/')) return false;
-  let node: SchemaNode | undefined = schema;
-  let data: unknown = isRecord(root) ? root.spec : undefined;
-  for (const seg of e.instancePath.slice('/spec/'.length).split('/')) {
-    if (Array.isArray(data)) {
-      node = node?.items;
-      data = data[Number(seg)];
-    } else {
-      const ap: SchemaNode | boolean | undefined = node?.additionalProperties;
-      node = node?.properties?.[seg] ?? (typeof ap === 'object' ? ap : undefined);
-      data = isRecord(data) ? data[seg] : undefined;
-    }
-  }
-  return node?.enum?.includes(data) ?? false;
-}
+/** The proto `oneof` groups of the served kinds, to name the culprits of a `oneOf` failure. */
+const ONE_OF_GROUPS: readonly (readonly string[])[] = [
+  ['exact', 'prefix', 'regex'],
+  ['simple', 'consistentHash'],
+  ['httpHeaderName', 'httpCookie', 'useSourceIp', 'httpQueryParameterName'],
+  ['ringHash', 'maglev'],
+  ['httpStatus', 'grpcStatus', 'http2Error'],
+  ['fixedDelay', 'exponentialDelay'],
+  ['uri', 'uriRegex'],
+  ['port', 'derivePort'],
+  ['string', 'bytes'],
+];
 
 function describe(e: AjvError, root: unknown): { path: string; message: string } {
   const path = pointerToPath(e.instancePath, root);
+  const data = valueAt(e.instancePath, root);
   const p = e.params;
   switch (e.keyword) {
     case 'type':
-      return { path, message: `must be ${String(p.type)} (got ${jsonType(e.data)})` };
+      return { path, message: `must be ${String(p.type)} (got ${jsonType(data)})` };
     case 'enum': {
       const allowed = Array.isArray(p.allowedValues) ? p.allowedValues.map(String).join(', ') : '';
-      return { path, message: `must be one of ${allowed} (got ${JSON.stringify(e.data)})` };
+      return { path, message: `must be one of ${allowed} (got ${JSON.stringify(data)})` };
     }
     case 'required':
       return { path: fieldPath(path, String(p.missingProperty)), message: 'is required' };
@@ -346,10 +227,13 @@ function describe(e: AjvError, root: unknown): { path: string; message: string }
         message: p.format === 'int32' ? 'must be a 32-bit integer' : `must be a valid ${String(p.format)}`,
       };
     case 'oneOf': {
-      const names = Array.isArray(e.schema) ? e.schema.flatMap(branchFields) : [];
-      const present = isRecord(e.data) ? names.filter((n) => isRecord(e.data) && e.data[n] != null) : [];
-      if (names.length > 0 && present.length > 1) {
-        return { path, message: `only one of ${names.join(', ')} may be set (found ${present.join(', ')})` };
+      const set = isRecord(data)
+        ? Object.keys(data).filter((k) => data[k] !== null && data[k] !== undefined)
+        : [];
+      const group = ONE_OF_GROUPS.find((g) => g.filter((n) => set.includes(n)).length > 1);
+      if (group) {
+        const found = group.filter((n) => set.includes(n));
+        return { path, message: `only one of ${group.join(', ')} may be set (found ${found.join(', ')})` };
       }
       return { path, message: e.message ?? 'is invalid' };
     }
@@ -358,66 +242,132 @@ function describe(e: AjvError, root: unknown): { path: string; message: string }
   }
 }
 
-/** Field names a `oneOf` branch requires (`{required: [x]}` or `{properties: {x: ...}}`). */
-function branchFields(branch: unknown): string[] {
-  if (!isRecord(branch)) return [];
-  if (Array.isArray(branch.required)) return branch.required.map(String);
-  if (isRecord(branch.properties)) return Object.keys(branch.properties);
-  return [];
+function valueAt(pointer: string, root: unknown): unknown {
+  let node = root;
+  if (pointer === '') return node;
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    node = Array.isArray(node) ? node[Number(seg)] : isRecord(node) ? node[seg] : undefined;
+  }
+  return node;
+}
+
+/** A value no schema type accepts: the validator reports it at any field it knows, and nowhere else. */
+const PROBE = Symbol('unknown-field probe');
+/** A key no schema declares: drawing an error at it shows that a node is a map (`labels`, `headers`). */
+const SENTINEL = '\u0000probe';
+
+/** What the schema says about the object nodes at one field path (array indexes as `[]`). */
+interface NodeFields {
+  /** A map (`additionalProperties`): every key is known. */
+  map: boolean;
+  /**
+   * Keys the schema declares. Only what a probe proved is kept (an error at the key); a key that
+   * drew none is unknown for this resource only, so no resource's oddities can mislead another's.
+   */
+  readonly known: Set<string>;
+}
+
+/** Per model, per field path: learnt once, so that configs of one shape cost one probe in all. */
+const learnt = new WeakMap<ModelClass, Map<string, NodeFields>>();
+
+/**
+ * Field paths under `spec` that the schema does not declare. The compiled validators do not expose
+ * their schema, so the schema is asked: per nesting level, one validation with every value at that
+ * level replaced by {@link PROBE} (and a {@link SENTINEL} key in each object); a key whose probe draws
+ * no error is unknown. Answers are remembered per model and field path, so only shapes not seen
+ * before cost a validation.
+ */
+function unknownFields(model: ModelClass, root: { metadata: unknown; spec: unknown }): string[] {
+  let nodes = learnt.get(model);
+  if (!nodes) learnt.set(model, (nodes = new Map()));
+  const unknown = new Set<string>();
+  type Container = { pointer: string; shape: string; value: unknown };
+  let level: Container[] = [{ pointer: '/spec', shape: 'spec', value: root.spec }];
+  for (let depth = 1; level.length > 0; depth++) {
+    const undecided = level.filter((c) => {
+      if (!isRecord(c.value)) return false;
+      const n = nodes.get(c.shape);
+      return !n || (!n.map && Object.keys(c.value).some((k) => !n.known.has(k)));
+    });
+    let flagged = new Set<string>();
+    if (undecided.length > 0) {
+      const sentinels = new Set(undecided.map((c) => c.pointer));
+      const probe = probedCopy(root.spec, depth, '/spec', sentinels);
+      flagged = new Set(
+        schemaErrors(model, { metadata: root.metadata, spec: probe }).map((e) => e.instancePath),
+      );
+      for (const c of undecided) {
+        let n = nodes.get(c.shape);
+        if (!n) nodes.set(c.shape, (n = { map: false, known: new Set() }));
+        if (flagged.has(`${c.pointer}/${escapePointer(SENTINEL)}`)) n.map = true;
+        for (const k of Object.keys(c.value as object)) {
+          if (flagged.has(`${c.pointer}/${escapePointer(k)}`)) n.known.add(k);
+        }
+      }
+    }
+    const next: Container[] = [];
+    for (const c of level) {
+      if (Array.isArray(c.value)) {
+        c.value.forEach((v, i) => {
+          if (typeof v === 'object' && v !== null)
+            next.push({ pointer: `${c.pointer}/${i}`, shape: `${c.shape}[]`, value: v });
+        });
+      } else if (isRecord(c.value)) {
+        const n = nodes.get(c.shape)!;
+        for (const [k, v] of Object.entries(c.value)) {
+          const pointer = `${c.pointer}/${escapePointer(k)}`;
+          if (!n.map && !n.known.has(k)) unknown.add(pointer);
+          else if (typeof v === 'object' && v !== null)
+            next.push({ pointer, shape: n.map ? `${c.shape}.*` : `${c.shape}.${k}`, value: v });
+        }
+      }
+    }
+    level = next;
+  }
+  return inDocumentOrder(root.spec, unknown);
+}
+
+function escapePointer(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 /**
- * Walks `data` alongside `node`: unknown object keys become warnings; values under fields meshgate
- * added to the schema are type-checked (ajv never saw those fields).
+ * A copy of `value` (at `pointer`) down to `depth`, with every value at `depth` replaced by
+ * {@link PROBE}, and a {@link SENTINEL} key added to the objects at `sentinels`.
  */
-function checkFields(
-  data: unknown,
-  node: SchemaNode,
-  path: string,
-  report: (severity: 'error' | 'warning', path: string, message: string) => void,
-): void {
-  if (data === null || data === undefined) return;
-  if (node.added && node.type && !matchesType(data, node.type)) {
-    report('error', path, `must be ${node.type} (got ${jsonType(data)})`);
-    return;
+function probedCopy(value: unknown, depth: number, pointer: string, sentinels: ReadonlySet<string>): unknown {
+  if (depth === 0) return PROBE;
+  if (Array.isArray(value))
+    return value.map((v, i) => probedCopy(v, depth - 1, `${pointer}/${i}`, sentinels));
+  if (isRecord(value)) {
+    const copy: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value))
+      copy[k] = probedCopy(v, depth - 1, `${pointer}/${escapePointer(k)}`, sentinels);
+    if (depth === 1 && sentinels.has(pointer)) copy[SENTINEL] = PROBE;
+    return copy;
   }
-  if (node.added && node.enum && !node.enum.includes(data)) {
-    report('error', path, `must be one of ${node.enum.map(String).join(', ')} (got ${JSON.stringify(data)})`);
-    return;
-  }
-  if (Array.isArray(data)) {
-    if (node.items) data.forEach((item, i) => checkFields(item, node.items!, fieldPath(path, i), report));
-    return;
-  }
-  if (!isRecord(data)) return;
-  const ap = typeof node.additionalProperties === 'object' ? node.additionalProperties : undefined;
-  const props = node.properties ?? {};
-  // A node without declared properties (and no value schema) is free-form: nothing to check.
-  const closed = Object.keys(props).length > 0 && node.additionalProperties === undefined;
-  for (const [key, value] of Object.entries(data)) {
-    const child = props[key] ?? ap;
-    if (child) checkFields(value, child, fieldPath(path, key), report);
-    else if (closed) report('warning', fieldPath(path, key), `unknown field ${JSON.stringify(key)}`);
-  }
+  return value;
 }
 
-function matchesType(data: unknown, type: string): boolean {
-  switch (type) {
-    case 'string':
-      return typeof data === 'string';
-    case 'integer':
-      return typeof data === 'number' && Number.isInteger(data);
-    case 'number':
-      return typeof data === 'number' && Number.isFinite(data);
-    case 'boolean':
-      return typeof data === 'boolean';
-    case 'array':
-      return Array.isArray(data);
-    case 'object':
-      return isRecord(data);
-    default:
-      return true;
-  }
+/** The field paths of `pointers` (below `/spec`) in document order. */
+function inDocumentOrder(spec: unknown, pointers: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  const walk = (value: unknown, pointer: string, path: string): void => {
+    if (out.length === pointers.size) return;
+    const entries: [string | number, unknown][] = Array.isArray(value)
+      ? value.map((v, i) => [i, v])
+      : isRecord(value)
+        ? Object.entries(value)
+        : [];
+    for (const [k, v] of entries) {
+      const child = `${pointer}/${escapePointer(String(k))}`;
+      if (pointers.has(child)) out.push(fieldPath(path, k));
+      else walk(v, child, fieldPath(path, k));
+    }
+  };
+  if (pointers.size > 0) walk(spec, '/spec', 'spec');
+  return out;
 }
 
 function jsonType(data: unknown): string {

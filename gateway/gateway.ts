@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
+import { reloadProblems } from '../config/reload-guard.js';
 import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -194,8 +195,20 @@ export class Gateway {
     this.reloading = (async () => {
       try {
         if (this.closing) return false;
-        const result = await compileConfig(this.sources, this.opts);
+        const compiled = await compileConfig(this.sources, this.opts);
         if (this.closing) return false;
+        const refused = compiled.snapshot
+          ? reloadProblems(this.store.current, compiled.snapshot, this.opts.paths)
+          : [];
+        const result: PipelineResult =
+          refused.length > 0
+            ? {
+                ...compiled,
+                diagnostics: [...compiled.diagnostics, ...refused],
+                blocked: true,
+                snapshot: undefined,
+              }
+            : compiled;
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;

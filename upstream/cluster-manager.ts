@@ -39,6 +39,7 @@ export class ClusterState {
     readonly lb: LoadBalancer,
   ) {
     this.healthy = endpoints;
+    lb.prepare?.(endpoints);
   }
 
   /**
@@ -112,7 +113,7 @@ export class ClusterManager {
     if (this.originals.size > MAX_ORIGINAL_DESTINATION_POOLS) {
       const [oldKey, old] = this.originals.entries().next().value as [string, ClusterState];
       this.originals.delete(oldKey);
-      void old.endpoints[0]!.pool.close().catch(() => undefined);
+      void old.endpoints[0]!.close().catch(() => undefined);
     }
     return bound;
   }
@@ -139,7 +140,7 @@ export class ClusterManager {
     this.pools = nextPools;
     this.states = nextStates;
     for (const [key, st] of old) {
-      if (!nextPools.has(key)) void st.pool.close().catch(() => undefined);
+      if (!nextPools.has(key)) void st.close().catch(() => undefined);
     }
   }
 
@@ -194,6 +195,6 @@ export class ClusterManager {
     this.originals.clear();
     this.states.clear();
     this.policies.close();
-    await Promise.all(all.map((s) => s.pool.destroy().catch(() => undefined)));
+    await Promise.all(all.map((s) => s.destroy().catch(() => undefined)));
   }
 }

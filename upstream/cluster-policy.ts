@@ -8,6 +8,7 @@
  * `connectionPool`/`outlierDetection` blocks (Envoy keeps a cluster whose config is unchanged), so a
  * reload does not forget ejections or let a burst past the limits.
  */
+import type { LoadBalancer } from './load-balancer-contract.js';
 import type { Cluster } from '../config/cluster.js';
 import type { StatStore } from '../telemetry/stats.js';
 import { breakerLimits, CircuitBreaker } from './circuit-breaker.js';
@@ -27,6 +28,8 @@ export interface PolicyTarget {
   healthy: readonly EndpointState[];
   /** Mirror copies in flight when this cluster is a mirror target. */
   mirrorBudget: MirrorBudget;
+  /** The cluster's balancer: its tables are rebuilt when the healthy set changes. */
+  readonly lb?: Pick<LoadBalancer, 'prepare'>;
 }
 
 interface Entry {
@@ -87,7 +90,10 @@ export class PolicyRuntimes {
     state.outlier = outlier;
     if (outlier) {
       outlier.setHosts(state.endpoints.map((ep) => ep.endpoint.key));
-      const refresh = () => (state.healthy = outlier.healthyOf(state.endpoints));
+      const refresh = (): void => {
+        state.healthy = outlier.healthyOf(state.endpoints);
+        state.lb?.prepare?.(state.healthy);
+      };
       outlier.onChange = refresh;
       refresh();
     }

@@ -20,4 +20,10 @@ export interface LoadBalancer {
     exclude?: EndpointState,
     hash?: number,
   ): EndpointState | undefined;
+
+  /**
+   * Precomputes what picks over `endpoints` need (consistent-hash tables), off the request path:
+   * called when a cluster state is built and when its healthy set changes. Optional.
+   */
+  prepare?(endpoints: readonly EndpointState[]): void;
 }

@@ -12,15 +12,15 @@ export { hashString, randomHash } from './consistent-hash.js';
 /** Istio/Envoy default `ringHash.minimumRingSize`. */
 export const DEFAULT_MINIMUM_RING_SIZE = 1024;
 /**
- * Most points on one ring (unless `minimumRingSize` asks for more): keeps the lazy build around
- * tens of milliseconds for large clusters (Envoy's own cap is 8M).
+ * Most points on one ring (unless `minimumRingSize` asks for more): keeps the build at reconcile
+ * around tens of milliseconds for large clusters (Envoy's own cap is 8M).
  */
 export const RING_POINTS_CAP = 1 << 17;
 
 /**
- * The ring hash balancer. The ring is built lazily for the endpoint list it is given and rebuilt
- * whenever the cluster hands it a different list (endpoints changed, or outlier ejection changed
- * the healthy set), so lookups are a binary search with no allocation.
+ * The ring hash balancer. The ring is built when the cluster state is (see
+ * {@link ConsistentHashBalancer.prepare}) and rebuilt for a different list (endpoints changed, or
+ * outlier ejection changed the healthy set), so lookups are a binary search with no allocation.
  */
 export class RingHash extends ConsistentHashBalancer {
   private points = new Uint32Array(0);

@@ -4,6 +4,7 @@ import { loadConfig, loadText } from '../../config/load.js';
 import { validateResources } from '../../config/validate.js';
 import { analyzeResources } from '../../config/analyze.js';
 import { resourceKey } from '../../config/resources.js';
+import { parseYaml } from '../../config/yaml-parse.js';
 
 const opts = { defaultNamespace: 'default' };
 const FIXTURES = 'test/fixtures/config';
@@ -97,12 +98,6 @@ items:
       'skipped ConfigMap/default/productpage-v1: not an Istio networking resource',
     ],
     [
-      'an unserved version',
-      'networking.istio.io/v2',
-      'VirtualService',
-      'skipped VirtualService/default/productpage-v1: apiVersion networking.istio.io/v2 is not served',
-    ],
-    [
       'an unserved Istio kind',
       'networking.istio.io/v1',
       'Sidecar',
@@ -114,6 +109,33 @@ items:
     expect(resources).toEqual([]);
     expect(diagnostics).toHaveLength(1);
     expect(diagnostics[0]).toMatchObject({ severity: 'info', code: 'MG0002', layer: 'schema' });
+    expect(diagnostics[0]!.message).toContain(message);
+  });
+
+  it.each([
+    [
+      'an unknown version of a served kind',
+      'apiVersion: networking.istio.io/v1beta2\nkind: Gateway\nmetadata: {name: gw}\n',
+      'apiVersion',
+      'apiVersion "networking.istio.io/v1beta2" is not served for Gateway (supported: networking.istio.io/v1alpha3, networking.istio.io/v1beta1, networking.istio.io/v1)',
+    ],
+    [
+      'an unknown version without a name',
+      'apiVersion: networking.istio.io/v1beta2\nkind: VirtualService\nmetadata: {}\n',
+      'apiVersion',
+      'is not served for VirtualService (supported: networking.istio.io/v1alpha3',
+    ],
+    [
+      'a misspelt kind',
+      'apiVersion: networking.istio.io/v1\nkind: VirtualServce\nmetadata: {name: vs}\n',
+      'kind',
+      'kind "VirtualServce" does not exist in networking.istio.io (kinds: Gateway, VirtualService, DestinationRule, ServiceEntry, WorkloadEntry,',
+    ],
+  ])('refuses %s in networking.istio.io with an error naming what exists', (_name, text, path, message) => {
+    const { resources, diagnostics } = loadText(text, 'k8s.yaml', opts);
+    expect(resources).toEqual([]);
+    expect(diagnostics).toHaveLength(1);
+    expect(diagnostics[0]).toMatchObject({ severity: 'error', code: 'IST0106', layer: 'schema', path });
     expect(diagnostics[0]!.message).toContain(message);
   });
 
@@ -192,6 +214,66 @@ spec:
     expect(r!.metadata.labels).toEqual({ true: true, ts: '2024-01-01T00:00:00Z', time: '12:30' });
   });
 
+  it('reads scalars as go-yaml v2 (sigs.k8s.io/yaml) does: "." and "001:db8::" are strings', () => {
+    // Istio pkg/config/validation/testdata/crds/serviceentry-valid.yaml carries `[1.2.3.4, 001:db8::]`.
+    const text = `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [a.example.com]
+  exportTo: [., "*"]
+  addresses: [1.2.3.4, 001:db8::]
+  ports:
+  - {number: 80, name: http, protocol: HTTP}
+  resolution: NONE
+  endpoints:
+  - {address: 001:db8::1, labels: {a: b:}}
+`;
+    const { resources, diagnostics } = loadText(text, 'se.yaml', opts);
+    expect(diagnostics).toEqual([]);
+    const spec = resources[0]!.spec as Record<string, unknown>;
+    expect(spec.exportTo).toEqual(['.', '*']);
+    expect(spec.addresses).toEqual(['1.2.3.4', '001:db8::']);
+    expect(spec.endpoints).toEqual([{ address: '001:db8::1', labels: { a: 'b:' } }]);
+    // A real flow pair keeps its meaning: `:` followed by a space.
+    const [pair] = loadText(
+      'apiVersion: v1\nkind: X\nmetadata: {name: x}\nspec: [a: b, .5, 0755, 1_000, off]\n',
+      'x.yaml',
+      opts,
+    ).diagnostics;
+    expect(pair?.code).toBe('MG0002');
+  });
+
+  it.each([
+    ['200 KB of "["', '['.repeat(200_000), 1, 101],
+    ['deeply nested block sequences', `${'- '.repeat(500)}x\n`, 1, 201],
+    ['deeply nested flow maps', `a: ${'{b: '.repeat(300)}1${'}'.repeat(300)}\n`, 1, 400],
+  ])('refuses %s with an error (bounded nesting), again and again', (_name, text, line, column) => {
+    for (let i = 0; i < 5; i++) {
+      const { resources, diagnostics } = loadText(text, 'deep.yaml', opts);
+      expect(resources).toEqual([]);
+      expect(diagnostics).toHaveLength(1);
+      expect(diagnostics[0]).toMatchObject({ severity: 'error', code: 'MG0001', source: { line } });
+      expect(diagnostics[0]!.message).toBe(
+        `deep.yaml:${line}:${column}: cannot read YAML: nesting deeper than 100 levels (mappings and sequences inside each other)`,
+      );
+    }
+  });
+
+  it('reads nesting up to the bound', () => {
+    const value = `${'{a: '.repeat(95)}1${'}'.repeat(95)}`;
+    const text = `apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\nspec: {x: ${value}}\n`;
+    const { resources, diagnostics } = loadText(text, 'g.yaml', opts);
+    expect(diagnostics).toEqual([]);
+    expect(resources).toHaveLength(1);
+  });
+
+  it('refuses a file over the size bound', () => {
+    const parsed = parseYaml('a: 12345\n', { maxBytes: 8, maxDepth: 100 });
+    expect(parsed.documents).toEqual([]);
+    expect(parsed.problem).toEqual({ line: 1, column: 1, message: 'file is 9 bytes; the limit is 8' });
+  });
+
   it('treats a missing spec as empty', () => {
     const [r] = loadText(
       'apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {name: g}\n',
@@ -220,7 +302,7 @@ describe('loadConfig', () => {
       ['MG0002', 'info', 'Deployment/default/web-v1'],
       ['MG0002', 'info', 'Deployment/default/productpage-v1'],
       ['MG0002', 'info', 'ServiceAccount/default/bookinfo-productpage'],
-      ['MG0002', 'info', 'VirtualService/default/future'],
+      ['IST0106', 'error', 'VirtualService/default/future'],
       ['MG0002', 'info', 'Sidecar/default/default'],
       ['MG0003', 'warning', 'VirtualService/default/web'],
     ]);

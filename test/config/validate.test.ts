@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { loadConfig, loadText } from '../../config/load.js';
 import { validateResources } from '../../config/validate.js';
-import type { Diagnostic } from '../../config/diagnostics.js';
+import { formatDiagnostic, type Diagnostic } from '../../config/diagnostics.js';
 import type { Kind, Resource } from '../../config/resources.js';
 
 const opts = { defaultNamespace: 'default' };
@@ -361,8 +361,9 @@ describe('VirtualService rules', () => {
     ],
     [
       'an empty uri prefix',
+      // Envoy's route prefix may be empty (matches all); Istio accepts it (TestValidateRootHTTPRoute).
       vs(`match:\n  - uri:\n      prefix: ""\n  ${ROUTE}`),
-      [['error', 'IST0106', 'spec.http[0].match[0].uri.prefix', 'prefix must not be empty']],
+      [],
     ],
     [
       'an uppercase header name (any token; matched case-insensitively)',
@@ -371,8 +372,18 @@ describe('VirtualService rules', () => {
     ],
     [
       'a header presence match',
-      vs(`match:\n  - headers:\n      x-a: {}\n      x-b: {regex: "*"}\n  ${ROUTE}`),
-      [],
+      // `regex: "*"` means presence only under withoutHeaders; under headers it is RE2 and invalid.
+      vs(
+        `match:\n  - headers:\n      x-a: {}\n      x-b: {regex: "*"}\n    withoutHeaders:\n      x-c: {regex: "*"}\n  ${ROUTE}`,
+      ),
+      [
+        [
+          'error',
+          'IST0106',
+          'spec.http[0].match[0].headers["x-b"].regex',
+          'missing argument to repetition operator',
+        ],
+      ],
     ],
     [
       'no action',
@@ -401,8 +412,8 @@ describe('VirtualService rules', () => {
     ],
     [
       'a bad redirectCode',
-      vs('redirect: {uri: /x, redirectCode: 304}'),
-      [['error', 'IST0106', 'spec.http[0].redirect.redirectCode', 'must be one of 301, 302, 303, 307, 308']],
+      vs('redirect: {uri: /x, redirectCode: 200}'),
+      [['error', 'IST0106', 'spec.http[0].redirect.redirectCode', 'must be a 3xx status']],
     ],
     [
       'an empty redirect',
@@ -722,7 +733,7 @@ describe('DestinationRule rules', () => {
           'error',
           'IST0106',
           'spec.trafficPolicy.loadBalancer',
-          'only one of simple, consistentHash may be set',
+          'simple and consistentHash are mutually exclusive',
         ],
       ],
     ],
@@ -748,7 +759,7 @@ describe('DestinationRule rules', () => {
     [
       'ISTIO_MUTUAL with files',
       tp('tls: {mode: ISTIO_MUTUAL, clientCertificate: /c}'),
-      [['error', 'IST0106', 'spec.trafficPolicy.tls', 'ISTIO_MUTUAL uses the mesh certificates']],
+      [['warning', 'IST0133', 'spec.trafficPolicy.tls', 'ISTIO_MUTUAL uses the mesh certificates']],
     ],
     [
       'port-level settings without a port',
@@ -793,7 +804,7 @@ describe('ServiceEntry and WorkloadEntry rules', () => {
     [
       'STATIC with a DNS name',
       `hosts: [a.example.com]\nresolution: STATIC\n${ports}\nendpoints:\n- address: backend.example.com`,
-      [['error', 'IST0106', 'spec.endpoints[0].address', 'resolution STATIC needs IP addresses']],
+      [['error', 'IST0106', 'spec.endpoints[0].address', 'is not a valid IP address']],
     ],
     [
       'STATIC with a unix socket',
@@ -829,7 +840,7 @@ describe('ServiceEntry and WorkloadEntry rules', () => {
 
   it('checks WorkloadEntry addresses and ports', () => {
     expectDiagnostics(check('WorkloadEntry', 'address: "bad address"\nports: {http: 0}'), [
-      ['error', 'IST0106', 'spec.address', 'invalid address'],
+      ['error', 'IST0106', 'spec.address', 'is not a valid FQDN or an IP address'],
       ['error', 'IST0106', 'spec.ports.http', 'between 1 and 65535'],
     ]);
   });
@@ -929,6 +940,82 @@ describe('robustness (property)', () => {
         },
       ),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('one pass, at the field', () => {
+  it('reports schema errors and field-rule errors of one resource together', () => {
+    const ds = check(
+      'VirtualService',
+      `hosts: [reviews]
+http:
+- timeout: 5
+  match:
+  - uri: {regex: "a(b"}
+  route:
+  - destination: {host: reviews}
+    weight: -1`,
+    );
+    expect(ds.map((d) => [d.severity, d.path])).toEqual([
+      ['error', 'spec.http[0].timeout'],
+      ['error', 'spec.http[0].match[0].uri.regex'],
+      ['error', 'spec.http[0].route[0].weight'],
+    ]);
+  });
+
+  it('names the line and column of the offending field, not of the document', () => {
+    const text = `# leading comment
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: t}
+spec:
+  hosts: [reviews]
+  http:
+  - match:
+    - uri:
+        regex: "a(b"
+    route: [{destination: {host: reviews}, weight: -1}]
+`;
+    const ds = validateResources(loadText(text, 'pos.yaml', opts).resources);
+    expect(ds.map((d) => [d.path, d.source?.line, d.source?.column])).toEqual([
+      ['spec.http[0].match[0].uri.regex', 10, 9],
+      ['spec.http[0].route[0].weight', 11, 44],
+    ]);
+    expect(formatDiagnostic(ds[0]!)).toContain('(pos.yaml#0:10:9) spec.http[0].match[0].uri.regex:');
+  });
+
+  it('points into the items of a kind: List, and at the parent of a missing field', () => {
+    const text = `apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: DestinationRule
+  metadata: {name: a}
+  spec:
+    subsets:
+    - {name: v1}
+`;
+    const ds = validateResources(loadText(text, 'list.yaml', opts).resources);
+    expect(ds.map((d) => [d.path, d.source?.line, d.source?.column])).toEqual([['spec.host', 7, 3]]);
+  });
+});
+
+describe('durations (Go syntax, as Istio parses them)', () => {
+  it.each(['1m30s', '1h', '500ms', '1.5s', '2h45m', '0.5s', '100ms'])('accepts timeout %s', (d) => {
+    expect(check('VirtualService', `hosts: [a.example.com]\nhttp:\n- timeout: ${d}\n  ${ROUTE}`)).toEqual([]);
+  });
+
+  it.each([
+    ['1m30', 'invalid duration'],
+    ['90', 'invalid duration'],
+    ['1.5', 'invalid duration'],
+    ['1d', 'invalid duration'],
+    ['0.5ms', 'at least 1ms'],
+  ])('refuses timeout %s', (d, fragment) => {
+    expectDiagnostics(
+      check('VirtualService', `hosts: [a.example.com]\nhttp:\n- timeout: "${d}"\n  ${ROUTE}`),
+      [['error', 'IST0106', 'spec.http[0].timeout', fragment]],
     );
   });
 });

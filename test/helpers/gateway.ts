@@ -12,6 +12,8 @@ import type { AccessLogger, StreamRecord } from '../../telemetry/access-log.js';
 export interface TestGateway {
   readonly gateway: Gateway;
   readonly records: StreamRecord[];
+  /** The config file the gateway reads (and watches when started with `watch: true`). */
+  readonly file: string;
   /** Local port bound for a Gateway server port. */
   port(serverPort: number): number;
   /** Local port of the mesh listener (`meshPort` option, issue 4). */
@@ -62,6 +64,7 @@ export async function startGateway(yaml: string, opts: Partial<GatewayOptions> =
   return {
     gateway: gw,
     records,
+    file,
     port(serverPort: number) {
       const l = gw.snapshot.listeners.find((x) => x.port === serverPort);
       const a = l && gw.listeners.addressOf(l.name);

@@ -1,0 +1,249 @@
+/**
+ * YAML text → plain values, read the way Kubernetes reads a manifest (`kubectl apply`, through
+ * sigs.k8s.io/yaml and go-yaml v2), with hard bounds so that no input can exhaust the stack or
+ * the heap.
+ *
+ * Bounds: the `yaml` package composes nodes recursively (one set of frames per nesting level). At
+ * about 2,000 levels (a 4 KB line of `[`) the stack runs out; V8 then has to compile a regular
+ * expression with no stack left, and that fails as a fatal "RegExpCompiler Allocation failed"
+ * abort (exit 134) instead of a catchable `RangeError`. The CST parser is iterative, so the text is
+ * parsed to tokens first, measured with an explicit stack, and composed only when it is within
+ * {@link YAML_LIMITS}.
+ *
+ * Scalars follow go-yaml v2's resolver: YAML 1.1 booleans (`yes`/`no`/`on`/`off`/`y`/`n`), octal
+ * `0755`, `_` in numbers; no timestamps and no sexagesimal numbers (both stay strings); a float
+ * needs a digit (so `exportTo: [.]` is the string `"."`). In flow collections a `:` ends a plain
+ * scalar only before a space or line end, as in go-yaml (`[1.2.3.4, 001:db8::]` is two strings).
+ */
+import { Composer, LineCounter, Parser, type CST, type Document, type Tags } from 'yaml';
+
+/** Bounds on one file. */
+export interface YamlLimits {
+  /** Largest file read, in bytes of UTF-8 text. */
+  readonly maxBytes: number;
+  /** Deepest nesting of mappings and sequences, counted from the document root (1 = `a: 1`). */
+  readonly maxDepth: number;
+}
+
+/**
+ * 64 MiB covers tens of thousands of resources in one file. 100 levels is ten times the deepest
+ * Istio resource (a List of DestinationRules with port-level consistent-hash cookies is about 10)
+ * and far below the ~2,000 levels at which composing overflows the stack.
+ */
+export const YAML_LIMITS: YamlLimits = { maxBytes: 64 * 1024 * 1024, maxDepth: 100 };
+
+/** A place in the text: 1-based line and column. */
+export interface TextPosition {
+  readonly line: number;
+  readonly column: number;
+}
+
+/** Why a file or a document could not be read, with where. */
+export interface YamlProblem extends TextPosition {
+  readonly message: string;
+}
+
+/** One `---` document of a file. */
+export interface YamlDocument {
+  /** Zero-based index in the file. */
+  readonly index: number;
+  /** Line where the document's content starts. */
+  readonly line: number;
+  /** The decoded value (`null` for an empty document); absent when {@link problem} is set. */
+  readonly value?: unknown;
+  readonly problem?: YamlProblem;
+  /** The composed document, for positions of nodes (`List` items, fields). */
+  readonly node?: Document.Parsed;
+}
+
+/** What {@link parseYaml} returns: the documents, or one problem for the whole file. */
+export interface ParsedYaml {
+  readonly documents: readonly YamlDocument[];
+  /** Set when the file as a whole is refused (too large, nested too deep); then no documents. */
+  readonly problem?: YamlProblem;
+  /** Converts an offset in the text to a line and column. */
+  readonly positionOf: (offset: number) => TextPosition;
+}
+
+/** go-yaml v2 floats: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)`, `_` allowed between digits. */
+const GO_FLOAT = /^[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*\.[0-9_]*)$/;
+
+/** YAML 1.1 tags as go-yaml v2 resolves plain scalars. */
+function kubernetesTags(tags: Tags): Tags {
+  return tags
+    .filter((t) => typeof t === 'string' || (t.tag !== 'tag:yaml.org,2002:timestamp' && t.format !== 'TIME'))
+    .map((t) =>
+      typeof t !== 'string' &&
+      t.tag === 'tag:yaml.org,2002:float' &&
+      !t.format &&
+      t.test?.source.includes('\\.[0-9_]*$')
+        ? { ...t, test: GO_FLOAT }
+        : t,
+    );
+}
+
+const FLOW_END = new Set([',', ']', '}']);
+
+/**
+ * Parses every document of `text`. Never throws: syntax errors, alias bombs and exceeded bounds
+ * become problems with a line and column.
+ */
+export function parseYaml(text: string, limits: YamlLimits = YAML_LIMITS): ParsedYaml {
+  const lines = new LineCounter();
+  const positionOf = (offset: number): TextPosition => {
+    const p = lines.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > limits.maxBytes) {
+    return {
+      documents: [],
+      positionOf,
+      problem: { line: 1, column: 1, message: `file is ${bytes} bytes; the limit is ${limits.maxBytes}` },
+    };
+  }
+  let tokens: CST.Token[];
+  try {
+    tokens = Array.from(new Parser(lines.addNewLine).parse(text));
+  } catch (err) {
+    return { documents: [], positionOf, problem: { line: 1, column: 1, message: errorText(err) } };
+  }
+  for (const token of tokens) {
+    const deep = tooDeep(token, limits.maxDepth);
+    if (deep !== undefined) {
+      return {
+        documents: [],
+        positionOf,
+        problem: {
+          ...positionOf(deep),
+          message: `nesting deeper than ${limits.maxDepth} levels (mappings and sequences inside each other)`,
+        },
+      };
+    }
+    relaxFlowColons(token, text);
+  }
+  const documents: YamlDocument[] = [];
+  try {
+    const composer = new Composer({ version: '1.1', customTags: kubernetesTags });
+    for (const doc of composer.compose(tokens)) documents.push(decode(doc, documents.length, positionOf));
+  } catch (err) {
+    // The composer reports problems per document; this guards only against the unexpected.
+    return { documents: [], positionOf, problem: { line: 1, column: 1, message: errorText(err) } };
+  }
+  return { documents, positionOf };
+}
+
+function decode(
+  doc: Document.Parsed,
+  index: number,
+  positionOf: (offset: number) => TextPosition,
+): YamlDocument {
+  const line = positionOf(doc.contents?.range[0] ?? doc.range[0]).line;
+  const error = doc.errors[0];
+  if (error) {
+    // The composer alone leaves `linePos` unset; the offset is always there.
+    const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    return { index, line, problem: { ...positionOf(error.pos[0]), message } };
+  }
+  try {
+    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    if (isCyclic(value))
+      return {
+        index,
+        line,
+        problem: { line, column: 1, message: 'a YAML alias refers to its own ancestor' },
+      };
+    return { index, line, value, node: doc };
+  } catch (err) {
+    return { index, line, problem: { line, column: 1, message: errorText(err) } };
+  }
+}
+
+type Collection = CST.BlockMap | CST.BlockSequence | CST.FlowCollection;
+
+function isCollection(t: CST.Token | null | undefined): t is Collection {
+  return t?.type === 'block-map' || t?.type === 'block-seq' || t?.type === 'flow-collection';
+}
+
+/** Children of a token that can hold collections: a document's value, a collection's keys and values. */
+function children(t: CST.Token): CST.Token[] {
+  if (t.type === 'document') return t.value ? [t.value] : [];
+  if (!isCollection(t)) return [];
+  const out: CST.Token[] = [];
+  for (const item of t.items) {
+    if ('key' in item && item.key) out.push(item.key);
+    if (item.value) out.push(item.value);
+  }
+  return out;
+}
+
+/** Offset of the first collection nested deeper than `max`, found without recursion. */
+function tooDeep(root: CST.Token, max: number): number | undefined {
+  const stack: [CST.Token, number][] = [[root, 0]];
+  while (stack.length > 0) {
+    const [token, depth] = stack.pop()!;
+    const d = isCollection(token) ? depth + 1 : depth;
+    if (d > max) return token.offset;
+    for (const c of children(token)) stack.push([c, d]);
+  }
+  return undefined;
+}
+
+/**
+ * go-yaml v2 ends a plain scalar at `:` only when a space or line break follows, also inside `[...]`
+ * and `{...}`; YAML 1.2 (and the `yaml` package) also end it before `,`, `]` and `}`. Rewrites
+ * `key:` pairs that exist only because of that difference back into one plain scalar.
+ */
+function relaxFlowColons(root: CST.Token, text: string): void {
+  const stack: CST.Token[] = [root];
+  while (stack.length > 0) {
+    const token = stack.pop()!;
+    if (token.type === 'flow-collection') {
+      token.items = token.items.map((item) => {
+        const merged = mergedScalar(item, text);
+        return merged ? { start: item.start, value: merged } : item;
+      });
+      for (const item of token.items) {
+        // `{a: b:}`: the value `b:` is read as a one-pair block map.
+        const v = item.value;
+        if (v?.type === 'block-map' && v.items.length === 1) {
+          const merged = mergedScalar(v.items[0]!, text);
+          if (merged) item.value = merged;
+        }
+      }
+    }
+    stack.push(...children(token));
+  }
+}
+
+/** The plain scalar `key:` an item stands for in go-yaml, or undefined when it is a real pair. */
+function mergedScalar(item: CST.CollectionItem, text: string): CST.FlowScalar | undefined {
+  const key = 'key' in item ? item.key : undefined;
+  const sep = 'sep' in item ? item.sep : undefined;
+  if (key?.type !== 'scalar' || !sep || sep.length !== 1 || sep[0]!.type !== 'map-value-ind')
+    return undefined;
+  const colon = sep[0]!.offset;
+  if (colon !== key.offset + key.source.length) return undefined;
+  const value = item.value;
+  if (value && !(value.type === 'scalar' && value.source === '')) return undefined;
+  if (!FLOW_END.has(text[colon + 1] ?? '')) return undefined;
+  return { type: 'scalar', offset: key.offset, indent: key.indent, source: `${key.source}:`, end: [] };
+}
+
+/** True when a decoded value contains itself (possible with YAML anchors and aliases). */
+function isCyclic(value: unknown): boolean {
+  // Depth is bounded by YAML_LIMITS.maxDepth, so recursion is safe here.
+  const walk = (v: unknown, ancestors: Set<object>): boolean => {
+    if (typeof v !== 'object' || v === null) return false;
+    if (ancestors.has(v)) return true;
+    ancestors.add(v);
+    const cyclic = (Array.isArray(v) ? v : Object.values(v)).some((c) => walk(c, ancestors));
+    ancestors.delete(v);
+    return cyclic;
+  };
+  return walk(value, new Set());
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message.split('\n')[0]! : String(err);
+}
