@@ -6,33 +6,36 @@ import { randomUUID } from 'node:crypto';
 import type { StreamRecord } from '../../telemetry/access-log.js';
 import { socketAddresses } from '../../telemetry/socket-addresses.js';
 import type { RouteEntry } from '../../routes/route-table.js';
+import type { ResponseFlagValue } from '../response-flags.js';
 import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
 import type { ProxyContext } from './proxy-context.js';
 
 /**
- * What a record is built from: the `ActiveStream` fields it reads, named here so that this module
- * does not import the stream that calls it (no import cycle).
+ * What a record reads of a closed stream: the stream info part of the connection manager's
+ * `ActiveStream` (declared here so the record builder does not import the stream it describes).
  */
-export interface StreamRecordSource {
+export interface RecordedStream {
   readonly req: DownstreamRequest;
   readonly res: DownstreamResponse;
   readonly codec: DownstreamCodec;
   readonly ctx: ProxyContext;
   readonly socket: DownstreamRequest['socket'];
   readonly startTime: number;
+  /** `performance.now()` at stream start, ms. */
   readonly startHr: number;
+  readonly authority: string;
+  readonly route: RouteEntry | undefined;
+  readonly flags: ResponseFlagValue[] | undefined;
+  readonly details: string;
+  /** Assigned here when the request carried none. */
   requestId: string | undefined;
   readonly traced: boolean;
   readonly rawResponseCode: number;
-  readonly flags: readonly string[] | undefined;
-  readonly details: string;
   readonly bytesReceived: number | undefined;
   readonly bytesSent: number;
   readonly upstreamTimeMs: number | undefined;
-  readonly authority: string;
   readonly upstreamHost: string | undefined;
   readonly upstreamCluster: string | undefined;
-  readonly route: RouteEntry | undefined;
   readonly grpcStatus: string | undefined;
 }
 
@@ -42,7 +45,7 @@ export interface StreamRecordSource {
  * answered before the router (404 NR, fault abort, redirect…), as Envoy traces those too.
  * @returns a fresh object the logger may keep.
  */
-export function buildStreamRecord(s: StreamRecordSource): StreamRecord {
+export function buildStreamRecord(s: RecordedStream): StreamRecord {
   const req = s.req;
   const h = req.headers;
   s.requestId ??= (h['x-request-id'] as string | undefined) ?? randomUUID();
