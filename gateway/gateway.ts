@@ -4,7 +4,12 @@
  * is rejected whole with its diagnostics, and the last good snapshot keeps serving.
  */
 import type { Logger } from 'pino';
-import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
+import {
+  compileConfig,
+  ConfigCompiler,
+  type PipelineOptions,
+  type PipelineResult,
+} from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
 import { reloadProblems } from '../config/reload-guard.js';
@@ -95,6 +100,8 @@ export class Gateway {
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloadPendingSince: number | undefined;
   private reloading: Promise<boolean> | undefined;
+  /** Reloads read and validate in a worker thread; only the snapshot is built on this one. */
+  private readonly compiler = new ConfigCompiler();
   /** Set once shutdown began: no reload may bind listeners again. */
   private closing = false;
   private sourcesClosed: Promise<void> | undefined;
@@ -195,7 +202,7 @@ export class Gateway {
     this.reloading = (async () => {
       try {
         if (this.closing) return false;
-        const compiled = await compileConfig(this.sources, this.opts);
+        const compiled = await this.compiler.compile(this.sources, this.opts);
         if (this.closing) return false;
         const refused = compiled.snapshot
           ? reloadProblems(this.store.current, compiled.snapshot, this.opts.paths)
@@ -310,6 +317,7 @@ export class Gateway {
   async close(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
     this.observability.beginDrain();
     await this.stopReloads();
+    await this.compiler.close();
     await this.listeners.close(timeoutMs);
     await this.clusters.close();
     // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.

@@ -1,0 +1,61 @@
+/**
+ * The validate worker (a `node:worker_threads` thread): reads `-f` files, parses their YAML,
+ * translates, validates and analyzes, and sends back resources and diagnostics as plain data. It
+ * runs everything of a reload that builds no live object, so the serving thread only compiles and
+ * swaps. Started and restarted by `validate-worker-client.ts`.
+ */
+import { parentPort } from 'node:worker_threads';
+import { readConfigFiles, ParsedFileCache } from './load.js';
+import { validateDocuments } from './pipeline.js';
+import type { RawDocument, SourceSnapshot } from './sources/source.js';
+import type { Diagnostic } from './diagnostics.js';
+import {
+  PART_SIZE,
+  type ReadSlot,
+  type ValidateReply,
+  type ValidateRequest,
+} from './validate-worker-protocol.js';
+
+/** Parsed files of earlier reads: an unchanged file is not parsed again. */
+const cache = new ParsedFileCache();
+
+async function readSlots(slots: readonly ReadSlot[]): Promise<SourceSnapshot> {
+  const documents: RawDocument[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const slot of slots) {
+    if (slot.kind === 'files') {
+      const read = await readConfigFiles(slot.paths, cache);
+      for (const d of read.documents) documents.push(d);
+      for (const d of read.diagnostics) diagnostics.push(d);
+    } else {
+      for (const d of slot.documents) {
+        const lines = d.itemLines;
+        documents.push({ object: d.object, source: d.source, ...(lines ? { itemLines: () => lines } : {}) });
+      }
+      for (const d of slot.diagnostics) diagnostics.push(d);
+    }
+  }
+  return { documents, diagnostics };
+}
+
+async function handle(req: ValidateRequest): Promise<void> {
+  const post = (m: ValidateReply): void => parentPort!.postMessage(m);
+  try {
+    const input = await readSlots(req.slots);
+    const v = validateDocuments(input, { defaultNamespace: req.defaultNamespace, strict: req.strict });
+    for (let i = 0; i < Math.max(v.resources.length, v.objects.length); i += PART_SIZE) {
+      post({
+        id: req.id,
+        type: 'part',
+        resources: v.resources.slice(i, i + PART_SIZE),
+        objects: v.objects.slice(i, i + PART_SIZE),
+      });
+    }
+    post({ id: req.id, type: 'done', diagnostics: v.diagnostics, blocked: v.blocked });
+  } catch (err) {
+    // A value that cannot be cloned, or a bug: the reload is rejected, the worker lives on.
+    post({ id: req.id, type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+parentPort?.on('message', (req: ValidateRequest) => void handle(req));
