@@ -4,13 +4,12 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMap, isNode, isSeq } from 'yaml';
 import { Codes, type Diagnostic } from './diagnostics.js';
 import { API_VERSIONS, KINDS, resourceKey, type Kind, type Provenance, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
 import { isKubeKind, kubeKey, KUBE_API_VERSIONS, type KubeKind, type KubeObject } from './kube-resources.js';
 import type { RawDocument, SourceSnapshot } from './sources/source.js';
-import { parseYaml } from './yaml-parse.js';
+import { parseYaml, YAML_LIMITS } from './yaml-parse.js';
 import { fieldPosition, rememberNestedOrigin, rememberOrigin } from './field-positions.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
@@ -178,7 +177,7 @@ class DocumentReader {
   }
 
   addText(text: string, file: string): void {
-    const parsed = parseYaml(text);
+    const parsed = parseYaml(text, YAML_LIMITS, { keepNodes: false });
     if (parsed.problem) {
       const { line, column, message } = parsed.problem;
       this.syntax({ file, docIndex: 0, line }, `${file}:${line}:${column}: cannot read YAML: ${message}`);
@@ -192,15 +191,9 @@ class DocumentReader {
         continue;
       }
       if (doc.value === null || doc.value === undefined) continue; // empty document (or only comments)
-      const node = doc.node;
-      const itemLines = (): number[] => {
-        const items = isMap(node?.contents) ? node.contents.get('items', true) : undefined;
-        return isSeq(items)
-          ? items.items.map((n) => (isNode(n) && n.range ? parsed.positionOf(n.range[0]).line : doc.line))
-          : [];
-      };
+      const lines = doc.itemLines ?? [];
       rememberOrigin(source, text, []);
-      this.documents.push({ object: doc.value, source, itemLines });
+      this.documents.push({ object: doc.value, source, itemLines: () => lines });
     }
   }
 
