@@ -7,7 +7,12 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { Codes, type Diagnostic } from './diagnostics.js';
 import type { KubeObject } from './kube-resources.js';
 import type { Resource } from './resources.js';
-import type { ReadSlot, ValidateReply, ValidateRequest } from './validate-worker-protocol.js';
+import type {
+  ReadSlot,
+  ValidateMessage,
+  ValidateReply,
+  ValidateRequest,
+} from './validate-worker-protocol.js';
 
 /** What the worker found: the same fields `validateDocuments` returns. */
 export interface WorkerValidation {
@@ -70,6 +75,7 @@ export class ValidateWorker {
     const id = this.nextId++;
     const req: ValidateRequest = {
       id,
+      type: 'validate',
       slots,
       defaultNamespace: opts.defaultNamespace,
       strict: opts.strict === true,
@@ -111,6 +117,10 @@ export class ValidateWorker {
     if (m.type === 'part') {
       for (const r of m.resources) p.resources.push(r);
       for (const o of m.objects) p.objects.push(o);
+      // Ask for the next part only after requests waiting behind this one had their turn.
+      setImmediate(() => {
+        if (this.pending === p) p.worker.postMessage({ id: p.id, type: 'more' } satisfies ValidateMessage);
+      });
     } else if (m.type === 'done') {
       this.finish({
         diagnostics: m.diagnostics,

@@ -25,17 +25,25 @@ export interface ClonedDocument {
   readonly itemLines?: readonly number[];
 }
 
-/** Serving thread → worker: read, translate, validate and analyze these slots. */
+/**
+ * Serving thread → worker: read, translate, validate and analyze these slots; or (`more`) send the
+ * next part of request `id`'s result.
+ */
+export type ValidateMessage = ValidateRequest | { readonly id: number; readonly type: 'more' };
+
+/** Read, translate, validate and analyze these slots. */
 export interface ValidateRequest {
   readonly id: number;
+  readonly type: 'validate';
   readonly slots: readonly ReadSlot[];
   readonly defaultNamespace: string;
   readonly strict: boolean;
 }
 
 /**
- * Worker → serving thread. A result travels in several `part` messages (each is deserialized in its
- * own turn of the serving thread's event loop, so requests are served between them), then `done`.
+ * Worker → serving thread. A result travels in several `part` messages, then `done`. The worker
+ * sends a part only when asked (`more`): messages already queued on a port are all deserialized in
+ * one turn of the receiving event loop, so sending every part at once would stall it just the same.
  */
 export type ValidateReply =
   | {

@@ -12,6 +12,7 @@ import type { Diagnostic } from './diagnostics.js';
 import {
   PART_SIZE,
   type ReadSlot,
+  type ValidateMessage,
   type ValidateReply,
   type ValidateRequest,
 } from './validate-worker-protocol.js';
@@ -38,24 +39,51 @@ async function readSlots(slots: readonly ReadSlot[]): Promise<SourceSnapshot> {
   return { documents, diagnostics };
 }
 
+/** Parts of a result not yet asked for, by request id (one at a time in practice). */
+const queued = new Map<number, ValidateReply[]>();
+
 async function handle(req: ValidateRequest): Promise<void> {
-  const post = (m: ValidateReply): void => parentPort!.postMessage(m);
+  const replies: ValidateReply[] = [];
   try {
     const input = await readSlots(req.slots);
     const v = validateDocuments(input, { defaultNamespace: req.defaultNamespace, strict: req.strict });
     for (let i = 0; i < Math.max(v.resources.length, v.objects.length); i += PART_SIZE) {
-      post({
+      replies.push({
         id: req.id,
         type: 'part',
         resources: v.resources.slice(i, i + PART_SIZE),
         objects: v.objects.slice(i, i + PART_SIZE),
       });
     }
-    post({ id: req.id, type: 'done', diagnostics: v.diagnostics, blocked: v.blocked });
+    replies.push({ id: req.id, type: 'done', diagnostics: v.diagnostics, blocked: v.blocked });
   } catch (err) {
-    // A value that cannot be cloned, or a bug: the reload is rejected, the worker lives on.
-    post({ id: req.id, type: 'failed', message: err instanceof Error ? err.message : String(err) });
+    // A bug: the reload is rejected, the worker lives on.
+    replies.push({ id: req.id, type: 'failed', message: err instanceof Error ? err.message : String(err) });
+  }
+  queued.set(req.id, replies);
+  sendNext(req.id);
+}
+
+function sendNext(id: number): void {
+  const replies = queued.get(id);
+  const next = replies?.shift();
+  if (!next) return;
+  if (replies!.length === 0) queued.delete(id);
+  try {
+    parentPort!.postMessage(next);
+  } catch (err) {
+    // A value that cannot be cloned: the reload is rejected.
+    queued.delete(id);
+    const failed: ValidateReply = {
+      id,
+      type: 'failed',
+      message: err instanceof Error ? err.message : String(err),
+    };
+    parentPort!.postMessage(failed);
   }
 }
 
-parentPort?.on('message', (req: ValidateRequest) => void handle(req));
+parentPort?.on('message', (m: ValidateMessage) => {
+  if (m.type === 'more') sendNext(m.id);
+  else void handle(m);
+});
