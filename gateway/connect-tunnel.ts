@@ -24,7 +24,7 @@ import { BLACKHOLE_CLUSTER } from '../config/mesh-listener.js';
 import { peekClientHello } from '../tls/peek.js';
 import type { StreamRecord } from '../telemetry/access-log.js';
 import { socketAddresses } from '../telemetry/socket-addresses.js';
-import type { ListenerRuntime, ProxyContext } from './http-stream.js';
+import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 import { Replies, writeLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
 import { pickWeighted } from '../routes/weighted-pick.js';

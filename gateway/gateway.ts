@@ -23,7 +23,7 @@ import { StatStore } from '../telemetry/stats.js';
 import { Observability, type ObservabilityOptions, type PortBindError } from '../admin/observability.js';
 import { ConnectionDrain } from './connection-drain.js';
 import { DEFAULT_CLOSE_TIMEOUT_MS, ListenerManager, type ListenerBindError } from './listener-manager.js';
-import type { ProxyContext } from './http-stream.js';
+import type { ProxyContext } from './http/proxy-context.js';
 import { CertStore } from '../tls/cert-store.js';
 import { createTlsListenerFactory } from './tls-listener.js';
 import { createTcpListenerFactory } from './tcp-proxy.js';

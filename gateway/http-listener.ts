@@ -1,7 +1,8 @@
 /**
- * Plaintext HTTP listener: a node:http server whose request handler runs the router filter against
- * the listener's current route table. Malformed requests are answered as Envoy's HTTP/1 codec does
- * (400, or 431 for oversized headers), counted, and the connection closed.
+ * Plaintext HTTP listener: HTTP/1.1 (node:http) and h2c with prior knowledge (node:http2) on one
+ * port, whose requests go to the HTTP connection manager (gateway/http/connection-manager.ts) with
+ * the listener's current route table. Malformed HTTP/1 requests are answered as Envoy's HTTP/1 codec
+ * does (400, or 431 for oversized headers), counted, and the connection closed.
  *
  * The data path uses node:http directly rather than fastify: a catch-all fastify route adds its
  * request/reply objects and hook chain to every request for nothing a gateway uses (measured in
@@ -10,7 +11,13 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { HttpStream, type ListenerRuntime, type ProxyContext } from './http-stream.js';
+import { createStreamHandler } from './http/connection-manager.js';
+import { HTTP1_CODEC } from './http/http1-codec.js';
+import { createUpgradeHandler } from './http/upgrade.js';
+import { HTTP2_CODEC } from './http/http2-codec.js';
+import { Http2Downstream } from './http/http2-downstream.js';
+import { sniffPreface } from './http/h2c-preface.js';
+import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 
 /** Envoy's default `max_request_headers_kb` (60 KiB). */
 export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
@@ -25,34 +32,6 @@ export const HTTP_SERVER_OPTIONS: http.ServerOptions = {
   keepAliveTimeout: 3_600_000,
   headersTimeout: 60_000,
 };
-
-/**
- * The request handler of a listener (plaintext or TLS-terminated): one `HttpStream` per request; a
- * bug costs that request a 500 (or a reset once the response started), never the process.
- */
-export function createRequestHandler(
-  rt: ListenerRuntime,
-  ctx: ProxyContext,
-  log: Logger,
-): (req: http.IncomingMessage, res: http.ServerResponse) => void {
-  return (req, res) => {
-    // ---- drain hook: during shutdown every response closes its connection (gateway/connection-drain.ts).
-    ctx.drain?.onResponse(res);
-    try {
-      new HttpStream(req, res, rt, ctx).run();
-    } catch (err) {
-      // A bug must cost one request, never the process.
-      ctx.stats.inc(`listener.${rt.listener.name}.downstream_rq_internal_error`);
-      log.error({ err, url: req.url }, 'request handler failed');
-      if (!res.headersSent) {
-        res.writeHead(500, { server: 'istio-envoy', 'content-length': 0 });
-        res.end();
-      } else {
-        res.destroy();
-      }
-    }
-  };
-}
 
 /**
  * The `clientError` handler: malformed requests are answered as Envoy's HTTP/1 codec does (400, or
@@ -102,15 +81,41 @@ export function createClientErrorHandler(
   };
 }
 
-/** Creates (does not bind) the server for one HTTP listener. */
-export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Logger): http.Server {
-  const server = http.createServer(HTTP_SERVER_OPTIONS, createRequestHandler(rt, ctx, log));
+/** The servers of one plaintext HTTP listener: the bound HTTP/1.1 server and its HTTP/2 sessions. */
+export interface HttpListenerServers {
+  /** The node:http server that is bound; it also peeks each connection for the h2c preface. */
+  readonly server: http.Server;
+  /** HTTP/2 (h2c prior knowledge) sessions of this listener; `goAway()` drains them. */
+  readonly http2: Http2Downstream;
+}
+
+/**
+ * Creates (does not bind) the servers for one HTTP listener: HTTP/1.1 and h2c with prior knowledge on
+ * the same port (Envoy `codec_type: AUTO`), told apart per connection by the first bytes
+ * (gateway/http/h2c-preface.ts). Node's own HTTP/1 connection handling is kept and called for
+ * connections that are not HTTP/2.
+ */
+export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Logger): HttpListenerServers {
+  const handler = createStreamHandler(HTTP1_CODEC, rt, ctx, log);
+  const server = http.createServer(HTTP_SERVER_OPTIONS, handler);
+  server.on('upgrade', createUpgradeHandler(handler));
+  const statPrefix = () => `listener.${rt.listener.name}`;
+  const h2 = new Http2Downstream(createStreamHandler(HTTP2_CODEC, rt, ctx, log), ctx.stats, statPrefix, log);
+  const http1Connection = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  const onH1 = (socket: Socket) => {
+    for (const l of http1Connection) l.call(server, socket);
+  };
+  const onH2 = (socket: Socket) => h2.accept(socket);
+  // Shutdown drain: HTTP/2 sessions get GOAWAY (HTTP/1.1 responses close their connections instead).
+  ctx.drain?.addDrainHandler(() => void h2.goAway());
   server.on('connection', (socket: Socket) => {
-    ctx.stats.inc(`listener.${rt.listener.name}.downstream_cx_total`);
+    ctx.stats.inc(`${statPrefix()}.downstream_cx_total`);
     // Read once per connection: Node caches them, and they are gone once the socket is destroyed.
     void socket.remoteAddress;
     void socket.localAddress;
+    sniffPreface(socket, onH1, onH2);
   });
   server.on('clientError', createClientErrorHandler(rt, ctx, log));
-  return server;
+  return { server, http2: h2 };
 }

@@ -10,7 +10,7 @@
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
 import type { Listener, ListenerKind, Snapshot } from '../config/snapshot.js';
-import type { ProxyContext } from './http-stream.js';
+import type { ProxyContext } from './http/proxy-context.js';
 import { createHttpServer } from './http-listener.js';
 import { attachMeshListener } from './connect-tunnel.js';
 import { ConnectionDrain } from './connection-drain.js';
@@ -28,6 +28,11 @@ export interface BoundListener {
   update(next: Listener): void;
   /** Stops accepting; resolves once every connection of the listener has closed. */
   close(): Promise<void>;
+  /**
+   * Sends GOAWAY to every HTTP/2 session of the listener (streams in flight finish, no new ones);
+   * returns the number of sessions told. Absent on listeners without HTTP/2.
+   */
+  goAway?(): number;
   /** Closes connections with no request in flight (HTTP keep-alive); absent for non-HTTP kinds. */
   closeIdle?(): void;
   readonly server: Server;
@@ -59,7 +64,7 @@ export class ListenerBindError extends Error {
 
 const httpFactory: ListenerFactory = (listener, ctx, log) => {
   const rt = { listener, scheme: 'http' as const };
-  const server = createHttpServer(rt, ctx, log);
+  const { server, http2 } = createHttpServer(rt, ctx, log);
   // The mesh (sidecar outbound) listener also tunnels CONNECT (issue 4).
   if (listener.mesh) attachMeshListener(server, rt, ctx, log);
   return {
@@ -67,14 +72,18 @@ const httpFactory: ListenerFactory = (listener, ctx, log) => {
     update(next) {
       rt.listener = next;
     },
+    goAway: () => http2.goAway(),
     close() {
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
+        http2.goAway();
       });
     },
     closeIdle() {
       server.closeIdleConnections();
+      // HTTP/2's way to close idle: GOAWAY, sessions close once their streams finish.
+      http2.goAway();
     },
   };
 };
@@ -103,6 +112,16 @@ export class ListenerManager {
   /** Registers the server factory for a listener kind (TLS and TCP listeners plug in here). */
   register(kind: ListenerKind, factory: ListenerFactory): void {
     this.factories.set(kind, factory);
+  }
+
+  /**
+   * Sends GOAWAY to every HTTP/2 session of every bound listener (drain: streams in flight finish,
+   * clients open new connections elsewhere). Returns the number of sessions told.
+   */
+  goAwayHttp2(): number {
+    let n = 0;
+    for (const { bound } of this.bound.values()) n += bound.goAway?.() ?? 0;
+    return n;
   }
 
   /** The local address a listener is bound to (ephemeral ports resolved), by listener name. */

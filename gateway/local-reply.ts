@@ -2,7 +2,7 @@
  * Local replies: responses the gateway makes itself, with Envoy's statuses and bodies
  * (istio-semantics.md Appendix B), and the mapping of upstream failures to them.
  */
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { ResponseFlag } from './response-flags.js';
 
 /** The body Envoy sends for connection-level upstream failures, completed with the reset reason. */
@@ -47,6 +47,12 @@ export const Replies = {
     details: 'upstream_reset_before_response_started{overflow}',
     headers: { 'x-envoy-overloaded': 'true' },
   },
+  protocolError: {
+    status: 502,
+    flag: ResponseFlag.UpstreamProtocolError,
+    body: `${UPSTREAM_RESET_PREFIX}protocol error`,
+    details: 'upstream_reset_before_response_started{protocol_error}',
+  },
   timeout: {
     status: 504,
     flag: ResponseFlag.UpstreamRequestTimeout,
@@ -59,6 +65,8 @@ export const Replies = {
     body: 'Bad Request',
     details: 'http1.codec_error',
   },
+  /** An `Upgrade` other than websocket (Istio's only `upgrade_configs` entry): refused by the HCM. */
+  upgradeFailed: { status: 403, flag: undefined, body: '', details: 'upgrade_failed' },
   http10: { status: 426, flag: undefined, body: 'Upgrade Required', details: 'low_version' },
 } as const satisfies Record<string, LocalReply>;
 
@@ -78,20 +86,39 @@ const CONNECT_FAILURE_CODES = new Set([
   'CERT_HAS_EXPIRED',
 ]);
 
-/** Classifies an upstream error: a connect failure (UF, retriable as connect-failure) or a reset (UC). */
-export function classifyUpstreamError(err: unknown): 'connect-failure' | 'reset' {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && CONNECT_FAILURE_CODES.has(code) ? 'connect-failure' : 'reset';
+/**
+ * Classifies an upstream error: a connect failure (UF, retriable as connect-failure), a response
+ * Envoy's codec would refuse (a malformed or oversized head, an unexpected 100: UPE), or a reset (UC).
+ */
+export function classifyUpstreamError(err: unknown): 'connect-failure' | 'protocol-error' | 'reset' {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const code = e?.code;
+  if (typeof code !== 'string') return 'reset';
+  if (CONNECT_FAILURE_CODES.has(code)) return 'connect-failure';
+  if (code === 'UND_ERR_HEADERS_OVERFLOW' || code.startsWith('HPE_')) return 'protocol-error';
+  if (code === 'UND_ERR_SOCKET' && (e?.message === 'bad response' || e?.message === 'bad upgrade')) {
+    return 'protocol-error';
+  }
+  return 'reset';
+}
+
+/** The part of a downstream response a local reply writes to (HTTP/1.1 and HTTP/2 alike). */
+export interface LocalReplySink {
+  writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
+  end(body: string): unknown;
 }
 
 /**
  * Writes a local reply as Envoy does: `server: istio-envoy`, `content-type: text/plain` and
- * `content-length` when there is a body, `date` from Node.
+ * `content-length` when there is a body, `date` from Node. `closeOn400` adds `connection: close`
+ * to a 400 (HTTP/1.1 only: HTTP/2 forbids connection headers).
+ * @returns bytes of body written.
  */
 export function writeLocalReply(
-  res: ServerResponse,
+  res: LocalReplySink,
   reply: LocalReply,
   extra?: Record<string, string>,
+  closeOn400 = true,
 ): number {
   const body = reply.body;
   const headers: Record<string, string | number> = {
@@ -101,7 +128,7 @@ export function writeLocalReply(
   if (body.length > 0) headers['content-type'] = 'text/plain';
   if (reply.headers) Object.assign(headers, reply.headers);
   if (extra) Object.assign(headers, extra);
-  if (reply.status === 400) headers['connection'] = 'close';
+  if (closeOn400 && reply.status === 400) headers['connection'] = 'close';
   res.writeHead(reply.status, headers);
   res.end(body);
   return Buffer.byteLength(body);

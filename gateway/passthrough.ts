@@ -20,7 +20,7 @@ import type { Logger } from 'pino';
 import type { TcpFilterChain } from '../routes/compile-l4.js';
 import { selectTcpRoute } from '../routes/compile-l4.js';
 import { peekClientHello } from '../tls/peek.js';
-import type { ProxyContext } from './http-stream.js';
+import type { ProxyContext } from './http/proxy-context.js';
 import { ResponseFlag } from './response-flags.js';
 import { listenerStatNames, proxyTcp, rejectConnection, type DownstreamInfo } from './tcp-proxy.js';
 

@@ -46,7 +46,7 @@ import {
 } from '../routes/compile-l4.js';
 import type { StatStore } from '../telemetry/stats.js';
 import type { EndpointState } from '../upstream/endpoint-state.js';
-import type { ProxyContext } from './http-stream.js';
+import type { ProxyContext } from './http/proxy-context.js';
 import type { BoundListener, ListenerFactory } from './listener-manager.js';
 import { ResponseFlag } from './response-flags.js';
 import { pickWeighted } from '../routes/weighted-pick.js';

@@ -5,7 +5,8 @@
  * the chain:
  *
  * - **HTTPS, SIMPLE / MUTUAL / OPTIONAL_MUTUAL**: an unbound `https.Server` per chain terminates TLS with
- *   the chain's certificate, protocol range and ciphers, then runs the same HTTP router as plaintext
+ *   the chain's certificate, protocol range and ciphers, offers ALPN `h2,http/1.1` (HTTP/2 sessions
+ *   go to the chain's node:http2 server), then runs the same HTTP connection manager as plaintext
  *   listeners on the chain's own route table (`https.<port>.<portName>.<gw>.<ns>`), with
  *   `x-forwarded-proto: https` and Envoy's `x-forwarded-client-cert` (SANITIZE_SET).
  * - **TLS, SIMPLE / MUTUAL**: a `tls.Server` per chain terminates, then the TCP proxy.
@@ -22,7 +23,6 @@
  * Stats: `listener.<l>.ssl.handshake|connection_error|fail_verify_no_cert|fail_verify_error|fail_verify_san|no_certificate`,
  * plus the inspector and TCP proxy stats.
  */
-import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { X509Certificate } from 'node:crypto';
@@ -34,8 +34,13 @@ import { selectTcpRoute } from '../routes/compile-l4.js';
 import { CertLoadError, type CertLease, type CertMaterial, type CertStore } from '../tls/cert-store.js';
 import type { ServerTlsContext } from '../tls/server-tls.js';
 import { formatXfcc, parseSubjectAltNames } from '../tls/xfcc.js';
-import { createClientErrorHandler, createRequestHandler, HTTP_SERVER_OPTIONS } from './http-listener.js';
-import type { ListenerRuntime, ProxyContext } from './http-stream.js';
+import { createClientErrorHandler, HTTP_SERVER_OPTIONS } from './http-listener.js';
+import { createStreamHandler } from './http/connection-manager.js';
+import { HTTP1_CODEC } from './http/http1-codec.js';
+import { createUpgradeHandler } from './http/upgrade.js';
+import { HTTP2_CODEC } from './http/http2-codec.js';
+import { Http2Downstream } from './http/http2-downstream.js';
+import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 import type { BoundListener, ListenerFactory } from './listener-manager.js';
 import { inspectClientHello, passthrough } from './passthrough.js';
 import { ResponseFlag } from './response-flags.js';
@@ -94,6 +99,8 @@ const NO_HEADERS = (): undefined => undefined;
 /** A terminating chain's live server: built once per (chain name, TLS settings), kept across reloads. */
 class TerminatingChain {
   readonly server: tls.Server;
+  /** HTTPS chains: the HTTP/2 sessions negotiated with ALPN `h2`. */
+  private readonly http2: Http2Downstream | undefined;
   /** HTTPS chains: the runtime the HTTP router reads (route table follows reloads). */
   readonly rt: (ListenerRuntime & { listener: Listener }) | undefined;
   chain: FilterChain;
@@ -131,13 +138,34 @@ class TerminatingChain {
       const rt = {
         listener: chainListener(listener, chain),
         scheme: 'https' as const,
-        extraRequestHeaders: tlsCtx.requestCert ? (req: IncomingMessage) => this.xfcc(req) : NO_HEADERS,
+        extraRequestHeaders: tlsCtx.requestCert
+          ? (connection: net.Socket) => this.xfcc(connection)
+          : NO_HEADERS,
       };
       this.rt = rt;
+      const handler = createStreamHandler(HTTP1_CODEC, rt, ctx, log);
+      // ALPN `h2,http/1.1` as Istio's gateway offers on HTTPS servers: `h2` sessions go to the HTTP/2
+      // codec, anything else to node's HTTPS handling (its own 'secureConnection' listener).
       const hs = https.createServer(
-        { ...HTTP_SERVER_OPTIONS, ...options, ALPNProtocols: ['http/1.1'] },
-        createRequestHandler(rt, ctx, log),
+        { ...HTTP_SERVER_OPTIONS, ...options, ALPNProtocols: ['h2', 'http/1.1'] },
+        handler,
       );
+      hs.on('upgrade', createUpgradeHandler(handler));
+      const h2 = new Http2Downstream(
+        createStreamHandler(HTTP2_CODEC, rt, ctx, log),
+        ctx.stats,
+        () => `listener.${rt.listener.name}`,
+        log,
+      );
+      this.http2 = h2;
+      ctx.drain?.addDrainHandler(() => void h2.goAway());
+      const http1Secure = hs.listeners('secureConnection') as ((s: tls.TLSSocket) => void)[];
+      hs.removeAllListeners('secureConnection');
+      hs.on('secureConnection', (socket: tls.TLSSocket) => {
+        if (socket.destroyed) return;
+        if (socket.alpnProtocol === 'h2') return h2.accept(socket);
+        for (const l of http1Secure) l.call(hs, socket);
+      });
       const httpErrors = createClientErrorHandler(rt, ctx, log);
       // https.Server re-emits TLS handshake errors as 'clientError': those must not get an HTTP 400.
       hs.on('clientError', (err: NodeJS.ErrnoException, socket: net.Socket) => {
@@ -150,6 +178,7 @@ class TerminatingChain {
       server = hs;
     } else {
       this.rt = undefined;
+      this.http2 = undefined;
       server = tls.createServer(options, (socket) => this.onTcpSecure(socket));
     }
     this.server = server;
@@ -171,9 +200,15 @@ class TerminatingChain {
     this.server.emit('connection', socket);
   }
 
+  /** Sends GOAWAY to the chain's HTTP/2 sessions; returns how many were told. */
+  goAway(): number {
+    return this.http2?.goAway() ?? 0;
+  }
+
   /** Drops the credential lease and closes idle HTTP connections; open ones finish. */
   close(): void {
     this.lease.release();
+    this.http2?.goAway();
     // A never-bound server's close() reports ERR_SERVER_NOT_RUNNING to its callback; it still stops the
     // connection tracking and closes idle keep-alive connections, which is what is wanted here.
     this.server.close(() => undefined);
@@ -261,8 +296,8 @@ class TerminatingChain {
   }
 
   /** `x-forwarded-client-cert` for the request's connection, computed once per connection. */
-  private xfcc(req: IncomingMessage): readonly string[] | undefined {
-    const socket = req.socket as tls.TLSSocket;
+  private xfcc(connection: net.Socket): readonly string[] | undefined {
+    const socket = connection as tls.TLSSocket;
     let h = this.xfccCache.get(socket);
     if (!h) {
       const peer = socket.getPeerCertificate();
@@ -343,6 +378,13 @@ class TlsListener implements BoundListener {
   update(next: Listener): void {
     this.current = next;
     this.adopt(next);
+  }
+
+  /** Sends GOAWAY to every HTTP/2 session of every HTTPS chain; returns how many were told. */
+  goAway(): number {
+    let n = 0;
+    for (const t of this.byKey.values()) n += t.goAway();
+    return n;
   }
 
   close(): Promise<void> {

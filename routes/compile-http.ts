@@ -59,6 +59,8 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
   onRetriable4xx: false,
   onRefusedStream: true,
   retriableStatusCodes: new Set<number>(),
+  // Istio's default retryOn carries `unavailable,cancelled`.
+  retriableGrpcStatuses: new Set<number>([1, 14]),
 });
 
 const NO_RETRY: RetryPolicy = Object.freeze({
@@ -359,6 +361,15 @@ export const RETRY_ON_TOKENS: ReadonlySet<string> = new Set([
   'unavailable',
 ]);
 
+/** gRPC `retryOn` tokens and the `grpc-status` each retries (Envoy `x-envoy-retry-grpc-on`). */
+const GRPC_RETRY_ON: Readonly<Record<string, readonly number[]>> = {
+  cancelled: [1],
+  'deadline-exceeded': [4],
+  'resource-exhausted': [8],
+  internal: [13],
+  unavailable: [14],
+};
+
 /** Compiles `HTTPRetry` (Istio `retry.ConvertPolicy`). Unset → Istio's default policy. */
 export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
   if (!r) return DEFAULT_RETRY;
@@ -383,6 +394,7 @@ export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
     onRetriable4xx: has('retriable-4xx'),
     onRefusedStream: has('refused-stream'),
     retriableStatusCodes: codes,
+    retriableGrpcStatuses: new Set(tokens.flatMap((t) => GRPC_RETRY_ON[t] ?? [])),
   });
 }
 

@@ -66,6 +66,11 @@ export interface RetryPolicy {
   readonly onRetriable4xx: boolean;
   readonly onRefusedStream: boolean;
   readonly retriableStatusCodes: ReadonlySet<number>;
+  /**
+   * gRPC statuses retried when a response carries them in its head (trailers-only): `cancelled` 1,
+   * `deadline-exceeded` 4, `resource-exhausted` 8, `internal` 13, `unavailable` 14.
+   */
+  readonly retriableGrpcStatuses: ReadonlySet<number>;
 }
 
 /** `fault.delay` / `fault.abort`; fractions in [0, 1]. */

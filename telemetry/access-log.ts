@@ -39,6 +39,8 @@ export interface StreamRecord {
   downstreamRemoteAddress: string | undefined;
   downstreamLocalAddress: string | undefined;
   requestedServerName: string | undefined;
+  /** `grpc-status` a gRPC stream ended with (upstream trailers or a gRPC local reply); absent otherwise. */
+  grpcStatus?: string;
 }
 
 export type AccessLogFormat = 'json' | 'text' | 'off';

@@ -153,6 +153,7 @@ class DestinationSeries {
   /** Flags `-` (the common case) keyed by status code: a numeric Map lookup, no string building. */
   private readonly plain = new Map<number, HttpSeries>();
   private readonly flagged = new Map<string, HttpSeries>();
+  private readonly grpc = new Map<string, HttpSeries>();
   private readonly tcp = new Map<string, TcpSeries>();
 
   constructor(
@@ -161,7 +162,17 @@ class DestinationSeries {
     readonly base: Labels,
   ) {}
 
-  http(code: number, flags: string): HttpSeries {
+  http(code: number, flags: string, grpcStatus?: string): HttpSeries {
+    if (grpcStatus !== undefined) {
+      // gRPC streams: request_protocol "grpc" and their grpc_response_status.
+      const key = `${code}|${flags}|${grpcStatus}`;
+      let g = this.grpc.get(key);
+      if (g === undefined) {
+        g = this.owner.newHttpSeries(this.base, code, flags, grpcStatus);
+        this.grpc.set(key, g);
+      }
+      return g;
+    }
     if (flags === '-') {
       let s = this.plain.get(code);
       if (s === undefined) {
@@ -253,7 +264,7 @@ export class IstioMetrics {
         ? this.cached(cluster, endpoint)
         : (this.meshFallback(r, cluster) ??
           (cluster === undefined ? this.noCluster : this.cached(cluster, endpoint)));
-    const s = dest.http(r.responseCode, r.responseFlags);
+    const s = dest.http(r.responseCode, r.responseFlags, r.grpcStatus);
     s.requests++;
     s.duration.observe(r.durationMs);
     s.requestBytes.observe(r.bytesReceived);
@@ -307,13 +318,13 @@ export class IstioMetrics {
   }
 
   /** @internal series factory for {@link DestinationSeries}. */
-  newHttpSeries(base: Labels, code: number, flags: string): HttpSeries {
+  newHttpSeries(base: Labels, code: number, flags: string, grpcStatus?: string): HttpSeries {
     const labels = Object.freeze({
       ...base,
-      request_protocol: 'http',
+      request_protocol: grpcStatus === undefined ? 'http' : 'grpc',
       // A status outside 0-999 cannot come from node:http; guard the label set anyway.
       response_code: code >= 0 && code < 1000 ? String(code) : '0',
-      grpc_response_status: '',
+      grpc_response_status: grpcStatus ?? '',
       response_flags: flags,
       connection_security_policy: UNKNOWN,
     });

@@ -36,6 +36,9 @@ import { DEFAULT_TRACING_SERVICE, type SpanExporter, type SpanExportOptions } fr
 import { OtlpExporter } from './otlp-exporter.js';
 import type { StatStore } from './stats.js';
 import { socketAddresses } from './socket-addresses.js';
+
+/** What trace propagation reads of a downstream request (HTTP/1.1 or HTTP/2). */
+export type TracedRequest = Pick<IncomingMessage, 'headers' | 'socket'>;
 import { ZipkinExporter } from './zipkin-exporter.js';
 
 /** What the data path calls on the upstream request headers (`ProxyContext.tracing`). */
@@ -47,7 +50,7 @@ export interface TraceInjector {
    * @param remote the downstream `ip:port` as the access-log record carries it; read from
    *   `req.socket` when omitted (Node detaches the socket from a finished request).
    */
-  inject(out: string[], req: IncomingMessage, requestId: string, remote?: string): void;
+  inject(out: string[], req: TracedRequest, requestId: string, remote?: string): void;
 }
 
 /** Wire format of the span export (`--tracing-format`). */
@@ -218,7 +221,7 @@ export class Tracer implements TraceInjector {
     this.exporter = this.format === 'otlp' ? new OtlpExporter(full, stats) : new ZipkinExporter(full, stats);
   }
 
-  inject(out: string[], req: IncomingMessage, requestId: string, remote?: string): void {
+  inject(out: string[], req: TracedRequest, requestId: string, remote?: string): void {
     const ctx = extractContext(req.headers);
     for (let i = out.length - 2; i >= 0; i -= 2) if (OWNED.has(out[i]!)) out.splice(i, 2);
     const traceId = ctx?.traceId ?? this.ids.next(16);

@@ -7,6 +7,7 @@ import type { Cluster } from '../config/cluster.js';
 import type { Snapshot } from '../config/snapshot.js';
 import { parseDurationMs } from '../config/duration.js';
 import { EndpointState, poolKey, type PoolSettings } from './endpoint-state.js';
+import { upstreamSpeaksHttp2 } from './upstream-protocol.js';
 import { createLoadBalancer, type LoadBalancer } from './load-balancer.js';
 import type { StatStore } from '../telemetry/stats.js';
 import type { CircuitBreaker } from './circuit-breaker.js';
@@ -156,6 +157,7 @@ export class ClusterManager {
       maxRequestsPerConnection: http?.maxRequestsPerConnection ?? 0,
       lookup: this.dns.lookup,
       tls: this.originationTls(cluster),
+      http2: upstreamSpeaksHttp2(cluster),
     };
   }
 

@@ -18,11 +18,13 @@ export interface PoolSettings {
   readonly lookup?: LookupFunction;
   /** DR `tls` SIMPLE/MUTUAL (issue 4): the pool speaks TLS (`https://` origin). */
   readonly tls?: OriginationTls;
+  /** HTTP/2 to the endpoint (upstream/upstream-protocol.ts): h2c in plaintext, ALPN `h2` over TLS. */
+  readonly http2?: boolean;
 }
 
 /** Identity of a pool: endpoint plus the settings that shape its connections. */
 export function poolKey(ep: ClusterEndpoint, s: PoolSettings): string {
-  return `${ep.key}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.tls?.key ?? ''}`;
+  return `${ep.key}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.tls?.key ?? ''}|${s.http2 ? 'h2' : 'h1'}`;
 }
 
 /**
@@ -70,12 +72,21 @@ function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Pool {
   const options = {
     connections: null,
     pipelining: 1,
-    connect: { timeout: settings.connectTimeoutMs, lookup: settings.lookup, ...tls?.connect },
+    connect: {
+      timeout: settings.connectTimeoutMs,
+      lookup: settings.lookup,
+      ...tls?.connect,
+      ...(settings.http2 && !tls ? { useH2c: true } : undefined),
+    },
     keepAliveTimeout: settings.idleTimeoutMs,
     keepAliveMaxTimeout: settings.idleTimeoutMs,
     // Envoy has no headers or body timeout by default (route timeout 0, stream idle timeout 0).
     headersTimeout: 0,
     bodyTimeout: 0,
+    // Envoy's upstream response header limit (`max_response_headers_kb` default, 60 KiB).
+    maxHeaderSize: 60 * 1024,
+    // undici's Pool builds its connector without `useH2c`: it goes inside `connect`.
+    ...(settings.http2 ? { allowH2: true } : undefined),
     maxRequestsPerClient:
       settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
   } as Pool.Options;

@@ -4,6 +4,9 @@
  * a consistent-hash balancer have a policy, so other requests pay nothing.
  */
 import type { IncomingMessage } from 'node:http';
+
+/** What hashing reads of a downstream request (HTTP/1.1 or HTTP/2). */
+export type HashedRequest = Pick<IncomingMessage, 'headers' | 'socket'>;
 import type { LoadBalancerSettings } from '../config/resources.js';
 import { parseDurationMs } from '../config/duration.js';
 import { hashString } from './consistent-hash.js';
@@ -21,7 +24,7 @@ export interface HashPolicy {
    * @returns an unsigned 32-bit hash, or undefined when the request has no key (the balancer then
    *   picks at random, as Envoy does).
    */
-  hash(req: IncomingMessage, url: string, sink: CookieSink): number | undefined;
+  hash(req: HashedRequest, url: string, sink: CookieSink): number | undefined;
 }
 
 /**
@@ -43,7 +46,7 @@ export function compileHashPolicy(lb: LoadBalancerSettings | undefined): HashPol
 
 class HeaderHash implements HashPolicy {
   constructor(private readonly name: string) {}
-  hash(req: IncomingMessage): number | undefined {
+  hash(req: HashedRequest): number | undefined {
     const v = req.headers[this.name];
     if (v === undefined) return undefined;
     return hashString(Array.isArray(v) ? v.join(',') : v);
@@ -60,7 +63,7 @@ const SOURCE_IP: HashPolicy = {
 
 class QueryHash implements HashPolicy {
   constructor(private readonly name: string) {}
-  hash(_req: IncomingMessage, url: string): number | undefined {
+  hash(_req: HashedRequest, url: string): number | undefined {
     const q = url.indexOf('?');
     if (q < 0) return undefined;
     const v = new URLSearchParams(url.slice(q + 1)).get(this.name);
@@ -90,7 +93,7 @@ class CookieHash implements HashPolicy {
     this.attributes = `${attrs}; HttpOnly`;
   }
 
-  hash(req: IncomingMessage, _url: string, sink: CookieSink): number | undefined {
+  hash(req: HashedRequest, _url: string, sink: CookieSink): number | undefined {
     const value = readCookie(req.headers.cookie, this.prefix);
     if (value !== undefined) return hashString(value);
     if (this.ttlMs === undefined) return undefined;

@@ -10,7 +10,8 @@ export function logLine(child: ChildProcess, msg: string): Promise<Record<string
     let buf = '';
     const onData = (c: Buffer): void => {
       buf += c.toString();
-      for (const line of buf.split('\n')) {
+      // Complete lines only: a chunk may end mid-line (JSON.parse would throw on half a line).
+      for (const line of buf.split('\n').slice(0, -1)) {
         if (!line.includes(`"msg":"${msg}"`)) continue;
         child.stderr!.off('data', onData);
         resolve(JSON.parse(line) as Record<string, unknown>);

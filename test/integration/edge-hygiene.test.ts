@@ -13,7 +13,7 @@ import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { BACKEND_DESTINATION, backendGatewayYaml } from '../helpers/resources.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { createClientErrorHandler } from '../../gateway/http-listener.js';
-import type { ListenerRuntime, ProxyContext } from '../../gateway/http-stream.js';
+import type { ListenerRuntime, ProxyContext } from '../../gateway/http/proxy-context.js';
 import { StatStore } from '../../telemetry/stats.js';
 
 function config(upstream: number): string {

@@ -3,10 +3,12 @@
  * legacy `percent`), header-scoped faults (jason only), the omitted-percentage rule (never fires) and
  * the statistics of a 50% abort. Flags DI / FI asserted in the access log.
  */
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { curl, httpGet } from '../helpers/clients.js';
+import { recordWhere } from '../helpers/tls-gateway.js';
 
 function config(port: number): string {
   return `
@@ -37,6 +39,9 @@ spec:
     route: [{ destination: { host: ratings } }]
   - match: [{ uri: { prefix: /never } }]
     fault: { abort: { httpStatus: 500 }, delay: { fixedDelay: 2s } }
+    route: [{ destination: { host: ratings } }]
+  - match: [{ uri: { prefix: /held } }]
+    fault: { delay: { fixedDelay: 60s, percentage: { value: 100 } } }
     route: [{ destination: { host: ratings } }]
   - match: [{ uri: { prefix: /legacy } }]
     fault: { delay: { fixedDelay: 300ms, percent: 100 } }
@@ -100,22 +105,46 @@ describe('fault injection on mesh routes', () => {
     expect(out).toMatch(/grpc-status: 14/);
   });
 
-  it('delay applies to jason only (DI), others pass at once', async () => {
+  it('delay applies to jason only (DI): the upstream gets his request after the delay; others pass undelayed', async () => {
+    const before = up.seen.length;
     let rec = gw.nextRecord();
     const jason = await timed('/ratings/0', ['-H', 'end-user: jason']);
     expect(jason.out.endsWith('\n200')).toBe(true);
+    // The delay is the feature under test: lower bounds only (a timer may fire up to 1 ms early).
     expect(jason.ms).toBeGreaterThanOrEqual(700);
-    expect((await rec).responseFlags).toBe('DI');
+    const delayed = await rec;
+    expect([delayed.responseCode, delayed.responseFlags]).toEqual([200, 'DI']);
+    expect(delayed.durationMs).toBeGreaterThanOrEqual(700 - 1);
     rec = gw.nextRecord();
     const bob = await timed('/ratings/0', ['-H', 'end-user: bob']);
     expect(bob.out.endsWith('\n200')).toBe(true);
-    expect(bob.ms).toBeLessThan(500);
     expect((await rec).responseFlags).toBe('-');
+    expect(up.seen.slice(before).map((s) => s.headers['end-user'])).toEqual(['jason', 'bob']);
   });
 
-  it('legacy `percent: 100` delays', async () => {
+  it('a delayed request waits in the gateway: a later one overtakes it, and a client leaving during the delay never reaches the upstream', async () => {
+    const before = up.seen.length;
+    const held = net.connect(gw.meshPort(), '127.0.0.1');
+    held.on('error', () => undefined);
+    await new Promise<void>((resolve) =>
+      held.write('GET /held HTTP/1.1\r\nhost: ratings:9080\r\n\r\n', () => resolve()),
+    );
+    // Sent after /held, answered while /held sits out its 60 s delay.
+    const next = await timed('/ratings/0');
+    expect(next.out.endsWith('\n200')).toBe(true);
+    expect(up.seen.slice(before).map((s) => s.url)).toEqual(['/ratings/0']);
+    held.destroy();
+    const log = await recordWhere(gw, (r) => r.path === '/held');
+    expect([log.responseCode, log.responseFlags, log.upstreamHost]).toEqual([0, 'DI,DC', undefined]);
+    expect(up.seen.slice(before).map((s) => s.url)).toEqual(['/ratings/0']);
+  });
+
+  it('legacy `percent: 100` delays (DI)', async () => {
+    const rec = gw.nextRecord();
     const r = await timed('/legacy');
+    expect(r.out.endsWith('\n200')).toBe(true);
     expect(r.ms).toBeGreaterThanOrEqual(300);
+    expect((await rec).responseFlags).toBe('DI');
   });
 
   it('omitted percentage ⇒ the fault never fires (istio/istio#36303)', async () => {

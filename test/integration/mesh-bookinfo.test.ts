@@ -13,8 +13,13 @@ import { startBookinfoService, PAGE_TEXT, BOOKINFO_LAYOUT } from '../../samples/
 import type { RunningServer } from '../../samples/common/http-util.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { curl } from '../helpers/clients.js';
+import { lineLog } from '../helpers/log-lines.js';
+import type { StreamRecord } from '../../telemetry/access-log.js';
 
 const SAMPLE = join(process.cwd(), 'samples', 'bookinfo');
+const PRODUCTPAGE = 'outbound|9080||productpage.default.svc.cluster.local';
+const REVIEWS_V2 = 'outbound|9080|v2|reviews.default.svc.cluster.local';
+const RATINGS_V1 = 'outbound|9080|v1|ratings.default.svc.cluster.local';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -62,6 +67,21 @@ describe('Bookinfo through the mesh listener', () => {
   let gw: TestGateway;
   let ingress: number;
 
+  /** One line per request ratings answered (`... end-user=jason` for jason's). */
+  const ratingsLog = lineLog();
+  const ratingsCallsFor = (user: string) => ratingsLog.lines.filter((l) => l.endsWith(` end-user=${user}`));
+  /** Waits for the first record from index `from` on that `pred` accepts (on the log event). */
+  const recordFrom = async (from: number, pred: (r: StreamRecord) => boolean): Promise<StreamRecord> => {
+    for (;;) {
+      const hit = gw.records.slice(from).find(pred);
+      if (hit) return hit;
+      await gw.nextRecord();
+    }
+  };
+  /** The ingress record of a page: the last of its records to be logged. */
+  const isPage = (r: StreamRecord) => r.upstreamCluster === PRODUCTPAGE;
+  const isReviews = (r: StreamRecord) =>
+    r.upstreamCluster?.endsWith('|reviews.default.svc.cluster.local') === true;
   const page = (user?: string) =>
     curl([...(user ? ['-H', `end-user: ${user}`] : []), `http://127.0.0.1:${ingress}/productpage`]);
   const applyTasks = async (...names: string[]) => {
@@ -78,6 +98,7 @@ describe('Bookinfo through the mesh listener', () => {
         version: w.version,
         port: 0,
         proxy: `http://127.0.0.1:${meshPort}`,
+        log: w.service === 'ratings' ? ratingsLog.record : undefined,
       });
       workloads.push(s);
       ports.set(`${w.service}-${w.version}`, s.port);
@@ -131,34 +152,54 @@ describe('Bookinfo through the mesh listener', () => {
     }
   });
 
-  it('ratings-test-abort (with reviews-test-v2): jason sees "Ratings service is currently unavailable" at once', async () => {
+  it('ratings-test-abort (with reviews-test-v2): jason sees "Ratings service is currently unavailable" without any timeout', async () => {
     await applyTasks('virtual-service-reviews-test-v2.yaml', 'virtual-service-ratings-test-abort.yaml');
-    const started = Date.now();
+    const from = gw.records.length;
+    const jasonCallsBefore = ratingsCallsFor('jason').length;
     const jason = await page('jason');
-    expect(Date.now() - started).toBeLessThan(1000);
     expect(jason).toContain('Reviews served by: reviews-v2');
     expect(jason).toContain(PAGE_TEXT.ratingsUnavailable);
-    expect(
-      gw.records.some(
-        (r) =>
-          r.responseFlags === 'FI' &&
-          r.upstreamCluster === undefined &&
-          r.routeName?.startsWith('default/ratings'),
-      ),
-    ).toBe(true);
+    await recordFrom(from, isPage);
+    const records = gw.records.slice(from);
+    // The fault filter answered for ratings: FI, no upstream, and ratings never saw the call.
+    const aborted = records.filter((r) => r.responseFlags === 'FI');
+    expect(aborted).toHaveLength(1);
+    expect(aborted[0]).toMatchObject({ responseCode: 500, upstreamCluster: undefined });
+    expect(aborted[0]!.routeName?.startsWith('default/ratings')).toBe(true);
+    expect(ratingsCallsFor('jason')).toHaveLength(jasonCallsBefore);
+    // "At once": productpage's first reviews try was answered, so no client timeout and no retry.
+    expect(records.filter(isReviews).map((r) => [r.responseCode, r.responseFlags])).toEqual([[200, '-']]);
     expect(await page('bob')).not.toContain(PAGE_TEXT.ratingsUnavailable);
   });
 
-  it('ratings-test-delay (with reviews-test-v2): jason waits about 6 s and reviews are unavailable', async () => {
+  it("ratings-test-delay (with reviews-test-v2): jason's page gives up on reviews after productpage's two 3 s tries; the delayed call (DI) reaches ratings later", async () => {
     await applyTasks('virtual-service-reviews-test-v2.yaml', 'virtual-service-ratings-test-delay.yaml');
-    const started = Date.now();
+    const from = gw.records.length;
+    const jasonCallsBefore = ratingsCallsFor('jason').length;
+    const started = performance.now();
     const jason = await page('jason');
-    const seconds = (Date.now() - started) / 1000;
-    console.log(`ratings-test-delay: jason's page after ${seconds.toFixed(2)} s`);
-    expect(seconds).toBeGreaterThanOrEqual(6);
-    expect(seconds).toBeLessThan(7);
+    const ms = performance.now() - started;
     expect(jason).toContain(PAGE_TEXT.reviewsUnavailable);
+    // Two reviews tries of 3 s each (productpage's own timeouts; a lower bound only).
+    expect(ms).toBeGreaterThanOrEqual(2 * 3000);
+    await recordFrom(from, isPage);
+    // Both reviews tries were given up by their caller (DC) while reviews-v2 still waited on ratings:
+    // the 7 s delay outlasts productpage's patience.
+    expect(
+      gw.records
+        .slice(from)
+        .filter(isReviews)
+        .map((r) => [r.upstreamCluster, r.responseFlags]),
+    ).toEqual([
+      [REVIEWS_V2, 'DC'],
+      [REVIEWS_V2, 'DC'],
+    ]);
+    // The delayed call does reach ratings once its 7 s are over (DI).
+    const delayed = await recordFrom(from, (r) => r.responseFlags === 'DI');
+    expect([delayed.responseCode, delayed.upstreamCluster]).toEqual([200, RATINGS_V1]);
+    expect(delayed.durationMs).toBeGreaterThanOrEqual(7000 - 1);
+    expect(ratingsCallsFor('jason').length).toBeGreaterThan(jasonCallsBefore);
     const bob = await page('bob');
     expect(bob).toContain('Reviews served by: reviews-v1');
-  }, 20_000);
+  }, 30_000);
 });

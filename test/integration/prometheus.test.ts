@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,46 @@ function freePort(): Promise<number> {
   });
 }
 
+/**
+ * Stands between Prometheus and the gateway's Prometheus port, passing scrapes through unchanged,
+ * so the test can wait on scrapes as events. Prometheus appends and commits a target's scrape
+ * before it starts that target's next one, so once a scrape has begun after some traffic and the
+ * following scrape has begun too, a query sees the traffic.
+ */
+interface ScrapeRelay {
+  readonly port: number;
+  /** Resolves when the next scrape request arrives. */
+  nextScrape(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startScrapeRelay(target: { port: number }): Promise<ScrapeRelay> {
+  let waiters: (() => void)[] = [];
+  const server = http.createServer((req, res) => {
+    for (const w of waiters.splice(0)) w();
+    const up = http.request(
+      { host: '127.0.0.1', port: target.port, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.destroy());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    nextScrape: () => new Promise((r) => waiters.push(r)),
+    close: () =>
+      new Promise<void>((r) => {
+        waiters = [];
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
 interface QueryResult {
   status: string;
   data: { resultType: string; result: { metric: Record<string, string>; value: [number, string] }[] };
@@ -45,6 +86,7 @@ describe.skipIf(!HAVE_PROMETHEUS)('real Prometheus scraping /stats/prometheus', 
   let promUrl = '';
   let promLog = '';
   let dir = '';
+  let relay: ScrapeRelay;
 
   /** Instant query through Prometheus' HTTP API. */
   async function query(q: string): Promise<QueryResult> {
@@ -52,23 +94,36 @@ describe.skipIf(!HAVE_PROMETHEUS)('real Prometheus scraping /stats/prometheus', 
     return (await r.body.json()) as QueryResult;
   }
 
-  /** Re-queries (bounded: 1 s scrapes, up to `tries` × 250 ms) until `ok` holds for the scalar value. */
-  async function waitForValue(q: string, ok: (v: number) => boolean, tries = 80): Promise<number> {
-    let last: number | undefined;
-    for (let i = 0; i < tries; i++) {
-      const r = await query(q);
-      const v = r.data.result[0]?.value[1];
-      last = v === undefined ? undefined : Number(v);
-      if (last !== undefined && ok(last)) return last;
-      await new Promise((res) => setTimeout(res, 250));
-    }
-    throw new Error(`Prometheus never satisfied ${q}: last value ${String(last)}\n${promLog.slice(-2000)}`);
+  /** The single value of an instant query (fails when the query has no result). */
+  async function valueOf(q: string): Promise<number> {
+    const r = await query(q);
+    expect(r.status, `${q}\n${promLog.slice(-2000)}`).toBe('success');
+    const v = r.data.result[0]?.value[1];
+    expect(v, `${q} has no value\n${promLog.slice(-2000)}`).toBeDefined();
+    return Number(v);
+  }
+
+  /**
+   * Waits until Prometheus holds everything the gateway counted so far: one scrape begun now
+   * (it reads the counters as they are) and the next one begun (the first is committed by then).
+   */
+  async function scrapedAndStored(): Promise<void> {
+    await relay.nextScrape();
+    await relay.nextScrape();
+  }
+
+  /** Sends `n` requests for the productpage and waits until the gateway has logged (and counted) them. */
+  async function productpageTraffic(n: number): Promise<void> {
+    const from = gw.records.length;
+    for (let i = 0; i < n; i++) expect((await httpGet(gw.port(8080), '/productpage')).status).toBe(200);
+    while (gw.records.length < from + n) await gw.nextRecord();
   }
 
   beforeAll(async () => {
     productpage = await startUpstream('productpage');
     gw = await startTelemetryGateway(bookinfoConfig({ productpage: productpage.port }));
-    const target = `127.0.0.1:${gw.gateway.observability.address('prometheus')!.port}`;
+    relay = await startScrapeRelay(gw.gateway.observability.address('prometheus')!);
+    const target = `127.0.0.1:${relay.port}`;
     dir = mkdtempSync(join(tmpdir(), 'mg-prom-'));
     writeFileSync(
       join(dir, 'prometheus.yml'),
@@ -91,25 +146,20 @@ scrape_configs:
         `--config.file=${join(dir, 'prometheus.yml')}`,
         `--storage.tsdb.path=${join(dir, 'data')}`,
         `--web.listen-address=127.0.0.1:${webPort}`,
-        '--log.level=warn',
+        '--log.level=info',
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    prom.stdout!.on('data', (c: Buffer) => (promLog += c.toString()));
-    prom.stderr!.on('data', (c: Buffer) => (promLog += c.toString()));
-    // Ready when /-/ready answers 200 (bounded wait; no fixed sleep).
-    for (let i = 0; ; i++) {
-      if (prom.exitCode !== null) throw new Error(`prometheus exited ${prom.exitCode}:\n${promLog}`);
-      try {
-        const r = await request(`${promUrl}/-/ready`);
-        await r.body.dump();
-        if (r.statusCode === 200) break;
-      } catch {
-        // Not listening yet.
-      }
-      if (i > 120) throw new Error(`prometheus not ready after 30 s:\n${promLog}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const ready = new Promise<void>((resolve, reject) => {
+      const onLog = (c: Buffer): void => {
+        promLog += c.toString();
+        if (promLog.includes('Server is ready to receive web requests.')) resolve();
+      };
+      prom!.stdout!.on('data', onLog);
+      prom!.stderr!.on('data', onLog);
+      prom!.once('exit', (code) => reject(new Error(`prometheus exited ${code}:\n${promLog}`)));
+    });
+    await ready;
   }, 60_000);
 
   afterAll(async () => {
@@ -120,20 +170,23 @@ scrape_configs:
       await exited;
       clearTimeout(t);
     }
+    await relay?.close();
     await gw?.close();
     await productpage?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('reports the exact request count and a positive rate', async () => {
-    // The target is up once the first scrape succeeded.
-    await waitForValue('up{job="meshgate"}', (v) => v === 1);
-
-    // Two batches across scrapes, so rate() has an increase to see inside its window.
-    for (let i = 0; i < 6; i++) expect((await httpGet(gw.port(8080), '/productpage')).status).toBe(200);
-    const first = await waitForValue(`sum(${SELECTOR})`, (v) => v === 6);
-    for (let i = 0; i < 6; i++) expect((await httpGet(gw.port(8080), '/productpage')).status).toBe(200);
-    const total = await waitForValue(`sum(${SELECTOR})`, (v) => v === 12);
+    // Two batches in different scrapes, so rate() has an increase to see inside its window.
+    await productpageTraffic(6);
+    await scrapedAndStored();
+    expect(await valueOf('up{job="meshgate"}')).toBe(1);
+    const first = await valueOf(`sum(${SELECTOR})`);
+    expect(first).toBe(6);
+    await productpageTraffic(6);
+    await scrapedAndStored();
+    const total = await valueOf(`sum(${SELECTOR})`);
+    expect(total).toBe(12);
 
     const series = await query(SELECTOR);
     expect(series.status).toBe('success');
@@ -151,21 +204,20 @@ scrape_configs:
       request_protocol: 'http',
     });
 
-    const rate = await waitForValue(`sum(rate(${SELECTOR}[1m]))`, (v) => v > 0);
-    const histogram = await waitForValue(
+    const rate = await valueOf(`sum(rate(${SELECTOR}[1m]))`);
+    const histogram = await valueOf(
       'sum(istio_request_duration_milliseconds_count{destination_service=~"productpage.*"})',
-      (v) => v === 12,
     );
-    const envoy = await waitForValue(
+    const envoy = await valueOf(
       'sum(envoy_cluster_upstream_rq_total{cluster_name="outbound|9080||productpage.default.svc.cluster.local"})',
-      (v) => v === 12,
     );
     console.log(
       `[prometheus.test] sum(${SELECTOR}) = ${first} then ${total}; ` +
         `sum(rate(...[1m])) = ${rate.toFixed(4)}/s; duration _count = ${histogram}; envoy upstream_rq_total = ${envoy}`,
     );
-    expect(total).toBe(12);
     expect(rate).toBeGreaterThan(0);
+    expect(histogram).toBe(12);
+    expect(envoy).toBe(12);
   }, 60_000);
 });
 

@@ -5,14 +5,18 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { curl } from '../helpers/clients.js';
 
-/** A scripted upstream: each request takes the next behaviour; the default answers 200. */
+/**
+ * A scripted upstream: each request takes the next behaviour; the default answers 200. `at` is when
+ * the request arrived and `cutAt`, for a slow one, when the gateway gave up on it (the response's
+ * connection closed before the answer), both on `performance.now()`, which the in-process gateway shares.
+ */
 interface Scripted {
   port: number;
-  seen: { attempt: string | undefined; body: string; at: number }[];
+  seen: { attempt: string | undefined; body: string; at: number; cutAt?: number }[];
   script: ('503' | 'slow' | '200' | 'reset')[];
   close(): Promise<void>;
 }
@@ -23,18 +27,23 @@ async function startScripted(): Promise<Scripted> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      s.seen.push({
+      const seen: Scripted['seen'][number] = {
         attempt: req.headers['x-envoy-attempt-count'] as string | undefined,
         body: Buffer.concat(chunks).toString(),
         at: performance.now(),
-      });
+      };
+      s.seen.push(seen);
       const step = s.script.shift() ?? '200';
       if (step === '503') {
         res.writeHead(503, { 'content-length': 3 });
         res.end('bad');
       } else if (step === 'slow') {
-        const t = setTimeout(() => res.end('late'), 2000);
-        res.on('close', () => clearTimeout(t));
+        // Never answers in time: the 10 s exceed every timeout configured below.
+        const t = setTimeout(() => res.end('late'), 10_000);
+        res.on('close', () => {
+          clearTimeout(t);
+          if (!res.writableFinished) seen.cutAt = performance.now();
+        });
       } else if (step === 'reset') {
         req.socket.destroy();
       } else {
@@ -52,6 +61,8 @@ async function startScripted(): Promise<Scripted> {
     });
   return s;
 }
+
+const RETRY_STAT = 'cluster.outbound|80||flaky.example.upstream_rq_retry';
 
 function config(port: number): string {
   return `
@@ -119,16 +130,22 @@ describe('retries through the mesh listener', () => {
 
   it('503, 503, 200 → the client sees 200; upstream saw x-envoy-attempt-count 1, 2, 3; back-off between tries', async () => {
     up.script.push('503', '503', '200');
+    const retries = gw.gateway.stats.get(RETRY_STAT);
     const rec = gw.nextRecord();
-    expect(await get('/five')).toBe('ok after 3\n200');
+    // Jitter pinned to its top: each back-off is its full ceiling, 25 ms then 75 ms.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.999_999);
+    try {
+      expect(await get('/five')).toBe('ok after 3\n200');
+    } finally {
+      random.mockRestore();
+    }
     expect(up.seen.map((s) => s.attempt)).toEqual(['1', '2', '3']);
     const log = await rec;
-    expect(log.responseFlags).toBe('-');
-    expect(
-      gw.gateway.stats.get('cluster.outbound|80||flaky.example.upstream_rq_retry'),
-    ).toBeGreaterThanOrEqual(2);
-    // Jittered back-off: retry 1 waits < 25 ms, retry 2 < 75 ms (plus scheduling).
-    expect(up.seen[2]!.at - up.seen[0]!.at).toBeLessThan(25 + 75 + 60);
+    expect([log.responseCode, log.responseFlags]).toEqual([200, '-']);
+    expect(gw.gateway.stats.get(RETRY_STAT) - retries).toBe(2);
+    // Each try leaves only after its back-off: lower bounds only (a timer may fire 1 ms early).
+    expect(up.seen[1]!.at - up.seen[0]!.at).toBeGreaterThanOrEqual(25 - 1);
+    expect(up.seen[2]!.at - up.seen[1]!.at).toBeGreaterThanOrEqual(75 - 1);
   });
 
   it('attempts run out: the last 503 is returned with flag URX', async () => {
@@ -148,23 +165,33 @@ describe('retries through the mesh listener', () => {
   it('perTryTimeout cuts slow attempts and the next try answers', async () => {
     up.script.push('slow', '200');
     const rec = gw.nextRecord();
-    const started = performance.now();
     expect(await get('/pertry')).toBe('ok after 2\n200');
-    const elapsed = performance.now() - started;
-    expect(elapsed).toBeGreaterThanOrEqual(300);
-    expect(elapsed).toBeLessThan(1000);
     expect(up.seen.map((s) => s.attempt)).toEqual(['1', '2']);
-    expect((await rec).responseFlags).toBe('-');
+    const [slow, next] = up.seen;
+    // The gateway cut the slow try, then tried again.
+    expect(slow!.cutAt).toBeDefined();
+    expect(next!.at).toBeGreaterThanOrEqual(slow!.cutAt!);
+    expect(next!.cutAt).toBeUndefined();
+    const log = await rec;
+    expect([log.responseCode, log.responseFlags]).toEqual([200, '-']);
+    // Not before the slow try had its 300 ms (a lower bound only; a timer may fire 1 ms early).
+    expect(log.durationMs).toBeGreaterThanOrEqual(300 - 1);
   });
 
-  it('perTryTimeout on every try: 504 UT,URX after 3 × 300 ms', async () => {
+  it('perTryTimeout on every try: 504 UT,URX after 3 tries, each cut at its 300 ms', async () => {
     up.script.push('slow', 'slow', 'slow');
     const rec = gw.nextRecord();
-    const started = performance.now();
     expect(await get('/pertry')).toBe('upstream request timeout\n504');
-    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
-    expect(up.seen).toHaveLength(3);
-    expect((await rec).responseFlags).toBe('UT,URX');
+    expect(up.seen.map((s) => s.attempt)).toEqual(['1', '2', '3']);
+    const log = await rec;
+    expect([log.responseCode, log.responseFlags]).toEqual([504, 'UT,URX']);
+    // Three per-try timers ran one after another (a lower bound only).
+    expect(log.durationMs).toBeGreaterThanOrEqual(3 * (300 - 1));
+    // Every try was cut by the gateway, each before the next one left.
+    for (const [i, s] of up.seen.entries()) {
+      expect(s.cutAt, `try ${i + 1} cut`).toBeDefined();
+      if (i > 0) expect(s.at).toBeGreaterThanOrEqual(up.seen[i - 1]!.cutAt!);
+    }
   });
 
   it('a small POST body is buffered and sent again on retry', async () => {

@@ -170,7 +170,9 @@ describe('HTTPS MUTUAL / OPTIONAL_MUTUAL', () => {
   });
 
   it('fails the handshake without a client certificate, and with one from another CA', async () => {
-    const none = await curl([...resolve(), `https://httpbin.example.com:${port}/status/418`]);
+    // --http1.1: offered h2 (ALPN), curl writes its preface right after a TLS 1.3 handshake and may
+    // read the server's reset instead of its alert.
+    const none = await curl([...resolve(), '--http1.1', `https://httpbin.example.com:${port}/status/418`]);
     expect(none.code).not.toBe(0);
     expect(none.stdout).toBe('');
     expect(none.stderr).toMatch(/alert|certificate required|handshake/i);

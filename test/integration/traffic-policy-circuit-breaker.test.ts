@@ -133,8 +133,21 @@ describe('connectionPool circuit breaking', () => {
     console.log(`circuit breaker: -c 1 -n 20: 200 × 20; ${summary.join('; ')}`);
   });
 
-  it('queues up to http1MaxPendingRequests behind maxConnections and serves them in order', async () => {
-    const { up, maxInFlight } = await delayedUpstream(bed, 'slow', 50, (res) => res.end('ok'));
+  it('queues up to http1MaxPendingRequests behind maxConnections and refuses the rest at once', async () => {
+    // The upstream holds every request until the test lets it answer, so what overflows cannot
+    // depend on how fast anything runs.
+    const held: http.ServerResponse[] = [];
+    let maxHeld = 0;
+    let onHeld: (() => void) | undefined;
+    const up = await bed.upstream('slow', (_req, res) => {
+      maxHeld = Math.max(maxHeld, held.push(res));
+      onHeld?.();
+      return true;
+    });
+    const nextHeld = async (): Promise<http.ServerResponse> => {
+      while (held.length === 0) await new Promise<void>((r) => (onHeld = r));
+      return held.shift()!;
+    };
     const gw = await bed.gateway(
       config(
         up.port,
@@ -144,11 +157,26 @@ describe('connectionPool circuit breaking', () => {
       ),
     );
     const port = gw.port(80);
-    const rs = await Promise.all(Array.from({ length: 8 }, () => httpGet(port, '/x')));
-    const codes = rs.map((r) => r.status).sort();
-    // 2 on the wire + 3 waiting succeed; the other 3 overflow at once.
+    const settled: Reply[] = [];
+    let onSettled: (() => void) | undefined;
+    const replies = Array.from({ length: 8 }, () =>
+      httpGet(port, '/x').then((r) => {
+        settled.push(r);
+        onSettled?.();
+        return r;
+      }),
+    );
+    // 2 on the wire + 3 waiting: the other 3 are refused while the upstream has answered nothing.
+    while (settled.length < 3) await new Promise<void>((r) => (onSettled = r));
+    expect(settled.map((r) => r.status)).toEqual([503, 503, 503]);
+    expect(up.seen.length).toBeLessThanOrEqual(2);
+    // Each answer frees a connection for the next waiting request.
+    for (let i = 0; i < 5; i++) (await nextHeld()).end('ok');
+    const codes = (await Promise.all(replies)).map((r) => r.status).sort();
     expect(codes).toEqual([200, 200, 200, 200, 200, 503, 503, 503]);
-    expect(maxInFlight()).toBe(2);
+    expect(maxHeld).toBe(2);
+    expect(up.seen).toHaveLength(5);
+    expect(gw.gateway.stats.get(`cluster.${CLUSTER}.upstream_rq_pending_overflow`)).toBe(3);
     expect(gw.gateway.stats.get(`cluster.${CLUSTER}.upstream_cx_overflow`)).toBeGreaterThanOrEqual(6);
   });
 

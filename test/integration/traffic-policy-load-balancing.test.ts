@@ -38,19 +38,19 @@ describe('load balancing', () => {
 
   it('LEAST_REQUEST (the default) sends new requests to the idle endpoint while the other holds slow ones', async () => {
     const held: http.ServerResponse[] = [];
+    let allHeld: () => void;
+    const threeHeld = new Promise<void>((resolve) => (allHeld = resolve));
     const ups = await bed.upstreams(2, (req, res) => {
       if (req.url !== '/slow') return false;
       res.writeHead(200, { 'x-upstream': 'held' });
-      held.push(res);
+      if (held.push(res) === 3) allHeld();
       return true;
     });
     const gw = await bed.gateway(config(ups, '      simple: LEAST_REQUEST'));
     const port = gw.port(80);
     // Three slow requests: the first lands anywhere, the next ones go to the other endpoint in turn.
     const slow = [httpGet(port, '/slow'), httpGet(port, '/slow'), httpGet(port, '/slow')];
-    await new Promise<void>((resolve) => {
-      const t = setInterval(() => held.length === 3 && (clearInterval(t), resolve()), 5);
-    });
+    await threeHeld;
     const busy = ups.find((u) => u.seen.filter((s) => s.url === '/slow').length === 2)!;
     const idle = ups.find((u) => u !== busy)!;
     for (let i = 0; i < 50; i++) expect(served(await httpGet(port, '/fast'))).toBe(idle.name);

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { TestUpstream } from '../helpers/upstream.js';
 import type { TestGateway } from '../helpers/gateway.js';
 import { httpGet } from '../helpers/clients.js';
-import { DEFAULT_MIRRORS_IN_FLIGHT } from '../../upstream/mirror-budget.js';
+import { DEFAULT_MIRRORS_IN_FLIGHT, type MirrorBudget } from '../../upstream/mirror-budget.js';
 import {
   destination,
   gatewayBed,
@@ -80,9 +80,34 @@ async function copiesDone(gw: TestGateway, shadow: TestUpstream): Promise<number
   const cluster = gw.gateway.store.current.clusters.get(SHADOW_CLUSTER);
   if (!cluster) throw new Error(`no cluster ${SHADOW_CLUSTER}`);
   const budget = gw.gateway.clusters.get(cluster)!.mirrorBudget;
-  // The budget has no event of its own; its count is exact, so this polls a condition, not a pause.
-  while (budget.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  if (budget.inFlight > 0) await inFlightReachesZero(budget);
   return shadow.seen.length;
+}
+
+/**
+ * Resolves when the last copy gives its place back. The budget has no event of its own, so its
+ * `inFlight` field is turned into an accessor that reports the change (and back into a plain field).
+ */
+function inFlightReachesZero(budget: MirrorBudget): Promise<void> {
+  return new Promise((resolve) => {
+    let n = budget.inFlight;
+    Object.defineProperty(budget, 'inFlight', {
+      configurable: true,
+      enumerable: true,
+      get: () => n,
+      set: (v: number) => {
+        n = v;
+        if (v !== 0) return;
+        Object.defineProperty(budget, 'inFlight', {
+          value: v,
+          writable: true,
+          configurable: true,
+          enumerable: true,
+        });
+        resolve();
+      },
+    });
+  });
 }
 
 /**
