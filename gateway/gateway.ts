@@ -4,7 +4,12 @@
  * is rejected whole with its diagnostics, and the last good snapshot keeps serving.
  */
 import type { Logger } from 'pino';
-import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
+import {
+  compileConfig,
+  ConfigCompiler,
+  type PipelineOptions,
+  type PipelineResult,
+} from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
 import { guardReload } from '../config/reload-guard.js';
@@ -42,7 +47,8 @@ export interface GatewayOptions extends PipelineOptions {
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
   /**
-   * Reads and compiles the config (default {@link compileConfig}); a `--concurrency` worker compiles
+   * Reads and compiles the config (default: {@link compileConfig} at start, a {@link ConfigCompiler}
+   * worker thread on reloads); a `--concurrency` worker compiles
    * what its primary validated instead of reading the sources.
    */
   readonly compile?: (sources: readonly ConfigSource[], opts: PipelineOptions) => Promise<PipelineResult>;
@@ -100,6 +106,8 @@ export class Gateway {
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloadPendingSince: number | undefined;
   private reloading: Promise<boolean> | undefined;
+  /** Reloads read and validate in a worker thread; only the snapshot is built on this one. */
+  private readonly compiler = new ConfigCompiler();
   /** Set once shutdown began: no reload may bind listeners again. */
   private closing = false;
   private sourcesClosed: Promise<void> | undefined;
@@ -200,7 +208,9 @@ export class Gateway {
     this.reloading = (async () => {
       try {
         if (this.closing) return false;
-        const compiled = await (this.opts.compile ?? compileConfig)(this.sources, this.opts);
+        const compiled = await (this.opts.compile
+          ? this.opts.compile(this.sources, this.opts)
+          : this.compiler.compile(this.sources, this.opts));
         if (this.closing) return false;
         const result = guardReload(this.store.current, compiled, this.opts.paths);
         this.report(result);
@@ -304,6 +314,7 @@ export class Gateway {
   async close(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
     this.observability.beginDrain();
     await this.stopReloads();
+    await this.compiler.close();
     await this.listeners.close(timeoutMs);
     await this.clusters.close();
     // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.
