@@ -7,7 +7,6 @@
  * take effect once its reload resolves, and the store version must advance by exactly 100.
  * Waits on the store's `snapshot` event and the reload outcome, never on sleeps.
  */
-import http from 'node:http';
 import net from 'node:net';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import { Agent, request } from 'undici';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { istioResourceYaml, localServiceEntryYaml, yamlDocuments } from '../helpers/resources.js';
+import { request as newConnectionGet } from '../samples/net-helpers.js';
 
 const PORT_A = 80;
 const PORT_B = 8081;
@@ -106,31 +106,6 @@ function change(s: State, i: number): State {
     default:
       return { ...s, v2Upstream: s.v2Upstream === 'u2' ? 'u3' : 'u2' };
   }
-}
-
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One GET on a new connection (no agent: the socket closes after the response). */
-function freshGet(port: number, path: string, headers: Record<string, string>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          headers: res.headers,
-          body: Buffer.concat(chunks).toString(),
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-  });
 }
 
 /** Resolves with the connect error code (ECONNREFUSED once nothing listens), or 'connected'. */
@@ -225,7 +200,7 @@ describe('100 reloads under load', () => {
     const newConnectionLoop = async (loop: number): Promise<void> => {
       for (let n = 0; !done && n < MAX_REQUESTS_PER_LOOP; n++) {
         try {
-          const r = await freshGet(portA, `/load/${loop}/${n}`, { host: 'a.example' });
+          const r = await newConnectionGet(portA, `/load/${loop}/${n}`, { headers: { host: 'a.example' } });
           check(loop, n, r.status, r.body);
         } catch (err) {
           failures.push(`/load/${loop}/${n}: ${(err as Error).message}`);
@@ -251,21 +226,23 @@ describe('100 reloads under load', () => {
         await installed;
 
         // The route of a.example: its response header and, pinned, the subset's one endpoint.
-        const pinned = await freshGet(portA, '/probe', { host: 'a.example', 'x-pin': '1' });
+        const pinned = await newConnectionGet(portA, '/probe', {
+          headers: { host: 'a.example', 'x-pin': '1' },
+        });
         expect(pinned.status, `reload ${i}`).toBe(200);
         expect(pinned.headers['x-route'], `reload ${i}`).toBe(state.routeTag);
         expect(pinned.headers['x-upstream'], `reload ${i}`).toBe(
           state.pinned === 'v1' ? 'u1' : state.v2Upstream,
         );
         // The second server on the kept port A.
-        const c = await freshGet(portA, '/', { host: 'c.example' });
+        const c = await newConnectionGet(portA, '/', { headers: { host: 'c.example' } });
         expect([c.status, c.status === 200 ? c.body : ''], `reload ${i}`).toEqual(
           state.serverC ? [200, 'c'] : [404, ''],
         );
         // Listener B: answers while it exists, refuses connections once removed.
         if (state.listenerB) {
           portB = tg.port(PORT_B);
-          const b = await freshGet(portB, '/', { host: 'b.example' });
+          const b = await newConnectionGet(portB, '/', { headers: { host: 'b.example' } });
           expect([b.status, b.body], `reload ${i}`).toEqual([200, 'b']);
         } else if (previous.listenerB && portB !== undefined) {
           expect(await connectOutcome(portB), `reload ${i}`).toBe('ECONNREFUSED');
