@@ -23,8 +23,8 @@ const RELOADS = 100;
 const KEEP_ALIVE_LOOPS = 3;
 /** Bound on the requests one loop sends, so a stuck reload cannot make the loop run forever. */
 const MAX_REQUESTS_PER_LOOP = 100_000;
-/** Requests port A must serve between two reloads, so the load spans every change. */
-const SERVED_PER_RELOAD = 25;
+/** Load requests answered on port A between two reloads, so the load spans every change. */
+const ANSWERED_PER_RELOAD = 25;
 
 /** Everything one config says; each reload changes exactly one aspect. */
 interface State {
@@ -218,13 +218,15 @@ describe('100 reloads under load', () => {
     let portB: number | undefined;
     try {
       for (let i = 1; i <= RELOADS; i++) {
-        await answeredReaches(answered + SERVED_PER_RELOAD);
+        await answeredReaches(answered + ANSWERED_PER_RELOAD);
         const previous = state;
         state = change(state, i);
         const installed = once(tg.gateway.store, 'snapshot');
         expect(await tg.reconfigure(configYaml(state, ports)), `reload ${i}`).toBe(true);
         await installed;
 
+        // Port A's listener is kept (same socket), whatever changed.
+        expect(tg.port(PORT_A), `reload ${i}`).toBe(portA);
         // The route of a.example: its response header and, pinned, the subset's one endpoint.
         const pinned = await newConnectionGet(portA, '/probe', {
           headers: { host: 'a.example', 'x-pin': '1' },
