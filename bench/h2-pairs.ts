@@ -116,7 +116,6 @@ http {
   uwsgi_temp_path ${dir}/nginx-tmp;
   scgi_temp_path ${dir}/nginx-tmp;
   keepalive_requests 1000000;
-  http2_max_requests 1000000;
   upstream up { server 127.0.0.1:${upstreamPort}; keepalive 128; keepalive_requests 1000000; }
   server {
     listen 127.0.0.1:${port} http2;

@@ -74,6 +74,8 @@ export async function startGrpcUpstream(port: number, host = '127.0.0.1'): Promi
     stream.on('error', () => stream.destroy());
     stream.resume();
     stream.once('end', () => {
+      // A proxy may reset the stream after sending its request (client gone).
+      if (stream.destroyed) return;
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
       stream.end(GRPC_BODY_FRAME);
