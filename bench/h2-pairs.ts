@@ -30,6 +30,7 @@ import {
   runTracked,
   sleep,
   spawnTracked,
+  startCollecting,
   startNodeChild,
   stopChild,
 } from './proc.js';
@@ -157,17 +158,7 @@ async function startPipe(ctx: H2BenchContext, upstreamPort: number): Promise<H2P
 
 function startLoad(ctx: H2BenchContext, mode: string, port: number): LoadProcess {
   const args = [ctx.script('h2-load.js'), '--mode', mode, '--port', String(port)];
-  const [cmd, argv] = pinned(ctx.loadCore, process.execPath, args);
-  const child = spawnTracked(`h2-load ${mode}`, cmd, argv, ['ignore', 'pipe', 'pipe']);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr!.resume();
-  const done = new Promise<string>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', () => resolve(out));
-  });
-  done.catch(() => undefined);
-  return { child, done };
+  return startCollecting(`h2-load ${mode}`, ctx.loadCore, process.execPath, args);
 }
 
 function loadResult(out: string): H2LoadResult {

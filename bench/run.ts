@@ -48,6 +48,7 @@ import {
   runTracked,
   sleep,
   spawnTracked,
+  startCollecting,
   startNodeChild,
   stopAll,
   stopChild,
@@ -1021,17 +1022,7 @@ async function startTcpPairPipe(upstreamPort: number): Promise<PairSide> {
 
 /** Spawns a load generator on the load core whose stdout is collected. */
 function startLoad(name: string, cmd: string, args: string[]): LoadProcess {
-  const [c, argv] = pinned(LOAD_CORE, cmd, args);
-  const child = spawnTracked(name, c, argv, ['ignore', 'pipe', 'pipe']);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr!.resume();
-  const done = new Promise<string>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', () => resolve(out));
-  });
-  done.catch(() => undefined);
-  return { child, done };
+  return startCollecting(name, LOAD_CORE, cmd, args);
 }
 
 function printTcpPair(r: TcpInterleavedResult): void {
