@@ -11,6 +11,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY admin ./admin
 COPY bench ./bench
 COPY cli ./cli
+COPY compile ./compile
 COPY config ./config
 COPY gateway ./gateway
 COPY routes ./routes

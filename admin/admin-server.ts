@@ -31,10 +31,10 @@ export interface AdminBackend {
   serverInfo(): Record<string, unknown>;
   /** undefined before the first snapshot. */
   configDump(): Record<string, unknown> | undefined;
-  clustersText(): string;
+  clustersText(): string | Promise<string>;
   clustersJson(): unknown;
   listenersText(): string;
-  statsText(filter: StatsFilter | undefined): string;
+  statsText(filter: StatsFilter | undefined): string | Promise<string>;
   prometheusText(): Promise<string>;
   readonly prometheusContentType: string;
   /** Current log level name. */
@@ -116,8 +116,8 @@ export function createAdminServer(backend: AdminBackend, opts: AdminServerOption
   });
 
   app.get<{ Querystring: { format?: string } }>('/clusters', async (req, reply) => {
-    if (req.query.format === 'json') return reply.send(backend.clustersJson());
-    return reply.type('text/plain').send(backend.clustersText());
+    if (req.query.format === 'json') return reply.send(await backend.clustersJson());
+    return reply.type('text/plain').send(await backend.clustersText());
   });
 
   app.get('/listeners', async (_req, reply) => reply.type('text/plain').send(backend.listenersText()));
@@ -134,7 +134,7 @@ export function createAdminServer(backend: AdminBackend, opts: AdminServerOption
         return reply.code(400).type('text/plain').send(`invalid filter regex: ${compiled.reason}\n`);
       filter = compiled.regex;
     }
-    return reply.type('text/plain').send(backend.statsText(filter));
+    return reply.type('text/plain').send(await backend.statsText(filter));
   });
 
   app.get('/stats/prometheus', async (_req, reply) =>

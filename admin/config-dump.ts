@@ -7,8 +7,9 @@
  */
 import type { Cluster } from '../config/cluster.js';
 import type { HTTPMatchRequest, HTTPRoute, Resource } from '../config/resources.js';
-import type { Listener, Snapshot } from '../config/snapshot.js';
-import type { FilterChain, TcpProxyRoute } from '../routes/compile-l4.js';
+import type { Listener } from '../config/listener.js';
+import type { Snapshot } from '../config/snapshot.js';
+import type { FilterChain, TcpProxyRoute } from '../routes/filter-chains.js';
 import type { RouteConfiguration, RouteEntry, WeightedCluster } from '../routes/route-table.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { isEjected, type HostStats } from '../telemetry/envoy-stats.js';

@@ -4,7 +4,8 @@
  *   bound; 503 before, and again while draining (SIGTERM);
  * - Envoy Prometheus (15090): `GET /stats/prometheus`;
  * - pilot-agent status (15020): `GET /stats/prometheus` (Istio merges agent and Envoy metrics here;
- *   meshgate has one process, so the same text) and `GET /healthz/ready`.
+ *   meshgate has no separate agent, so the same text; with `--concurrency` it is the workers' sum) and
+ *   `GET /healthz/ready` (503 until every worker has bound its listeners).
  * These ports answer anyone (Prometheus and kubelet probes come from other hosts); they expose no
  * configuration and change nothing.
  */

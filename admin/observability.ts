@@ -31,6 +31,15 @@ import { Tracer, type TracingOptions } from '../telemetry/tracing.js';
 import { createAdminServer, LOG_LEVELS, type AdminBackend, type ServerState } from './admin-server.js';
 import { buildConfigDump, clustersText } from './config-dump.js';
 import { createStatsServer, type HealthBackend } from './health-server.js';
+import {
+  aggregateIstioMetrics,
+  mergeClustersJson,
+  mergeClustersText,
+  sumStatEntries,
+  type ClusterStatuses,
+  type WorkerFleet,
+  type WorkerStats,
+} from './worker-stats.js';
 
 /** Istio's port numbers (istio-semantics §5.5); what the CLI uses by default. */
 export const DEFAULT_PORTS = Object.freeze({ admin: 15000, status: 15020, health: 15021, prometheus: 15090 });
@@ -65,6 +74,11 @@ export interface ObservabilityOptions {
   readonly tracing?: Omit<TracingOptions, 'serviceName' | 'nodeId' | 'isMeshListener'>;
   /** Envoy node id (`/server_info`, span tag `node_id`); default `router~<ip>~<host>.<ns>~<ns>.svc.cluster.local`. */
   readonly nodeId?: string;
+  /**
+   * `--concurrency` above 1, in the primary: the workers serve traffic and count it; this process
+   * serves the ports and answers with the workers' numbers added up (no metrics or tracing of its own).
+   */
+  readonly fleet?: WorkerFleet;
 }
 
 /** What the observability layer reads from the gateway. */
@@ -138,7 +152,8 @@ export class Observability implements AdminBackend, HealthBackend {
     const workload = opts.workloadName ?? 'istio-ingressgateway';
     const ns = opts.workloadNamespace ?? 'istio-system';
     this.nodeId = opts.nodeId ?? `router~${primaryAddress()}~${hostname()}.${ns}~${ns}.svc.cluster.local`;
-    const metricsOn = opts.metrics !== false;
+    // In a primary the workers count and trace; what it shows is theirs, added up.
+    const metricsOn = opts.metrics !== false && opts.fleet === undefined;
     this.metrics = metricsOn
       ? new IstioMetrics({
           workloadName: workload,
@@ -149,17 +164,18 @@ export class Observability implements AdminBackend, HealthBackend {
     this.registry = this.metrics?.registry ?? new Registry();
     this.envoy = new EnvoyStats(gw.stats, (local) => this.listenerAt(local));
     this.envoyProm = new EnvoyPrometheus(this.registry, this.envoy);
-    this.tracer = opts.tracing
-      ? new Tracer(
-          {
-            ...opts.tracing,
-            serviceName: `${workload}.${ns}`,
-            nodeId: this.nodeId,
-            isMeshListener: (local) => this.isMeshListener(local),
-          },
-          gw.stats,
-        )
-      : undefined;
+    this.tracer =
+      opts.tracing && opts.fleet === undefined
+        ? new Tracer(
+            {
+              ...opts.tracing,
+              serviceName: `${workload}.${ns}`,
+              nodeId: this.nodeId,
+              isMeshListener: (local) => this.isMeshListener(local),
+            },
+            gw.stats,
+          )
+        : undefined;
     this.observer =
       metricsOn || this.tracer
         ? new GatewayObserver(this.metrics, metricsOn ? this.envoy : undefined, this.tracer)
@@ -280,27 +296,66 @@ export class Observability implements AdminBackend, HealthBackend {
   readonly prometheusContentType = Registry.PROMETHEUS_CONTENT_TYPE;
 
   /** `istio_*` and `envoy_*` in one Prometheus text document. */
-  prometheusText(): Promise<string> {
+  async prometheusText(): Promise<string> {
+    const fleet = this.opts.fleet;
+    if (fleet) {
+      const all = await fleet.collect();
+      this.envoyProm.load(sumStatEntries(all, this.primaryEntries()));
+      const istio = await aggregateIstioMetrics(all).metrics();
+      const envoy = await this.registry.metrics();
+      return istio === '' ? envoy : `${istio.endsWith('\n') ? istio : `${istio}\n`}${envoy}`;
+    }
     this.observer.drain?.();
     this.envoyProm.load(this.statEntries());
     return this.registry.metrics();
   }
 
-  statsText(filter: StatsFilter | undefined): string {
+  async statsText(filter: StatsFilter | undefined): Promise<string> {
+    const fleet = this.opts.fleet;
+    if (fleet) {
+      const all = await fleet.collect();
+      return EnvoyStats.text(sumStatEntries(all, this.primaryEntries()), filter);
+    }
     this.observer.drain?.();
     return EnvoyStats.text(this.statEntries(), filter);
   }
 
+  /**
+   * What a worker reports to its primary (see `worker-stats.ts`): its Istio metrics, its Envoy
+   * stats without `server.*`, and its `/clusters` views.
+   */
+  async workerStats(id: number): Promise<WorkerStats> {
+    this.observer.drain?.();
+    const metrics = this.metrics ? await this.metrics.registry.getMetricsAsJSON() : [];
+    const snapshot = this.gw.store.hasSnapshot ? this.gw.store.current : undefined;
+    return {
+      id,
+      metrics: metrics.filter((m) => !m.name.startsWith('envoy_')),
+      entries: this.envoy.entries(snapshot, this.gw.clusters, []),
+      clustersText: this.localClustersText(),
+      clustersJson: this.localClustersJson(),
+    };
+  }
+
   private statEntries(): StatEntry[] {
     const snapshot = this.gw.store.hasSnapshot ? this.gw.store.current : undefined;
+    return this.envoy.entries(snapshot, this.gw.clusters, this.serverEntries());
+  }
+
+  /** A primary's own stats: its server gauges and its stat store (config reloads, rejections). */
+  private primaryEntries(): StatEntry[] {
+    const own = [...this.gw.stats.entries()].map(([name, value]) => ({ name, value, gauge: false }));
+    return [...this.serverEntries(), ...own];
+  }
+
+  private serverEntries(): StatEntry[] {
     const state = this.state();
-    const server: StatEntry[] = [
+    return [
       { name: 'server.live', value: state === 'LIVE' ? 1 : 0, gauge: true },
       { name: 'server.state', value: STATE_CODE[state], gauge: true },
       { name: 'server.uptime', value: Math.floor((Date.now() - this.startedAt) / 1000), gauge: true },
-      { name: 'server.concurrency', value: 1, gauge: true },
+      { name: 'server.concurrency', value: this.opts.fleet?.concurrency ?? 1, gauge: true },
     ];
-    return this.envoy.entries(snapshot, this.gw.clusters, server);
   }
 
   serverInfo(): Record<string, unknown> {
@@ -314,8 +369,10 @@ export class Observability implements AdminBackend, HealthBackend {
         cluster: `${o.workloadName ?? 'istio-ingressgateway'}.${o.workloadNamespace ?? 'istio-system'}`,
       },
       snapshot_version: this.gw.store.hasSnapshot ? this.gw.store.current.version : null,
+      ...(o.fleet ? { workers: o.fleet.workers() } : {}),
       command_line_options: {
         metrics: o.metrics !== false,
+        concurrency: o.fleet?.concurrency ?? 1,
         workload_name: o.workloadName ?? 'istio-ingressgateway',
         workload_namespace: o.workloadNamespace ?? 'istio-system',
         admin: this.bound.get('admin') ?? null,
@@ -343,14 +400,26 @@ export class Observability implements AdminBackend, HealthBackend {
     });
   }
 
-  clustersText(): string {
+  async clustersText(): Promise<string> {
+    const fleet = this.opts.fleet;
+    if (fleet) return mergeClustersText((await fleet.collect()).map((s) => s.clustersText));
+    return this.localClustersText();
+  }
+
+  /** `/clusters?format=json`, shaped like Envoy's `cluster_statuses`. */
+  async clustersJson(): Promise<ClusterStatuses> {
+    const fleet = this.opts.fleet;
+    if (fleet) return mergeClustersJson((await fleet.collect()).map((s) => s.clustersJson));
+    return this.localClustersJson();
+  }
+
+  private localClustersText(): string {
     if (!this.gw.store.hasSnapshot) return '';
     this.observer.drain?.();
     return clustersText(this.gw.store.current, this.gw.clusters, (c, e) => this.envoy.hostStats(c, e));
   }
 
-  /** `/clusters?format=json`, shaped like Envoy's `cluster_statuses`. */
-  clustersJson(): unknown {
+  private localClustersJson(): ClusterStatuses {
     if (!this.gw.store.hasSnapshot) return { cluster_statuses: [] };
     this.observer.drain?.();
     const snapshot = this.gw.store.current;
@@ -400,6 +469,7 @@ export class Observability implements AdminBackend, HealthBackend {
     const mapped = LOG_LEVELS[level.toLowerCase()];
     if (mapped === undefined) return false;
     this.gw.log.level = mapped;
+    this.opts.fleet?.setLogLevel(mapped);
     return true;
   }
 

@@ -21,6 +21,8 @@ import {
 } from './downstream-options.js';
 import { MESHGATE_VERSION } from '../telemetry/metrics.js';
 import { suggestFlag } from './flag-suggestion.js';
+import { parseConcurrency } from './concurrency.js';
+import { runPrimary } from './primary.js';
 
 /** `--log-level` values (pino's levels). */
 const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -51,6 +53,8 @@ Options:
                                mesh listener, unknown hosts: pass through (default) or refuse (502)
       --dns-server <ip[:port]> resolve DNS ServiceEntry endpoints there, honouring TTLs
                                (default: the system resolver, answers kept 5 s)
+      --concurrency <n>        worker processes sharing the listeners (default: the CPUs available,
+                               cgroup CPU limit honoured; 0 = the same; 1 = one process)
       --kubernetes             read Istio resources, Services, Pods, EndpointSlices and the gateway
                                namespace's TLS Secrets from the Kubernetes API server (list + watch)
       --kubeconfig <file>      with --kubernetes: kubeconfig (default: $KUBECONFIG, ~/.kube/config,
@@ -206,10 +210,12 @@ async function main(argv: string[]): Promise<number> {
     let telemetry: GatewayOptions['telemetry'];
     let drain: ReturnType<typeof parseDrainOptions>;
     let maxConnectionsPerListener: number | undefined;
+    let concurrency: number;
     try {
       telemetry = parseTelemetryOptions(values);
       drain = parseDrainOptions(values);
       maxConnectionsPerListener = parseMaxConnections(values);
+      concurrency = parseConcurrency(values.concurrency);
     } catch (err) {
       process.stderr.write(`meshgate: ${(err as Error).message}\n`);
       return 2;
@@ -233,6 +239,24 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`meshgate: ${(err as Error).message}\n`);
         return 2;
       }
+    }
+    if (concurrency > 1) {
+      process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
+      process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+      const kubePipeline = kube && { gatewayLabels: kube.gatewayLabels, credentialsDir: kube.credentialsDir };
+      const worker = {
+        pipeline: { ...pipeline, ...kubePipeline },
+        gateway: { drain, maxConnectionsPerListener },
+        accessLog,
+        logLevel: level,
+        telemetry: telemetry ?? {},
+      };
+      const sources = kube ? [kube.source] : [];
+      const watch = !values['no-watch'];
+      return runPrimary(
+        { concurrency, paths, sources, worker, watch, reloadDebounce: kube?.reloadDebounce },
+        log,
+      );
     }
     const started = await Gateway.start(
       {
@@ -300,6 +324,7 @@ const CLI_OPTIONS = {
   kubernetes: { type: 'boolean' },
   kubeconfig: { type: 'string' },
   'watch-namespace': { type: 'string', multiple: true },
+  concurrency: { type: 'string' },
   ...TELEMETRY_ARG_OPTIONS,
   ...DOWNSTREAM_ARG_OPTIONS,
   help: { type: 'boolean', short: 'h' },

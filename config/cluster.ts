@@ -14,7 +14,8 @@ import { ofKind } from './resources.js';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { parseDurationMs } from './duration.js';
 import { labelsMatch, type Service, type ServiceRegistry } from './registry.js';
-import { hostCovers, isWildcard, resolveShortName } from '../routes/host-names.js';
+import { resolveShortName } from '../routes/host-names.js';
+import { HostTable } from '../routes/host-table.js';
 
 /** Istio's mesh default `connectTimeout` (10 s). */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
@@ -83,8 +84,8 @@ interface MergedRule {
  */
 export class ClusterResolver {
   private readonly built = new Map<string, ResolvedDestination>();
-  private readonly exactRules = new Map<string, MergedRule>();
-  private readonly wildcardRules: { host: string; rule: MergedRule }[] = [];
+  /** Merged DestinationRules by host: the exact host, else the most specific wildcard (Istio). */
+  private readonly rules = new HostTable<MergedRule>();
 
   constructor(
     private readonly registry: ServiceRegistry,
@@ -115,11 +116,7 @@ export class ClusterResolver {
         }
       }
     }
-    for (const [host, rule] of byHost) {
-      if (isWildcard(host)) this.wildcardRules.push({ host, rule });
-      else this.exactRules.set(host, rule);
-    }
-    this.wildcardRules.sort((a, b) => b.host.length - a.host.length);
+    for (const [host, rule] of byHost) this.rules.add(host, rule);
   }
 
   /** All clusters built so far, by name. */
@@ -148,7 +145,7 @@ export class ClusterResolver {
   }
 
   private ruleFor(host: string): MergedRule | undefined {
-    return this.exactRules.get(host) ?? this.wildcardRules.find((w) => hostCovers(w.host, host))?.rule;
+    return this.rules.lookup(host);
   }
 
   private build(

@@ -271,10 +271,6 @@ export const PROTOCOLS = [
   'UDP',
 ];
 
-export const HTTP_LIKE = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB', 'HTTP_PROXY']);
-
-export const TLS_LIKE = new Set(['HTTPS', 'TLS']);
-
 /** Istio's `ValidateUnixAddress`: an absolute path to a file, or an abstract socket (`@name`). */
 export function unixAddressProblem(path: string): string | undefined {
   if (path === '') return 'unix address must not be empty';

@@ -4,13 +4,12 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMap, isNode, isSeq } from 'yaml';
 import { Codes, type Diagnostic } from './diagnostics.js';
 import { API_VERSIONS, KINDS, resourceKey, type Kind, type Provenance, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
 import { isKubeKind, kubeKey, KUBE_API_VERSIONS, type KubeKind, type KubeObject } from './kube-resources.js';
 import type { RawDocument, SourceSnapshot } from './sources/source.js';
-import { parseYaml } from './yaml-parse.js';
+import { parseYaml, YAML_LIMITS } from './yaml-parse.js';
 import { fieldPosition, rememberNestedOrigin, rememberOrigin } from './field-positions.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
@@ -60,8 +59,12 @@ export function loadText(text: string, file: string, opts: LoadOptions): LoadRes
  * The reading half of {@link loadConfig}: files and directories → decoded documents with
  * provenance, plus `MG0001`/`MG0004` diagnostics. What the `files` source delivers. Never rejects.
  */
-export async function readConfigFiles(paths: readonly string[]): Promise<SourceSnapshot> {
+export async function readConfigFiles(
+  paths: readonly string[],
+  cache?: ParsedFileCache,
+): Promise<SourceSnapshot> {
   const reader = new DocumentReader();
+  const read = new Map<string, ParsedFile>();
   for (const path of paths) {
     for (const file of await reader.expand(path)) {
       let text: string;
@@ -71,10 +74,38 @@ export async function readConfigFiles(paths: readonly string[]): Promise<SourceS
         reader.unreadable(file, err);
         continue;
       }
-      reader.addText(text, file);
+      if (!cache) {
+        reader.addText(text, file);
+        continue;
+      }
+      let parsed = cache.files.get(file);
+      if (parsed?.text !== text) {
+        const one = new DocumentReader();
+        one.addText(text, file);
+        parsed = { text, snapshot: one.result() };
+      }
+      read.set(file, parsed);
+      reader.addParsed(parsed.snapshot);
     }
   }
+  if (cache) cache.files = read;
   return reader.result();
+}
+
+interface ParsedFile {
+  readonly text: string;
+  readonly snapshot: SourceSnapshot;
+}
+
+/**
+ * The decoded documents of the files of the last read, by path, reused while a file's text is
+ * unchanged: parsing is most of a load (about 0.5 ms a resource), comparing the text is not. Holds
+ * only the files of the last read. The documents are shared between reads, so nothing downstream may
+ * mutate them (translation copies what it changes).
+ */
+export class ParsedFileCache {
+  /** Path → text and what it decoded to. */
+  files = new Map<string, ParsedFile>();
 }
 
 /** The reading half of {@link loadText}. Never throws. */
@@ -139,8 +170,14 @@ class DocumentReader {
     });
   }
 
+  /** The documents and diagnostics of one file read before (see {@link ParsedFileCache}). */
+  addParsed(parsed: SourceSnapshot): void {
+    for (const d of parsed.documents) this.documents.push(d);
+    for (const d of parsed.diagnostics) this.diagnostics.push(d);
+  }
+
   addText(text: string, file: string): void {
-    const parsed = parseYaml(text);
+    const parsed = parseYaml(text, YAML_LIMITS, { keepNodes: false });
     if (parsed.problem) {
       const { line, column, message } = parsed.problem;
       this.syntax({ file, docIndex: 0, line }, `${file}:${line}:${column}: cannot read YAML: ${message}`);
@@ -154,15 +191,9 @@ class DocumentReader {
         continue;
       }
       if (doc.value === null || doc.value === undefined) continue; // empty document (or only comments)
-      const node = doc.node;
-      const itemLines = (): number[] => {
-        const items = isMap(node?.contents) ? node.contents.get('items', true) : undefined;
-        return isSeq(items)
-          ? items.items.map((n) => (isNode(n) && n.range ? parsed.positionOf(n.range[0]).line : doc.line))
-          : [];
-      };
+      const lines = doc.itemLines ?? [];
       rememberOrigin(source, text, []);
-      this.documents.push({ object: doc.value, source, itemLines });
+      this.documents.push({ object: doc.value, source, itemLines: () => lines });
     }
   }
 

@@ -13,11 +13,16 @@ import type { Resource } from './resources.js';
 import type { KubeObject } from './kube-resources.js';
 import { buildKubeServices } from './kube-services.js';
 import { analyzeKubeObjects } from './kube-analyze.js';
+import { FileSource } from './sources/files.js';
+import { ValidateWorker } from './validate-worker-client.js';
+import type { ReadSlot } from './validate-worker-protocol.js';
 
 export interface PipelineOptions extends SnapshotOptions {
   readonly defaultNamespace: string;
   /** `--strict`: dangling references (missing Gateway, subset, host) block as errors do. */
   readonly strict?: boolean;
+  /** Script of the validate worker used by {@link ConfigCompiler} (default: `validate-worker.js`; tests inject one). */
+  readonly validateWorker?: URL;
 }
 
 export interface PipelineResult {
@@ -41,7 +46,10 @@ export async function validateConfig(
 }
 
 /** {@link validateConfig} over documents already read. Never throws. */
-export function validateDocuments(input: SourceSnapshot, opts: PipelineOptions): PipelineResult {
+export function validateDocuments(
+  input: SourceSnapshot,
+  opts: Pick<PipelineOptions, 'defaultNamespace' | 'strict'>,
+): PipelineResult {
   const loaded = translateDocuments(input, { defaultNamespace: opts.defaultNamespace });
   const kubeServices = buildKubeServices(loaded.objects);
   const validation = validateResources(loaded.resources);
@@ -86,7 +94,11 @@ export async function compileConfig(
 
 /** {@link compileConfig} over documents already read. Never throws for bad configuration. */
 export function compileDocuments(input: SourceSnapshot, opts: PipelineOptions): PipelineResult {
-  const v = validateDocuments(input, opts);
+  return compileValidated(validateDocuments(input, opts), opts);
+}
+
+/** The compiling half of {@link compileDocuments}: a validated config → snapshot. Never throws for bad configuration. */
+function compileValidated(v: PipelineResult, opts: PipelineOptions): PipelineResult {
   if (v.blocked) return v;
   try {
     const { snapshot, diagnostics } = buildSnapshot(v.resources, opts, v.objects);
@@ -101,6 +113,57 @@ export function compileDocuments(input: SourceSnapshot, opts: PipelineOptions): 
     };
     return { ...v, diagnostics: [...v.diagnostics, d], blocked: true, snapshot: undefined };
   }
+}
+
+/**
+ * {@link compileConfig} for a serving gateway: reading, YAML parsing, translation, validation and
+ * analysis run in a worker thread (`validate-worker.ts`); only what builds live objects (the
+ * snapshot) runs on the calling thread, after a turn of its event loop. `-f` paths are read by the
+ * worker itself; other sources (the API server) are read here and their documents sent over. A
+ * worker that dies rejects that compile with a diagnostic; the next compile starts a new one.
+ * Same diagnostics and the same blocking as {@link compileConfig}.
+ */
+export class ConfigCompiler {
+  private worker: ValidateWorker | undefined;
+
+  /** Compiles the current config of `sources`. Never rejects for bad configuration. */
+  async compile(sources: readonly ConfigSource[], opts: PipelineOptions): Promise<PipelineResult> {
+    const slots = await Promise.all(sources.map(readSlot));
+    this.worker ??= new ValidateWorker(opts.validateWorker);
+    const v = await this.worker.validate(slots, opts);
+    const validated: PipelineResult = { ...v, snapshot: undefined };
+    if (validated.blocked) return validated;
+    // Requests that arrived while the worker's last message was being received go first.
+    await nextTurn();
+    const compiled = compileValidated(validated, opts);
+    // And again before the caller swaps the snapshot in and reconciles clusters and listeners.
+    await nextTurn();
+    return compiled;
+  }
+
+  /** Stops the worker thread (idempotent). */
+  async close(): Promise<void> {
+    await this.worker?.close();
+    this.worker = undefined;
+  }
+}
+
+/** What the worker needs of one source: its `-f` paths, or the documents it holds in memory. */
+async function readSlot(source: ConfigSource): Promise<ReadSlot> {
+  if (source instanceof FileSource) return { kind: 'files', paths: source.paths };
+  const read = await source.read();
+  return {
+    kind: 'documents',
+    diagnostics: read.diagnostics,
+    documents: read.documents.map((d) => {
+      const lines = d.itemLines?.();
+      return { object: d.object, source: d.source, ...(lines ? { itemLines: lines } : {}) };
+    }),
+  };
+}
+
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function isBlocked(ds: readonly Diagnostic[], strict: boolean | undefined): boolean {

@@ -7,7 +7,8 @@ import { ofKind, type Resource } from './resources.js';
 import type { RegistryEndpoint, Service, ServiceRegistry } from './service.js';
 import type { KubeObject } from './kube-resources.js';
 import { buildKubeServices } from './kube-services.js';
-import { hostCovers, isWildcard, resolveShortName } from '../routes/host-names.js';
+import { isWildcard, resolveShortName } from '../routes/host-names.js';
+import { HostTable } from '../routes/host-table.js';
 
 export type { RegistryEndpoint, Service, ServiceRegistry } from './service.js';
 
@@ -75,10 +76,12 @@ export function buildRegistry(
   // Most specific (longest) wildcard first.
   wildcards.sort((a, b) => b.hostname.length - a.hostname.length);
   const services = [...exact.values(), ...wildcards];
+  const byHost = new HostTable<Service>();
+  for (const svc of services) byHost.add(svc.hostname, svc);
   return {
     services,
     lookup(fqdn: string): Service | undefined {
-      return exact.get(fqdn) ?? wildcards.find((s) => hostCovers(s.hostname, fqdn));
+      return byHost.lookup(fqdn);
     },
   };
 }

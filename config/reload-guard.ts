@@ -4,6 +4,7 @@
  * listener-less config on reload is far more often a truncated write or a wrong edit than intent.
  */
 import { Codes, type Diagnostic } from './diagnostics.js';
+import type { PipelineResult } from './pipeline.js';
 import type { Snapshot } from './snapshot.js';
 
 /**
@@ -30,4 +31,23 @@ export function reloadProblems(current: Snapshot, next: Snapshot, paths: readonl
       message: `${what}; refusing a reload that would close every listener (serving: ${names})`,
     },
   ];
+}
+
+/**
+ * {@link reloadProblems} applied to a pipeline result: a reload it refuses comes back blocked, with
+ * no snapshot and the refusal among its diagnostics; any other result unchanged.
+ */
+export function guardReload(
+  current: Snapshot,
+  compiled: PipelineResult,
+  paths: readonly string[],
+): PipelineResult {
+  const refused = compiled.snapshot ? reloadProblems(current, compiled.snapshot, paths) : [];
+  if (refused.length === 0) return compiled;
+  return {
+    ...compiled,
+    diagnostics: [...compiled.diagnostics, ...refused],
+    blocked: true,
+    snapshot: undefined,
+  };
 }

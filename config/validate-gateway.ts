@@ -6,9 +6,7 @@ import { isIP } from 'node:net';
 import { type GatewaySpec, type Server, type ServerTLSSettings } from './resources.js';
 import { isRecord } from './schema.js';
 import {
-  HTTP_LIKE,
   PROTOCOLS,
-  TLS_LIKE,
   Validator,
   checkPort,
   domainProblem,
@@ -18,6 +16,7 @@ import {
   list,
   unixAddressProblem,
 } from './field-rules.js';
+import { HTTP_PROTOCOLS, TLS_PROTOCOLS } from './protocols.js';
 
 const TLS_VERSIONS = ['TLSV1_0', 'TLSV1_1', 'TLSV1_2', 'TLSV1_3'];
 
@@ -93,7 +92,7 @@ function validateServer(v: Validator, server: Server, p: string): void {
     if (problem) v.error(`${p}.hosts[${k}]`, `invalid host ${JSON.stringify(h)}: ${problem}`);
   });
   const tls = server.tls;
-  const isTls = TLS_LIKE.has(protocol);
+  const isTls = TLS_PROTOCOLS.has(protocol);
   if (isTls && !isRecord(tls)) {
     v.error(`${p}.tls`, `server must have TLS settings for ${protocol} servers`);
     return;
@@ -103,7 +102,7 @@ function validateServer(v: Validator, server: Server, p: string): void {
     const others = Object.keys(tls).filter(
       (k) => k !== 'httpsRedirect' && isSet(tls[k as keyof ServerTLSSettings]),
     );
-    if (HTTP_LIKE.has(protocol)) {
+    if (HTTP_PROTOCOLS.has(protocol)) {
       if (others.length > 0) {
         v.error(
           `${p}.tls`,

@@ -6,9 +6,7 @@ import { isIP } from 'node:net';
 import { type Resource, type ServiceEntrySpec, type WorkloadEntrySpec } from './resources.js';
 import { fieldPath, isRecord } from './schema.js';
 import {
-  HTTP_LIKE,
   PROTOCOLS,
-  TLS_LIKE,
   Validator,
   checkPort,
   domainProblem,
@@ -22,6 +20,7 @@ import {
   unixAddressProblem,
   validateExportTo,
 } from './field-rules.js';
+import { HTTP_PROTOCOLS, TLS_PROTOCOLS } from './protocols.js';
 
 /** Istio's `ValidateAlphaWorkloadSelector`: no empty keys, no `*` in keys or values. */
 function validateSelectorLabels(v: Validator, labels: unknown, p: string): void {
@@ -227,7 +226,9 @@ export function validateServiceEntry(v: Validator, spec: ServiceEntrySpec, r: Re
   }
   if (resolution !== 'NONE' && hosts.length > 1) {
     // Several hosts share the endpoints; only HTTP (Host header) and TLS (SNI) can tell them apart.
-    const k = ports.findIndex((port) => !HTTP_LIKE.has(protocolOf(port)) && !TLS_LIKE.has(protocolOf(port)));
+    const k = ports.findIndex(
+      (port) => !HTTP_PROTOCOLS.has(protocolOf(port)) && !TLS_PROTOCOLS.has(protocolOf(port)),
+    );
     if (k >= 0) {
       v.error(
         `spec.ports[${k}].protocol`,

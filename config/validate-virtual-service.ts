@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { headerValueProblem } from './header-value.js';
 import { hostCovers } from '../routes/host-names.js';
-import { RETRY_ON_TOKENS } from '../routes/compile-http.js';
+import { RETRY_ON_TOKENS } from '../routes/retry-on.js';
 import {
   type Headers,
   type HTTPRoute,

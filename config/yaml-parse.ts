@@ -15,7 +15,17 @@
  * needs a digit (so `exportTo: [.]` is the string `"."`). In flow collections a `:` ends a plain
  * scalar only before a space or line end, as in go-yaml (`[1.2.3.4, 001:db8::]` is two strings).
  */
-import { Composer, LineCounter, Parser, type CST, type Document, type Tags } from 'yaml';
+import {
+  Composer,
+  isMap,
+  isNode,
+  isSeq,
+  LineCounter,
+  Parser,
+  type CST,
+  type Document,
+  type Tags,
+} from 'yaml';
 
 /** Bounds on one file. */
 export interface YamlLimits {
@@ -52,8 +62,13 @@ export interface YamlDocument {
   /** The decoded value (`null` for an empty document); absent when {@link problem} is set. */
   readonly value?: unknown;
   readonly problem?: YamlProblem;
-  /** The composed document, for positions of nodes (`List` items, fields). */
+  /** The composed document, for positions of nodes (`List` items, fields); see {@link ParseOptions.keepNodes}. */
   readonly node?: Document.Parsed;
+  /**
+   * Without {@link node}: the line of each `items[i]` when the document is a mapping with an `items`
+   * sequence (a `kind: List`).
+   */
+  readonly itemLines?: readonly number[];
 }
 
 /** What {@link parseYaml} returns: the documents, or one problem for the whole file. */
@@ -84,11 +99,27 @@ function kubernetesTags(tags: Tags): Tags {
 
 const FLOW_END = new Set([',', ']', '}']);
 
+/** Options of {@link parseYaml}. */
+export interface ParseOptions {
+  /**
+   * Keep each document's syntax tree ({@link YamlDocument.node}) for positions of its nodes
+   * (default true). Without it a tree is dropped as soon as its value is decoded, and only
+   * {@link YamlDocument.itemLines} of `kind: List` documents is kept: a 10,000-resource file's trees
+   * are hundreds of MB that the garbage collector would otherwise carry through the whole load.
+   */
+  readonly keepNodes?: boolean;
+}
+
 /**
  * Parses every document of `text`. Never throws: syntax errors, alias bombs and exceeded bounds
- * become problems with a line and column.
+ * become problems with a line and column. Documents are composed one at a time as the parser
+ * yields them; a bound exceeded anywhere in the file still refuses the whole file.
  */
-export function parseYaml(text: string, limits: YamlLimits = YAML_LIMITS): ParsedYaml {
+export function parseYaml(
+  text: string,
+  limits: YamlLimits = YAML_LIMITS,
+  options: ParseOptions = {},
+): ParsedYaml {
   const lines = new LineCounter();
   const positionOf = (offset: number): TextPosition => {
     const p = lines.linePos(offset);
@@ -102,13 +133,22 @@ export function parseYaml(text: string, limits: YamlLimits = YAML_LIMITS): Parse
       problem: { line: 1, column: 1, message: `file is ${bytes} bytes; the limit is ${limits.maxBytes}` },
     };
   }
-  let tokens: CST.Token[];
-  try {
-    tokens = Array.from(new Parser(lines.addNewLine).parse(text));
-  } catch (err) {
-    return { documents: [], positionOf, problem: { line: 1, column: 1, message: errorText(err) } };
-  }
-  for (const token of tokens) {
+  const keepNodes = options.keepNodes ?? true;
+  const documents: YamlDocument[] = [];
+  const composer = new Composer({ version: '1.1', customTags: kubernetesTags });
+  const add = (doc: Document.Parsed): void => {
+    documents.push(decode(doc, documents.length, positionOf, keepNodes));
+  };
+  const tokens = new Parser(lines.addNewLine).parse(text);
+  for (;;) {
+    let next: IteratorResult<CST.Token>;
+    try {
+      next = tokens.next();
+    } catch (err) {
+      return { documents: [], positionOf, problem: { line: 1, column: 1, message: errorText(err) } };
+    }
+    if (next.done) break;
+    const token = next.value;
     const deep = tooDeep(token, limits.maxDepth);
     if (deep !== undefined) {
       return {
@@ -121,13 +161,16 @@ export function parseYaml(text: string, limits: YamlLimits = YAML_LIMITS): Parse
       };
     }
     relaxFlowColons(token, text);
+    try {
+      for (const doc of composer.next(token)) add(doc);
+    } catch (err) {
+      // The composer reports problems per document; this guards only against the unexpected.
+      return { documents: [], positionOf, problem: { line: 1, column: 1, message: errorText(err) } };
+    }
   }
-  const documents: YamlDocument[] = [];
   try {
-    const composer = new Composer({ version: '1.1', customTags: kubernetesTags });
-    for (const doc of composer.compose(tokens)) documents.push(decode(doc, documents.length, positionOf));
+    for (const doc of composer.end()) add(doc);
   } catch (err) {
-    // The composer reports problems per document; this guards only against the unexpected.
     return { documents: [], positionOf, problem: { line: 1, column: 1, message: errorText(err) } };
   }
   return { documents, positionOf };
@@ -137,6 +180,7 @@ function decode(
   doc: Document.Parsed,
   index: number,
   positionOf: (offset: number) => TextPosition,
+  keepNode: boolean,
 ): YamlDocument {
   const line = positionOf(doc.contents?.range[0] ?? doc.range[0]).line;
   const error = doc.errors[0];
@@ -153,10 +197,23 @@ function decode(
         line,
         problem: { line, column: 1, message: 'a YAML alias refers to its own ancestor' },
       };
-    return { index, line, value, node: doc };
+    return keepNode
+      ? { index, line, value, node: doc }
+      : { index, line, value, itemLines: listItemLines(doc, line, positionOf) };
   } catch (err) {
     return { index, line, problem: { line, column: 1, message: errorText(err) } };
   }
+}
+
+function listItemLines(
+  doc: Document.Parsed,
+  line: number,
+  positionOf: (offset: number) => TextPosition,
+): readonly number[] | undefined {
+  const items = isMap(doc.contents) ? doc.contents.get('items', true) : undefined;
+  return isSeq(items)
+    ? items.items.map((n) => (isNode(n) && n.range ? positionOf(n.range[0]).line : line))
+    : undefined;
 }
 
 type Collection = CST.BlockMap | CST.BlockSequence | CST.FlowCollection;

@@ -27,6 +27,7 @@ import { socketAddresses } from '../telemetry/socket-addresses.js';
 import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 import { Replies, writeLocalReply } from './local-reply.js';
 import { ResponseFlag } from './response-flags.js';
+import { hostCovers, splitAuthority } from '../routes/host-names.js';
 import { pickWeighted } from '../routes/weighted-pick.js';
 
 /** How long a tunnel waits for the client's first bytes (ClientHello) before closing, in ms. */
@@ -79,16 +80,8 @@ function isSelf(req: http.IncomingMessage, server: http.Server): boolean {
   }
   const addr = server.address();
   if (!addr || typeof addr !== 'object') return false;
-  const colon = authority.lastIndexOf(':');
-  if (colon <= 0 || authority.indexOf(']') > colon) return false;
-  return Number(authority.slice(colon + 1)) === addr.port && LOOPBACK.test(authority.slice(0, colon));
-}
-
-/** True when `pattern` (`host`, `*.suffix`, `*`) covers the lowercase `name`. */
-function sniCovers(pattern: string, name: string): boolean {
-  if (pattern === '*') return true;
-  if (pattern.startsWith('*.')) return name.length > pattern.length - 1 && name.endsWith(pattern.slice(1));
-  return pattern === name;
+  const { host, port } = splitAuthority(authority);
+  return port === addr.port && LOOPBACK.test(host);
 }
 
 /** The first mesh `tls` rule for an SNI name on a port. */
@@ -99,7 +92,7 @@ export function selectTlsRoute(
 ): MeshTlsRoute | undefined {
   for (const r of routes) {
     if (r.port !== undefined && r.port !== port) continue;
-    if (r.sniHosts.some((p) => sniCovers(p, sni))) return r;
+    if (r.sniHosts.some((p) => hostCovers(p, sni))) return r;
   }
   return undefined;
 }

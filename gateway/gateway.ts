@@ -4,10 +4,15 @@
  * is rejected whole with its diagnostics, and the last good snapshot keeps serving.
  */
 import type { Logger } from 'pino';
-import { compileConfig, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
+import {
+  compileConfig,
+  ConfigCompiler,
+  type PipelineOptions,
+  type PipelineResult,
+} from '../config/pipeline.js';
 import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
-import { reloadProblems } from '../config/reload-guard.js';
+import { guardReload } from '../config/reload-guard.js';
 import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -41,6 +46,12 @@ export interface GatewayOptions extends PipelineOptions {
   readonly reloadDebounce?: { readonly quietMs: number; readonly maxMs: number };
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
+  /**
+   * Reads and compiles the config (default: {@link compileConfig} at start, a {@link ConfigCompiler}
+   * worker thread on reloads); a `--concurrency` worker compiles
+   * what its primary validated instead of reading the sources.
+   */
+  readonly compile?: (sources: readonly ConfigSource[], opts: PipelineOptions) => Promise<PipelineResult>;
   /**
    * Downstream connections one listener keeps open at most; more are refused at accept and counted as
    * `listener.<name>.downstream_cx_overflow` (Envoy's listener connection limit). Default: no limit.
@@ -95,6 +106,8 @@ export class Gateway {
   private reloadTimer: NodeJS.Timeout | undefined;
   private reloadPendingSince: number | undefined;
   private reloading: Promise<boolean> | undefined;
+  /** Reloads read and validate in a worker thread; only the snapshot is built on this one. */
+  private readonly compiler = new ConfigCompiler();
   /** Set once shutdown began: no reload may bind listeners again. */
   private closing = false;
   private sourcesClosed: Promise<void> | undefined;
@@ -143,7 +156,7 @@ export class Gateway {
       await gw.close();
       return { ok: false, diagnostics: [], bindErrors: [], portErrors };
     }
-    const result = await compileConfig(gw.sources, opts);
+    const result = await (opts.compile ?? compileConfig)(gw.sources, opts);
     gw.report(result);
     if (!result.snapshot) {
       await gw.close();
@@ -195,20 +208,11 @@ export class Gateway {
     this.reloading = (async () => {
       try {
         if (this.closing) return false;
-        const compiled = await compileConfig(this.sources, this.opts);
+        const compiled = await (this.opts.compile
+          ? this.opts.compile(this.sources, this.opts)
+          : this.compiler.compile(this.sources, this.opts));
         if (this.closing) return false;
-        const refused = compiled.snapshot
-          ? reloadProblems(this.store.current, compiled.snapshot, this.opts.paths)
-          : [];
-        const result: PipelineResult =
-          refused.length > 0
-            ? {
-                ...compiled,
-                diagnostics: [...compiled.diagnostics, ...refused],
-                blocked: true,
-                snapshot: undefined,
-              }
-            : compiled;
+        const result = guardReload(this.store.current, compiled, this.opts.paths);
         this.report(result);
         if (!result.snapshot) {
           const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
@@ -310,6 +314,7 @@ export class Gateway {
   async close(timeoutMs = DEFAULT_DRAIN_TIMEOUT_MS): Promise<void> {
     this.observability.beginDrain();
     await this.stopReloads();
+    await this.compiler.close();
     await this.listeners.close(timeoutMs);
     await this.clusters.close();
     // Last: readiness keeps answering 503 (DRAINING) while listeners finish; queued spans are sent.

@@ -9,7 +9,8 @@
  */
 import type { Server } from 'node:net';
 import type { Logger } from 'pino';
-import type { Listener, ListenerKind, Snapshot } from '../config/snapshot.js';
+import type { Listener, ListenerKind } from '../config/listener.js';
+import type { Snapshot } from '../config/snapshot.js';
 import type { ProxyContext } from './http/proxy-context.js';
 import { createHttpServer } from './http-listener.js';
 import { attachMeshListener } from './connect-tunnel.js';

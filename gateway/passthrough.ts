@@ -17,8 +17,8 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { TcpFilterChain } from '../routes/compile-l4.js';
-import { selectTcpRoute } from '../routes/compile-l4.js';
+import type { TcpFilterChain } from '../routes/filter-chains.js';
+import { selectTcpRoute } from '../routes/filter-chains.js';
 import { peekClientHello } from '../tls/peek.js';
 import type { ProxyContext } from './http/proxy-context.js';
 import { ResponseFlag } from './response-flags.js';

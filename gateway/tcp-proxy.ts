@@ -37,13 +37,13 @@
  */
 import net from 'node:net';
 import type { Logger } from 'pino';
-import type { Listener } from '../config/snapshot.js';
+import type { Listener } from '../config/listener.js';
 import {
   selectTcpRoute,
   type TcpFilterChain,
   type TcpProxyRoute,
   type WeightedL4Cluster,
-} from '../routes/compile-l4.js';
+} from '../routes/filter-chains.js';
 import type { StatStore } from '../telemetry/stats.js';
 import type { EndpointState } from '../upstream/endpoint-state.js';
 import type { ProxyContext } from './http/proxy-context.js';

@@ -45,14 +45,35 @@ export function intersectHosts(a: string, b: string): string | undefined {
   return undefined;
 }
 
-/** Strips a `:port` suffix from a Host header value (IPv6 literals in brackets kept). */
+/**
+ * Strips the `:port` of a `Host` / `:authority` / `host:port` value. A bracketed IPv6 literal keeps
+ * its brackets (`[::1]:8080` → `[::1]`); a bare IPv6 address has no port and is returned as is
+ * (`::1` → `::1`), as RFC 3986 only allows a port after a bracketed literal. No lowercasing.
+ */
 export function stripPort(authority: string): string {
-  if (authority.startsWith('[')) {
+  if (authority.charCodeAt(0) === 0x5b /* [ */) {
     const end = authority.indexOf(']');
     return end < 0 ? authority : authority.slice(0, end + 1);
   }
-  const colon = authority.lastIndexOf(':');
-  return colon < 0 ? authority : authority.slice(0, colon);
+  const colon = authority.indexOf(':');
+  if (colon < 0 || authority.indexOf(':', colon + 1) >= 0) return authority;
+  return authority.slice(0, colon);
+}
+
+/**
+ * Splits `host[:port]` (IPv6 in brackets, see {@link stripPort}): the host lowercased with a trailing
+ * dot removed, the port when it is a valid TCP port (1–65535), else undefined.
+ */
+export function splitAuthority(authority: string): { host: string; port: number | undefined } {
+  let host = stripPort(authority);
+  let port: number | undefined;
+  if (host.length < authority.length) {
+    const p = Number(authority.slice(host.length + 1));
+    if (Number.isInteger(p) && p > 0 && p < 65536) port = p;
+  }
+  host = host.toLowerCase();
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  return { host, port };
 }
 
 /**

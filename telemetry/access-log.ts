@@ -76,6 +76,21 @@ export const LOG_MAX_QUEUED_CHARS = 16 * 1024 * 1024;
 export interface AccessLoggerOptions {
   /** Called with the number of lines dropped ({@link LOG_MAX_QUEUED_CHARS} reached, or a write error). */
   readonly onDrop?: (lines: number) => void;
+  /**
+   * Where formatted batches go instead of a file descriptor (a worker hands them to the primary,
+   * which owns stdout, so lines of different workers never interleave).
+   */
+  readonly sink?: LogSink;
+}
+
+/** The writer side of the access log: whole lines in, written in order. `LogFile` is one. */
+export interface LogSink {
+  /** Takes text made of whole lines. */
+  write(text: string): void;
+  /** Resolves once everything written so far has left (or was dropped). */
+  drained(): Promise<void>;
+  /** Releases the destination; call after {@link drained}. */
+  close(): void;
 }
 
 const OFF: AccessLogger = {
@@ -97,7 +112,7 @@ export function createAccessLogger(
   opts: AccessLoggerOptions = {},
 ): AccessLogger {
   if (format === 'off') return OFF;
-  const file = new LogFile(dest, { maxQueuedChars: LOG_MAX_QUEUED_CHARS, onDrop: opts.onDrop });
+  const file = opts.sink ?? new LogFile(dest, { maxQueuedChars: LOG_MAX_QUEUED_CHARS, onDrop: opts.onDrop });
   return new BatchedAccessLogger(format === 'text' ? formatText : formatJson, file);
 }
 
@@ -120,7 +135,7 @@ class BatchedAccessLogger implements AccessLogger {
 
   constructor(
     private readonly format: (r: StreamRecord) => string,
-    private readonly file: LogFile,
+    private readonly file: LogSink,
   ) {
     this.timer = setInterval(() => this.hand(), LOG_FLUSH_INTERVAL_MS);
     this.timer.unref();

@@ -513,6 +513,8 @@ export class IstioMetrics {
       help: 'Istio component build info (meshgate version as tag).',
       labelNames: ['component', 'tag'],
       registers: reg,
+      // One build per gateway, however many workers report it.
+      aggregator: 'first',
     });
     build.set({ component: 'proxy', tag: MESHGATE_VERSION }, 1);
   }

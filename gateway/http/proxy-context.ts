@@ -1,5 +1,5 @@
 /** The shared services of the HTTP data path and the per-listener runtime the connection manager reads. */
-import type { Listener } from '../../config/snapshot.js';
+import type { Listener } from '../../config/listener.js';
 import type { AccessLogger } from '../../telemetry/access-log.js';
 import type { StatStore } from '../../telemetry/stats.js';
 import type { StreamObserver } from '../../telemetry/observer.js';

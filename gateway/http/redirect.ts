@@ -2,6 +2,7 @@
  * Envoy's redirect action (Istio `HTTPRoute.redirect`, `tls.httpsRedirect`): the `Location` of a
  * redirect from the request's scheme, authority and target. Pure.
  */
+import { stripPort } from '../../routes/host-names.js';
 import type { RouteAction } from '../../routes/route-table.js';
 
 /** A compiled redirect action. */
@@ -41,11 +42,6 @@ export function redirectLocation(
 /** The `tls.httpsRedirect` target (Envoy `require_tls: ALL`): same host and target, https, default port dropped. */
 export function httpsRedirectLocation(authority: string, url: string): string {
   return `https://${stripDefaultPort(authority)}${url}`;
-}
-
-function stripPort(hostPort: string): string {
-  const colon = hostPort.lastIndexOf(':');
-  return colon > 0 && hostPort.indexOf(']') < colon ? hostPort.slice(0, colon) : hostPort;
 }
 
 function stripDefaultPort(hostPort: string): string {

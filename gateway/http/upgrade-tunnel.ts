@@ -14,6 +14,7 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
+import { stripPort } from '../../routes/host-names.js';
 import type { ClusterState } from '../../upstream/cluster-manager.js';
 import type { EndpointState } from '../../upstream/endpoint-state.js';
 import { mutateHeaderObject } from '../header-ops.js';
@@ -82,7 +83,7 @@ export class UpgradeTunnel implements StreamCloseListener {
             ...settings.tls.connect,
             host,
             port,
-            servername: settings.tls.sni ?? hostOnly(s.authority),
+            servername: settings.tls.sni ?? stripPort(s.authority),
             ALPNProtocols: ['http/1.1'],
             lookup: settings.lookup,
           },
@@ -193,9 +194,4 @@ export class UpgradeTunnel implements StreamCloseListener {
       this.endpoint = undefined;
     }
   }
-}
-
-function hostOnly(authority: string): string {
-  const colon = authority.lastIndexOf(':');
-  return colon > 0 && authority.indexOf(']') < colon ? authority.slice(0, colon) : authority;
 }

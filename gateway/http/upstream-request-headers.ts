@@ -5,6 +5,7 @@
  * route's rewrite, header operations, `host`, `x-envoy-expected-rq-timeout-ms` and
  * `x-envoy-attempt-count`. Pure: the caller supplies the request id and trace context.
  */
+import { stripPort } from '../../routes/host-names.js';
 import type { CompiledMatch, RouteEntry, WeightedCluster } from '../../routes/route-table.js';
 import { HOP_BY_HOP, mutateHeaderList } from '../header-ops.js';
 
@@ -123,8 +124,6 @@ export function applyRouteToUpstream(
 
 /** The `<host>-shadow[:port]` authority Envoy gives mirrored requests. */
 export function shadowAuthority(host: string): string {
-  const colon = host.lastIndexOf(':');
-  return colon > 0 && host.indexOf(']') < colon
-    ? `${host.slice(0, colon)}-shadow${host.slice(colon)}`
-    : `${host}-shadow`;
+  const name = stripPort(host);
+  return `${name}-shadow${host.slice(name.length)}`;
 }

@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { buildSnapshot } from '../../config/snapshot.js';
-import { MeshRouteConfiguration, meshHostNames, splitAuthority } from '../../config/mesh-listener.js';
+import { MeshRouteConfiguration } from '../../config/mesh-listener.js';
+import { meshHostNames } from '../../compile/mesh-listener.js';
 import type { RequestView } from '../../routes/route-table.js';
 import { res, serviceEntry } from '../helpers/resources.js';
 
@@ -129,8 +130,5 @@ describe('mesh listener route table', () => {
       'ratings.bookinfo.svc',
     ]);
     expect(meshHostNames('httpbin.org')).toEqual(['httpbin.org']);
-    expect(splitAuthority('HTTPBIN.org.:8080')).toEqual({ host: 'httpbin.org', port: 8080 });
-    expect(splitAuthority('[::1]:80')).toEqual({ host: '[::1]', port: 80 });
-    expect(splitAuthority('reviews')).toEqual({ host: 'reviews', port: undefined });
   });
 });

@@ -141,8 +141,15 @@ const UNSHARE_SKIP = 'unshare --pid needs root (CI runs as root)';
 
 describe.skipIf(!CAN_UNSHARE)('the image command as PID 1', () => {
   let proc: ChildProcess | undefined;
+  let child = 0;
   let dir = '';
   afterEach(() => {
+    try {
+      if (child) process.kill(child, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+    child = 0;
     proc?.kill('SIGKILL');
     proc = undefined;
     if (dir) rmSync(dir, { recursive: true, force: true });
@@ -166,26 +173,33 @@ describe.skipIf(!CAN_UNSHARE)('the image command as PID 1', () => {
     );
     const entrypoint = JSON.parse(last('ENTRYPOINT')!) as string[];
     const ports = ['--health-port', '0', '--status-port', '0', '--prometheus-port', '0', '--admin-port', '0'];
-    const args = ['run', '-f', dir, '--port-map', '80=0', '--access-log', 'off', ...ports];
-    proc = spawn('unshare', ['--pid', '--fork', ...entrypoint, ...args], { cwd: ROOT });
+    const drain = ['--drain-duration', '1s'];
+    const args = ['run', '-f', dir, '--port-map', '80=0', '--access-log', 'off', ...ports, ...drain];
+    // --kill-child: node (PID 1 of the namespace) dies with unshare, even when a failed test SIGKILLs it.
+    proc = spawn('unshare', ['--pid', '--fork', '--kill-child', ...entrypoint, ...args], { cwd: ROOT });
     let stderr = '';
     const healthPort = new Promise<number>((resolve, reject) => {
       proc!.once('exit', (code) => reject(new Error(`meshgate exited ${code} before listening: ${stderr}`)));
       proc!.stderr!.on('data', (b: Buffer) => {
         stderr += b.toString();
         const m = /"server":"health","address":"[^"]+","port":(\d+)/.exec(stderr);
-        if (m && stderr.includes('listener bound')) resolve(Number(m[1]));
+        // One process: its listener is bound; workers (`--concurrency`, default one per CPU): all bound.
+        const bound = stderr.includes('"worker":')
+          ? stderr.includes('all workers ready')
+          : stderr.includes('listener bound');
+        if (m && bound) resolve(Number(m[1]));
       });
     });
     const port = await healthPort;
     expect((await request(`http://127.0.0.1:${port}/healthz/ready`)).statusCode).toBe(200);
 
     // unshare --fork's only child is node, PID 1 in its namespace.
-    const child = Number(readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim());
+    child = Number(readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim());
     expect(readFileSync(`/proc/${child}/status`, 'utf8')).toMatch(/^NSpid:\s+\d+\s+1$/m);
     const exited = once(proc, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
     process.kill(child, 'SIGTERM');
     const [code, signal] = await exited;
+    child = 0;
     expect({ code, signal }).toEqual({ code: 0, signal: null });
     expect(stderr).toMatch(/"signal":"SIGTERM","msg":"shutting down"/);
     proc = undefined;

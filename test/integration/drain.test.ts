@@ -12,7 +12,7 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { logLine, portFromLog } from '../helpers/cli-process.js';
+import { logLine, portFromLog, servingPort } from '../helpers/cli-process.js';
 import { BACKEND_DESTINATION, backendGatewayYaml } from '../helpers/resources.js';
 
 const SLOW_MS = 2000;
@@ -57,7 +57,7 @@ async function startMeshgate(upstream: number, drainArgs: string[]) {
   args.push('--health-port', '0', ...drainArgs);
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const health = portFromLog(child, 'health port bound');
-  const port = await portFromLog(child, 'listener bound');
+  const port = await servingPort(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, port, healthPort: await health, exited };
 }

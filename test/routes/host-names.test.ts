@@ -4,6 +4,7 @@ import {
   intersectHosts,
   resolveGatewayRef,
   resolveShortName,
+  splitAuthority,
   splitServerHost,
   stripPort,
 } from '../../routes/host-names.js';
@@ -59,5 +60,36 @@ describe('host names (Istio pkg/config/host semantics)', () => {
     expect(stripPort('a.com:8080')).toBe('a.com');
     expect(stripPort('[::1]:80')).toBe('[::1]');
     expect(stripPort('a.com')).toBe('a.com');
+  });
+
+  // RFC 3986 §3.2.2: an IPv6 literal with a port is bracketed; a bare IPv6 address carries no port.
+  it.each([
+    ['a.com:8080', 'a.com'],
+    ['a.com', 'a.com'],
+    ['A.com:80', 'A.com'],
+    ['10.0.0.1:443', '10.0.0.1'],
+    ['[::1]:8080', '[::1]'],
+    ['[::1]', '[::1]'],
+    ['[2001:db8::1]:443', '[2001:db8::1]'],
+    ['::1', '::1'],
+    ['2001:db8::1', '2001:db8::1'],
+    ['::ffff:10.0.0.1', '::ffff:10.0.0.1'],
+  ])('stripPort(%j) = %j', (authority, host) => {
+    expect(stripPort(authority)).toBe(host);
+  });
+
+  it.each([
+    ['HTTPBIN.org.:8080', 'httpbin.org', 8080],
+    ['reviews', 'reviews', undefined],
+    ['reviews:9080', 'reviews', 9080],
+    ['[::1]:80', '[::1]', 80],
+    ['[::1]', '[::1]', undefined],
+    ['::1', '::1', undefined],
+    ['[2001:DB8::1]:8443', '[2001:db8::1]', 8443],
+    ['a.com:0', 'a.com', undefined],
+    ['a.com:65536', 'a.com', undefined],
+    ['a.com:http', 'a.com', undefined],
+  ])('splitAuthority(%j) = { host: %j, port: %j }', (authority, host, port) => {
+    expect(splitAuthority(authority)).toEqual({ host, port });
   });
 });

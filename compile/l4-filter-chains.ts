@@ -15,20 +15,33 @@
  */
 import path from 'node:path';
 import { BlockList, isIP } from 'node:net';
-import type { ClusterResolver, ResolvedDestination } from '../config/cluster.js';
+import type { ClusterResolver } from '../config/cluster.js';
 import { Codes, type Diagnostic } from '../config/diagnostics.js';
 import { parseDurationMs } from '../config/duration.js';
+import type { BoundServer } from '../config/bound-server.js';
 import {
   resourceKey,
   type L4MatchAttributes,
   type Resource,
   type RouteDestination,
 } from '../config/resources.js';
-import type { BoundServer } from '../config/snapshot.js';
-import { compileServerTls, type ServerTlsContext, type TerminatingMode } from '../tls/server-tls.js';
+import { compileServerTls, type TerminatingMode } from '../tls/server-tls.js';
 import type { SecretLookup } from '../tls/credentials.js';
-import { intersectHosts, resolveGatewayRef, resolveShortName, splitServerHost } from './host-names.js';
-import type { RouteConfiguration } from './route-table.js';
+import {
+  FilterChainTable,
+  type FilterChain,
+  type SourceSubnets,
+  type TcpFilterChain,
+  type TcpProxyRoute,
+  type WeightedL4Cluster,
+} from '../routes/filter-chains.js';
+import {
+  intersectHosts,
+  resolveGatewayRef,
+  resolveShortName,
+  splitServerHost,
+} from '../routes/host-names.js';
+import { buildHttpRouteConfiguration } from './http-route-configuration.js';
 
 /**
  * meshgate diagnostic codes for L4 compilation (proposed for `config/diagnostics.ts` `Codes`).
@@ -46,111 +59,7 @@ export const L4Codes = {
 /** Istio's default TCP idle timeout (Envoy tcp_proxy `idle_timeout`, 1 h). */
 export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 3_600_000;
 
-/** One weighted destination of a TCP route (Envoy tcp_proxy `weighted_clusters`). */
-export interface WeightedL4Cluster {
-  readonly destination: ResolvedDestination;
-  /** Relative weight (> 0). */
-  readonly weight: number;
-  /** `connectionPool.tcp.idleTimeout` of the destination's DestinationRule in ms; 0 disables; default 1 h. */
-  readonly idleTimeoutMs: number;
-}
-
-/** Client source addresses a TCP rule is limited to (`match.sourceSubnet`). */
-export interface SourceSubnets {
-  /** The CIDRs as written, for dumps. */
-  readonly cidrs: readonly string[];
-  /** Whether a downstream remote address (IPv4, IPv6 or IPv4-mapped IPv6) is inside one of them. */
-  test(address: string): boolean;
-}
-
-/** A compiled `tcp` or `tls` rule: where the connection goes (Envoy `tcp_proxy`). */
-export interface TcpProxyRoute {
-  /** `<vs namespace>/<vs name>.tcp.<rule index>` or `.tls.<rule index>`. */
-  readonly name: string;
-  /** `<namespace>/<name>` of the VirtualService. */
-  readonly virtualService: string;
-  /** Envoy `stat_prefix`, as Istio sets it: the cluster name for one destination, `<vs name>.<vs namespace>` for several. */
-  readonly statPrefix: string;
-  /** `sourceSubnet` of the matches that selected the rule; undefined = any client. */
-  readonly sourceSubnets: SourceSubnets | undefined;
-  readonly clusters: readonly WeightedL4Cluster[];
-  /** Sum of the weights. */
-  readonly totalWeight: number;
-}
-
-interface ChainBase {
-  /** Readable identity, e.g. `https.443.https.mygateway.default` or `passthrough nginx.example.com`. */
-  readonly name: string;
-  /** SNI values this chain answers (`*.suffix` wildcards allowed); empty = any SNI and no SNI. */
-  readonly serverNames: readonly string[];
-  /** The Gateway server it was built from. */
-  readonly server: BoundServer;
-}
-
-/** TLS terminated by the gateway, then the HTTP router on the server's own route table. */
-export interface HttpsFilterChain extends ChainBase {
-  readonly kind: 'https';
-  readonly tls: ServerTlsContext;
-  readonly routeConfig: RouteConfiguration;
-}
-
-/** TCP proxy: plain TCP, TLS passthrough (`tls` undefined, bytes untouched) or TLS terminated then TCP. */
-export interface TcpFilterChain extends ChainBase {
-  readonly kind: 'tcp';
-  readonly tls: ServerTlsContext | undefined;
-  /** Candidate rules in order; the first whose `sourceSubnets` admits the client wins. */
-  readonly routes: readonly TcpProxyRoute[];
-}
-
-/** One Envoy filter chain of a TLS or TCP listener. */
-export type FilterChain = HttpsFilterChain | TcpFilterChain;
-
-/**
- * The filter chains of one listener with Envoy's `server_names` selection: exact SNI, then the
- * longest matching `*.suffix` wildcard (which covers deeper names too), then the chain without
- * server names. No SNI only reaches the chain without server names.
- */
-export class FilterChainTable {
-  private readonly exact = new Map<string, FilterChain>();
-  private readonly suffixes: { readonly suffix: string; readonly chain: FilterChain }[] = [];
-  private readonly fallback: FilterChain | undefined;
-
-  /** @param chains deduplicated by the compiler: the first claim of an SNI value wins. */
-  constructor(readonly chains: readonly FilterChain[]) {
-    let fallback: FilterChain | undefined;
-    for (const c of chains) {
-      if (c.serverNames.length === 0) {
-        fallback ??= c;
-        continue;
-      }
-      for (const n of c.serverNames) {
-        if (n.startsWith('*.')) {
-          if (!this.suffixes.some((s) => s.suffix === n.slice(1)))
-            this.suffixes.push({ suffix: n.slice(1), chain: c });
-        } else if (!this.exact.has(n)) {
-          this.exact.set(n, c);
-        }
-      }
-    }
-    this.suffixes.sort((a, b) => b.suffix.length - a.suffix.length);
-    this.fallback = fallback;
-  }
-
-  /** The chain for a ClientHello's SNI (lowercase; undefined when absent); undefined = no chain (Envoy `filter_chain_not_found`). */
-  select(serverName: string | undefined): FilterChain | undefined {
-    if (serverName) {
-      const hit = this.exact.get(serverName);
-      if (hit) return hit;
-      for (let i = 0; i < this.suffixes.length; i++) {
-        const s = this.suffixes[i]!;
-        if (serverName.length > s.suffix.length && serverName.endsWith(s.suffix)) return s.chain;
-      }
-    }
-    return this.fallback;
-  }
-}
-
-/** What {@link buildL4FilterChains} needs from the snapshot builder. */
+/** What {@link buildL4FilterChains} needs from the gateway listener builder. */
 export interface L4CompileInput {
   /** Listener kind decided by the first server on the port. */
   readonly kind: 'TLS' | 'TCP';
@@ -167,11 +76,6 @@ export interface L4CompileInput {
   readonly credentialsDir: string | undefined;
   /** Secrets of the input for `credentialName` (looked up before `credentialsDir`). */
   readonly secrets?: SecretLookup;
-  /**
-   * Builds the route table of one terminating HTTPS server under `name` (the snapshot's
-   * `buildHttpRouteConfiguration` with just that server; injected so routes/ has no import cycle).
-   */
-  readonly buildHttpRoutes: (server: BoundServer, name: string) => RouteConfiguration;
 }
 
 /** Chains of one listener plus what was found on the way. `table` is undefined when no chain was produced. */
@@ -328,7 +232,14 @@ export function buildL4FilterChains(input: L4CompileInput): L4CompileResult {
           serverNames: fresh,
           server: bs,
           tls: compiled.context,
-          routeConfig: input.buildHttpRoutes(bs, name),
+          routeConfig: buildHttpRouteConfiguration(
+            input.port,
+            [bs],
+            input.virtualServices,
+            input.resolver,
+            true,
+            name,
+          ),
         }),
       );
     } else {
@@ -535,16 +446,4 @@ export function compileSubnets(cidrs: readonly string[]): SourceSubnets {
       return list.check(a, family === 4 ? 'ipv4' : 'ipv6');
     },
   };
-}
-
-/** The first rule of a TCP chain admitting a client address; undefined = no route (Envoy NR). */
-export function selectTcpRoute(
-  routes: readonly TcpProxyRoute[],
-  remoteAddress: string | undefined,
-): TcpProxyRoute | undefined {
-  for (let i = 0; i < routes.length; i++) {
-    const r = routes[i]!;
-    if (!r.sourceSubnets || (remoteAddress !== undefined && r.sourceSubnets.test(remoteAddress))) return r;
-  }
-  return undefined;
 }

@@ -7,15 +7,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSnapshot, type Listener } from '../../config/snapshot.js';
+import type { Listener } from '../../config/listener.js';
+import { buildSnapshot } from '../../config/snapshot.js';
 import type { Resource, Server, TLSRoute, TCPRoute } from '../../config/resources.js';
-import {
-  compileSubnets,
-  FilterChainTable,
-  L4Codes,
-  selectTcpRoute,
-  type FilterChain,
-} from '../../routes/compile-l4.js';
+import { compileSubnets, L4Codes } from '../../compile/l4-filter-chains.js';
+import { FilterChainTable, selectTcpRoute, type FilterChain } from '../../routes/filter-chains.js';
 import { ENVOY_DEFAULT_SERVER_CIPHERS } from '../../tls/server-tls.js';
 import { createTestPki, writeCredential, type TestPki } from '../helpers/certs.js';
 import { res } from '../helpers/resources.js';

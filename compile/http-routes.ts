@@ -16,10 +16,11 @@ import type {
 } from '../config/resources.js';
 import type { ResolvedDestination } from '../config/cluster.js';
 import { parseDurationMs } from '../config/duration.js';
-import { compileRe2 } from './regex.js';
-import { compileCors } from './cors.js';
-import { resolveGatewayRef } from './host-names.js';
-import { compileStringMatch, isPresenceMatch, type StringPredicate } from './string-match.js';
+import { compileRe2 } from '../routes/regex.js';
+import { compileCors } from '../routes/cors.js';
+import { resolveGatewayRef } from '../routes/host-names.js';
+import { RETRY_ON_TOKENS } from '../routes/retry-on.js';
+import { compileStringMatch, isPresenceMatch, type StringPredicate } from '../routes/string-match.js';
 import type {
   CompiledMatch,
   FaultPolicy,
@@ -31,7 +32,7 @@ import type {
   RouteAction,
   RouteEntry,
   WeightedCluster,
-} from './route-table.js';
+} from '../routes/route-table.js';
 
 /** What the compiler needs to know about where the routes will serve. */
 export interface HttpCompileContext {
@@ -340,26 +341,6 @@ function compileRedirect(r: HTTPRedirect, ctx: HttpCompileContext): RouteAction 
     status: r.redirectCode ?? 301,
   });
 }
-
-/** Envoy `retry_on` conditions Istio accepts (besides status codes): the compiler and the validator share it. */
-export const RETRY_ON_TOKENS: ReadonlySet<string> = new Set([
-  '5xx',
-  'gateway-error',
-  'reset',
-  'reset-before-request',
-  'connect-failure',
-  'retriable-4xx',
-  'refused-stream',
-  'retriable-status-codes',
-  'retriable-headers',
-  'envoy-ratelimited',
-  'http3-post-connect-failure',
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
-]);
 
 /** gRPC `retryOn` tokens and the `grpc-status` each retries (Envoy `x-envoy-retry-grpc-on`). */
 const GRPC_RETRY_ON: Readonly<Record<string, readonly number[]>> = {

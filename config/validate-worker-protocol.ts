@@ -1,0 +1,64 @@
+/**
+ * Messages between the serving thread and the validate worker (`validate-worker.ts`). Everything
+ * here is plain data that survives a structured clone: no functions, no class instances.
+ */
+import type { Diagnostic } from './diagnostics.js';
+import type { KubeObject } from './kube-resources.js';
+import type { Provenance, Resource } from './resources.js';
+
+/**
+ * One source's part of a read, in source order: `-f` paths the worker reads and parses itself, or
+ * documents a source already holds in memory (the API server's objects).
+ */
+export type ReadSlot =
+  | { readonly kind: 'files'; readonly paths: readonly string[] }
+  | {
+      readonly kind: 'documents';
+      readonly documents: readonly ClonedDocument[];
+      readonly diagnostics: readonly Diagnostic[];
+    };
+
+/** A `RawDocument` with its `itemLines` evaluated (a function does not survive a clone). */
+export interface ClonedDocument {
+  readonly object: unknown;
+  readonly source: Provenance;
+  readonly itemLines?: readonly number[];
+}
+
+/**
+ * Serving thread → worker: read, translate, validate and analyze these slots; or (`more`) send the
+ * next part of request `id`'s result.
+ */
+export type ValidateMessage = ValidateRequest | { readonly id: number; readonly type: 'more' };
+
+/** Read, translate, validate and analyze these slots. */
+export interface ValidateRequest {
+  readonly id: number;
+  readonly type: 'validate';
+  readonly slots: readonly ReadSlot[];
+  readonly defaultNamespace: string;
+  readonly strict: boolean;
+}
+
+/**
+ * Worker → serving thread. A result travels in several `part` messages, then `done`. The worker
+ * sends a part only when asked (`more`): messages already queued on a port are all deserialized in
+ * one turn of the receiving event loop, so sending every part at once would stall it just the same.
+ */
+export type ValidateReply =
+  | {
+      readonly id: number;
+      readonly type: 'part';
+      readonly resources: readonly Resource[];
+      readonly objects: readonly KubeObject[];
+    }
+  | {
+      readonly id: number;
+      readonly type: 'done';
+      readonly diagnostics: readonly Diagnostic[];
+      readonly blocked: boolean;
+    }
+  | { readonly id: number; readonly type: 'failed'; readonly message: string };
+
+/** Resources (or objects) per `part` message: about 1–3 ms of deserialization each. */
+export const PART_SIZE = 500;
