@@ -72,7 +72,7 @@ export function staticServiceEntryYaml(
   name: string,
   host: string,
   port: number,
-  protocol: 'HTTP' | 'TCP',
+  protocol: 'HTTP' | 'TCP' | 'GRPC',
   endpointPort: number,
 ): string {
   const portName = protocol.toLowerCase();
@@ -96,9 +96,10 @@ spec:
  * Istio config for the HTTP bench: Gateway `bench-gateway` on port 80 for any host, a VirtualService
  * routing `/` to ServiceEntry host `upstream` port 8080, whose one static endpoint is the bench upstream.
  * @param upstreamPort - port the bench upstream listens on, on 127.0.0.1.
+ * @param protocol - the upstream port's protocol: `GRPC` makes meshgate speak h2c to it (gRPC bench).
  * @returns multi-document YAML.
  */
-export function httpConfigYaml(upstreamPort: number): string {
+export function httpConfigYaml(upstreamPort: number, protocol: 'HTTP' | 'GRPC' = 'HTTP'): string {
   return `# Written by bench/run.ts; regenerated on every run.
 ${benchGateway(HTTP_GATEWAY_PORT, 'http', 'HTTP')}
 ---
@@ -118,7 +119,7 @@ spec:
             host: upstream
             port: {number: 8080}
 ---
-${staticServiceEntryYaml('upstream', 'upstream', 8080, 'HTTP', upstreamPort)}`;
+${staticServiceEntryYaml('upstream', 'upstream', 8080, protocol, upstreamPort)}`;
 }
 
 /**

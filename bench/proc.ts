@@ -231,3 +231,27 @@ export function canConnect(port: number, timeoutMs = 500): Promise<boolean> {
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/**
+ * Spawns a load generator pinned to `core`, collecting its stdout (stderr is drained).
+ * @returns the child and a promise of its whole stdout once it exited.
+ */
+export function startCollecting(
+  name: string,
+  core: number,
+  cmd: string,
+  args: readonly string[],
+): { child: ChildProcess; done: Promise<string> } {
+  const [c, argv] = pinned(core, cmd, args);
+  const child = spawnTracked(name, c, argv, ['ignore', 'pipe', 'pipe']);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
+  child.stderr!.resume();
+  const done = new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', () => resolve(out));
+  });
+  // Awaited only at the end: a failure meanwhile must not surface as an unhandled rejection.
+  done.catch(() => undefined);
+  return { child, done };
+}

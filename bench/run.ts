@@ -48,12 +48,14 @@ import {
   runTracked,
   sleep,
   spawnTracked,
+  startCollecting,
   startNodeChild,
   stopAll,
   stopChild,
   type PortChild,
 } from './proc.js';
 import type { ShortConnResult } from './tcp-short.js';
+import { h2Benches, type H2BenchContext, type H2BenchResults } from './h2-pairs.js';
 import { SLICE_MS, measureInterleaved, type InterleaveSide } from './interleave.js';
 import { runReloadBench, type ReloadResult } from './reload.js';
 import type { MicroResult } from './micro.js';
@@ -135,7 +137,7 @@ interface Options {
   durationS: number;
   warmupS: number;
   connections: number;
-  only: 'http' | 'tcp' | 'tcp-pair' | 'reload' | 'micro' | null;
+  only: 'http' | 'tcp' | 'tcp-pair' | 'h2' | 'reload' | 'micro' | null;
   json: string | null;
   meshgateMain: string;
   /** Host counts of the reload bench (`--hosts 1000,10000`). */
@@ -167,7 +169,7 @@ function parseOptions(): Options {
   });
   if (values.help === true) {
     console.log(
-      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp|tcp-pair|reload|micro]' +
+      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp|tcp-pair|h2|reload|micro]' +
         ' [--json FILE] [--meshgate PATH]',
     );
     process.exit(0);
@@ -177,7 +179,7 @@ function parseOptions(): Options {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got ${text}`);
     return n;
   };
-  const onlyValues = ['http', 'tcp', 'tcp-pair', 'reload', 'micro'] as const;
+  const onlyValues = ['http', 'tcp', 'tcp-pair', 'h2', 'reload', 'micro'] as const;
   const only = onlyValues.find((v) => v === values.only) ?? null;
   if (values.only !== undefined && only === null) {
     throw new Error(`--only must be one of ${onlyValues.join(', ')}, got ${values.only}`);
@@ -1020,17 +1022,7 @@ async function startTcpPairPipe(upstreamPort: number): Promise<PairSide> {
 
 /** Spawns a load generator on the load core whose stdout is collected. */
 function startLoad(name: string, cmd: string, args: string[]): LoadProcess {
-  const [c, argv] = pinned(LOAD_CORE, cmd, args);
-  const child = spawnTracked(name, c, argv, ['ignore', 'pipe', 'pipe']);
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-  child.stderr!.resume();
-  const done = new Promise<string>((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', () => resolve(out));
-  });
-  done.catch(() => undefined);
-  return { child, done };
+  return startCollecting(name, LOAD_CORE, cmd, args);
 }
 
 function printTcpPair(r: TcpInterleavedResult): void {
@@ -1172,6 +1164,29 @@ async function tcpInterleavedBenches(opts: Options, haveIperf: boolean): Promise
   const method = `both on core ${PROXY_CORE} at once, load alternated every ${SLICE_MS} ms; CPU from /proc/PID/stat`;
   if (haveIperf) await tcpBulkPair(opts, method);
   await tcpShortPair(opts, method);
+}
+
+/** What the h2/gRPC/WebSocket group (bench/h2-pairs.ts) borrows from the runner. */
+function h2Context(opts: Options): H2BenchContext {
+  return {
+    durationS: opts.durationS,
+    warmupS: opts.warmupS,
+    proxyCore: PROXY_CORE,
+    loadCore: LOAD_CORE,
+    benchDir: BENCH_DIR,
+    script,
+    startMeshgate: (caseId, upstreamPort, protocol) =>
+      startPairMeshgate(
+        opts,
+        {
+          yaml: httpConfigYaml(upstreamPort, protocol),
+          file: `meshgate-${caseId.replace('/', '-')}.yaml`,
+          gatewayPort: HTTP_GATEWAY_PORT,
+        },
+        caseId,
+        'meshgate',
+      ),
+  };
 }
 
 /** The reload benchmark (bench/reload.ts) against the HTTP upstream on the load core. */
@@ -1328,12 +1343,15 @@ async function main(): Promise<void> {
   const doHttp = opts.only === null || opts.only === 'http';
   const doTcp = opts.only === null || opts.only === 'tcp';
   const doTcpPair = doTcp || opts.only === 'tcp-pair';
+  const doH2 = opts.only === null || opts.only === 'h2';
 
   if (!ensureTool('taskset', 'util-linux')) {
     console.error('bench: results without CPU pinning are not comparable to the yardsticks; aborting');
     process.exit(1);
   }
   if (doHttp && !ensureTool('wrk', 'wrk')) process.exit(1);
+  const haveNginx = doH2 && ensureTool('nginx', 'nginx') && ensureTool('h2load', 'nghttp2-client');
+  if (doH2 && !haveNginx) console.log('bench: h2/gRPC cases skipped: nginx or h2load not available');
   const haveIperf = doTcpPair && ensureTool('iperf3', 'iperf3');
   if (doTcpPair && !haveIperf)
     console.log('bench: TCP bulk cases skipped: iperf3 not available (apt-get install -y iperf3)');
@@ -1356,6 +1374,7 @@ async function main(): Promise<void> {
   const results: CaseResult[] = [];
   let reload: ReloadResult[] | null = null;
   let micro: MicroResult | null = null;
+  let h2: H2BenchResults | null = null;
   try {
     if (doHttp) await httpBench(opts, results);
     if (doTcp) {
@@ -1363,6 +1382,7 @@ async function main(): Promise<void> {
       await tcpShortBench(opts, results);
     }
     if (doTcpPair) await tcpInterleavedBenches(opts, haveIperf);
+    if (doH2) h2 = await h2Benches(h2Context(opts), haveNginx);
     if (opts.only === 'reload') reload = await reloadBench(opts);
     if (opts.only === 'micro') micro = await microBench();
   } finally {
@@ -1376,6 +1396,8 @@ async function main(): Promise<void> {
     console.log(`  meshgate / minimal proxy, per core: ${yardstickInterleaved.ratio.toFixed(2)}`);
   for (const r of tcpInterleaved)
     console.log(`  ${r.id}: meshgate / bare pipe, per core: ${r.ratio.toFixed(2)} (${r.unit})`);
+  for (const r of h2?.pairs ?? [])
+    console.log(`  ${r.id}: meshgate / ${r.reference.label}, per core: ${r.ratio.toFixed(2)} (${r.unit})`);
   if (telemetryCost !== null) {
     const tc = telemetryCost;
     console.log(
@@ -1404,6 +1426,7 @@ async function main(): Promise<void> {
     telemetryCost,
     yardstickInterleaved,
     tcpInterleaved,
+    h2,
     reload,
     micro,
   };

@@ -5,12 +5,17 @@
  * - `--mode http` (default): a keep-alive node:http server answering every request with the same
  *   50-byte `text/plain` body.
  * - `--mode echo`: a TCP echo server (half-close aware), used by the short-connection TCP bench.
+ * - `--mode grpc`: an h2c server answering every gRPC unary call with one 50-byte message and
+ *   `grpc-status: 0` trailers (raw node:http2: the gRPC framing, not a gRPC library, is measured).
+ * - `--mode ws`: a WebSocket (`ws`) echo server.
  *
- * Usage: `node dist/bench/upstream.js [--mode http|echo] [--port 0] [--host 127.0.0.1]`.
+ * Usage: `node dist/bench/upstream.js [--mode http|echo|grpc|ws] [--port 0] [--host 127.0.0.1]`.
  * Once listening it prints one JSON line `{"port":N}` on stdout so a runner can read the bound port.
  */
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
+import { WebSocketServer } from 'ws';
 import { parseArgs } from 'node:util';
 import { UPSTREAM_BODY, exitWithParent, printPort } from './child-io.js';
 
@@ -52,6 +57,46 @@ export async function startEchoUpstream(port: number, host = '127.0.0.1'): Promi
   return server;
 }
 
+/** One gRPC message frame: flag 0 (uncompressed), 4-byte big-endian length, the bench body. */
+export const GRPC_BODY_FRAME = Buffer.concat([
+  Buffer.from([0, 0, 0, 0, UPSTREAM_BODY.length]),
+  UPSTREAM_BODY,
+]);
+
+/**
+ * Starts the gRPC (h2c) upstream: every stream is answered 200 `application/grpc`, one message, then
+ * `grpc-status: 0` trailers, once the request body ended.
+ * @param port - TCP port to bind; 0 picks a free one.
+ */
+export async function startGrpcUpstream(port: number, host = '127.0.0.1'): Promise<net.Server> {
+  const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
+  server.on('stream', (stream) => {
+    stream.on('error', () => stream.destroy());
+    stream.resume();
+    stream.once('end', () => {
+      // A proxy may reset the stream after sending its request (client gone).
+      if (stream.destroyed) return;
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(GRPC_BODY_FRAME);
+    });
+  });
+  await listen(server, port, host);
+  return server;
+}
+
+/** Starts the WebSocket echo upstream (every message sent back as received). */
+export async function startWsUpstream(port: number, host = '127.0.0.1'): Promise<net.Server> {
+  const server = http.createServer((_req, res) => res.writeHead(426).end());
+  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  wss.on('connection', (ws) => {
+    ws.on('error', () => ws.terminate());
+    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+  });
+  await listen(server, port, host);
+  return server;
+}
+
 function listen(server: net.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -75,7 +120,9 @@ async function main(): Promise<void> {
   let server: net.Server;
   if (values.mode === 'http') server = await startHttpUpstream(port, values.host);
   else if (values.mode === 'echo') server = await startEchoUpstream(port, values.host);
-  else throw new Error(`unknown --mode ${values.mode} (expected http or echo)`);
+  else if (values.mode === 'grpc') server = await startGrpcUpstream(port, values.host);
+  else if (values.mode === 'ws') server = await startWsUpstream(port, values.host);
+  else throw new Error(`unknown --mode ${values.mode} (expected http, echo, grpc or ws)`);
   printPort(server);
   exitWithParent(() => server.close());
 }

@@ -23,6 +23,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { StatStore } from '../../telemetry/stats.js';
 import type { DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
+import { bindSessionSocket } from './http2-codec.js';
 
 /** Envoy's default `max_request_headers_kb`, bytes. */
 export const H2_MAX_HEADER_LIST_BYTES = 60 * 1024;
@@ -62,6 +63,8 @@ export const PREMATURE_RESET_MIN_STREAMS = 500;
 export class Http2Downstream {
   readonly server: http2.Http2Server;
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** The socket being handed to the server by {@link accept}, for the session it creates. */
+  private accepting: Socket | undefined;
 
   /**
    * @param handler the connection manager's stream handler for the HTTP/2 codec.
@@ -98,7 +101,13 @@ export class Http2Downstream {
 
   /** Hands over a connection known to speak HTTP/2 (plaintext after the preface peek, or TLS with ALPN h2). */
   accept(socket: Socket): void {
-    this.server.emit('connection', socket);
+    // node creates the session (and emits 'session') synchronously inside this emit.
+    this.accepting = socket;
+    try {
+      this.server.emit('connection', socket);
+    } finally {
+      this.accepting = undefined;
+    }
   }
 
   /**
@@ -124,6 +133,7 @@ export class Http2Downstream {
   private onSession(session: http2.ServerHttp2Session): void {
     const prefix = this.statPrefix();
     this.sessions.add(session);
+    if (this.accepting !== undefined) bindSessionSocket(session, this.accepting);
     this.stats.inc(`${prefix}.${HTTP2_STATS.sessions}`);
     const resets = { streams: 0, premature: 0 };
     session.on('stream', (stream) => {

@@ -6,6 +6,7 @@
  * session or stream; other clients keep being served. GOAWAY on drain. Real curl, node:http2 and
  * raw-socket clients.
  */
+import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,6 +136,8 @@ describe('HTTP/2 downstream', () => {
   let port: number;
   let tlsPort: number;
   let flakyCalls = 0;
+  /** Never answers: a stream through it stays open until the client goes away. */
+  let hang: http.Server;
 
   beforeAll(async () => {
     pki = createTestPki();
@@ -143,6 +146,8 @@ describe('HTTP/2 downstream', () => {
     a = await startUpstream('a');
     b = await startUpstream('b');
     shadow = await startUpstream('shadow');
+    hang = http.createServer(() => undefined);
+    await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve));
     flaky = await startUpstream('flaky', (_req, res) => {
       if (flakyCalls++ % 2 === 0) {
         res.writeHead(503, { 'content-length': 4 });
@@ -191,6 +196,13 @@ describe('HTTP/2 downstream', () => {
         localServiceEntryYaml('svc-b', HTTP_PORT, b.port),
         localServiceEntryYaml('svc-flaky', HTTP_PORT, flaky.port),
         localServiceEntryYaml('svc-shadow', HTTP_PORT, shadow.port),
+        virtualServiceYaml(
+          'hang',
+          ['hang.example.com'],
+          ['h2-gateway'],
+          ['http:', '- route: [{ destination: { host: svc-hang } }]'],
+        ),
+        localServiceEntryYaml('svc-hang', HTTP_PORT, (hang.address() as net.AddressInfo).port),
       ),
       { credentialsDir: creds },
     );
@@ -201,6 +213,8 @@ describe('HTTP/2 downstream', () => {
   afterAll(async () => {
     await gw?.close();
     for (const u of [a, b, flaky, shadow]) await u?.close();
+    hang?.closeAllConnections();
+    hang?.close();
     removeCredentialsDir(creds);
   });
 
@@ -284,6 +298,29 @@ describe('HTTP/2 downstream', () => {
       await new Promise((r) => setImmediate(r));
     }
     await closeSession(s);
+  });
+
+  it('a stream still open when its connection drops is logged with its addresses', async () => {
+    // The session is destroyed first and its streams close after: the record must not read the
+    // session's socket proxy, which throws once unbound.
+    const sock = net.connect(port, '127.0.0.1');
+    const s = http2.connect(`http://127.0.0.1:${port}`, { createConnection: () => sock });
+    s.on('error', () => undefined);
+    const arrived = new Promise((resolve) => hang.once('request', resolve));
+    const req = s.request({ ':path': '/dropped', ':authority': 'hang.example.com' });
+    req.on('error', () => undefined);
+    await arrived;
+    await new Promise((resolve) => {
+      sock.once('close', resolve);
+      sock.destroy();
+    });
+    // The stream ends when its upstream does (the downstream drop is not seen by the router yet).
+    hang.closeAllConnections();
+    const r = await recordWhere(gw, (x) => x.path === '/dropped');
+    expect(r.protocol).toBe('HTTP/2');
+    expect(r.downstreamRemoteAddress).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(r.responseFlags).toBe('UC');
+    expect((await httpGet(port, '/after-drop', { host: 'a.example.com' })).status).toBe(200);
   });
 
   it('rapid reset and a SETTINGS flood end only their own session; others are served', async () => {
