@@ -230,7 +230,11 @@ describe('meshgate run --concurrency 2', () => {
     const before = sent;
     await burst(200, '/productpage', { 'user-agent': ua });
     const lines = await out.until(() => {
-      const all = out.stdout.split('\n').filter((l) => l !== '');
+      // Complete lines only: the text after the last newline may be a line still arriving.
+      const all = out.stdout
+        .slice(0, out.stdout.lastIndexOf('\n') + 1)
+        .split('\n')
+        .filter((l) => l !== '');
       return all.length >= sent ? all : undefined;
     });
     expect(lines).toHaveLength(sent);
