@@ -33,6 +33,16 @@ export const HTTP_SERVER_OPTIONS: http.ServerOptions = {
   headersTimeout: 60_000,
 };
 
+/** A request line `<METHOD> <target> HTTP/1.0` ending in LF or CRLF, read from node's `rawPacket`. */
+const HTTP10_REQUEST_LINE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ [^\s]+ HTTP\/1\.0\r?\n/;
+
+function isHttp10RequestLine(err: NodeJS.ErrnoException): boolean {
+  const raw = (err as { rawPacket?: unknown }).rawPacket;
+  return (
+    Buffer.isBuffer(raw) && HTTP10_REQUEST_LINE.test(raw.toString('latin1', 0, Math.min(raw.length, 8192)))
+  );
+}
+
 /**
  * The `clientError` handler: malformed requests are answered as Envoy's HTTP/1 codec does (400, or
  * 431 for oversized headers), counted once per connection, and the connection closed.
@@ -65,11 +75,15 @@ export function createClientErrorHandler(
     );
     if (socket.writable) {
       // The request headers timeout (node's `headersTimeout`) is Envoy's `request_headers_timeout`: 408.
+      // An HTTP/1.0 request that llhttp refuses only for its bare-LF line endings (Envoy's parser
+      // takes them) gets the answer Envoy gives any HTTP/1.0 request: 426.
       const status = tooLarge
         ? '431 Request Header Fields Too Large'
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? '408 Request Timeout'
-          : '400 Bad Request';
+          : isHttp10RequestLine(err)
+            ? '426 Upgrade Required'
+            : '400 Bad Request';
       const body = status.slice(4);
       socket.end(
         `HTTP/1.1 ${status}\r\n` +

@@ -253,6 +253,16 @@ describe('HTTP ingress gateway', () => {
     expect(out).toMatch(/^HTTP\/1\.1 426/);
   });
 
+  // Istio tests/integration/pilot/common/routing.go: HTTP/1.0 with bare-LF line endings is still 426
+  // (Envoy's parser takes LF alone; node's refuses it, so the codec error path must answer 426).
+  it('rejects HTTP/1.0 with bare-LF line endings with 426, and other malformed requests with 400', async () => {
+    const lf = await rawExchange(port, 'GET /productpage HTTP/1.0\nhost: x\n\n');
+    expect(lf).toMatch(/^HTTP\/1\.1 426 Upgrade Required\r\n/);
+    expect(lf).toMatch(/\r\n\r\nUpgrade Required$/);
+    const garbage = await rawExchange(port, 'GARBAGE\r\n\r\n');
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+  });
+
   it('rejects a bad config whole and keeps serving the last good snapshot', async () => {
     const before = gw.gateway.snapshot.version;
     const ok = await gw.reconfigure(
