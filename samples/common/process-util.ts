@@ -2,6 +2,7 @@
  * Process helpers for the sample programs: "am I the entry point", "exit when my parent is gone",
  * repository root lookup, and waiting for a TCP port to accept connections.
  */
+import cluster from 'node:cluster';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -24,10 +25,12 @@ export function isMainModule(importMetaUrl: string): boolean {
 /**
  * When this process was spawned with an IPC channel (as the `start` scripts do), exits once the
  * channel closes, i.e. when the parent is gone, even if it was SIGKILLed. Sends SIGTERM to itself so
- * the program's own graceful shutdown runs; a 5 s fallback forces the exit. No-op without a channel.
+ * the program's own graceful shutdown runs; a 5 s fallback forces the exit. No-op without a channel,
+ * and in a node:cluster worker: its channel is the cluster primary's (which owns the worker's life),
+ * and unref'ing it would let a worker waiting for its first config exit at once.
  */
 export function exitWithParent(): void {
-  if (!process.channel) return;
+  if (!process.channel || cluster.isWorker) return;
   process.once('disconnect', () => {
     setTimeout(() => process.exit(1), 5000).unref();
     process.kill(process.pid, 'SIGTERM');
