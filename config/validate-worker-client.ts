@@ -70,7 +70,21 @@ export class ValidateWorker {
     slots: readonly ReadSlot[],
     opts: { defaultNamespace: string; strict?: boolean },
   ): Promise<WorkerValidation> {
-    if (this.pending) throw new Error('validate worker: one request at a time');
+    // One request at a time: a call made while one runs waits for it (reloads are serialized anyway).
+    if (this.queue) return this.queue.then(() => this.validate(slots, opts));
+    const done = this.run(slots, opts);
+    this.queue = done.then(() => {
+      this.queue = undefined;
+    });
+    return done;
+  }
+
+  private queue: Promise<void> | undefined;
+
+  private run(
+    slots: readonly ReadSlot[],
+    opts: { defaultNamespace: string; strict?: boolean },
+  ): Promise<WorkerValidation> {
     const worker = this.start();
     const id = this.nextId++;
     const req: ValidateRequest = {

@@ -128,7 +128,7 @@ export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Lo
     // Read once per connection: Node caches them, and they are gone once the socket is destroyed.
     void socket.remoteAddress;
     void socket.localAddress;
-    sniffPreface(socket, onH1, onH2);
+    sniffPreface(socket, onH1, onH2, HTTP_SERVER_OPTIONS.headersTimeout);
   });
   server.on('clientError', createClientErrorHandler(rt, ctx, log));
   return { server, http2: h2 };

@@ -152,6 +152,8 @@ export class KindInformer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // A source closed before its first list (API server unreachable) must not leave `synced` pending.
+    this.markSynced();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     await this.informer.stop();

@@ -291,6 +291,9 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
       let outcome: ReturnType<SecretVolumes['write']> | boolean;
       try {
         outcome = event === 'delete' ? this.secrets.remove(name) : this.secrets.write(obj as SecretObject);
+        // An update that leaves no credential key withdraws the old files too (as a deletion would).
+        if (outcome === 'skipped' && event !== 'add')
+          outcome = this.secrets.remove(name) ? 'updated' : 'skipped';
       } catch (err) {
         // A read-only or full folder: the informer must go on (client-node would swallow or
         // stall on a throw here); the previous files, if any, stay in force.

@@ -26,16 +26,30 @@ export function classifyPreface(buf: Buffer): 'h1' | 'h2' | undefined {
 
 /**
  * Waits for enough bytes to tell the protocol, puts them back, and calls the matching handler.
- * A connection that closes first is dropped (it never sent a request).
+ * A connection that closes first is dropped (it never sent a request); one that sends nothing for
+ * `firstBytesTimeoutMs` (0: no limit) is destroyed.
  */
-export function sniffPreface(socket: Socket, onH1: (s: Socket) => void, onH2: (s: Socket) => void): void {
+export function sniffPreface(
+  socket: Socket,
+  onH1: (s: Socket) => void,
+  onH2: (s: Socket) => void,
+  firstBytesTimeoutMs = 0,
+): void {
   let buffered: Buffer | undefined;
+  // Until it is handed over, neither node:http's headers timeout nor the HTTP/2 idle timeout
+  // watches the connection: a client that never sends its first bytes is closed here instead.
+  const onTimeout = (): void => void socket.destroy();
+  if (firstBytesTimeoutMs > 0) socket.setTimeout(firstBytesTimeoutMs, onTimeout);
   const onData = (chunk: Buffer): void => {
     buffered = buffered === undefined ? chunk : Buffer.concat([buffered, chunk]);
     const kind = classifyPreface(buffered);
     if (kind === undefined) return;
     socket.removeListener('data', onData);
     socket.removeListener('error', onError);
+    if (firstBytesTimeoutMs > 0) {
+      socket.setTimeout(0);
+      socket.removeListener('timeout', onTimeout);
+    }
     socket.pause();
     socket.unshift(buffered);
     if (kind === 'h2') return onH2(socket);
