@@ -2,7 +2,7 @@
  * Downstream connection draining, as Envoy's drain manager does it when Istio's agent drains the
  * gateway on SIGTERM: from the moment the drain starts every HTTP/1 response closes its connection
  * (`Connection: close`, including responses already in flight whose headers are not yet written),
- * HTTP/2 listeners send GOAWAY (through {@link ConnectionDrain.addDrainHandler}), and at the deadline
+ * HTTP/2 sessions get GOAWAY (the listener manager sends it to its bound listeners), and at the deadline
  * whatever is still open (silent clients, half-sent requests, requests on hung upstreams) is destroyed,
  * so shutdown always ends.
  *
@@ -17,7 +17,6 @@ export class ConnectionDrain {
   private readonly sockets = new Set<Socket>();
   /** Responses whose headers may still be unwritten; emptied when the drain starts. */
   private readonly inflight = new Set<ServerResponse>();
-  private readonly handlers: (() => void)[] = [];
   private idleWaiters: (() => void)[] = [];
   /** Shared 'close' listeners (called with the emitter as `this`): no closure per connection or request. */
   private readonly untrackSocket: (this: Socket) => void;
@@ -68,28 +67,12 @@ export class ConnectionDrain {
     res.once('close', this.untrackResponse);
   }
 
-  /**
-   * Registers work to run when the drain starts: HTTP/2 listeners send GOAWAY to their sessions here.
-   * Runs at once when the drain has already started.
-   */
-  addDrainHandler(handler: () => void): void {
-    if (this.draining) handler();
-    else this.handlers.push(handler);
-  }
-
-  /** Starts the drain: keep-alive ends for every response not yet started, drain handlers run. */
+  /** Starts the drain: keep-alive ends for every response not yet started. */
   begin(): void {
     if (this.draining) return;
     this.draining = true;
     for (const res of this.inflight) if (!res.headersSent) res.shouldKeepAlive = false;
     this.inflight.clear();
-    for (const h of this.handlers.splice(0)) {
-      try {
-        h();
-      } catch {
-        // One listener's failure to send GOAWAY must not stop the others from draining.
-      }
-    }
   }
 
   /**

@@ -121,8 +121,6 @@ export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Lo
     for (const l of http1Connection) l.call(server, socket);
   };
   const onH2 = (socket: Socket) => h2.accept(socket);
-  // Shutdown drain: HTTP/2 sessions get GOAWAY (HTTP/1.1 responses close their connections instead).
-  ctx.drain?.addDrainHandler(() => void h2.goAway());
   server.on('connection', (socket: Socket) => {
     ctx.stats.inc(`${statPrefix()}.downstream_cx_total`);
     // Read once per connection: Node caches them, and they are gone once the socket is destroyed.

@@ -203,10 +203,11 @@ export class ListenerManager {
 
   /**
    * Starts draining (SIGTERM): listeners keep accepting, but every HTTP/1 response from now on, and
-   * every in-flight one not yet started, carries `Connection: close`; HTTP/2 drain handlers run.
+   * every in-flight one not yet started, carries `Connection: close`; HTTP/2 sessions get GOAWAY.
    */
   beginDrain(): void {
     this.drain.begin();
+    this.goAwayHttp2();
     this.log.info({ connections: this.drain.openConnections }, 'draining listeners');
   }
 

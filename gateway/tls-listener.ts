@@ -158,7 +158,6 @@ class TerminatingChain {
         log,
       );
       this.http2 = h2;
-      ctx.drain?.addDrainHandler(() => void h2.goAway());
       const http1Secure = hs.listeners('secureConnection') as ((s: tls.TLSSocket) => void)[];
       hs.removeAllListeners('secureConnection');
       hs.on('secureConnection', (socket: tls.TLSSocket) => {

@@ -46,11 +46,8 @@ describe('ConnectionDrain', () => {
     const first = nextResponse();
     const before = got('/before');
     const inFlight = await first;
-    let handled = 0;
-    drain.addDrainHandler(() => handled++);
     drain.begin();
     expect(drain.isDraining).toBe(true);
-    expect(handled).toBe(1);
     inFlight.end('x');
     expect(await before).toBe('close');
     const second = nextResponse();
