@@ -9,7 +9,7 @@
  */
 import { resourceKey, type Resource } from './resources.js';
 import { isRecord } from './schema.js';
-import { CLUSTER_DOMAIN } from '../routes/host-names.js';
+import { resolveShortName } from '../routes/host-names.js';
 
 /** A service known outside the networking resources (a Kubernetes Service): it makes its host known. */
 export interface KnownService {
@@ -40,15 +40,6 @@ export interface ServiceInfo {
 
 /** The scope that means "every namespace". */
 export const ALL_NAMESPACES = '*';
-
-/**
- * Istio's `ConvertHostToFQDN`: a name without a dot (and not a wildcard) becomes
- * `<name>.<namespace>.svc.cluster.local`; anything else is kept. Lowercased.
- */
-export function hostToFqdn(host: string, namespace: string): string {
-  const h = host.toLowerCase();
-  return h.startsWith('*') || h.includes('.') ? h : `${h}.${namespace}.${CLUSTER_DOMAIN}`;
-}
 
 /**
  * The scopes a resource is visible in: `[*]` for no `exportTo` or one containing `*`, otherwise the
@@ -114,7 +105,7 @@ export class ServiceIndex {
       for (const h of Array.isArray(se.spec.hosts) ? se.spec.hosts : []) {
         // A `*` host fails Istio's validation: it is never served, so it never covers anything.
         if (typeof h !== 'string' || h === '' || h === '*') continue;
-        this.add(hostToFqdn(h, ns), scopes, { host: hostToFqdn(h, ns), ports, se });
+        this.add(resolveShortName(h, ns), scopes, { host: resolveShortName(h, ns), ports, se });
       }
     }
     for (const k of known) {
@@ -148,7 +139,7 @@ export class ServiceIndex {
    * The service a VirtualService destination reaches (Istio `GetDestinationHost`): a host exported
    * to all, then one exported to the scopes the VirtualService looks in (its `exportTo`, or its own
    * namespace), then the most specific wildcard host visible to its namespace.
-   * @param fqdn destination host after {@link hostToFqdn}.
+   * @param fqdn destination host after `resolveShortName` (routes/host-names.ts).
    */
   destination(fqdn: string, vsNamespace: string, vsExportTo: unknown): ServiceInfo | undefined {
     const all = this.exact.get(`${ALL_NAMESPACES}/${fqdn}`);
@@ -207,7 +198,7 @@ export class RuleIndex {
       if (invalid.has(resourceKey(dr)) || !isRecord(dr.spec)) continue;
       const raw = dr.spec.host;
       if (typeof raw !== 'string' || raw === '') continue;
-      const host = hostToFqdn(raw, dr.metadata.namespace);
+      const host = resolveShortName(raw, dr.metadata.namespace);
       const subsets = new Set<string>();
       for (const s of Array.isArray(dr.spec.subsets) ? dr.spec.subsets : [])
         if (isRecord(s) && typeof s.name === 'string') subsets.add(s.name);

@@ -11,16 +11,15 @@
 import { Codes, type Diagnostic } from './diagnostics.js';
 import { ofKind, resourceKey, type Kind, type Resource, type SpecByKind } from './resources.js';
 import { isRecord } from './schema.js';
-import {
-  ALL_NAMESPACES,
-  exportScopes,
-  hostToFqdn,
-  RuleIndex,
-  ServiceIndex,
-  type KnownService,
-} from './analyze-index.js';
+import { ALL_NAMESPACES, exportScopes, RuleIndex, ServiceIndex, type KnownService } from './analyze-index.js';
 import { unreachableMatches } from './analyze-matches.js';
-import { intersectHosts, isWildcard, resolveGatewayRef, splitServerHost } from '../routes/host-names.js';
+import {
+  intersectHosts,
+  isWildcard,
+  resolveGatewayRef,
+  resolveShortName,
+  splitServerHost,
+} from '../routes/host-names.js';
 
 export type { KnownService } from './analyze-index.js';
 
@@ -317,7 +316,7 @@ function checkDestination(
   const d = isRecord(dest) ? dest : {};
   const raw = typeof d.host === 'string' ? d.host : '';
   const ns = vs.metadata.namespace;
-  const fqdn = hostToFqdn(raw, ns);
+  const fqdn = resolveShortName(raw, ns);
   const svc = ctx.services.destination(fqdn, ns, specOf(vs).exportTo);
   if (!svc) {
     report(
@@ -393,7 +392,7 @@ function conflictingMeshHosts(services: readonly Resource<'VirtualService'>[], o
     for (const scope of exportScopes(specOf(vs).exportTo, ns)) {
       for (const h of list(specOf(vs).hosts)) {
         if (!nonEmpty(h)) continue;
-        const host = hostToFqdn(h, ns);
+        const host = resolveShortName(h, ns);
         const key = `${scope}/${host}`;
         const g = groups.get(key);
         if (g) g.vss.push(vs);
@@ -600,7 +599,7 @@ function analyzeDestinationRule(dr: Resource<'DestinationRule'>, ctx: Context, o
 
 /** IST0174 (host matches no service) and IST0173 (a subset selects no endpoint). */
 function hostChecks(dr: Resource<'DestinationRule'>, raw: string, ctx: Context, out: Diagnostic[]): void {
-  const host = hostToFqdn(raw, dr.metadata.namespace);
+  const host = resolveShortName(raw, dr.metadata.namespace);
   if (!ctx.services.anyOverlapping(host)) {
     report(
       out,
