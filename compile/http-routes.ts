@@ -285,7 +285,7 @@ export function compileHeaderOps(ops: HeaderOperations | undefined): HeaderMutat
   const add = pairs(ops.add);
   const remove = (ops.remove ?? []).map((k) => k.toLowerCase());
   if (set.length + add.length + remove.length === 0) return undefined;
-  return Object.freeze({ set, add, remove });
+  return Object.freeze({ set, add, remove, drop: new Set([...remove, ...set.map(([k]) => k)]) });
 }
 
 function isAuthorityHeader(lowerName: string): boolean {

@@ -32,8 +32,8 @@ export function mutateHeaderObject(h: HeaderObject, m: HeaderMutation): void {
 
 /** Applies set/add/remove to a flat `[name, value, ...]` request header list (names lowercase) in place. */
 export function mutateHeaderList(list: string[], m: HeaderMutation): void {
-  if (m.remove.length > 0 || m.set.length > 0) {
-    const drop = new Set<string>([...m.remove, ...m.set.map(([k]) => k)]);
+  const drop = m.drop;
+  if (drop.size > 0) {
     let w = 0;
     for (let r = 0; r < list.length; r += 2) {
       if (drop.has(list[r]!)) continue;

@@ -40,6 +40,8 @@ export interface HeaderMutation {
   readonly set: readonly (readonly [string, string])[];
   readonly add: readonly (readonly [string, string])[];
   readonly remove: readonly string[];
+  /** `remove` plus the names `set` replaces: what a request header list drops before set/add (compiled once). */
+  readonly drop: ReadonlySet<string>;
 }
 
 /** A weighted destination of a forward action. */

@@ -78,12 +78,14 @@ const cases: readonly Case[] = [
         set: [['x-req-set', 'v1']],
         add: [['x-req-add', 'v2']],
         remove: ['x-req-remove'],
+        drop: new Set(['x-req-remove', 'x-req-set']),
       });
       const a = route.action as Extract<RouteEntry['action'], { kind: 'forward' }>;
       expect(a.clusters[0]!.requestHeaders).toEqual({
         set: [['x-route-req-set', 'v1']],
         add: [['x-route-req-add', 'v2']],
         remove: ['x-route-req-remove'],
+        drop: new Set(['x-route-req-remove', 'x-route-req-set']),
       });
     },
   },

@@ -3,6 +3,7 @@
  * owned headers dropped, x-forwarded-for / -proto, HTTP/2 pseudo-headers skipped, rewrite and
  * header operations in Envoy's order, the mirror's `-shadow` authority.
  */
+import { compileHeaderOps } from '../../../compile/http-routes.js';
 import { describe, expect, it } from 'vitest';
 import {
   applyRouteToUpstream,
@@ -93,7 +94,7 @@ describe('copyRequestHeaders', () => {
 const wc: WeightedCluster = {
   destination: {} as WeightedCluster['destination'],
   weight: 100,
-  requestHeaders: { set: [['x-dest', 'v1']], add: [], remove: [] },
+  requestHeaders: compileHeaderOps({ set: { 'x-dest': 'v1' } }),
   responseHeaders: undefined,
   hostRewrite: undefined,
 };
