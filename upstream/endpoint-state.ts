@@ -3,8 +3,9 @@
  * snapshot swaps as long as the endpoint (address:port) and its connection settings are unchanged.
  */
 import type { LookupFunction } from 'node:net';
-import { Pool } from 'undici';
+import { buildConnector, Pool } from 'undici';
 import type { ClusterEndpoint } from '../config/cluster.js';
+import { absorbInterimContinue } from './interim-response-filter.js';
 import { FixedSniPool, type OriginationTls } from './tls-origination.js';
 
 export interface PoolSettings {
@@ -66,18 +67,36 @@ export class EndpointState {
   }
 }
 
+/**
+ * The pool's connector: undici's own (TCP or TLS, ALPN, h2c) with every HTTP/1.1 socket wrapped so
+ * an upstream `100 Continue` is absorbed as Envoy absorbs it (interim-response-filter.ts). HTTP/2
+ * sockets (`h2` by ALPN, or h2c) are left alone: undici's HTTP/2 client ignores 1xx heads itself.
+ */
+function poolConnector(settings: PoolSettings): buildConnector.connector {
+  const tls = settings.tls;
+  const connect = buildConnector({
+    timeout: settings.connectTimeoutMs,
+    lookup: settings.lookup,
+    ...tls?.connect,
+    ...(settings.http2 ? { allowH2: true } : undefined),
+    ...(settings.http2 && !tls ? { useH2c: true } : undefined),
+  } as buildConnector.BuildOptions);
+  return (opts, callback) =>
+    connect(opts, (err, socket) => {
+      if (socket && (socket as { alpnProtocol?: string | false }).alpnProtocol !== 'h2')
+        absorbInterimContinue(socket);
+      if (err) callback(err, null);
+      else callback(null, socket!);
+    });
+}
+
 function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Pool {
   const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
   const tls = settings.tls;
   const options = {
     connections: null,
     pipelining: 1,
-    connect: {
-      timeout: settings.connectTimeoutMs,
-      lookup: settings.lookup,
-      ...tls?.connect,
-      ...(settings.http2 && !tls ? { useH2c: true } : undefined),
-    },
+    connect: poolConnector(settings),
     keepAliveTimeout: settings.idleTimeoutMs,
     keepAliveMaxTimeout: settings.idleTimeoutMs,
     // Envoy has no headers or body timeout by default (route timeout 0, stream idle timeout 0).
@@ -85,7 +104,6 @@ function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Pool {
     bodyTimeout: 0,
     // Envoy's upstream response header limit (`max_response_headers_kb` default, 60 KiB).
     maxHeaderSize: 60 * 1024,
-    // undici's Pool builds its connector without `useH2c`: it goes inside `connect`.
     ...(settings.http2 ? { allowH2: true } : undefined),
     maxRequestsPerClient:
       settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
