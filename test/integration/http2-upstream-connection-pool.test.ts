@@ -1,0 +1,192 @@
+/**
+ * DestinationRule `connectionPool.http` applied to an HTTP/2 (h2c) upstream as Envoy applies it:
+ * `maxConcurrentStreams` (http2_protocol_options.max_concurrent_streams: never more streams on one
+ * upstream connection; more requests open another), `maxRequestsPerConnection`
+ * (max_requests_per_connection: after N streams the connection is retired and a new one carries
+ * the next stream) and `http2MaxRequests` (circuit breaker max_requests: overflow is 503 UO with
+ * `x-envoy-overloaded: true`). The upstream is a real node:http2 server that counts its sessions and
+ * the streams open on each.
+ */
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import {
+  gatewayYaml,
+  istioResourceYaml,
+  localServiceEntryYaml,
+  recordWhere,
+  type ServicePort,
+  virtualServiceYaml,
+  yamlDocuments,
+} from '../helpers/tls-gateway.js';
+
+const HTTP2_PORT = { number: 8080, name: 'http2', protocol: 'HTTP2' } as unknown as ServicePort;
+
+/** An h2c upstream that counts sessions and streams, and can hold responses until released. */
+interface CountingH2Upstream {
+  port: number;
+  /** Sessions (upstream connections) accepted so far. */
+  sessions(): number;
+  /** The most streams open at once on any one session so far. */
+  maxStreamsOnOneSession(): number;
+  /** Resolves once `n` requests for `/hold` are being held. */
+  held(n: number): Promise<void>;
+  /** Answers every held `/hold` request (and the later ones at once). */
+  release(): void;
+  close(): Promise<void>;
+}
+
+async function startCountingH2Upstream(): Promise<CountingH2Upstream> {
+  const server = http2.createServer();
+  let sessions = 0;
+  let maxStreams = 0;
+  const open = new Map<http2.Http2Session, number>();
+  let holding: (() => void)[] = [];
+  let released = false;
+  let waiter: { n: number; resolve: () => void } | undefined;
+  server.on('session', (session) => {
+    sessions++;
+    open.set(session, 0);
+    session.on('close', () => open.delete(session));
+  });
+  server.on('stream', (stream, headers) => {
+    const session = stream.session!;
+    const now = (open.get(session) ?? 0) + 1;
+    open.set(session, now);
+    maxStreams = Math.max(maxStreams, now);
+    stream.on('close', () => open.set(session, (open.get(session) ?? 1) - 1));
+    const answer = (): void => {
+      if (stream.destroyed) return;
+      stream.respond({ ':status': 200, 'x-session': String(sessions) });
+      stream.end('ok');
+    };
+    stream.resume();
+    if (headers[':path'] !== '/hold' || released) return answer();
+    holding.push(answer);
+    if (waiter && holding.length >= waiter.n) waiter.resolve();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    sessions: () => sessions,
+    maxStreamsOnOneSession: () => maxStreams,
+    held: (n) =>
+      holding.length >= n ? Promise.resolve() : new Promise<void>((resolve) => (waiter = { n, resolve })),
+    release() {
+      released = true;
+      const all = holding;
+      holding = [];
+      for (const a of all) a();
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of open.keys()) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Gateway → `h2up` service (HTTP2 port) on `upstreamPort`, with this `connectionPool.http` body. */
+function config(upstreamPort: number, poolHttp: string): string {
+  return yamlDocuments(
+    gatewayYaml('h2-gateway', [{ port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] }]),
+    virtualServiceYaml(
+      'h2up',
+      ['h2up.example.com'],
+      ['h2-gateway'],
+      ['http:', '- route: [{ destination: { host: h2up } }]'],
+    ),
+    localServiceEntryYaml('h2up', HTTP2_PORT, upstreamPort),
+    istioResourceYaml('DestinationRule', 'h2up', [
+      'host: h2up',
+      'trafficPolicy:',
+      `  connectionPool: { http: ${poolHttp} }`,
+    ]),
+  );
+}
+
+interface Reply {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+function get(port: number, path: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path, headers: { host: 'h2up.example.com' }, agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('latin1');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)', () => {
+  let up: CountingH2Upstream | undefined;
+  let gw: TestGateway | undefined;
+
+  afterEach(async () => {
+    up?.release();
+    await gw?.close();
+    await up?.close();
+    gw = undefined;
+    up = undefined;
+  });
+
+  it('maxConcurrentStreams 2: 6 concurrent requests use ≥ 3 upstream connections, ≤ 2 streams on each', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ maxConcurrentStreams: 2 }'));
+    const port = gw.port(80);
+    const replies = Array.from({ length: 6 }, () => get(port, '/hold'));
+    await up.held(6);
+    expect(up.sessions()).toBeGreaterThanOrEqual(3);
+    expect(up.maxStreamsOnOneSession()).toBeLessThanOrEqual(2);
+    up.release();
+    const done = await Promise.all(replies);
+    expect(done.map((r) => [r.status, r.body])).toEqual(Array.from({ length: 6 }, () => [200, 'ok']));
+  });
+
+  it('maxRequestsPerConnection 3: 9 sequential requests use exactly 3 upstream connections', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ maxRequestsPerConnection: 3 }'));
+    const port = gw.port(80);
+    const sessionOf: string[] = [];
+    for (let i = 0; i < 9; i++) {
+      const r = await get(port, '/seq');
+      expect([r.status, r.body]).toEqual([200, 'ok']);
+      sessionOf.push(String(r.headers['x-session']));
+    }
+    expect(up.sessions()).toBe(3);
+    expect(sessionOf).toEqual(['1', '1', '1', '2', '2', '2', '3', '3', '3']);
+  });
+
+  it('without maxRequestsPerConnection, sequential requests share one upstream connection', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ idleTimeout: 60s }'));
+    const port = gw.port(80);
+    for (let i = 0; i < 5; i++) expect((await get(port, '/seq')).status).toBe(200);
+    expect(up.sessions()).toBe(1);
+  });
+
+  it('http2MaxRequests 1: a second concurrent request is 503 UO with x-envoy-overloaded', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ http2MaxRequests: 1 }'));
+    const port = gw.port(80);
+    const first = get(port, '/hold');
+    await up.held(1);
+    const second = await get(port, '/second');
+    expect(second.status).toBe(503);
+    expect(second.headers['x-envoy-overloaded']).toBe('true');
+    const rec = await recordWhere(gw, (x) => x.path === '/second');
+    expect([rec.responseCode, rec.responseFlags]).toEqual([503, 'UO']);
+    up.release();
+    expect((await first).status).toBe(200);
+  });
+});
