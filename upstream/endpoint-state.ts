@@ -5,7 +5,7 @@
 import type { LookupFunction } from 'node:net';
 import { buildConnector, Pool } from 'undici';
 import type { ClusterEndpoint } from '../config/cluster.js';
-import { RecyclingH2Client } from './h2-connection-recycling.js';
+import { H2UpstreamClient } from './h2-upstream-client.js';
 import { absorbInterimContinue } from './interim-response-filter.js';
 import { FixedSniPool, type OriginationTls } from './tls-origination.js';
 
@@ -106,13 +106,15 @@ function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Pool {
     // Envoy's upstream response header limit (`max_response_headers_kb` default, 60 KiB).
     maxHeaderSize: 60 * 1024,
     ...(settings.http2 ? { allowH2: true } : undefined),
-    // HTTP/1: undici closes the connection after this many requests; HTTP/2: see h2-connection-recycling.ts.
+    // HTTP/1: undici closes the connection after this many requests; HTTP/2: h2-upstream-client.ts.
     maxRequestsPerClient:
       settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
-    ...(settings.http2 && settings.maxRequestsPerConnection > 0
+    ...(settings.http2
       ? {
           factory: (origin: URL, opts: object) =>
-            new RecyclingH2Client(origin, opts, settings.maxRequestsPerConnection),
+            new H2UpstreamClient(origin, opts, {
+              maxRequestsPerConnection: settings.maxRequestsPerConnection,
+            }),
         }
       : undefined),
   } as Pool.Options;

@@ -35,6 +35,8 @@ interface CountingH2Upstream {
   held(n: number): Promise<void>;
   /** Answers every held `/hold` request (and the later ones at once). */
   release(): void;
+  /** Sends GOAWAY (NO_ERROR) on every open session; their open streams may still finish. */
+  goAwayAll(): void;
   close(): Promise<void>;
 }
 
@@ -79,6 +81,9 @@ async function startCountingH2Upstream(): Promise<CountingH2Upstream> {
       const all = holding;
       holding = [];
       for (const a of all) a();
+    },
+    goAwayAll() {
+      for (const s of open.keys()) s.close();
     },
     close: () =>
       new Promise<void>((r) => {
@@ -188,5 +193,21 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
     expect([rec.responseCode, rec.responseFlags]).toEqual([503, 'UO']);
     up.release();
     expect((await first).status).toBe(200);
+  });
+
+  it('GOAWAY from the upstream with requests in flight: they complete, new requests use a new connection', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ idleTimeout: 60s }'));
+    const port = gw.port(80);
+    const inFlight = Array.from({ length: 3 }, () => get(port, '/hold'));
+    await up.held(3);
+    const before = up.sessions();
+    up.goAwayAll();
+    const after = await get(port, '/after');
+    expect(after.status).toBe(200);
+    expect(up.sessions()).toBeGreaterThan(before);
+    up.release();
+    const done = await Promise.all(inFlight);
+    expect(done.map((r) => r.status)).toEqual([200, 200, 200]);
   });
 });
