@@ -4,13 +4,23 @@
  * upstream connection; more requests open another), `maxRequestsPerConnection`
  * (max_requests_per_connection: after N streams the connection is retired and a new one carries
  * the next stream) and `http2MaxRequests` (circuit breaker max_requests: overflow is 503 UO with
- * `x-envoy-overloaded: true`). The upstream is a real node:http2 server that counts its sessions and
- * the streams open on each.
+ * `x-envoy-overloaded: true`), and a graceful GOAWAY from the upstream (streams in flight finish,
+ * new requests take a new connection). The upstream is a real node:http2 server that counts its
+ * sessions and the streams open on each; a gRPC case uses @grpc/grpc-js behind a connection-counting
+ * TCP relay.
  */
+import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ECHO_SERVICE,
+  EchoClient,
+  startEchoServer,
+  type RunningEchoServer,
+  type SayReply,
+} from '../../samples/grpc/echo-service.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import {
   gatewayYaml,
@@ -23,6 +33,7 @@ import {
 } from '../helpers/tls-gateway.js';
 
 const HTTP2_PORT = { number: 8080, name: 'http2', protocol: 'HTTP2' } as unknown as ServicePort;
+const GRPC_PORT = { number: 9000, name: 'grpc', protocol: 'GRPC' } as unknown as ServicePort;
 
 /** An h2c upstream that counts sessions and streams, and can hold responses until released. */
 interface CountingH2Upstream {
@@ -93,8 +104,39 @@ async function startCountingH2Upstream(): Promise<CountingH2Upstream> {
   };
 }
 
-/** Gateway → `h2up` service (HTTP2 port) on `upstreamPort`, with this `connectionPool.http` body. */
-function config(upstreamPort: number, poolHttp: string): string {
+/** A TCP relay to `port` that counts the connections made through it. */
+async function startCountingRelay(
+  port: number,
+): Promise<{ port: number; connections(): number; close(): Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    connections++;
+    const up = net.connect(port, '127.0.0.1');
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    down.pipe(up).pipe(down);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/**
+ * Gateway → `h2up` service on `upstreamPort` (an HTTP2 port, or `servicePort`), with this
+ * `connectionPool.http` body.
+ */
+function config(upstreamPort: number, poolHttp: string, servicePort = HTTP2_PORT): string {
   return yamlDocuments(
     gatewayYaml('h2-gateway', [{ port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] }]),
     virtualServiceYaml(
@@ -103,7 +145,7 @@ function config(upstreamPort: number, poolHttp: string): string {
       ['h2-gateway'],
       ['http:', '- route: [{ destination: { host: h2up } }]'],
     ),
-    localServiceEntryYaml('h2up', HTTP2_PORT, upstreamPort),
+    localServiceEntryYaml('h2up', servicePort, upstreamPort),
     istioResourceYaml('DestinationRule', 'h2up', [
       'host: h2up',
       'trafficPolicy:',
@@ -209,5 +251,45 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
     up.release();
     const done = await Promise.all(inFlight);
     expect(done.map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+});
+
+describe('gRPC upstream connection pool', () => {
+  let echo: RunningEchoServer | undefined;
+  let relay: Awaited<ReturnType<typeof startCountingRelay>> | undefined;
+  let gw: TestGateway | undefined;
+  let client: InstanceType<typeof EchoClient> | undefined;
+
+  afterEach(async () => {
+    client?.close();
+    await gw?.close();
+    await relay?.close();
+    await echo?.close();
+  });
+
+  it('maxRequestsPerConnection 2: 6 sequential unary calls succeed over 3 upstream connections', async () => {
+    echo = await startEchoServer('v1');
+    relay = await startCountingRelay(echo.port);
+    gw = await startGateway(config(relay.port, '{ maxRequestsPerConnection: 2 }', GRPC_PORT));
+    client = new EchoClient(`127.0.0.1:${gw.port(80)}`, grpc.credentials.createInsecure(), {
+      'grpc.default_authority': 'h2up.example.com',
+    });
+    const c = client as unknown as grpc.Client;
+    const replies: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const r = await new Promise<SayReply>((resolve, reject) =>
+        c.makeUnaryRequest(
+          ECHO_SERVICE.say.path,
+          ECHO_SERVICE.say.requestSerialize,
+          (b: Buffer) => ECHO_SERVICE.say.responseDeserialize(b) as SayReply,
+          { name: `n${i}` },
+          (err: grpc.ServiceError | null, reply?: SayReply) => (err ? reject(err) : resolve(reply!)),
+        ),
+      );
+      replies.push(r.message);
+    }
+    expect(replies).toEqual(['hello n0', 'hello n1', 'hello n2', 'hello n3', 'hello n4', 'hello n5']);
+    expect(echo.calls.say).toBe(6);
+    expect(relay.connections()).toBe(3);
   });
 });
