@@ -238,6 +238,7 @@ export interface ConnectionPoolSettings {
     maxRequestsPerConnection?: number;
     maxRetries?: number;
     idleTimeout?: string;
+    maxConcurrentStreams?: number;
     h2UpgradePolicy?: string;
     useClientProtocol?: boolean;
   };

@@ -20,6 +20,12 @@
  * connections are not counted against `maxConnections` (they are shared by the endpoint's pool and
  * reused first). Istio's defaults are 2^32-1 for every limit, so the breaker is only built for
  * clusters whose DestinationRule sets one.
+ *
+ * HTTP/2 clusters: Envoy multiplexes up to `http.maxConcurrentStreams` streams (default 2^31-1)
+ * on each connection, so `maxConnections` holds back a request only once every allowed connection
+ * carries that many streams. The breaker's slots are then streams: `maxConnections ×
+ * maxConcurrentStreams` of them (unlimited when `maxConcurrentStreams` is unset), whatever the pool
+ * does with its sockets (upstream/h2-upstream-client.ts: one stream per socket today).
  */
 import type { ConnectionPoolSettings } from '../config/resources.js';
 import type { StatStore } from '../telemetry/stats.js';
@@ -67,7 +73,7 @@ export interface BreakerTicket {
 
 /** The thresholds of {@link CircuitBreaker}, each ≥ 1 (Istio default {@link UNLIMITED}). */
 export interface BreakerLimits {
-  /** `tcp.maxConnections`: connections to all endpoints of the cluster. */
+  /** `tcp.maxConnections`: connections to all endpoints of the cluster (HTTP/2: streams, see {@link breakerLimits}). */
   readonly maxConnections: number;
   /** `http.http1MaxPendingRequests`: requests waiting for a connection. */
   readonly maxPendingRequests: number;
@@ -80,10 +86,16 @@ export interface BreakerLimits {
 /**
  * Reads the limits from `connectionPool`; zero, negative or missing values mean "unset" (Istio's
  * 2^32-1). Returns undefined when no limit is set, so such clusters carry no breaker at all.
+ * @param http2 the cluster speaks HTTP/2 upstream: a connection slot is a stream, and
+ *   `maxConnections` allows `maxConnections × http.maxConcurrentStreams` of them.
  */
-export function breakerLimits(cp: ConnectionPoolSettings | undefined): BreakerLimits | undefined {
+export function breakerLimits(
+  cp: ConnectionPoolSettings | undefined,
+  http2 = false,
+): BreakerLimits | undefined {
+  const streamsPerConnection = http2 ? limit(cp?.http?.maxConcurrentStreams) : 1;
   const limits: BreakerLimits = {
-    maxConnections: limit(cp?.tcp?.maxConnections),
+    maxConnections: Math.min(limit(cp?.tcp?.maxConnections) * streamsPerConnection, UNLIMITED),
     maxPendingRequests: limit(cp?.http?.http1MaxPendingRequests),
     maxRequests: limit(cp?.http?.http2MaxRequests),
     maxRetries: limit(cp?.http?.maxRetries),

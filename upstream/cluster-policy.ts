@@ -12,6 +12,7 @@ import type { LoadBalancer } from './load-balancer-contract.js';
 import type { Cluster } from '../config/cluster.js';
 import type { StatStore } from '../telemetry/stats.js';
 import { breakerLimits, CircuitBreaker } from './circuit-breaker.js';
+import { upstreamSpeaksHttp2 } from './upstream-protocol.js';
 import { compileHashPolicy, type HashPolicy } from './hash-policy.js';
 import { outlierConfig, OutlierDetector, type Clock } from './outlier-detector.js';
 import type { EndpointState } from './endpoint-state.js';
@@ -68,11 +69,16 @@ export class PolicyRuntimes {
   attach(state: PolicyTarget): void {
     const c = state.cluster;
     state.hashPolicy = compileHashPolicy(c.policy.loadBalancer);
-    const limits = breakerLimits(c.policy.connectionPool);
+    const http2 = upstreamSpeaksHttp2(c);
+    const limits = breakerLimits(c.policy.connectionPool, http2);
     if (limits) state.mirrorBudget = new MirrorBudget(mirrorLimit(limits));
     const od = outlierConfig(c.policy.outlierDetection);
     if (!limits && !od) return;
-    const fingerprint = JSON.stringify([c.policy.connectionPool ?? null, c.policy.outlierDetection ?? null]);
+    const fingerprint = JSON.stringify([
+      c.policy.connectionPool ?? null,
+      c.policy.outlierDetection ?? null,
+      http2,
+    ]);
     let e = this.next?.get(c.name) ?? this.current.get(c.name);
     if (!e || e.fingerprint !== fingerprint) {
       e = {

@@ -134,9 +134,9 @@ async function startCountingRelay(
 
 /**
  * Gateway → `h2up` service on `upstreamPort` (an HTTP2 port, or `servicePort`), with this
- * `connectionPool.http` body.
+ * `connectionPool` (a YAML flow mapping).
  */
-function config(upstreamPort: number, poolHttp: string, servicePort = HTTP2_PORT): string {
+function config(upstreamPort: number, connectionPool: string, servicePort = HTTP2_PORT): string {
   return yamlDocuments(
     gatewayYaml('h2-gateway', [{ port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] }]),
     virtualServiceYaml(
@@ -149,9 +149,20 @@ function config(upstreamPort: number, poolHttp: string, servicePort = HTTP2_PORT
     istioResourceYaml('DestinationRule', 'h2up', [
       'host: h2up',
       'trafficPolicy:',
-      `  connectionPool: { http: ${poolHttp} }`,
+      `  connectionPool: ${connectionPool}`,
     ]),
   );
+}
+
+/** Resolves once the gateway's `upstream_rq_pending_active` gauge for the cluster reads `n`. */
+async function pendingActive(gw: TestGateway, n: number): Promise<void> {
+  const read = (): number | undefined => {
+    for (const [name, v] of gw.gateway.stats.entries())
+      if (name.startsWith('cluster.') && name.endsWith('.upstream_rq_pending_active')) return v;
+    return undefined;
+  };
+  // The gauge changes inside the gateway's own callbacks: look again after each turn of the loop.
+  while (read() !== n) await new Promise((r) => setImmediate(r));
 }
 
 interface Reply {
@@ -189,7 +200,7 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
 
   it('maxConcurrentStreams 2: 6 concurrent requests use ≥ 3 upstream connections, ≤ 2 streams on each', async () => {
     up = await startCountingH2Upstream();
-    gw = await startGateway(config(up.port, '{ maxConcurrentStreams: 2 }'));
+    gw = await startGateway(config(up.port, '{ http: { maxConcurrentStreams: 2 } }'));
     const port = gw.port(80);
     const replies = Array.from({ length: 6 }, () => get(port, '/hold'));
     await up.held(6);
@@ -202,7 +213,7 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
 
   it('maxRequestsPerConnection 3: 9 sequential requests use exactly 3 upstream connections', async () => {
     up = await startCountingH2Upstream();
-    gw = await startGateway(config(up.port, '{ maxRequestsPerConnection: 3 }'));
+    gw = await startGateway(config(up.port, '{ http: { maxRequestsPerConnection: 3 } }'));
     const port = gw.port(80);
     const sessionOf: string[] = [];
     for (let i = 0; i < 9; i++) {
@@ -216,7 +227,7 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
 
   it('without maxRequestsPerConnection, sequential requests share one upstream connection', async () => {
     up = await startCountingH2Upstream();
-    gw = await startGateway(config(up.port, '{ idleTimeout: 60s }'));
+    gw = await startGateway(config(up.port, '{ http: { idleTimeout: 60s } }'));
     const port = gw.port(80);
     for (let i = 0; i < 5; i++) expect((await get(port, '/seq')).status).toBe(200);
     expect(up.sessions()).toBe(1);
@@ -224,7 +235,7 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
 
   it('http2MaxRequests 1: a second concurrent request is 503 UO with x-envoy-overloaded', async () => {
     up = await startCountingH2Upstream();
-    gw = await startGateway(config(up.port, '{ http2MaxRequests: 1 }'));
+    gw = await startGateway(config(up.port, '{ http: { http2MaxRequests: 1 } }'));
     const port = gw.port(80);
     const first = get(port, '/hold');
     await up.held(1);
@@ -237,9 +248,43 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
     expect((await first).status).toBe(200);
   });
 
+  it('tcp.maxConnections 1 alone does not hold back concurrent HTTP/2 requests (Envoy multiplexes them)', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ tcp: { maxConnections: 1 } }'));
+    const port = gw.port(80);
+    const replies = Array.from({ length: 3 }, () => get(port, '/hold'));
+    await up.held(3);
+    up.release();
+    expect((await Promise.all(replies)).map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
+  it('maxConnections 1 × maxConcurrentStreams 2 with 1 pending: 2 streams go, 1 waits, the 4th is 503 UO', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(
+      config(
+        up.port,
+        '{ tcp: { maxConnections: 1 }, http: { maxConcurrentStreams: 2, http1MaxPendingRequests: 1 } }',
+      ),
+    );
+    const port = gw.port(80);
+    const first = get(port, '/hold');
+    await up.held(1);
+    const second = get(port, '/hold');
+    await up.held(2);
+    const third = get(port, '/hold');
+    // The third waits in the breaker's queue; the fourth finds the queue full.
+    await pendingActive(gw, 1);
+    const fourth = await get(port, '/overflow');
+    expect([fourth.status, fourth.headers['x-envoy-overloaded']]).toEqual([503, 'true']);
+    const rec = await recordWhere(gw, (x) => x.path === '/overflow');
+    expect(rec.responseFlags).toBe('UO');
+    up.release();
+    expect((await Promise.all([first, second, third])).map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
   it('GOAWAY from the upstream with requests in flight: they complete, new requests use a new connection', async () => {
     up = await startCountingH2Upstream();
-    gw = await startGateway(config(up.port, '{ idleTimeout: 60s }'));
+    gw = await startGateway(config(up.port, '{ http: { idleTimeout: 60s } }'));
     const port = gw.port(80);
     const inFlight = Array.from({ length: 3 }, () => get(port, '/hold'));
     await up.held(3);
@@ -270,7 +315,7 @@ describe('gRPC upstream connection pool', () => {
   it('maxRequestsPerConnection 2: 6 sequential unary calls succeed over 3 upstream connections', async () => {
     echo = await startEchoServer('v1');
     relay = await startCountingRelay(echo.port);
-    gw = await startGateway(config(relay.port, '{ maxRequestsPerConnection: 2 }', GRPC_PORT));
+    gw = await startGateway(config(relay.port, '{ http: { maxRequestsPerConnection: 2 } }', GRPC_PORT));
     client = new EchoClient(`127.0.0.1:${gw.port(80)}`, grpc.credentials.createInsecure(), {
       'grpc.default_authority': 'h2up.example.com',
     });
