@@ -21,6 +21,7 @@ import {
   type RunningEchoServer,
   type SayReply,
 } from '../../samples/grpc/echo-service.js';
+import { createTestPki } from '../helpers/certs.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import {
   gatewayYaml,
@@ -51,8 +52,9 @@ interface CountingH2Upstream {
   close(): Promise<void>;
 }
 
-async function startCountingH2Upstream(): Promise<CountingH2Upstream> {
-  const server = http2.createServer();
+/** @param tls serve h2 over TLS (ALPN `h2`) with this certificate instead of h2c. */
+async function startCountingH2Upstream(tls?: { cert: string; key: string }): Promise<CountingH2Upstream> {
+  const server = tls ? http2.createSecureServer({ cert: tls.cert, key: tls.key }) : http2.createServer();
   let sessions = 0;
   let maxStreams = 0;
   const open = new Map<http2.Http2Session, number>();
@@ -136,7 +138,7 @@ async function startCountingRelay(
  * Gateway → `h2up` service on `upstreamPort` (an HTTP2 port, or `servicePort`), with this
  * `connectionPool` (a YAML flow mapping).
  */
-function config(upstreamPort: number, connectionPool: string, servicePort = HTTP2_PORT): string {
+function config(upstreamPort: number, connectionPool: string, servicePort = HTTP2_PORT, tls = ''): string {
   return yamlDocuments(
     gatewayYaml('h2-gateway', [{ port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] }]),
     virtualServiceYaml(
@@ -150,6 +152,7 @@ function config(upstreamPort: number, connectionPool: string, servicePort = HTTP
       'host: h2up',
       'trafficPolicy:',
       `  connectionPool: ${connectionPool}`,
+      ...(tls ? [`  tls: ${tls}`] : []),
     ]),
   );
 }
@@ -223,6 +226,33 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
     }
     expect(up.sessions()).toBe(3);
     expect(sessionOf).toEqual(['1', '1', '1', '2', '2', '2', '3', '3', '3']);
+  });
+
+  it('maxRequestsPerConnection 2 over originated TLS (ALPN h2): 4 sequential requests use 2 connections', async () => {
+    const pki = createTestPki();
+    try {
+      up = await startCountingH2Upstream(
+        pki.issue('h2up', { cn: 'h2up.example.com', dns: ['h2up.example.com'] }),
+      );
+      gw = await startGateway(
+        config(
+          up.port,
+          '{ http: { maxRequestsPerConnection: 2 } }',
+          HTTP2_PORT,
+          `{ mode: SIMPLE, sni: h2up.example.com, caCertificates: ${pki.caFile} }`,
+        ),
+      );
+      const port = gw.port(80);
+      const sessionOf: string[] = [];
+      for (let i = 0; i < 4; i++) {
+        const r = await get(port, '/seq');
+        expect(r.status).toBe(200);
+        sessionOf.push(String(r.headers['x-session']));
+      }
+      expect(sessionOf).toEqual(['1', '1', '2', '2']);
+    } finally {
+      pki.close();
+    }
   });
 
   it('without maxRequestsPerConnection, sequential requests share one upstream connection', async () => {
