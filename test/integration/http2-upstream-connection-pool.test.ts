@@ -201,6 +201,8 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
     up = undefined;
   });
 
+  // The pool carries one stream per upstream connection (h2-upstream-client.ts), so this holds for any
+  // maxConcurrentStreams; it guards against a pool that would stack streams beyond the limit.
   it('maxConcurrentStreams 2: 6 concurrent requests use ≥ 3 upstream connections, ≤ 2 streams on each', async () => {
     up = await startCountingH2Upstream();
     gw = await startGateway(config(up.port, '{ http: { maxConcurrentStreams: 2 } }'));
