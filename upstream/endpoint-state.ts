@@ -96,6 +96,8 @@ function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Pool {
   const tls = settings.tls;
   const options = {
     connections: null,
+    // One request per connection at a time, HTTP/2 included: undici 7 would queue a non-idempotent
+    // request or a streamed body (all the router sends) behind a stream in flight on the session.
     pipelining: 1,
     connect: poolConnector(settings),
     keepAliveTimeout: settings.idleTimeoutMs,
