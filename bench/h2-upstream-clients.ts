@@ -8,6 +8,9 @@
  * - `undici-stream`: an undici `Pool` with `allowH2`, dispatched as the router does it (a streamed
  *   request body, `idempotent: false`, pipelining 1);
  * - `undici-buffer`: the same pool, the body as one Buffer;
+ * - `undici-buffer-mux`: the body as one Buffer, `idempotent: true` and pipelining 100, so undici
+ *   multiplexes calls on its HTTP/2 connections (it keeps a non-idempotent or streamed request alone
+ *   on its connection) — what the gateway would get by marking Buffer-body calls idempotent;
  * - `http2-session`: one node:http2 `ClientHttp2Session` per connection, `session.request` per call.
  *
  * Usage: `node dist/bench/h2-upstream-clients.js [--seconds 4] [--rounds 6] [--inflight 100]
@@ -31,7 +34,7 @@ interface Variant {
 }
 
 /** A dispatch handler that resolves when the response ended (body drained, trailers seen). */
-function dispatchOnce(pool: Pool, body: Buffer | PassThrough): Promise<void> {
+function dispatchOnce(pool: Pool, body: Buffer | PassThrough, idempotent = false): Promise<void> {
   return new Promise((resolve, reject) => {
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart() {},
@@ -46,7 +49,7 @@ function dispatchOnce(pool: Pool, body: Buffer | PassThrough): Promise<void> {
         method: 'POST',
         headers: GRPC_HEADERS,
         body,
-        idempotent: false,
+        idempotent,
         blocking: false,
         reset: false,
       },
@@ -55,10 +58,10 @@ function dispatchOnce(pool: Pool, body: Buffer | PassThrough): Promise<void> {
   });
 }
 
-function undiciVariant(name: string, origin: string, streamed: boolean): Variant {
+function undiciVariant(name: string, origin: string, streamed: boolean, mux = false): Variant {
   const pool = new Pool(origin, {
     connections: null,
-    pipelining: 1,
+    pipelining: mux ? 100 : 1,
     allowH2: true,
     connect: { useH2c: true } as Pool.Options['connect'],
     headersTimeout: 0,
@@ -67,7 +70,7 @@ function undiciVariant(name: string, origin: string, streamed: boolean): Variant
   return {
     name,
     call() {
-      if (!streamed) return dispatchOnce(pool, CALL_FRAME);
+      if (!streamed) return dispatchOnce(pool, CALL_FRAME, mux);
       const body = new PassThrough();
       const done = dispatchOnce(pool, body);
       body.end(CALL_FRAME);
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
   const variants = [
     undiciVariant('undici-stream', origin, true),
     undiciVariant('undici-buffer', origin, false),
+    undiciVariant('undici-buffer-mux', origin, false, true),
     sessionVariant(origin, Number(values.connections)),
   ];
   const inflight = Number(values.inflight);
@@ -156,7 +160,7 @@ async function main(): Promise<void> {
   for (const [name, t] of totals) {
     summary[name] = { calls: t.calls, cpuUsPerCall: Math.round((t.cpuUs / t.calls) * 10) / 10 };
     console.log(
-      `${name.padEnd(14)} ${String(t.calls).padStart(8)} calls  ${summary[name].cpuUsPerCall} cpu-µs/call`,
+      `${name.padEnd(18)} ${String(t.calls).padStart(8)} calls  ${summary[name].cpuUsPerCall} cpu-µs/call`,
     );
   }
   console.log(JSON.stringify(summary));

@@ -1,7 +1,8 @@
 /**
  * The HTTP filter chain of every HTTP connection manager, in Istio's gateway order: gRPC-Web
- * (first, as Istio puts it; it acts on `GRPC-WEB` listeners only), CORS, fault, router. A new filter (authentication, rate limiting, …) is a new file and one line here; its
- * per-route config goes on the compiled `RouteEntry`, and a route without it costs one check.
+ * (first, as Istio puts it; it acts on `GRPC-WEB` listeners only), CORS, fault, router. A new
+ * filter (authentication, rate limiting, …) is a new file and one line here; its per-route config
+ * goes on the compiled `RouteEntry`, and a route without it costs one check.
  */
 import type { StreamFilter } from './active-stream.js';
 import { corsFilter } from './cors-filter.js';

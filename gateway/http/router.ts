@@ -374,7 +374,7 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
       s.encodeHeaders(status, headers);
       this.attempt = undefined;
       attempt.abort(new RetryAbort());
-      s.res.end();
+      s.encodeTrailers(undefined);
       return;
     }
     s.encodeHeaders(status, headers);
