@@ -135,6 +135,9 @@ describe('gRPC-Web through the gateway (GRPC-WEB server port)', () => {
   let echo: RunningEchoServer;
   let failing: { port: number; close(): Promise<void> };
   let html: http.Server;
+  let raw: http2.Http2Server;
+  /** What the raw gRPC upstream received: the last request head and body. */
+  const seen: { headers?: http2.IncomingHttpHeaders; body?: Buffer } = {};
   let gw: TestGateway;
   let base: string;
   let session: http2.ClientHttp2Session;
@@ -147,6 +150,20 @@ describe('gRPC-Web through the gateway (GRPC-WEB server port)', () => {
       res.end('<h1>down for maintenance</h1>');
     });
     await new Promise<void>((r) => html.listen(0, '127.0.0.1', r));
+    // A bare HTTP/2 gRPC server: records what arrives, answers one message and grpc-status 0.
+    raw = http2.createServer();
+    raw.on('stream', (stream, headers) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        seen.headers = headers;
+        seen.body = Buffer.concat(chunks);
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.once('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0', 'x-trailer': 't' }));
+        stream.end(frame({ raw: true }));
+      });
+    });
+    await new Promise<void>((r) => raw.listen(0, '127.0.0.1', r));
     const route = (host: string) => `route: [{ destination: { host: ${host} } }]`;
     gw = await startTelemetryGateway(
       yamlDocuments(
@@ -168,6 +185,8 @@ describe('gRPC-Web through the gateway (GRPC-WEB server port)', () => {
             `  ${route('echo')}`,
             '- match: [{ uri: { prefix: /meshgate.test.Fail/ } }]',
             `  ${route('failing')}`,
+            '- match: [{ uri: { prefix: /raw/ } }]',
+            `  ${route('raw')}`,
             '- match: [{ uri: { prefix: /html/ } }]',
             `  ${route('html')}`,
             '- corsPolicy:',
@@ -181,6 +200,7 @@ describe('gRPC-Web through the gateway (GRPC-WEB server port)', () => {
         localServiceEntryYaml('echo', GRPC_PORT, echo.port),
         localServiceEntryYaml('failing', GRPC_PORT, failing.port),
         localServiceEntryYaml('html', HTTP_PORT, (html.address() as AddressInfo).port),
+        localServiceEntryYaml('raw', GRPC_PORT, (raw.address() as AddressInfo).port),
       ),
     );
     base = `http://127.0.0.1:${gw.port(80)}`;
@@ -193,6 +213,7 @@ describe('gRPC-Web through the gateway (GRPC-WEB server port)', () => {
     await echo?.close();
     await failing?.close();
     await new Promise((r) => html?.close(r));
+    await new Promise((r) => raw?.close(r));
   });
 
   /** A gRPC-Web call over HTTP/1.1 (undici). */
@@ -223,6 +244,24 @@ describe('gRPC-Web through the gateway (GRPC-WEB server port)', () => {
       (x) => x.path === '/meshgate.echo.Echo/Say' && x.protocol === 'HTTP/1.1',
     );
     expect([rec.responseCode, rec.grpcStatus]).toEqual([200, '0']);
+  });
+
+  it('the upstream gets gRPC: application/grpc, te: trailers, grpc-accept-encoding, no content-length', async () => {
+    const text = frame({ n: 1 }).toString('base64');
+    const r = await h1Call('/raw/Call', text, { 'content-type': 'application/grpc-web-text' });
+    expect(seen.headers?.['content-type']).toBe('application/grpc');
+    expect(seen.headers?.['te']).toBe('trailers');
+    expect(seen.headers?.['grpc-accept-encoding']).toBe('identity');
+    expect(seen.headers?.['x-grpc-web']).toBe('1');
+    expect(seen.body).toEqual(frame({ n: 1 }));
+    // Never the client's (base64) length: the decoded one when the body went up whole, else none.
+    expect([undefined, String(frame({ n: 1 }).length)]).toContain(seen.headers?.['content-length']);
+    const web = parseWebBody(r.body);
+    expect(web.messages).toEqual([{ raw: true }]);
+    expect(web.trailers).toEqual({ 'grpc-status': '0', 'x-trailer': 't' });
+    // A client's own grpc-accept-encoding is kept.
+    await h1Call('/raw/Call', frame({}), { 'grpc-accept-encoding': 'gzip' });
+    expect(seen.headers?.['grpc-accept-encoding']).toBe('gzip');
   });
 
   it('server streaming over HTTP/2: every message, then the trailer frame', async () => {
