@@ -10,7 +10,8 @@ import { mutateHeaderObject, type HeaderObject } from '../header-ops.js';
 import type { LocalReply } from '../local-reply.js';
 import { ResponseFlag, type ResponseFlagValue } from '../response-flags.js';
 import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
-import { FilterStatus, type HttpFilter } from './filter.js';
+import { FilterStatus, type HttpFilter, type StreamTranscoder } from './filter.js';
+import { grpcWebRequestMode, grpcWebResponseType } from './grpc-web-codec.js';
 import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
 import { grpcStatusTrailers, isGrpcContentType } from './grpc-status.js';
 import { buildStreamRecord } from './stream-record.js';
@@ -62,6 +63,8 @@ export class ActiveStream {
   rawResponseCode = 0;
   /** Bytes received from downstream when the stream counts them (upgraded streams); else `content-length`. */
   bytesReceived: number | undefined;
+  /** A filter's body transcoding for this stream (gRPC-Web); undefined for most streams. */
+  transcoder: StreamTranscoder | undefined;
   /** The router's per-stream state, told when the downstream closes. */
   closeListener: StreamCloseListener | undefined;
   /** The connection's socket, captured at start: Node detaches it from the request before `close`. */
@@ -105,14 +108,28 @@ export class ActiveStream {
   /** Passes an upstream response head through the encoders (reverse chain order) and sends it. */
   encodeHeaders(status: number, headers: HeaderObject): void {
     this.runEncoders(status, headers);
-    if (this.codec.isDestroyed(this.res)) return;
+    if (this.codec.isDestroyed(this.res) || this.transcoder?.holdsHead === true) return;
     this.res.writeHead(status, headers as Record<string, string | string[]>);
   }
 
   /** Response body bytes from upstream; false when the downstream buffer is full (wait for drain). */
   encodeData(chunk: Buffer): boolean {
+    const tc = this.transcoder;
+    if (tc !== undefined) {
+      chunk = tc.encodeData(chunk);
+      if (chunk.length === 0) return true;
+    }
     this.bytesSent += chunk.length;
     return this.res.write(chunk);
+  }
+
+  /** Ends the response with the upstream's trailers (gRPC's `grpc-status`…; any trailers). */
+  encodeTrailers(trailers: HeaderObject | undefined): void {
+    if (this.transcoder !== undefined) return this.transcoder.encodeTrailers(trailers);
+    if (trailers !== undefined && hasKeys(trailers)) {
+      this.res.addTrailers(trailers as Record<string, string | string[]>);
+    }
+    this.res.end();
   }
 
   /** Sends a local reply unless the response already started. */
@@ -120,6 +137,24 @@ export class ActiveStream {
     if (addFlag && r.flag) this.addFlag(r.flag as ResponseFlagValue);
     this.details = r.details;
     if (this.res.headersSent || this.codec.isDestroyed(this.res)) return;
+    const web = grpcWebRequestMode(this.rt.listener.protocol, this.req.headers);
+    if (web !== undefined) {
+      // Envoy answers a gRPC-Web request (a gRPC request once its filter ran) trailers-only: HTTP
+      // 200 with the status in the head, no body. The encoders run: a browser needs the CORS headers.
+      const headers: Record<string, string> = {
+        server: 'istio-envoy',
+        'content-type': grpcWebResponseType(web),
+      };
+      if (r.headers) Object.assign(headers, r.headers);
+      Object.assign(headers, grpcStatusTrailers(r.status, r.body, extra?.['grpc-status']));
+      // Envoy's HTTP/1 codec gives a head that ends the stream `content-length: 0`; HTTP/2 needs none.
+      if (this.req.httpVersion !== '2.0') headers['content-length'] = '0';
+      this.grpcStatus = headers['grpc-status'];
+      this.runEncoders(200, headers);
+      this.res.writeHead(200, headers);
+      this.res.end();
+      return;
+    }
     if (isGrpcContentType(this.req.headers['content-type'])) {
       // gRPC clients read the status from grpc-status: Envoy answers HTTP 200 with the status
       // mapped from the HTTP one; it is sent as trailers, which every gRPC client reads.
@@ -167,4 +202,9 @@ export class ActiveStream {
     if (ctx.accessLog.enabled) ctx.accessLog.log(record);
     if (ctx.observer.enabled) ctx.observer.onHttp(record, this.picked?.destination.cluster, this.endpoint);
   };
+}
+
+function hasKeys(o: object): boolean {
+  for (const k in o) if (Object.hasOwn(o, k)) return true;
+  return false;
 }

@@ -6,6 +6,7 @@
  * per-route config sits on the compiled `RouteEntry`, and what they remember per stream sits on
  * the stream.
  */
+import type { Readable } from 'node:stream';
 import type { HeaderObject } from '../header-ops.js';
 
 /** What a filter's decode step tells the connection manager. */
@@ -28,4 +29,25 @@ export interface HttpFilter<S> {
   decodeHeaders(stream: S): FilterStatus;
   /** Sees (and may change) the upstream response head before it is sent downstream. */
   encodeHeaders?(stream: S, status: number, headers: HeaderObject): void;
+}
+
+/**
+ * A filter's per-stream body transcoding (Envoy's `decodeData` / `encodeData` / `encodeTrailers`
+ * of one filter, e.g. gRPC-Web): set on the stream by the filter's decode step, read by the router
+ * and the stream's encoders. Streams without one pay one `undefined` check per hook.
+ */
+export interface StreamTranscoder {
+  /** Rewrites the upstream request head the router built (`[name, value, …]`, names lowercase). */
+  upstreamHeaders(out: string[]): void;
+  /** The request body as it is sent upstream (its length is then unknown: no `content-length`). */
+  decodeBody(body: Readable): Readable;
+  /** The response head is held back (the transcoder writes it when the response ends). */
+  readonly holdsHead: boolean;
+  /** One upstream response body chunk → the bytes to send downstream now (empty: nothing yet). */
+  encodeData(chunk: Buffer): Buffer;
+  /**
+   * The upstream response ended with `trailers` (undefined or empty: none): writes whatever is
+   * left (a held head, trailers carried in the body) and ends the downstream response.
+   */
+  encodeTrailers(trailers: HeaderObject | undefined): void;
 }

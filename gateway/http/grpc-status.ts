@@ -25,9 +25,16 @@ export function grpcStatusCode(name: string): string {
   return GRPC_CODES[name.toUpperCase()] ?? (/^\d+$/.test(name) ? name : '2');
 }
 
-/** Whether a request is gRPC (`content-type: application/grpc`, `+proto`, `-web`…). */
+/**
+ * Whether a request or response is gRPC by its `content-type`, as Envoy's
+ * `Grpc::Common::hasGrpcContentType`: `application/grpc`, optionally followed by `+<subtype>` or
+ * `;<parameters>`. gRPC-Web (`application/grpc-web…`) is not gRPC here: only the gRPC-Web filter
+ * turns it into gRPC.
+ */
 export function isGrpcContentType(contentType: string | undefined): boolean {
-  return contentType !== undefined && contentType.startsWith('application/grpc');
+  if (contentType === undefined || !contentType.startsWith('application/grpc')) return false;
+  const next = contentType.charCodeAt(16);
+  return contentType.length === 16 || next === 43 /* '+' */ || next === 59; /* ';' */
 }
 
 /**

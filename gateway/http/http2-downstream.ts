@@ -41,6 +41,8 @@ export const HTTP2_STATS = {
   sessions: 'http2.downstream_cx_total',
   /** Streams the client reset. */
   rxReset: 'http2.rx_reset',
+  /** Streams the codec reset: a request whose DATA disagrees with its `content-length` (PROTOCOL_ERROR). */
+  txReset: 'http2.tx_reset',
   /** Sessions ended by a protocol violation or flood (GOAWAY with an error code). */
   protocolError: 'http2.rx_messaging_error',
   /** Connections closed for too many premature resets (Envoy `downstream_rq_too_many_premature_resets`). */
@@ -136,13 +138,27 @@ export class Http2Downstream {
     if (this.accepting !== undefined) bindSessionSocket(session, this.accepting);
     this.stats.inc(`${prefix}.${HTTP2_STATS.sessions}`);
     const resets = { streams: 0, premature: 0 };
-    session.on('stream', (stream) => {
+    session.on('stream', (stream, headers) => {
       resets.streams++;
       const opened = performance.now();
       // `aborted`: the client reset the stream before it ended (the 'aborted' event is not emitted
       // when the request had already ended, so the flag is read on close).
       stream.once('close', () => {
         if (!stream.aborted) return;
+        if (
+          stream.rstCode === http2.constants.NGHTTP2_PROTOCOL_ERROR &&
+          headers['content-length'] !== undefined
+        ) {
+          // nghttp2 (here as in Envoy) resets a request whose DATA disagrees with its content-length
+          // (RFC 9113 §8.1.1): our reset, not the client's. (A client resetting its own stream with
+          // PROTOCOL_ERROR after announcing a length would be counted here too.)
+          this.stats.inc(`${this.statPrefix()}.${HTTP2_STATS.txReset}`);
+          this.log.warn(
+            { listener: this.statPrefix(), stream: stream.id, contentLength: headers['content-length'] },
+            'HTTP/2 stream reset (PROTOCOL_ERROR): DATA does not match content-length',
+          );
+          return;
+        }
         this.stats.inc(`${this.statPrefix()}.${HTTP2_STATS.rxReset}`);
         if (performance.now() - opened < PREMATURE_RESET_MS) resets.premature++;
         if (resets.streams >= PREMATURE_RESET_MIN_STREAMS && resets.premature * 2 > resets.streams) {
