@@ -56,11 +56,14 @@ export class ActiveStream {
   endpoint: ClusterEndpoint | undefined;
   picked: WeightedCluster | undefined;
   upstreamTimeMs: number | undefined;
-  /** Set for an `Upgrade: websocket` request (HTTP/1.1): the raw connection and early bytes. */
+  /** Set for an upgrade request (HTTP/1.1 `Upgrade`, HTTP/2 CONNECT): its connection or stream and early bytes. */
   upgrade: UpgradeRequest | undefined;
-  /** Status of a response head written raw on an upgrade connection (101, or a refusal passed through); 0 otherwise. */
+  /**
+   * Status of a tunnel's response head (HTTP/1.1: the raw `101` or refusal; HTTP/2 extended CONNECT:
+   * `200` or the refusal); 0 otherwise. A stream with one ends when its tunnel closes, not by a reset.
+   */
   rawResponseCode = 0;
-  /** Bytes received from downstream when the stream counts them (upgraded streams); else `content-length`. */
+  /** Bytes received from downstream when the stream counts them (tunnels); else the codec's body count. */
   bytesReceived: number | undefined;
   /** The router's per-stream state, told when the downstream closes. */
   closeListener: StreamCloseListener | undefined;

@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import type { StatStore } from '../../telemetry/stats.js';
 import type { DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
 import { extendedConnectUpgrade } from './extended-connect.js';
-import { bindSessionSocket } from './http2-codec.js';
+import { bindSessionSocket, CountingHttp2Request } from './http2-codec.js';
 import type { UpgradeRequest } from './upgrade.js';
 
 /** Envoy's default `max_request_headers_kb`, bytes. */
@@ -96,6 +96,7 @@ export class Http2Downstream {
           enableConnectProtocol: true,
         },
         maxHeaderListPairs: 128,
+        Http2ServerRequest: CountingHttp2Request,
       },
       handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
