@@ -161,7 +161,7 @@ export class ActiveStream {
   private readonly onClose = (): void => {
     this.finished = true;
     // A tunnel (or a refusal passed through raw) ends when its connection closes: not a reset.
-    const reset = this.rawResponseCode === 0 && !this.res.writableFinished;
+    const reset = this.rawResponseCode === 0 && this.codec.closedEarly(this.res);
     if (reset) this.addFlag(ResponseFlag.DownstreamConnectionTermination);
     this.closeListener?.onDownstreamClose(reset);
     const ctx = this.ctx;

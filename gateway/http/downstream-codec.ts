@@ -65,6 +65,12 @@ export interface DownstreamCodec {
    * on HTTP/2, `content-length` on HTTP/1.1.
    */
   bodyBytesReceived(req: DownstreamRequest): number;
+  /**
+   * Whether the stream closed before its response was complete (the client reset it or dropped the
+   * connection: Envoy's DC): HTTP/1.1 `!writableFinished`; HTTP/2 the stream's `aborted` flag (node
+   * ends the writable side of a reset stream itself, so `writableFinished` cannot tell).
+   */
+  closedEarly(res: DownstreamResponse): boolean;
   /** Whether the response was reset or the stream destroyed (nothing more can be written). */
   isDestroyed(res: DownstreamResponse): boolean;
   /**

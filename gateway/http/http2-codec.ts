@@ -49,6 +49,7 @@ export const HTTP2_CODEC: DownstreamCodec = Object.freeze({
   },
   hasBody: (req) => !(req as unknown as Http2ServerRequest).stream.endAfterHeaders,
   bodyBytesReceived: (req) => (req as Partial<CountingHttp2Request>).bodyBytes ?? 0,
+  closedEarly: (res) => (res as unknown as Http2ServerResponse).stream.aborted,
   isDestroyed: (res) => (res as unknown as Http2ServerResponse).stream.destroyed,
   // HTTP/2 has no `connection` header; a 400 ends only its stream.
   writeLocalReply: (res, reply, extra) => writeLocalReply(res, reply, extra, false),

@@ -113,6 +113,10 @@ export class Http2Downstream {
 
   /** Hands over a connection known to speak HTTP/2 (plaintext after the preface peek, or TLS with ALPN h2). */
   accept(socket: Socket): void {
+    // HTTP/2 has no use for a half-open connection, but node:http's server (which accepted the h2c
+    // socket) keeps one open after the client's FIN: the session would never hear that its client
+    // left, and its streams and upstream requests would wait for the idle timeout.
+    socket.allowHalfOpen = false;
     // node creates the session (and emits 'session') synchronously inside this emit.
     this.accepting = socket;
     try {

@@ -112,7 +112,7 @@ export function openH2WebSocket(
 /** Sends `n` messages one after another on an open stream and collects the echoes. */
 export function echoManyH2(stream: http2.ClientHttp2Stream, n: number): Promise<string[]> {
   const got: string[] = [];
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   return new Promise((resolve, reject) => {
     const onData = (c: Buffer) => {
       buf = Buffer.concat([buf, c]);
