@@ -103,7 +103,11 @@ export class Http2Downstream {
     server.on('session', (session) => this.onSession(session));
     // node's compatibility layer hands CONNECT streams to 'connect' instead of 'request'.
     server.on('connect', (req, res) => {
-      handler(req as unknown as DownstreamRequest, res as unknown as DownstreamResponse, extendedConnectUpgrade(req));
+      handler(
+        req as unknown as DownstreamRequest,
+        res as unknown as DownstreamResponse,
+        extendedConnectUpgrade(req),
+      );
     });
     // Envoy's connection idle timeout (1 h): node destroys a session idle this long. This also ends
     // sessions nghttp2 itself sent GOAWAY to (reset-rate limit): node stops reading those sockets.

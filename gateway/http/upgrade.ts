@@ -60,6 +60,10 @@ export function createUpgradeHandler(
     res.assignSocket(socket);
     res.once('finish', () => socket.end());
     socket.once('error', () => socket.destroy());
+    // Envoy's HTTP connections do not half-close: a client's FIN ends the connection and with it the
+    // tunnel (node:http's server would keep our side open, and an upstream that ignores the FIN
+    // would hold the tunnel forever).
+    socket.allowHalfOpen = false;
     handle(req, res, { kind: upgradeKind(req.headers), head, socket, extendedConnect: false });
   };
 }

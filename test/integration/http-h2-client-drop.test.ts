@@ -97,7 +97,10 @@ describe('HTTP/2 client drop → DC; HTTP/2 request body bytes', () => {
 
   it('a POST whose body is still streaming when the client resets: upstream aborted, logged 0 DC', async () => {
     const session = await connect(`http://127.0.0.1:${port}`);
-    const stream = session.request({ ':path': '/slow/upload', ':method': 'POST', ':authority': 'x' }, { endStream: false });
+    const stream = session.request(
+      { ':path': '/slow/upload', ':method': 'POST', ':authority': 'x' },
+      { endStream: false },
+    );
     stream.on('error', () => undefined);
     stream.write('part one');
     await events.waitFor(/^waiting \/slow\/upload$/);
@@ -135,10 +138,13 @@ describe('HTTP/2 client drop → DC; HTTP/2 request body bytes', () => {
     });
     session.close();
     await new Promise<void>((resolve, reject) => {
-      const req = http.request({ port, host: '127.0.0.1', path: '/post-h1', method: 'POST', headers: { host: 'x' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve());
-      });
+      const req = http.request(
+        { port, host: '127.0.0.1', path: '/post-h1', method: 'POST', headers: { host: 'x' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });

@@ -206,7 +206,10 @@ describe('WebSocket over HTTP/2 (extended CONNECT)', () => {
 
   it('a plain CONNECT and other :protocol values get 403 upgrade_failed on their stream; the session goes on', async () => {
     const plain = await new Promise<number>((resolve, reject) => {
-      const st = h2c.request({ ':method': 'CONNECT', ':authority': 'chat.example.com:443' }, { endStream: false });
+      const st = h2c.request(
+        { ':method': 'CONNECT', ':authority': 'chat.example.com:443' },
+        { endStream: false },
+      );
       st.once('response', (h) => {
         resolve(Number(h[':status']));
         st.close();
