@@ -34,6 +34,7 @@ import { armIdleTimeout, disarmIdleTimeout, type IdleWatched } from '../idle-swe
 import { classifyUpstreamError, Replies, type LocalReply } from '../local-reply.js';
 import { ResponseFlag } from '../response-flags.js';
 import type { ActiveStream, StreamCloseListener } from './active-stream.js';
+import { ChunkedDecoder } from './chunked-decoder.js';
 import { completeWebSocketHandshake, toExtendedConnectResponse } from './extended-connect.js';
 import {
   parseResponseHead,
@@ -209,6 +210,7 @@ export class UpgradeTunnel implements StreamCloseListener, BreakerTicket, IdleWa
     const s = this.s;
     const up = this.upstream!;
     const stream = this.upgrade.socket as Http2Stream;
+    const chunked = /chunked/i.test(String(h['transfer-encoding'] ?? ''));
     const h2Status = toExtendedConnectResponse(status, h, this.generatedKey);
     if (s.codec.isDestroyed(s.res)) return void up.destroy();
     s.encodeHeaders(h2Status, h);
@@ -221,7 +223,7 @@ export class UpgradeTunnel implements StreamCloseListener, BreakerTicket, IdleWa
       this.switched(s.req);
       return;
     }
-    this.passRefusalBody(h, rest);
+    this.passRefusalBody(h, rest, chunked);
   }
 
   /** After the upgrade: client bytes flow upstream and only the idle timeout applies. */
@@ -232,29 +234,46 @@ export class UpgradeTunnel implements StreamCloseListener, BreakerTicket, IdleWa
   }
 
   /**
-   * Sends a refusal's body on the HTTP/2 stream: `content-length` bytes when announced (then the
-   * upstream connection is closed), else everything until the upstream closes.
+   * Sends a refusal's body on the HTTP/2 stream: `content-length` bytes when announced, the decoded
+   * chunks of a chunked body (HTTP/2 has no chunk framing), else everything until the upstream
+   * closes; the upstream connection is closed after the body.
    */
-  private passRefusalBody(h: HeaderObject, rest: Buffer): void {
+  private passRefusalBody(h: HeaderObject, rest: Buffer, chunked: boolean): void {
     const res = this.s.res;
     const up = this.upstream!;
     const cl = Number(h['content-length']);
-    let left = Number.isFinite(cl) && cl >= 0 ? cl : Infinity;
-    const forward = (c: Buffer): void => {
-      const part = c.length > left ? c.subarray(0, left) : c;
-      left -= part.length;
+    const decoder = chunked ? new ChunkedDecoder() : undefined;
+    let left = !chunked && Number.isFinite(cl) && cl >= 0 ? cl : Infinity;
+    const finish = (): void => {
+      up.removeListener('data', forward);
+      res.end();
+      up.destroy();
+    };
+    const send = (part: Buffer): void => {
       if (part.length > 0 && !res.write(part)) {
         up.pause();
         res.once('drain', () => up.resume());
       }
-      if (left === 0) {
-        up.removeListener('data', forward);
-        res.end();
-        up.destroy();
+    };
+    const forward = (c: Buffer): void => {
+      if (decoder !== undefined) {
+        let parts: Buffer[];
+        try {
+          parts = decoder.feed(c);
+        } catch {
+          return void res.destroy();
+        }
+        for (const p of parts) send(p);
+        if (decoder.done) finish();
+        return;
       }
+      const part = c.length > left ? c.subarray(0, left) : c;
+      left -= part.length;
+      send(part);
+      if (left === 0) finish();
     };
     forward(rest);
-    if (left > 0) up.on('data', forward);
+    if (left > 0 && !(decoder?.done ?? false)) up.on('data', forward);
   }
 
   /** Bytes moved through the upstream socket: the idle sweep's activity counter. */

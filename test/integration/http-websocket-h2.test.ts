@@ -195,6 +195,11 @@ describe('WebSocket over HTTP/2 (extended CONNECT)', () => {
     expect(refused.headers['x-refused-by']).toBe('a');
     expect(refused.headers.server).toBe('istio-envoy');
     expect(await refused.body()).toBe('refused');
+    // A chunked refusal: its chunks are the HTTP/2 body, and the stream ends with the last one.
+    const chunked = await openH2WebSocket(h2c, '/refuse-chunked', 'chat.example.com');
+    expect(chunked.status).toBe(429);
+    expect(chunked.headers['transfer-encoding']).toBeUndefined();
+    expect(await chunked.body()).toBe('refused again');
     const r = await recordWhere(gw, (x) => x.path === '/refuse' && x.protocol === 'HTTP/2');
     expect(r.responseCode).toBe(403);
     expect(r.responseCodeDetails).toBe('via_upstream');
