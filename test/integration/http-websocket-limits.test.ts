@@ -26,6 +26,7 @@ import {
   yamlDocuments,
 } from '../helpers/tls-gateway.js';
 import { connectH2, echoManyH2, openH2WebSocket } from '../helpers/ws-frames.js';
+import { closeWs as closed, openWs as open, type WsRefusal } from '../helpers/ws-client.js';
 import { startWsUpstream, type WsUpstream } from '../helpers/ws-upstream.js';
 
 const WS_PORT = { number: 8080, name: 'http', protocol: 'HTTP' } as const;
@@ -43,33 +44,13 @@ function destinationRule(host: string, policy: string[]): string {
   ]);
 }
 
-function open(url: string): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url);
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += String(c)));
-      res.on('end', () =>
-        reject(
-          Object.assign(new Error(`status ${res.statusCode}`), {
-            status: res.statusCode,
-            headers: res.headers,
-            body,
-          }),
-        ),
-      );
-    });
-    ws.once('error', reject);
-  });
-}
-
-function refusal(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+/** The refusal of an upgrade that must be refused. */
+function refusal(url: string): Promise<WsRefusal> {
   return open(url).then(
     () => {
       throw new Error('upgrade was not refused');
     },
-    (e: { status: number; headers: http.IncomingHttpHeaders; body: string }) => e,
+    (e: WsRefusal) => e,
   );
 }
 
@@ -77,13 +58,6 @@ function echoOnce(ws: WebSocket, text: string): Promise<string> {
   return new Promise((resolve) => {
     ws.once('message', (d) => resolve(String(d)));
     ws.send(text);
-  });
-}
-
-function closed(ws: WebSocket): Promise<void> {
-  return new Promise((resolve) => {
-    ws.once('close', () => resolve());
-    ws.close();
   });
 }
 

@@ -20,6 +20,7 @@ import {
   virtualServiceYaml,
   yamlDocuments,
 } from '../helpers/tls-gateway.js';
+import { closeWs as closed, echoMany, openWs as open } from '../helpers/ws-client.js';
 import { startWsUpstream, type WsUpstream } from '../helpers/ws-upstream.js';
 
 const WS_PORT = { number: 8080, name: 'http', protocol: 'HTTP' } as const;
@@ -64,49 +65,6 @@ function config(a: WsUpstream, b: WsUpstream): string {
     localServiceEntryYaml('ws-a', WS_PORT, a.port),
     localServiceEntryYaml('ws-b', WS_PORT, b.port),
   );
-}
-
-/** Opens a client, waits for open; rejects with the server's status on a refused upgrade. */
-function open(url: string, opts: WebSocket.ClientOptions = {}): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts);
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += String(c)));
-      res.on('end', () =>
-        reject(
-          Object.assign(new Error(`status ${res.statusCode}`), {
-            status: res.statusCode,
-            headers: res.headers,
-            body,
-          }),
-        ),
-      );
-    });
-    ws.once('error', reject);
-  });
-}
-
-/** Sends `n` messages one after another and collects the echoes. */
-async function echoMany(ws: WebSocket, n: number): Promise<string[]> {
-  const got: string[] = [];
-  return new Promise((resolve, reject) => {
-    ws.on('message', (d) => {
-      got.push(String(d));
-      if (got.length === n) resolve(got);
-      else ws.send(`m${got.length}`);
-    });
-    ws.once('error', reject);
-    ws.send('m0');
-  });
-}
-
-function closed(ws: WebSocket): Promise<void> {
-  return new Promise((resolve) => {
-    ws.once('close', () => resolve());
-    ws.close();
-  });
 }
 
 describe('WebSocket through the gateway', () => {
