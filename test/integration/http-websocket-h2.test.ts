@@ -10,60 +10,12 @@
  */
 import type http2 from 'node:http2';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestPki, writeCredential, type TestPki } from '../helpers/certs.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import {
-  gatewayYaml,
-  localServiceEntryYaml,
-  makeCredentialsDir,
-  recordWhere,
-  removeCredentialsDir,
-  virtualServiceYaml,
-  yamlDocuments,
-} from '../helpers/tls-gateway.js';
+import type { TestPki } from '../helpers/certs.js';
+import type { TestGateway } from '../helpers/gateway.js';
+import { recordWhere } from '../helpers/tls-gateway.js';
 import { connectH2, echoManyH2, openH2WebSocket } from '../helpers/ws-frames.js';
-import { startWsUpstream, type WsUpstream } from '../helpers/ws-upstream.js';
-
-const WS_PORT = { number: 8080, name: 'http', protocol: 'HTTP' } as const;
-
-function config(a: WsUpstream, b: WsUpstream): string {
-  return yamlDocuments(
-    gatewayYaml('ws-gateway', [
-      { port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] },
-      {
-        port: 443,
-        name: 'https',
-        protocol: 'HTTPS',
-        tls: '{ mode: SIMPLE, credentialName: ws-credential }',
-        hosts: ['ws.example.com'],
-      },
-    ]),
-    virtualServiceYaml(
-      'chat',
-      ['*'],
-      ['ws-gateway'],
-      [
-        'http:',
-        '- match: [{ uri: { prefix: /split } }]',
-        '  route:',
-        '  - { destination: { host: ws-a }, weight: 50 }',
-        '  - { destination: { host: ws-b }, weight: 50 }',
-        '- match: [{ uri: { prefix: /abort } }]',
-        '  fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }',
-        '  route: [{ destination: { host: ws-a } }]',
-        '- match: [{ uri: { prefix: /b-only } }]',
-        '  rewrite: { uri: /rewritten }',
-        '  headers: { request: { set: { x-route: b-only } }, response: { set: { x-resp: b } } }',
-        '  route:',
-        '  - { destination: { host: ws-a }, weight: 0 }',
-        '  - { destination: { host: ws-b }, weight: 100 }',
-        '- route: [{ destination: { host: ws-a } }]',
-      ],
-    ),
-    localServiceEntryYaml('ws-a', WS_PORT, a.port),
-    localServiceEntryYaml('ws-b', WS_PORT, b.port),
-  );
-}
+import { startWsGateway, type WsGateway } from '../helpers/ws-gateway.js';
+import type { WsUpstream } from '../helpers/ws-upstream.js';
 
 function closeStream(stream: http2.ClientHttp2Stream): Promise<void> {
   return new Promise((resolve) => {
@@ -81,29 +33,18 @@ describe('WebSocket over HTTP/2 (extended CONNECT)', () => {
   let b: WsUpstream;
   let gw: TestGateway;
   let pki: TestPki;
-  let creds: string;
+  let env: WsGateway;
   let h2c: http2.ClientHttp2Session;
 
   beforeAll(async () => {
-    pki = createTestPki();
-    creds = makeCredentialsDir();
-    writeCredential(
-      creds,
-      'ws-credential',
-      pki.issue('ws', { cn: 'ws.example.com', dns: ['ws.example.com'] }),
-    );
-    a = await startWsUpstream('a');
-    b = await startWsUpstream('b');
-    gw = await startGateway(config(a, b), { credentialsDir: creds });
+    env = await startWsGateway();
+    ({ a, b, gw, pki } = env);
     h2c = await connectH2(`http://127.0.0.1:${gw.port(80)}`);
   });
 
   afterAll(async () => {
     if (h2c) await closeSession(h2c);
-    await gw?.close();
-    await a?.close();
-    await b?.close();
-    removeCredentialsDir(creds);
+    await env?.close();
   });
 
   it('h2c: the server advertises ENABLE_CONNECT_PROTOCOL; 1,000 messages echoed; HTTP/2 200 in the access log', async () => {
