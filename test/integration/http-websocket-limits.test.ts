@@ -66,40 +66,80 @@ async function until(read: () => number, want: number): Promise<void> {
   while (read() !== want) await new Promise((r) => setImmediate(r));
 }
 
+/** One upgrade the flooding workload served: its socket, and whether one of its writes returned false. */
+interface FloodConnection {
+  readonly socket: net.Socket;
+  readonly sawFalse: boolean;
+}
+
 /**
  * An upgrade workload that answers `101` and then writes {@link FLOOD_BYTES} at once, whatever the
- * client reads; it remembers whether a write returned false and keeps its socket for inspection.
+ * client reads; it hands each connection to the test (`next()`) for inspection.
  */
 async function startFlood(): Promise<{
   port: number;
-  socket: Promise<net.Socket>;
-  sawFalse: () => boolean;
+  next(): Promise<FloodConnection>;
   close(): Promise<void>;
 }> {
-  let sawFalse = false;
-  let resolveSocket: (s: net.Socket) => void = () => undefined;
-  const socket = new Promise<net.Socket>((r) => (resolveSocket = r));
+  const all: net.Socket[] = [];
+  const arrived: FloodConnection[] = [];
+  const waiting: ((c: FloodConnection) => void)[] = [];
   const server = http.createServer();
   server.on('upgrade', (_req, sock: net.Socket) => {
+    all.push(sock);
     sock.on('error', () => undefined);
     sock.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n');
     const chunk = Buffer.alloc(FLOOD_CHUNK, 0x61);
+    let sawFalse = false;
     for (let sent = 0; sent < FLOOD_BYTES; sent += FLOOD_CHUNK) if (!sock.write(chunk)) sawFalse = true;
-    resolveSocket(sock);
+    const c = { socket: sock, sawFalse };
+    const w = waiting.shift();
+    if (w) w(c);
+    else arrived.push(c);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
-    socket,
-    sawFalse: () => sawFalse,
+    next: () =>
+      arrived.length > 0 ? Promise.resolve(arrived.shift()!) : new Promise((r) => waiting.push(r)),
     close: () =>
       new Promise<void>((r) => {
-        // Upgraded sockets are not the server's to close: destroy the one this workload kept.
-        void socket.then((s) => s.destroy());
+        // Upgraded sockets are not the server's to close: destroy the ones this workload kept.
+        for (const sock of all) sock.destroy();
         server.closeAllConnections();
         server.close(() => r());
       }),
   };
+}
+
+/**
+ * Waits until the gateway stopped reading from the upstream (`pipe()` paused its socket) and the
+ * upstream's own queue stopped shrinking for 5 consecutive checks 20 ms apart.
+ */
+async function stalled(upstreamSide: net.Socket, gatewayUpstream: net.Socket): Promise<void> {
+  await until(() => (gatewayUpstream.isPaused() ? 1 : 0), 1);
+  let last = -1;
+  let steady = 0;
+  while (steady < 5) {
+    await new Promise((r) => setTimeout(r, 20));
+    const now = upstreamSide.writableLength;
+    steady = now === last ? steady + 1 : 0;
+    last = now;
+  }
+}
+
+/** Collects the sockets node creates while `fn` runs (the gateway's own among them). */
+async function withSockets<T>(fn: (sockets: net.Socket[]) => Promise<T>): Promise<T> {
+  const sockets: net.Socket[] = [];
+  const onSocket = (m: unknown) => sockets.push((m as { socket: net.Socket }).socket);
+  dc.subscribe('net.client.socket', onSocket);
+  dc.subscribe('net.server.socket', onSocket);
+  try {
+    return await fn(sockets);
+  } finally {
+    dc.unsubscribe('net.client.socket', onSocket);
+    dc.unsubscribe('net.server.socket', onSocket);
+  }
 }
 
 describe('WebSocket upgrades: circuit breaking, outlier detection, idle timeout, backpressure', () => {
@@ -236,13 +276,8 @@ describe('WebSocket upgrades: circuit breaking, outlier detection, idle timeout,
   });
 
   it('a client that stops reading: the upstream is paused (its writes queue), the gateway buffers little, the process lives', async () => {
-    // The gateway's own sockets of this tunnel, found by their ports as node creates them.
-    const sockets: net.Socket[] = [];
-    const onSocket = (m: unknown) => sockets.push((m as { socket: net.Socket }).socket);
-    dc.subscribe('net.client.socket', onSocket);
-    dc.subscribe('net.server.socket', onSocket);
     const client = net.connect(port, '127.0.0.1');
-    try {
+    await withSockets(async (sockets) => {
       await new Promise<void>((r) => client.once('connect', () => r()));
       client.write(
         'GET /flood HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: websocket\r\n' +
@@ -265,43 +300,58 @@ describe('WebSocket upgrades: circuit breaking, outlier detection, idle timeout,
         client.on('data', onData);
       });
       expect(head).toMatch(/^HTTP\/1\.1 101 /);
-      const upstreamSide = await flood.socket;
-      expect(flood.sawFalse()).toBe(true);
+      const upstream = await flood.next();
+      expect(upstream.sawFalse).toBe(true);
       const gwDown = sockets.find((s) => s.remotePort === client.localPort)!;
-      const gwUp = sockets.find((s) => s.localPort === upstreamSide.remotePort)!;
+      const gwUp = sockets.find((s) => s.localPort === upstream.socket.remotePort)!;
       expect(gwDown).toBeDefined();
       expect(gwUp).toBeDefined();
-      // Wait until the gateway stopped reading from the upstream (pipe() paused it) ...
-      await until(() => (gwUp.isPaused() ? 1 : 0), 1);
-      // ... and the upstream's own queue stopped shrinking for 5 consecutive checks 20 ms apart.
-      let last = -1;
-      let steady = 0;
-      while (steady < 5) {
-        await new Promise((r) => setTimeout(r, 20));
-        const now = upstreamSide.writableLength;
-        steady = now === last ? steady + 1 : 0;
-        last = now;
-      }
+      await stalled(upstream.socket, gwUp);
       // Most of the 50 MB is still queued in the upstream process: the gateway did not take it.
-      expect(upstreamSide.writableLength).toBeGreaterThan(FLOOD_BYTES / 2);
+      expect(upstream.socket.writableLength).toBeGreaterThan(FLOOD_BYTES / 2);
       // The gateway holds at most one readable high-water mark (16 KiB) plus one 64 KiB read on the
       // upstream side, and on the client side what pipe() writes before write() returns false: one
       // high-water mark plus one read. 256 KiB leaves room for the 101 head and rounding.
-      const buffered = gwUp.readableLength + gwDown.writableLength;
-      expect(buffered).toBeLessThan(256 * 1024);
+      expect(gwUp.readableLength + gwDown.writableLength).toBeLessThan(256 * 1024);
       // The client starts reading: every byte arrives.
       client.on('data', (c: Buffer) => (received += c.length));
       client.resume();
       await until(() => (received >= FLOOD_BYTES ? 1 : 0), 1);
       expect(received).toBe(FLOOD_BYTES);
-    } finally {
-      dc.unsubscribe('net.client.socket', onSocket);
-      dc.unsubscribe('net.server.socket', onSocket);
-      client.destroy();
-    }
+    }).finally(() => client.destroy());
     const r = await recordWhere(gw, (x) => x.path === '/flood');
     expect(r.responseCode).toBe(101);
     expect(r.bytesSent).toBe(FLOOD_BYTES);
     expect(r.responseFlags).toBe('-');
+  });
+
+  it('over HTTP/2: an extended CONNECT stream that is not read pauses the upstream; every byte arrives once it is', async () => {
+    const session = await connectH2(`http://127.0.0.1:${port}`);
+    try {
+      await withSockets(async (sockets) => {
+        const ws = await openH2WebSocket(session, '/flood-h2', 'x');
+        expect(ws.status).toBe(200);
+        const upstream = await flood.next();
+        expect(upstream.sawFalse).toBe(true);
+        const gwUp = sockets.find((s) => s.localPort === upstream.socket.remotePort)!;
+        expect(gwUp).toBeDefined();
+        // The client's stream window (64 KiB) fills, the gateway's stream write() returns false,
+        // pipe() pauses the upstream socket.
+        await stalled(upstream.socket, gwUp);
+        expect(upstream.socket.writableLength).toBeGreaterThan(FLOOD_BYTES / 2);
+        expect(gwUp.readableLength).toBeLessThan(128 * 1024);
+        let received = 0;
+        ws.stream.on('data', (c: Buffer) => (received += c.length));
+        await until(() => (received >= FLOOD_BYTES ? 1 : 0), 1);
+        expect(received).toBe(FLOOD_BYTES);
+        ws.stream.close();
+      });
+      const r = await recordWhere(gw, (x) => x.path === '/flood-h2');
+      expect(r.responseCode).toBe(200);
+      expect(r.protocol).toBe('HTTP/2');
+      expect(r.bytesSent).toBe(FLOOD_BYTES);
+    } finally {
+      session.destroy();
+    }
   });
 });
