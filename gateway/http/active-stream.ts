@@ -57,11 +57,14 @@ export class ActiveStream {
   endpoint: ClusterEndpoint | undefined;
   picked: WeightedCluster | undefined;
   upstreamTimeMs: number | undefined;
-  /** Set for an `Upgrade: websocket` request (HTTP/1.1): the raw connection and early bytes. */
+  /** Set for an upgrade request (HTTP/1.1 `Upgrade`, HTTP/2 CONNECT): its connection or stream and early bytes. */
   upgrade: UpgradeRequest | undefined;
-  /** Status of a response head written raw on an upgrade connection (101, or a refusal passed through); 0 otherwise. */
+  /**
+   * Status of a tunnel's response head (HTTP/1.1: the raw `101` or refusal; HTTP/2 extended CONNECT:
+   * `200` or the refusal); 0 otherwise. A stream with one ends when its tunnel closes, not by a reset.
+   */
   rawResponseCode = 0;
-  /** Bytes received from downstream when the stream counts them (upgraded streams); else `content-length`. */
+  /** Bytes received from downstream when the stream counts them (tunnels); else the codec's body count. */
   bytesReceived: number | undefined;
   /** A filter's body transcoding for this stream (gRPC-Web); undefined for most streams. */
   transcoder: StreamTranscoder | undefined;
@@ -193,7 +196,7 @@ export class ActiveStream {
   private readonly onClose = (): void => {
     this.finished = true;
     // A tunnel (or a refusal passed through raw) ends when its connection closes: not a reset.
-    const reset = this.rawResponseCode === 0 && !this.res.writableFinished;
+    const reset = this.rawResponseCode === 0 && this.codec.closedEarly(this.res);
     if (reset) this.addFlag(ResponseFlag.DownstreamConnectionTermination);
     this.closeListener?.onDownstreamClose(reset);
     const ctx = this.ctx;

@@ -60,6 +60,17 @@ export interface DownstreamCodec {
   hasBody(req: DownstreamRequest, announced: boolean): boolean;
   /** `Host` on HTTP/1.1, `:authority` (else `host`) on HTTP/2, port included. */
   authority(req: DownstreamRequest): string;
+  /**
+   * Request body bytes received (Envoy `%BYTES_RECEIVED%`): the DATA payload counted as it arrived
+   * on HTTP/2, `content-length` on HTTP/1.1.
+   */
+  bodyBytesReceived(req: DownstreamRequest): number;
+  /**
+   * Whether the stream closed before its response was complete (the client reset it or dropped the
+   * connection: Envoy's DC): HTTP/1.1 `!writableFinished`; HTTP/2 the stream's `aborted` flag (node
+   * ends the writable side of a reset stream itself, so `writableFinished` cannot tell).
+   */
+  closedEarly(res: DownstreamResponse): boolean;
   /** Whether the response was reset or the stream destroyed (nothing more can be written). */
   isDestroyed(res: DownstreamResponse): boolean;
   /**

@@ -16,6 +16,8 @@ export const HTTP1_CODEC: DownstreamCodec = Object.freeze({
   authority: (req) => req.headers.host ?? '',
   connectionSocket: (req) => req.socket,
   hasBody: (_req, announced) => announced,
+  bodyBytesReceived: (req) => Number(req.headers['content-length'] ?? 0) || 0,
+  closedEarly: (res) => !res.writableFinished,
   isDestroyed: (res) => (res as DownstreamResponse & { destroyed: boolean }).destroyed,
   writeLocalReply: (res, reply, extra) => writeLocalReply(res, reply, extra, true),
 } satisfies DownstreamCodec);

@@ -8,7 +8,10 @@
  * node allows): max concurrent streams 2147483647, header list 60 KiB (`max_request_headers_kb`).
  * The initial stream window is 1 MiB rather than Envoy's 256 MiB: node keeps unread DATA in memory
  * up to the window, and 1 MiB is Envoy's own per-connection buffer limit, so memory per stream stays
- * bounded as it does in Envoy.
+ * bounded as it does in Envoy. `SETTINGS_ENABLE_CONNECT_PROTOCOL` is advertised (Envoy's
+ * `allow_connect`): WebSocket over HTTP/2 (RFC 8441 extended CONNECT) is routed and tunnelled like
+ * an HTTP/1.1 upgrade, and every other CONNECT is refused 403 on its stream
+ * (gateway/http/extended-connect.ts).
  *
  * Defences, counted and logged; the process and the other connections are unaffected:
  * - rapid reset (CVE-2023-44487): a burst of resets beyond nghttp2's rate limit gets GOAWAY from
@@ -23,7 +26,9 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { StatStore } from '../../telemetry/stats.js';
 import type { DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
-import { bindSessionSocket } from './http2-codec.js';
+import { extendedConnectUpgrade } from './extended-connect.js';
+import { bindSessionSocket, CountingHttp2Request } from './http2-codec.js';
+import type { UpgradeRequest } from './upgrade.js';
 
 /** Envoy's default `max_request_headers_kb`, bytes. */
 export const H2_MAX_HEADER_LIST_BYTES = 60 * 1024;
@@ -69,11 +74,12 @@ export class Http2Downstream {
   private accepting: Socket | undefined;
 
   /**
-   * @param handler the connection manager's stream handler for the HTTP/2 codec.
+   * @param handler the connection manager's stream handler for the HTTP/2 codec; CONNECT streams
+   *   reach it with their upgrade details.
    * @param statPrefix `listener.<name>` at the time of counting (the listener may be renamed on reload).
    */
   constructor(
-    handler: (req: DownstreamRequest, res: DownstreamResponse) => void,
+    handler: (req: DownstreamRequest, res: DownstreamResponse, upgrade?: UpgradeRequest) => void,
     private readonly stats: StatStore,
     private readonly statPrefix: () => string,
     private readonly log: Logger,
@@ -89,12 +95,22 @@ export class Http2Downstream {
           maxHeaderListSize: H2_MAX_HEADER_LIST_BYTES,
           initialWindowSize: H2_INITIAL_WINDOW_BYTES,
           enablePush: false,
+          enableConnectProtocol: true,
         },
         maxHeaderListPairs: 128,
+        Http2ServerRequest: CountingHttp2Request,
       },
       handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
     server.on('session', (session) => this.onSession(session));
+    // node's compatibility layer hands CONNECT streams to 'connect' instead of 'request'.
+    server.on('connect', (req, res) => {
+      handler(
+        req as unknown as DownstreamRequest,
+        res as unknown as DownstreamResponse,
+        extendedConnectUpgrade(req),
+      );
+    });
     // Envoy's connection idle timeout (1 h): node destroys a session idle this long. This also ends
     // sessions nghttp2 itself sent GOAWAY to (reset-rate limit): node stops reading those sockets.
     server.setTimeout(H2_IDLE_TIMEOUT_MS);
@@ -103,6 +119,10 @@ export class Http2Downstream {
 
   /** Hands over a connection known to speak HTTP/2 (plaintext after the preface peek, or TLS with ALPN h2). */
   accept(socket: Socket): void {
+    // HTTP/2 has no use for a half-open connection, but node:http's server (which accepted the h2c
+    // socket) keeps one open after the client's FIN: the session would never hear that its client
+    // left, and its streams and upstream requests would wait for the idle timeout.
+    socket.allowHalfOpen = false;
     // node creates the session (and emits 'session') synchronously inside this emit.
     this.accepting = socket;
     try {

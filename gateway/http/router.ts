@@ -111,7 +111,7 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     }
     this.path = applyRouteToUpstream(out, s.url, s.authority, route, wc, s.match);
     if (s.upgrade !== undefined) {
-      return new UpgradeTunnel(s, s.upgrade, state, out, this.path).start(this.hashKey);
+      return new UpgradeTunnel(s, s.upgrade, state, out, this.path).open(this.hashKey);
     }
     if (route.retry.numRetries > 0) this.retry = new RetryState(route.retry);
     let timeoutMs = route.timeoutMs;

@@ -62,7 +62,7 @@ export function buildStreamRecord(s: RecordedStream): StreamRecord {
     responseCode: s.rawResponseCode || (res.headersSent ? res.statusCode : 0),
     responseFlags: s.flags ? s.flags.join(',') : '-',
     responseCodeDetails: s.details,
-    bytesReceived: s.bytesReceived ?? (Number(h['content-length'] ?? 0) || 0),
+    bytesReceived: s.bytesReceived ?? s.codec.bodyBytesReceived(req),
     bytesSent: s.bytesSent,
     durationMs: performance.now() - s.startHr,
     upstreamServiceTimeMs: s.upstreamTimeMs,

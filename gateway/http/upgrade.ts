@@ -13,6 +13,7 @@
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
 
 /** How the connection manager treats a request's `Upgrade` header. */
@@ -28,13 +29,21 @@ export function upgradeKind(h: IncomingHttpHeaders): UpgradeKind {
   return 'unsupported';
 }
 
-/** What the upgrade handler gives the connection manager for one upgrade request. */
+/**
+ * What the upgrade handler (HTTP/1.1) or the extended CONNECT handler (HTTP/2,
+ * gateway/http/extended-connect.ts) gives the connection manager for one upgrade request.
+ */
 export interface UpgradeRequest {
   readonly kind: UpgradeKind;
-  /** Bytes the client sent after the request head (the start of the upgraded stream). */
+  /** Bytes the client sent after the request head (the start of the upgraded stream); empty on HTTP/2. */
   readonly head: Buffer;
-  /** The raw downstream connection. */
-  readonly socket: Socket;
+  /** HTTP/1.1: the raw downstream connection. HTTP/2: the CONNECT stream (written to; read through the request). */
+  readonly socket: Duplex;
+  /**
+   * The request arrived as an HTTP/2 extended CONNECT (RFC 8441): the upstream's `101` is answered
+   * `:status 200` on the stream and a refusal is sent as an ordinary response on it.
+   */
+  readonly extendedConnect: boolean;
 }
 
 /**
@@ -51,6 +60,10 @@ export function createUpgradeHandler(
     res.assignSocket(socket);
     res.once('finish', () => socket.end());
     socket.once('error', () => socket.destroy());
-    handle(req, res, { kind: upgradeKind(req.headers), head, socket });
+    // Envoy's HTTP connections do not half-close: a client's FIN ends the connection and with it the
+    // tunnel (node:http's server would keep our side open, and an upstream that ignores the FIN
+    // would hold the tunnel forever).
+    socket.allowHalfOpen = false;
+    handle(req, res, { kind: upgradeKind(req.headers), head, socket, extendedConnect: false });
   };
 }

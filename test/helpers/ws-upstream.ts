@@ -1,7 +1,8 @@
 /**
  * A WebSocket echo workload on 127.0.0.1:0 (the `ws` package): echoes every message prefixed with
  * its name, remembers the path and headers of each upgrade request, refuses upgrades to
- * `/refuse…` with a plain `403` (so the gateway's pass-through can be seen), and on `/late…` sends
+ * `/refuse…` with a plain `403` (so the gateway's pass-through can be seen) and to `/refuse-chunked…`
+ * with a chunked `429` on a connection it leaves open, and on `/late…` sends
  * a message of its own 500 ms after the upgrade.
  */
 import http from 'node:http';
@@ -33,6 +34,15 @@ export async function startWsUpstream(name: string): Promise<WsUpstream> {
   });
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
     seen.push({ url: req.url ?? '', headers: req.headers });
+    if ((req.url ?? '').startsWith('/refuse-chunked')) {
+      // A chunked refusal on a connection left open: the body ends with its last chunk, not a close.
+      socket.write(
+        'HTTP/1.1 429 Too Many Requests\r\ntransfer-encoding: chunked\r\n\r\n' +
+          '7;ext=1\r\nrefused\r\n6\r\n again\r\n0\r\nx-trailer: t\r\n\r\n',
+      );
+      socket.once('end', () => socket.destroy());
+      return;
+    }
     if ((req.url ?? '').startsWith('/refuse')) {
       socket.end(
         'HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\ncontent-length: 7\r\nx-refused-by: ' +

@@ -7,137 +7,32 @@
  * plain HTTP/1.1.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import { createTestPki, writeCredential, type TestPki } from '../helpers/certs.js';
+import type WebSocket from 'ws';
 import { rawExchange } from '../helpers/clients.js';
-import { startGateway, type TestGateway } from '../helpers/gateway.js';
-import {
-  gatewayYaml,
-  localServiceEntryYaml,
-  makeCredentialsDir,
-  recordWhere,
-  removeCredentialsDir,
-  virtualServiceYaml,
-  yamlDocuments,
-} from '../helpers/tls-gateway.js';
-import { startWsUpstream, type WsUpstream } from '../helpers/ws-upstream.js';
-
-const WS_PORT = { number: 8080, name: 'http', protocol: 'HTTP' } as const;
-
-function config(a: WsUpstream, b: WsUpstream): string {
-  return yamlDocuments(
-    gatewayYaml('ws-gateway', [
-      { port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] },
-      {
-        port: 443,
-        name: 'https',
-        protocol: 'HTTPS',
-        tls: '{ mode: SIMPLE, credentialName: ws-credential }',
-        hosts: ['ws.example.com'],
-      },
-    ]),
-    virtualServiceYaml(
-      'tornado',
-      ['*'],
-      ['ws-gateway'],
-      [
-        'http:',
-        '- match: [{ uri: { prefix: /split } }]',
-        '  route:',
-        '  - { destination: { host: ws-a }, weight: 50 }',
-        '  - { destination: { host: ws-b }, weight: 50 }',
-        '- match: [{ uri: { prefix: /late } }]',
-        '  timeout: 200ms',
-        '  route: [{ destination: { host: ws-a } }]',
-        '- match: [{ uri: { prefix: /abort } }]',
-        '  fault: { abort: { httpStatus: 503, percentage: { value: 100 } } }',
-        '  route: [{ destination: { host: ws-a } }]',
-        '- match: [{ uri: { prefix: /b-only } }]',
-        '  rewrite: { uri: /rewritten }',
-        '  headers: { request: { set: { x-route: b-only } } }',
-        '  route:',
-        '  - { destination: { host: ws-a }, weight: 0 }',
-        '  - { destination: { host: ws-b }, weight: 100 }',
-        '- route: [{ destination: { host: ws-a } }]',
-      ],
-    ),
-    localServiceEntryYaml('ws-a', WS_PORT, a.port),
-    localServiceEntryYaml('ws-b', WS_PORT, b.port),
-  );
-}
-
-/** Opens a client, waits for open; rejects with the server's status on a refused upgrade. */
-function open(url: string, opts: WebSocket.ClientOptions = {}): Promise<WebSocket> {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, opts);
-    ws.once('open', () => resolve(ws));
-    ws.once('unexpected-response', (_req, res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += String(c)));
-      res.on('end', () =>
-        reject(
-          Object.assign(new Error(`status ${res.statusCode}`), {
-            status: res.statusCode,
-            headers: res.headers,
-            body,
-          }),
-        ),
-      );
-    });
-    ws.once('error', reject);
-  });
-}
-
-/** Sends `n` messages one after another and collects the echoes. */
-async function echoMany(ws: WebSocket, n: number): Promise<string[]> {
-  const got: string[] = [];
-  return new Promise((resolve, reject) => {
-    ws.on('message', (d) => {
-      got.push(String(d));
-      if (got.length === n) resolve(got);
-      else ws.send(`m${got.length}`);
-    });
-    ws.once('error', reject);
-    ws.send('m0');
-  });
-}
-
-function closed(ws: WebSocket): Promise<void> {
-  return new Promise((resolve) => {
-    ws.once('close', () => resolve());
-    ws.close();
-  });
-}
+import type { TestGateway } from '../helpers/gateway.js';
+import { recordWhere } from '../helpers/tls-gateway.js';
+import { closeWs as closed, echoMany, openWs as open } from '../helpers/ws-client.js';
+import { startWsGateway, type WsGateway } from '../helpers/ws-gateway.js';
+import type { TestPki } from '../helpers/certs.js';
+import type { WsUpstream } from '../helpers/ws-upstream.js';
 
 describe('WebSocket through the gateway', () => {
-  let a: WsUpstream;
   let b: WsUpstream;
   let gw: TestGateway;
   let pki: TestPki;
-  let creds: string;
+  let env: WsGateway;
   let port: number;
   let tlsPort: number;
 
   beforeAll(async () => {
-    pki = createTestPki();
-    creds = makeCredentialsDir();
-    writeCredential(
-      creds,
-      'ws-credential',
-      pki.issue('ws', { cn: 'ws.example.com', dns: ['ws.example.com'] }),
-    );
-    a = await startWsUpstream('a');
-    b = await startWsUpstream('b');
-    gw = await startGateway(config(a, b), { credentialsDir: creds });
+    env = await startWsGateway();
+    ({ b, gw, pki } = env);
     port = gw.port(80);
     tlsPort = gw.port(443);
   });
 
   afterAll(async () => {
-    await gw?.close();
-    await a?.close();
-    await b?.close();
-    removeCredentialsDir(creds);
+    await env?.close();
   });
 
   it('ws://: 1,000 messages echoed; the 101 and the bytes are in the access log', async () => {
