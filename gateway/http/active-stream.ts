@@ -102,6 +102,16 @@ export class ActiveStream {
     for (let i = filters.length - 1; i >= 0; i--) filters[i]!.encodeHeaders?.(this, status, headers);
   }
 
+  /** Whether no filter of the chain changes this stream's response head (it may pass as received). */
+  encodersIdle(): boolean {
+    const filters = this.filters;
+    for (let i = 0; i < filters.length; i++) {
+      const f = filters[i]!;
+      if (f.encodeHeaders !== undefined && f.encodesHeaders?.(this) !== false) return false;
+    }
+    return true;
+  }
+
   /** Passes an upstream response head through the encoders (reverse chain order) and sends it. */
   encodeHeaders(status: number, headers: HeaderObject): void {
     this.runEncoders(status, headers);
