@@ -287,7 +287,8 @@ export class Tracer implements TraceInjector {
     if (r.userAgent !== undefined) tags['user_agent'] = r.userAgent;
     const error = code === 0 || code >= 500;
     if (error) tags['error'] = 'true';
-    const mesh = r.downstreamLocalAddress !== undefined && this.isMesh(r.downstreamLocalAddress);
+    const mesh =
+      r.meshListener ?? (r.downstreamLocalAddress !== undefined && this.isMesh(r.downstreamLocalAddress));
     this.exporter.add({
       traceId: p.traceId,
       id: p.id,
