@@ -78,7 +78,8 @@ export class ActiveStream {
     private readonly filters: readonly StreamFilter[],
   ) {
     this.socket = codec.connectionSocket(req);
-    res.once('close', this.onClose);
+    // `on`, not `once`: a response closes once, and `once` wraps and later unwraps the listener per request.
+    res.on('close', this.onClose);
   }
 
   addFlag(flag: ResponseFlagValue): void {
