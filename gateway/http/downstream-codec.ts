@@ -37,6 +37,7 @@ export interface DownstreamResponse {
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer | string): unknown;
   once(event: 'close' | 'drain', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
   destroy(err?: Error): unknown;
 }
 
