@@ -66,14 +66,26 @@ export function copyRequestHeaders(
     }
     out.push(name, value);
   }
-  if (connectionTokens) {
-    // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-    const named = new Set(connectionTokens.split(',').map((t) => t.trim()));
-    for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
+  // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1). Most clients send only
+  // `keep-alive` or `close`, which name no header: no token list is built for them.
+  if (connectionTokens !== undefined && connectionTokens !== 'keep-alive' && connectionTokens !== 'close') {
+    dropConnectionNamed(out, connectionTokens);
   }
   out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
   out.push('x-forwarded-proto', scheme);
   return hasBody;
+}
+
+/** Removes from `out` the headers a `Connection` value (lowercase) names, in one pass. */
+function dropConnectionNamed(out: string[], connection: string): void {
+  const named = connection.split(',').map((t) => t.trim());
+  let w = 0;
+  for (let r = 0; r < out.length; r += 2) {
+    if (named.includes(out[r]!)) continue;
+    out[w++] = out[r]!;
+    out[w++] = out[r + 1]!;
+  }
+  out.length = w;
 }
 
 /**
