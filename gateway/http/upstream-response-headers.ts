@@ -5,9 +5,10 @@
  * is (HTTP/1.1 and HTTP/2); an object is built only when something must look headers up by name.
  *
  * Why: undici's controller API parses every head into an object, and the router then deleted the
- * hop-by-hop names from it and node walked it again to serialise it. Interleaved against the same
- * build with the object path (meshgate vs meshgate, one core), the flat list measured ~5% less CPU
- * per proxied request.
+ * hop-by-hop names from it (which turns the object into a slow dictionary) and node walked it again
+ * to serialise it. Measured interleaved on one core against the build with the object path (both
+ * at once, wrk alternated every 250 ms, CPU time per request from /proc): 1.03, 1.04 and 1.21 times
+ * the requests per CPU-second in three 8 s runs on a busy machine.
  */
 import type { HeaderObject } from '../header-ops.js';
 
