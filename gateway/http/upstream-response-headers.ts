@@ -7,8 +7,8 @@
  * Why: undici's controller API parses every head into an object, and the router then deleted the
  * hop-by-hop names from it (which turns the object into a slow dictionary) and node walked it again
  * to serialise it. Measured interleaved on one core against the build with the object path (both
- * at once, wrk alternated every 250 ms, CPU time per request from /proc): 1.03, 1.04 and 1.21 times
- * the requests per CPU-second in three 8 s runs on a busy machine.
+ * at once, wrk alternated every 250 ms, CPU time per request from /proc): 0.96–1.21 times the
+ * requests per CPU-second in six 8 s runs on a busy machine, median 1.04.
  */
 import type { HeaderObject } from '../header-ops.js';
 
