@@ -7,7 +7,7 @@
  */
 import { stripPort } from '../../routes/host-names.js';
 import type { CompiledMatch, RouteEntry, WeightedCluster } from '../../routes/route-table.js';
-import { HOP_BY_HOP, mutateHeaderList } from '../header-ops.js';
+import { dropFromList, HOP_BY_HOP, mutateHeaderList } from '../header-ops.js';
 
 /** Receives the downstream `x-request-id` when the request carried one. */
 export interface RequestIdSink {
@@ -69,23 +69,11 @@ export function copyRequestHeaders(
   // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1). Most clients send only
   // `keep-alive` or `close`, which name no header: no token list is built for them.
   if (connectionTokens !== undefined && connectionTokens !== 'keep-alive' && connectionTokens !== 'close') {
-    dropConnectionNamed(out, connectionTokens);
+    dropFromList(out, new Set(connectionTokens.split(',').map((t) => t.trim())));
   }
   out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
   out.push('x-forwarded-proto', scheme);
   return hasBody;
-}
-
-/** Removes from `out` the headers a `Connection` value (lowercase) names, in one pass. */
-function dropConnectionNamed(out: string[], connection: string): void {
-  const named = connection.split(',').map((t) => t.trim());
-  let w = 0;
-  for (let r = 0; r < out.length; r += 2) {
-    if (named.includes(out[r]!)) continue;
-    out[w++] = out[r]!;
-    out[w++] = out[r + 1]!;
-  }
-  out.length = w;
 }
 
 /**
