@@ -90,6 +90,21 @@ function requestsTotal(text: string): number {
   return sum;
 }
 
+/**
+ * `istio_requests_total` once it stopped moving: read every 250 ms until two reads agree. Requests
+ * wrk left in flight finish after it stopped, and workers hand their counts to the primary in
+ * batches, so a read right after a run can still rise.
+ */
+async function settledRequestsTotal(prometheusPort: number): Promise<number> {
+  let last = requestsTotal(await httpGet(prometheusPort, '/stats/prometheus'));
+  for (;;) {
+    await sleep(250);
+    const now = requestsTotal(await httpGet(prometheusPort, '/stats/prometheus'));
+    if (now === last) return now;
+    last = now;
+  }
+}
+
 /** GETs `path` on 127.0.0.1:`port` and returns the body (throws unless 200). */
 function httpGet(port: number, path: string, agent?: http.Agent): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -252,9 +267,9 @@ async function main(): Promise<void> {
       const wrkTicks = reapedTicks() - wrkBefore;
       const rigTicks = wrkTicks + ownTicks(upstream.child.pid!) - upstreamBefore;
       // Prometheus: a counting client, then the totals.
-      const prom0 = requestsTotal(await httpGet(mg.prometheusPort, '/stats/prometheus'));
+      const prom0 = await settledRequestsTotal(mg.prometheusPort);
       const ok = await sendExactly(port, EXACT_REQUESTS, EXACT_CONNECTIONS);
-      const prom1 = requestsTotal(await httpGet(mg.prometheusPort, '/stats/prometheus'));
+      const prom1 = await settledRequestsTotal(mg.prometheusPort);
       const t = totals.get(v.id)!;
       t.requests += w.requests;
       t.errors += w.errors;
