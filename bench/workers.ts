@@ -9,13 +9,27 @@
  * upstream share the cores with the proxy, so requests/s with 2 workers is bounded by the load
  * rig; CPU per request is the figure that does not depend on that.
  *
+ * To tell the gateway's limit from the load rig's, each window also accounts the CPU of the load
+ * rig (wrk and the upstream, /proc/PID/stat) and of the whole machine (/proc/stat): the gateway's
+ * cores used, the rig's, and what other programs took. From CPU per request follows the gateway's
+ * capacity per core (1e6 / CPU µs per request), and with it the requests/s `--concurrency N` would
+ * serve with N cores of its own: N × that capacity (the primary's share included). When the
+ * machine's two cores were busy and the gateway used less than N of them, the measured requests/s
+ * is the load rig's limit, and that projection is the gateway's.
+ *
+ * Prometheus: after each variant's measured run, exactly {@link EXACT_REQUESTS} requests are sent
+ * by a counting client (keep-alive, {@link EXACT_CONNECTIONS} connections) and the rise of
+ * `istio_requests_total` on the primary's `/stats/prometheus` must equal it; the total is also
+ * compared with what wrk completed (wrk's count leaves out the requests in flight when it stops).
+ *
  * Usage: `node dist/bench/workers.js [--duration 5] [--rounds 3] [--connections 50] [--variants a,b]`.
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { HTTP_GATEWAY_PORT, httpConfigYaml } from './meshgate.js';
-import { parsePidStat, parseWrk } from './parse.js';
+import http from 'node:http';
+import { parsePidStat, parseProcStat, parseWrk } from './parse.js';
 import { canConnect, freePort, installCleanup, sleep, spawnTracked } from './proc.js';
 
 /** A configuration measured. */
@@ -33,6 +47,11 @@ const VARIANTS: readonly Variant[] = [
   { id: 'concurrency-1-log-off', args: ['--concurrency', '1', '--access-log', 'off'], env: {} },
   { id: 'concurrency-2-log-off', args: ['--concurrency', '2', '--access-log', 'off'], env: {} },
 ];
+
+/** Requests the counting client sends after each measured run (the Prometheus check). */
+const EXACT_REQUESTS = 2000;
+/** Keep-alive connections of the counting client. */
+const EXACT_CONNECTIONS = 10;
 
 /** USER_HZ, the unit of /proc/PID/stat times. */
 const TICKS_PER_S = 100;
@@ -52,6 +71,72 @@ function treeTicks(pid: number): number {
   const children = readOrEmpty(`/proc/${pid}/task/${pid}/children`).trim();
   for (const c of children === '' ? [] : children.split(/\s+/)) total += treeTicks(Number(c));
   return total;
+}
+
+/** Busy ticks of the whole machine (all cores) from /proc/stat. */
+function machineBusyTicks(): number {
+  let busy = 0;
+  for (const c of parseProcStat(readOrEmpty('/proc/stat')).values()) busy += c.busy;
+  return busy;
+}
+
+/** Sum of every `istio_requests_total` series in a Prometheus text exposition. */
+function requestsTotal(text: string): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('istio_requests_total{') && !line.startsWith('istio_requests_total ')) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/**
+ * `istio_requests_total` once it stopped moving: read every 250 ms until two reads agree. Requests
+ * wrk left in flight finish after it stopped, and workers hand their counts to the primary in
+ * batches, so a read right after a run can still rise.
+ */
+async function settledRequestsTotal(prometheusPort: number): Promise<number> {
+  let last = requestsTotal(await httpGet(prometheusPort, '/stats/prometheus'));
+  for (;;) {
+    await sleep(250);
+    const now = requestsTotal(await httpGet(prometheusPort, '/stats/prometheus'));
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+/** GETs `path` on 127.0.0.1:`port` and returns the body (throws unless 200). */
+function httpGet(port: number, path: string, agent?: http.Agent): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path, agent: agent ?? false }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${path}: ${res.statusCode}`)),
+        );
+      })
+      .on('error', reject);
+  });
+}
+
+/** Sends exactly `n` GET / over `connections` keep-alive connections; resolves with the 200s. */
+async function sendExactly(port: number, n: number, connections: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  let next = 0;
+  let ok = 0;
+  const loop = async (): Promise<void> => {
+    while (next < n) {
+      next++;
+      await httpGet(port, '/', agent).then(
+        () => ok++,
+        () => undefined,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: connections }, loop));
+  agent.destroy();
+  return ok;
 }
 
 function readOrEmpty(path: string): string {
@@ -94,7 +179,7 @@ async function startMeshgate(
   configPath: string,
   port: number,
   logPath: string,
-): Promise<ChildProcess> {
+): Promise<{ child: ChildProcess; prometheusPort: number }> {
   const args = [
     'dist/cli/main.js',
     'run',
@@ -109,11 +194,13 @@ async function startMeshgate(
   const env = Object.entries(v.env).map(([k, val]) => `${k}=${val}`);
   const child = spawnTracked(v.id, 'env', [...env, process.execPath, ...args], ['ignore', out, 'pipe']);
   fs.closeSync(out);
+  const prom = waitLine(child, 'stderr', /"port":(\d+),"msg":"prometheus port bound"/);
+  const prometheusPort = Number(/"port":(\d+)/.exec(await prom)![1]);
   child.stderr!.resume();
   while (!(await canConnect(port, 300))) await sleep(100);
   // Every worker bound (the primary accepts for them once the first has).
   await sleep(3000);
-  return child;
+  return { child, prometheusPort };
 }
 
 async function runWrk(
@@ -155,43 +242,81 @@ async function main(): Promise<void> {
   // The same config as the http/meshgate rows (bench/meshgate.ts).
   fs.writeFileSync(configPath, httpConfigYaml(upstream.port));
   const totals = new Map(
-    variants.map((v) => [v.id, { requests: 0, errors: 0, ticks: 0, primaryTicks: 0, seconds: 0 }]),
+    variants.map((v) => [
+      v.id,
+      { requests: 0, errors: 0, ticks: 0, primaryTicks: 0, rigTicks: 0, machineTicks: 0, seconds: 0 },
+    ]),
   );
+  const workersOf = (v: Variant): number => Number(v.args[v.args.indexOf('--concurrency') + 1]);
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
       const port = await freePort();
       const mg = await startMeshgate(v, configPath, port, `.bench/workers-${v.id}.stdout.log`);
-      await runWrk(port, 2, connections); // warm-up
-      const before = treeTicks(mg.pid!);
-      const primaryBefore = ownTicks(mg.pid!);
+      const pid = mg.child.pid!;
+      const warm = await runWrk(port, 2, connections); // warm-up
+      const wrkBefore = reapedTicks();
+      const before = treeTicks(pid);
+      const primaryBefore = ownTicks(pid);
+      const upstreamBefore = ownTicks(upstream.child.pid!);
+      const machineBefore = machineBusyTicks();
       const w = await runWrk(port, seconds, connections);
-      const ticks = treeTicks(mg.pid!) - before;
-      const primaryTicks = ownTicks(mg.pid!) - primaryBefore;
+      const machine = machineBusyTicks() - machineBefore;
+      const ticks = treeTicks(pid) - before;
+      const primaryTicks = ownTicks(pid) - primaryBefore;
+      // wrk has exited: its ticks were added to this runner's reaped children.
+      const wrkTicks = reapedTicks() - wrkBefore;
+      const rigTicks = wrkTicks + ownTicks(upstream.child.pid!) - upstreamBefore;
+      // Prometheus: a counting client, then the totals.
+      const prom0 = await settledRequestsTotal(mg.prometheusPort);
+      const ok = await sendExactly(port, EXACT_REQUESTS, EXACT_CONNECTIONS);
+      const prom1 = await settledRequestsTotal(mg.prometheusPort);
       const t = totals.get(v.id)!;
       t.requests += w.requests;
       t.errors += w.errors;
       t.ticks += ticks;
       t.primaryTicks += primaryTicks;
+      t.rigTicks += rigTicks;
+      t.machineTicks += machine;
       t.seconds += seconds;
+      const cores = (n: number): string => (n / TICKS_PER_S / seconds).toFixed(2);
       console.log(
         `round ${round + 1} ${v.id}: ${Math.round(w.requests / seconds)} rps, ` +
-          `${((ticks / TICKS_PER_S) * 1e6) / Math.max(1, w.requests)} µs CPU/request, ${w.errors} errors`,
+          `${(((ticks / TICKS_PER_S) * 1e6) / Math.max(1, w.requests)).toFixed(1)} µs CPU/request, ` +
+          `cores: gateway ${cores(ticks)}, wrk+upstream ${cores(rigTicks)}, ` +
+          `others ${cores(Math.max(0, machine - ticks - rigTicks))}, ${w.errors} errors; ` +
+          `istio_requests_total +${prom1 - prom0} for ${EXACT_REQUESTS} sent (${ok} answered 200)` +
+          `${prom1 - prom0 === EXACT_REQUESTS ? '' : ' MISMATCH'}; ` +
+          `total ${prom1} vs wrk ${warm.requests + w.requests} + ${EXACT_REQUESTS} + readiness probes`,
       );
-      mg.kill('SIGTERM');
-      await new Promise((r) => mg.once('exit', r));
+      mg.child.kill('SIGTERM');
+      await new Promise((r) => mg.child.once('exit', r));
     }
   }
   upstream.child.kill('SIGTERM');
-  console.log('\nvariant              |      rps | CPU µs/request | of which primary | errors');
-  for (const [id, t] of totals) {
+  console.log(
+    '\nvariant              |      rps | CPU µs/request | of which primary | gateway cores | ' +
+      'rig cores | others | rps per gateway core | projected rps, N own cores | errors',
+  );
+  for (const v of variants) {
+    const t = totals.get(v.id)!;
     const rps = t.requests / t.seconds;
     const cpu = ((t.ticks / TICKS_PER_S) * 1e6) / Math.max(1, t.requests);
     const primary = ((t.primaryTicks / TICKS_PER_S) * 1e6) / Math.max(1, t.requests);
+    const cores = (n: number): string => (n / TICKS_PER_S / t.seconds).toFixed(2).padStart(9);
+    const perCore = 1e6 / cpu;
     console.log(
-      `${id.padEnd(20)} | ${rps.toFixed(0).padStart(8)} | ${cpu.toFixed(1).padStart(14)} | ` +
-        `${primary.toFixed(1).padStart(16)} | ${t.errors}`,
+      `${v.id.padEnd(20)} | ${rps.toFixed(0).padStart(8)} | ${cpu.toFixed(1).padStart(14)} | ` +
+        `${primary.toFixed(1).padStart(16)} | ${cores(t.ticks).padStart(13)} | ${cores(t.rigTicks)} | ` +
+        `${cores(Math.max(0, t.machineTicks - t.ticks - t.rigTicks)).slice(3)} | ` +
+        `${perCore.toFixed(0).padStart(20)} | ${(perCore * workersOf(v)).toFixed(0).padStart(26)} | ${t.errors}`,
     );
   }
+}
+
+/** CPU ticks of this runner's children that have exited and were reaped (wrk runs, once done). */
+function reapedTicks(): number {
+  const stat = readOrEmpty('/proc/self/stat');
+  return (stat === '' ? null : parsePidStat(stat))?.reapedChildren ?? 0;
 }
 
 main().then(

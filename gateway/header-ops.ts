@@ -32,18 +32,20 @@ export function mutateHeaderObject(h: HeaderObject, m: HeaderMutation): void {
 
 /** Applies set/add/remove to a flat `[name, value, ...]` request header list (names lowercase) in place. */
 export function mutateHeaderList(list: string[], m: HeaderMutation): void {
-  const drop = m.drop;
-  if (drop.size > 0) {
-    let w = 0;
-    for (let r = 0; r < list.length; r += 2) {
-      if (drop.has(list[r]!)) continue;
-      list[w++] = list[r]!;
-      list[w++] = list[r + 1]!;
-    }
-    list.length = w;
-  }
+  if (m.drop.size > 0) dropFromList(list, m.drop);
   for (const [k, v] of m.set) list.push(k, v);
   for (const [k, v] of m.add) list.push(k, v);
+}
+
+/** Removes every header named in `names` from a flat `[name, value, …]` list, in one pass. */
+export function dropFromList(list: string[], names: ReadonlySet<string>): void {
+  let w = 0;
+  for (let r = 0; r < list.length; r += 2) {
+    if (names.has(list[r]!)) continue;
+    list[w++] = list[r]!;
+    list[w++] = list[r + 1]!;
+  }
+  list.length = w;
 }
 
 /** Reads a header from a flat list (names lowercase). */

@@ -41,6 +41,11 @@ export interface StreamRecord {
   requestedServerName: string | undefined;
   /** `grpc-status` a gRPC stream ended with (upstream trailers or a gRPC local reply); absent otherwise. */
   grpcStatus?: string;
+  /**
+   * Whether the stream came in on the mesh (sidecar outbound) listener, when the recorder knows it
+   * (the HTTP connection manager does); absent, consumers tell it from `downstreamLocalAddress`.
+   */
+  meshListener?: boolean;
 }
 
 export type AccessLogFormat = 'json' | 'text' | 'off';

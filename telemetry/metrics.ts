@@ -377,7 +377,8 @@ export class IstioMetrics {
     const host = r.authority;
     if (this.isMesh === undefined || local === undefined || host === undefined || host === '')
       return undefined;
-    if (!this.isMesh(local)) return undefined;
+    // The stream knows its listener; asking by address costs a getsockname per request.
+    if (!(r.meshListener ?? this.isMesh(local))) return undefined;
     const clusterName =
       cluster !== undefined ? cluster.name : r.routeName === BLOCK_ALL_ROUTE ? BLACKHOLE : undefined;
     const key = `${clusterName ?? ''}|${host}`;

@@ -100,6 +100,23 @@ const OWNED = new Set([
   'traceparent',
 ]);
 
+/**
+ * Removes the {@link OWNED} headers from a flat `[name, value, …]` list in one pass (a traced client
+ * sends several; splicing each out shifted the list once per header).
+ */
+function dropOwned(out: string[]): void {
+  let w = 0;
+  for (let r = 0; r < out.length; r += 2) {
+    if (OWNED.has(out[r]!)) continue;
+    if (w !== r) {
+      out[w] = out[r]!;
+      out[w + 1] = out[r + 1]!;
+    }
+    w += 2;
+  }
+  out.length = w;
+}
+
 const HEX16 = /^[0-9a-f]{16}$/;
 const TRACE_ID = /^(?:[0-9a-f]{16}){1,2}$/;
 const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
@@ -223,7 +240,7 @@ export class Tracer implements TraceInjector {
 
   inject(out: string[], req: TracedRequest, requestId: string, remote?: string): void {
     const ctx = extractContext(req.headers);
-    for (let i = out.length - 2; i >= 0; i -= 2) if (OWNED.has(out[i]!)) out.splice(i, 2);
+    dropOwned(out);
     const traceId = ctx?.traceId ?? this.ids.next(16);
     const parentId = ctx?.spanId;
     const id = this.ids.next(8);
@@ -287,7 +304,8 @@ export class Tracer implements TraceInjector {
     if (r.userAgent !== undefined) tags['user_agent'] = r.userAgent;
     const error = code === 0 || code >= 500;
     if (error) tags['error'] = 'true';
-    const mesh = r.downstreamLocalAddress !== undefined && this.isMesh(r.downstreamLocalAddress);
+    const mesh =
+      r.meshListener ?? (r.downstreamLocalAddress !== undefined && this.isMesh(r.downstreamLocalAddress));
     this.exporter.add({
       traceId: p.traceId,
       id: p.id,

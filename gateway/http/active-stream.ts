@@ -84,7 +84,8 @@ export class ActiveStream {
     private readonly filters: readonly StreamFilter[],
   ) {
     this.socket = codec.connectionSocket(req);
-    res.once('close', this.onClose);
+    // `on`, not `once`: a response closes once, and `once` wraps and later unwraps the listener per request.
+    res.on('close', this.onClose);
   }
 
   addFlag(flag: ResponseFlagValue): void {
@@ -106,6 +107,16 @@ export class ActiveStream {
   runEncoders(status: number, headers: HeaderObject): void {
     const filters = this.filters;
     for (let i = filters.length - 1; i >= 0; i--) filters[i]!.encodeHeaders?.(this, status, headers);
+  }
+
+  /** Whether no filter of the chain changes this stream's response head (it may pass as received). */
+  encodersIdle(): boolean {
+    const filters = this.filters;
+    for (let i = 0; i < filters.length; i++) {
+      const f = filters[i]!;
+      if (f.encodeHeaders !== undefined && f.encodesHeaders?.(this) !== false) return false;
+    }
+    return true;
   }
 
   /** Passes an upstream response head through the encoders (reverse chain order) and sends it. */

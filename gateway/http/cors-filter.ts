@@ -20,6 +20,7 @@ export const corsFilter: StreamFilter = {
     s.corsOrigin = allowedOrigin(cors, req.headers);
     return FilterStatus.Continue;
   },
+  encodesHeaders: (s) => s.corsOrigin !== undefined,
   encodeHeaders(s, _status, headers) {
     if (s.corsOrigin !== undefined) applyCorsHeaders(headers, s.route!.cors!, s.corsOrigin);
   },

@@ -28,7 +28,8 @@ export interface DownstreamResponse {
   readonly statusCode: number;
   /** All of the response was handed to the transport (a clean end, not a reset). */
   readonly writableFinished: boolean;
-  writeHead(status: number, headers?: OutgoingHttpHeaders): unknown;
+  /** `headers` as an object, or as a flat `[name, value, …]` list (repeated names allowed). */
+  writeHead(status: number, headers?: OutgoingHttpHeaders | string[]): unknown;
   /** Trailers sent after the body (HTTP/2: a trailing HEADERS frame; HTTP/1.1: chunked only). */
   addTrailers(trailers: Record<string, string | string[]>): void;
   /** Sends a `103 Early Hints` interim response (`link` required). */
@@ -36,6 +37,7 @@ export interface DownstreamResponse {
   write(chunk: Buffer): boolean;
   end(chunk?: Buffer | string): unknown;
   once(event: 'close' | 'drain', listener: () => void): unknown;
+  on(event: 'close', listener: () => void): unknown;
   destroy(err?: Error): unknown;
 }
 

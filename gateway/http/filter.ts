@@ -29,6 +29,12 @@ export interface HttpFilter<S> {
   decodeHeaders(stream: S): FilterStatus;
   /** Sees (and may change) the upstream response head before it is sent downstream. */
   encodeHeaders?(stream: S, status: number, headers: HeaderObject): void;
+  /**
+   * Whether {@link encodeHeaders} would act on this stream's response head. When no filter's would,
+   * the router forwards the upstream head as received, without building a header object. A filter
+   * with `encodeHeaders` and without this predicate is always run.
+   */
+  encodesHeaders?(stream: S): boolean;
 }
 
 /**

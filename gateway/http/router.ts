@@ -14,7 +14,7 @@ import { Admission } from '../../upstream/circuit-breaker.js';
 import type { ClusterState } from '../../upstream/cluster-manager.js';
 import type { EndpointState } from '../../upstream/endpoint-state.js';
 import type { CookieSink } from '../../upstream/hash-policy.js';
-import { setInList, mutateHeaderObject, type HeaderObject } from '../header-ops.js';
+import { mutateHeaderList, mutateHeaderObject, setInList, type HeaderObject } from '../header-ops.js';
 import { classifyUpstreamError, Replies, type LocalReply } from '../local-reply.js';
 import { ResponseFlag } from '../response-flags.js';
 import type { ActiveStream, StreamCloseListener } from './active-stream.js';
@@ -29,6 +29,7 @@ import {
   type AttemptOwner,
 } from './upstream-attempt.js';
 import { applyRouteToUpstream, copyRequestHeaders } from './upstream-request-headers.js';
+import { copyResponseHeaders, headerObjectOf, type RawHeaderItem } from './upstream-response-headers.js';
 import { UpgradeTunnel } from './upgrade-tunnel.js';
 
 /** Largest request body buffered so the request can be retried (Envoy buffers retried bodies up to its limit), bytes. */
@@ -325,21 +326,23 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
    * An interim (1xx) upstream response: `103 Early Hints` goes on to the client (HTTP/1.1 and
    * HTTP/2 alike), other 1xx are dropped; the final response follows on the same try.
    */
-  onUpstreamInformational(status: number, headers: HeaderObject): void {
+  onUpstreamInformational(status: number, raw: readonly RawHeaderItem[]): void {
     const s = this.s;
-    if (status !== 103 || headers['link'] === undefined || s.res.headersSent) return;
-    if (s.codec.isDestroyed(s.res)) return;
-    delete headers['connection'];
-    delete headers['keep-alive'];
+    if (status !== 103 || s.res.headersSent || s.codec.isDestroyed(s.res)) return;
+    const flat: string[] = [];
+    copyResponseHeaders(raw, flat);
+    const headers = headerObjectOf(flat);
+    if (headers['link'] === undefined) return;
     s.res.writeEarlyHints(headers as Record<string, string | string[]>);
   }
 
-  /** Upstream response headers arrived for the current attempt. */
-  onUpstreamHeaders(attempt: UpstreamAttempt, status: number, headers: HeaderObject): void {
+  /** Upstream response headers arrived for the current attempt (`raw` as undici delivers them). */
+  onUpstreamHeaders(attempt: UpstreamAttempt, status: number, raw: readonly RawHeaderItem[]): void {
     const s = this.s;
+    const flat: string[] = [];
+    const grpcAt = copyResponseHeaders(raw, flat);
     const retriable =
-      this.retry.retriableStatus(status) ||
-      (headers['grpc-status'] !== undefined && this.retry.retriableGrpcStatus(headers['grpc-status']));
+      this.retry.retriableStatus(status) || (grpcAt >= 0 && this.retry.retriableGrpcStatus(flat[grpcAt]!));
     if (retriable && this.canRetry() && this.retryBudget()) {
       attempt.release();
       attempt.abort(new RetryAbort());
@@ -352,14 +355,19 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
       this.routeTimer = undefined;
     }
     s.upstreamTimeMs = performance.now() - this.upstreamStartHr;
-    delete headers['connection'];
-    delete headers['keep-alive'];
-    delete headers['transfer-encoding'];
-    delete headers['proxy-connection'];
-    delete headers['upgrade'];
-    headers['server'] = 'istio-envoy';
-    headers['x-envoy-upstream-service-time'] = String(Math.round(s.upstreamTimeMs));
+    flat.push('server', 'istio-envoy', 'x-envoy-upstream-service-time', String(Math.round(s.upstreamTimeMs)));
     const route = s.route!;
+    const bodiless = status === 204 || status === 304 || s.req.method === 'HEAD';
+    if (grpcAt < 0 && !bodiless && s.encodersIdle()) {
+      // The common response: the route's and destination's header operations apply to the flat list,
+      // which node serialises as is.
+      if (route.responseHeaders) mutateHeaderList(flat, route.responseHeaders);
+      if (s.picked?.responseHeaders) mutateHeaderList(flat, s.picked.responseHeaders);
+      if (this.setCookie !== undefined) flat.push('set-cookie', this.setCookie);
+      if (!s.codec.isDestroyed(s.res)) s.res.writeHead(status, flat);
+      return;
+    }
+    const headers = headerObjectOf(flat);
     if (route.responseHeaders) mutateHeaderObject(headers, route.responseHeaders);
     if (s.picked?.responseHeaders) mutateHeaderObject(headers, s.picked.responseHeaders);
     if (this.setCookie !== undefined) appendHeader(headers, 'set-cookie', this.setCookie);
@@ -367,7 +375,7 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     if (headers['grpc-status'] !== undefined && s.transcoder === undefined) {
       this.grpcTrailers = takeGrpcStatus(headers);
     }
-    if (status === 204 || status === 304 || s.req.method === 'HEAD') {
+    if (bodiless) {
       // No body follows (RFC 9110 §6.4.1): the response is complete with its head. Bytes an upstream
       // sends anyway are not the client's, and its connection is not reused.
       if (status === 204) delete headers['content-length'];
@@ -380,12 +388,11 @@ export class Router implements AttemptOwner, StreamCloseListener, CookieSink {
     s.encodeHeaders(status, headers);
   }
 
-  onUpstreamData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onUpstreamData(attempt: UpstreamAttempt, chunk: Buffer): boolean {
     const s = this.s;
-    if (!s.encodeData(chunk) && !s.codec.isDestroyed(s.res)) {
-      controller.pause();
-      s.res.once('drain', () => controller.resume());
-    }
+    if (s.encodeData(chunk) || s.codec.isDestroyed(s.res)) return true;
+    s.res.once('drain', () => attempt.resume());
+    return false;
   }
 
   /** The response ended; gRPC's `grpc-status` / `grpc-message` trailers (any trailers) go on. */

@@ -8,7 +8,7 @@ import { socketAddresses } from '../../telemetry/socket-addresses.js';
 import type { RouteEntry } from '../../routes/route-table.js';
 import type { ResponseFlagValue } from '../response-flags.js';
 import type { DownstreamCodec, DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
-import type { ProxyContext } from './proxy-context.js';
+import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
 
 /**
  * What a record reads of a closed stream: the stream info part of the connection manager's
@@ -19,6 +19,7 @@ export interface RecordedStream {
   readonly res: DownstreamResponse;
   readonly codec: DownstreamCodec;
   readonly ctx: ProxyContext;
+  readonly rt: ListenerRuntime;
   readonly socket: DownstreamRequest['socket'];
   readonly startTime: number;
   /** `performance.now()` at stream start, ms. */
@@ -77,5 +78,6 @@ export function buildStreamRecord(s: RecordedStream): StreamRecord {
     downstreamLocalAddress: addresses.local,
     requestedServerName: (sock as { servername?: string }).servername || undefined,
     grpcStatus: s.grpcStatus,
+    meshListener: s.rt.listener.mesh !== undefined,
   };
 }

@@ -2,12 +2,19 @@
  * One try of a request against one endpoint (Envoy `UpstreamRequest`): the undici dispatch handler
  * and circuit-breaker ticket of that try. Late callbacks of a try the router abandoned (retried,
  * timed out, downstream gone) are isolated here and never reach the stream.
+ *
+ * It implements undici's original handler callbacks (`onConnect`, `onHeaders`, `onData`,
+ * `onComplete`, `onError`), which undici 7 still calls internally, rather than the controller API
+ * (`onRequestStart`, `onResponseStart`, …): undici adapts a controller-API handler through a wrapper
+ * and a controller object per request and parses every response head and trailer list into an
+ * object on the way; the router forwards the raw list instead (gateway/http/upstream-response-headers.ts).
  */
 import type { Dispatcher } from 'undici';
 import { TicketState, type BreakerTicket } from '../../upstream/circuit-breaker.js';
 import type { ClusterState } from '../../upstream/cluster-manager.js';
 import type { EndpointState } from '../../upstream/endpoint-state.js';
 import type { HeaderObject } from '../header-ops.js';
+import { trailersObjectOf, type RawHeaderItem } from './upstream-response-headers.js';
 
 /** Abort reason: the router moved on to another try. */
 export class RetryAbort extends Error {}
@@ -21,23 +28,35 @@ export interface AttemptOwner {
   /** The try whose callbacks count; any other is stale. */
   readonly attempt: UpstreamAttempt | undefined;
   send(attempt: UpstreamAttempt): void;
-  onUpstreamHeaders(attempt: UpstreamAttempt, status: number, headers: HeaderObject): void;
+  /**
+   * The final (status ≥ 200) response head of the current try.
+   * @param raw undici's flat `[name, value, …]` list, names as the upstream sent them.
+   */
+  onUpstreamHeaders(attempt: UpstreamAttempt, status: number, raw: readonly RawHeaderItem[]): void;
   /** A 1xx interim response of the current try (the final one follows). */
-  onUpstreamInformational(status: number, headers: HeaderObject): void;
-  onUpstreamData(controller: Dispatcher.DispatchController, chunk: Buffer): void;
+  onUpstreamInformational(status: number, raw: readonly RawHeaderItem[]): void;
+  /**
+   * Response body bytes of the current try.
+   * @returns false when the downstream is full: the attempt is paused until {@link UpstreamAttempt.resume}.
+   */
+  onUpstreamData(attempt: UpstreamAttempt, chunk: Buffer): boolean;
   onUpstreamEnd(trailers: HeaderObject | undefined): void;
   onUpstreamError(attempt: UpstreamAttempt, err: Error): void;
 }
 
 /** One try; implements undici's dispatch handler and the circuit breaker's ticket. */
 export class UpstreamAttempt implements Dispatcher.DispatchHandler, BreakerTicket {
-  controller: Dispatcher.DispatchController | undefined;
   released = false;
   perTryTimer: NodeJS.Timeout | undefined;
   /** Circuit-breaker bookkeeping (upstream/circuit-breaker.ts). */
   cbState: number = TicketState.None;
   /** Upstream status once headers arrived; 0 before (outlier detection input). */
   status = 0;
+  /** undici's abort of this request, once it was put on a connection. */
+  private abortRequest: ((err?: Error) => void) | undefined = undefined;
+  /** undici's resume of a response paused by returning false from {@link onData}. */
+  private resumeResponse: (() => void) | undefined = undefined;
+  private aborted = false;
 
   constructor(
     readonly owner: AttemptOwner,
@@ -75,64 +94,54 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler, BreakerTicke
       );
   }
 
+  /** Aborts the request once it is on a connection (a queued one aborts itself when it gets there). */
   abort(err: Error): void {
-    const c = this.controller;
-    if (c && !c.aborted) c.abort(err);
+    const abort = this.abortRequest;
+    if (abort === undefined || this.aborted) return;
+    this.aborted = true;
+    abort(err);
   }
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
+  /** Resumes a response paused for downstream backpressure. */
+  resume(): void {
+    this.resumeResponse?.();
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortRequest = abort;
     if (this.cbState === TicketState.Connecting) this.cluster.breaker!.started(this);
-    if (this.owner.attempt !== this) controller.abort(new RetryAbort());
+    if (this.owner.attempt !== this) this.abort(new RetryAbort());
   }
 
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: HeaderObject,
-  ): void {
+  onHeaders(statusCode: number, raw: Buffer[], resume: () => void): boolean {
     if (statusCode < 200) {
-      if (this.owner.attempt === this) this.owner.onUpstreamInformational(statusCode, headers);
-      return;
+      if (this.owner.attempt === this) this.owner.onUpstreamInformational(statusCode, raw);
+      return true;
     }
     this.status = statusCode;
+    this.resumeResponse = resume;
     this.outcome(undefined);
-    if (this.owner.attempt !== this) return controller.abort(new RetryAbort());
-    this.owner.onUpstreamHeaders(this, statusCode, headers);
+    if (this.owner.attempt !== this) {
+      this.abort(new RetryAbort());
+      return true;
+    }
+    this.owner.onUpstreamHeaders(this, statusCode, raw);
+    return true;
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.owner.attempt !== this) return;
-    this.owner.onUpstreamData(controller, chunk);
+  onData(chunk: Buffer): boolean {
+    if (this.owner.attempt !== this) return true;
+    return this.owner.onUpstreamData(this, chunk);
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: HeaderObject): void {
+  onComplete(trailers: string[] | null): void {
     this.release();
-    if (this.owner.attempt === this) this.owner.onUpstreamEnd(trailersOf(controller, trailers));
+    if (this.owner.attempt === this) this.owner.onUpstreamEnd(trailersObjectOf(trailers));
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     this.outcome(err);
     this.release();
     if (this.owner.attempt === this) this.owner.onUpstreamError(this, err);
   }
-}
-
-/**
- * The response trailers of a try. undici's HTTP/2 client hands its handler the trailers as an
- * object where a flat list is expected, so they arrive empty; the controller keeps the original.
- */
-function trailersOf(
-  controller: Dispatcher.DispatchController,
-  parsed: HeaderObject,
-): HeaderObject | undefined {
-  for (const k in parsed) if (Object.hasOwn(parsed, k)) return parsed;
-  const raw = (controller as { rawTrailers?: unknown }).rawTrailers;
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
-  const out: HeaderObject = {};
-  for (const [k, v] of Object.entries(raw as Record<string, unknown>)) {
-    if (k.charCodeAt(0) === 58 /* ':' */) continue;
-    out[k] = Array.isArray(v) ? v.map(String) : String(v);
-  }
-  return out;
 }

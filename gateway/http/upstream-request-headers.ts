@@ -7,7 +7,7 @@
  */
 import { stripPort } from '../../routes/host-names.js';
 import type { CompiledMatch, RouteEntry, WeightedCluster } from '../../routes/route-table.js';
-import { HOP_BY_HOP, mutateHeaderList } from '../header-ops.js';
+import { dropFromList, HOP_BY_HOP, mutateHeaderList } from '../header-ops.js';
 
 /** Receives the downstream `x-request-id` when the request carried one. */
 export interface RequestIdSink {
@@ -66,10 +66,10 @@ export function copyRequestHeaders(
     }
     out.push(name, value);
   }
-  if (connectionTokens) {
-    // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
-    const named = new Set(connectionTokens.split(',').map((t) => t.trim()));
-    for (let i = out.length - 2; i >= 0; i -= 2) if (named.has(out[i]!)) out.splice(i, 2);
+  // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1). Most clients send only
+  // `keep-alive` or `close`, which name no header: no token list is built for them.
+  if (connectionTokens !== undefined && connectionTokens !== 'keep-alive' && connectionTokens !== 'close') {
+    dropFromList(out, new Set(connectionTokens.split(',').map((t) => t.trim())));
   }
   out.push('x-forwarded-for', xff === undefined ? client : `${xff}, ${client}`);
   out.push('x-forwarded-proto', scheme);
