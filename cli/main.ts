@@ -23,6 +23,7 @@ import { MESHGATE_VERSION } from '../telemetry/metrics.js';
 import { suggestFlag } from './flag-suggestion.js';
 import { parseConcurrency } from './concurrency.js';
 import { runPrimary } from './primary.js';
+import { setHeapGrowth } from './heap-growth.js';
 
 /** `--log-level` values (pino's levels). */
 const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -196,6 +197,8 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'run') {
+    // See heap-growth.ts: keeps TCP bulk traffic from driving V8 into a full collection per ~25 MB.
+    setHeapGrowth();
     const accessLog = (values['access-log'] ?? 'json') as AccessLogFormat;
     if (!['json', 'text', 'off'].includes(accessLog)) {
       process.stderr.write(`meshgate: --access-log must be json, text or off\n`);
