@@ -24,6 +24,7 @@ import { suggestFlag } from './flag-suggestion.js';
 import { parseConcurrency } from './concurrency.js';
 import { runPrimary } from './primary.js';
 import { setHeapGrowth } from './heap-growth.js';
+import { raiseMallocTrimThreshold } from './malloc-trim.js';
 
 /** `--log-level` values (pino's levels). */
 const LOG_LEVEL_NAMES = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -197,8 +198,10 @@ async function main(argv: string[]): Promise<number> {
   }
 
   if (command === 'run') {
-    // See heap-growth.ts: keeps TCP bulk traffic from driving V8 into a full collection per ~25 MB.
+    // Process-wide memory settings that keep TCP bulk forwarding as cheap as a bare pipe: see
+    // heap-growth.ts and malloc-trim.ts.
     setHeapGrowth();
+    raiseMallocTrimThreshold();
     const accessLog = (values['access-log'] ?? 'json') as AccessLogFormat;
     if (!['json', 'text', 'off'].includes(accessLog)) {
       process.stderr.write(`meshgate: --access-log must be json, text or off\n`);
