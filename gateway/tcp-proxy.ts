@@ -166,6 +166,14 @@ class TcpSession {
   connected = false;
   /** Sockets of this session not yet closed. */
   open = 1;
+  /**
+   * The buffer the upstream socket reads into (`onread`, see {@link UpstreamReads}), the bytes its
+   * last read brought, and whether the downstream took those bytes synchronously (then the buffer can
+   * take the next read; otherwise the pending write still refers to it and a fresh one is handed out).
+   */
+  readBuf: Buffer | undefined;
+  lastRead = 0;
+  readBufFree = true;
   /** Idle detection: the sweep timer, bytes seen at the last sweep, and sweeps without traffic. */
   idleTimer: NodeJS.Timeout | undefined;
   idleSeen = -1;
@@ -185,6 +193,23 @@ class TcpSession {
       if (down.remoteAddress !== undefined) this.remote = `${down.remoteAddress}:${down.remotePort}`;
       if (down.localAddress !== undefined) this.local = `${down.localAddress}:${down.localPort}`;
     }
+  }
+
+  /**
+   * The buffer for the upstream's next read (node calls this at connect and after every read): the
+   * current one while it is free and the right size, else a new one. Small (4 KiB) at first and for
+   * short reads, so request/response traffic and idle connections keep little; large (64 KiB) once a
+   * read fills the small one, as node's own reads are.
+   */
+  nextReadBuffer(): Buffer {
+    const cur = this.readBuf;
+    let size = READ_SMALL;
+    if (cur !== undefined && this.lastRead >= READ_SMALL) size = READ_LARGE;
+    if (cur !== undefined && this.readBufFree && cur.length === size) return cur;
+    const next = Buffer.allocUnsafeSlow(size);
+    this.readBuf = next;
+    this.readBufFree = true;
+    return next;
   }
 
   addFlag(flag: string): void {
@@ -291,6 +316,40 @@ function onUpstreamError(this: SessionSocket, err: NodeJS.ErrnoException): void 
   s.destroyBoth();
 }
 
+/** Sizes of the upstream read buffers (see {@link TcpSession.nextReadBuffer}), bytes. */
+const READ_SMALL = 4 * 1024;
+const READ_LARGE = 64 * 1024;
+
+/**
+ * Upstream → downstream without a buffer per read (`onread` of the upstream socket). The bytes are
+ * written downstream at once; when that write returns false the upstream stops reading (returning
+ * false pauses it) until the downstream drains, as `pipe()` would.
+ */
+function onUpstreamRead(this: SessionSocket, nread: number, buf: Buffer): boolean {
+  const s = sessionOf(this);
+  if (!s) return false;
+  const down = s.down;
+  s.lastRead = nread;
+  // A closed downstream is torn down with the session (onSocketClose); the bytes have nowhere to go.
+  if (down.destroyed || down.writableEnded) return true;
+  const ok = down.write(nread === buf.length ? buf : buf.subarray(0, nread));
+  // Written through to the kernel already: nothing refers to the buffer any more.
+  s.readBufFree = down.writableLength === 0;
+  return ok;
+}
+
+/** The downstream took the backlog: the upstream reads again. */
+function onDownstreamDrain(this: SessionSocket): void {
+  const up = sessionOf(this)?.upstream;
+  if (up && !up.destroyed) up.resume();
+}
+
+/** The upstream's FIN, passed on once the bytes before it are written (what `pipe()` does). */
+function onUpstreamEnd(this: SessionSocket): void {
+  const s = sessionOf(this);
+  if (s && !s.down.destroyed) s.down.end();
+}
+
 function onUpstreamConnect(this: SessionSocket): void {
   const s = sessionOf(this);
   if (!s) return;
@@ -377,11 +436,14 @@ export function proxyTcp(
   stats.inc(cs.cxTotal);
   stats.inc(cs.cxActive);
 
+  // kSession is set before any read can happen: connect() only creates the handle (and calls the
+  // buffer function), reads start once connected.
   const up = net.connect({
     host: ep.endpoint.address,
     port: ep.endpoint.port,
     allowHalfOpen: true,
     noDelay: true,
+    onread: { buffer: () => s.nextReadBuffer(), callback: onUpstreamRead },
   }) as SessionSocket;
   up[kSession] = s;
   s.upstream = up;
@@ -394,9 +456,11 @@ export function proxyTcp(
   if (wc.idleTimeoutMs > 0) armIdleTimeout(s, wc.idleTimeoutMs);
   // Bytes written before the connect completes are queued by net.Socket.
   if (info.initial !== undefined && info.initial.length > 0) up.write(info.initial);
-  // pipe() ends the destination when the source ends: that forwards each FIN (half-close).
+  // pipe() ends the destination when the source ends: that forwards the client's FIN (half-close).
   down.pipe(up);
-  up.pipe(down);
+  // The other direction reads into reused buffers (onUpstreamRead); its FIN is passed on here.
+  up.on('end', onUpstreamEnd);
+  down.on('drain', onDownstreamDrain);
 }
 
 /**
