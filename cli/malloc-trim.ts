@@ -20,7 +20,9 @@
  * (`MALLOC_TRIM_THRESHOLD_`, `GLIBC_TUNABLES`: glibc then keeps them) or with another libc.
  *
  * Cost: up to 64 MiB of freed memory may stay mapped to the process, and blocks under 32 MiB come from
- * the heap instead of their own mappings.
+ * the heap instead of their own mappings. HTTP load (wrk, 50 connections, 6 s, against a gateway with
+ * this and heap-growth.ts undone by their overrides): peak RSS 154–156 MB against 131–135 MB; CPU per
+ * request 0.78–1.10 of the other's in four interleaved runs, i.e. no difference above the noise.
  */
 
 /** Size of the block allocated and dropped: under glibc's 32 MiB cap on the dynamic mmap threshold. */

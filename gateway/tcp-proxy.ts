@@ -31,15 +31,17 @@
  *   faulted them in again: 50–200k minor faults per GB (the pipe: 5–170k, by luck of its allocation
  *   history). cli/malloc-trim.ts raises glibc's trim threshold (0.1–3k faults per GB since).
  * Before: meshgate / pipe 0.39–0.67. With both, 6 s each, one machine shared with other work:
- * 0.97–1.03 in five harness runs, 1.01, 1.07, 0.91 from `npm run bench -- --only tcp-pair`.
+ * 0.97–1.03 in five harness runs (once 1.50: the pipe itself took 174k faults/GB), and 1.01, 1.07,
+ * 0.91 from `npm run bench -- --only tcp-pair`.
  *
  * Upstream reads use `onread` with a buffer of ours, reused while the downstream write of its bytes
  * completed synchronously (`writableLength === 0` right after `write`); a write still pending keeps
  * its buffer and the next read gets a new one; a `write` returning false pauses the upstream until the
- * downstream drains. 4 KiB buffers at first and after short reads (request/response traffic and idle
- * connections hold little), 64 KiB once a read fills the small one. Download direction (iperf3 -R),
- * same method: 0.80–0.83 CPU-s/GB against the pipe's 1.01–1.06 (pipe / meshgate 1.22–1.32); the bare
- * pipe given only this change cost 16–21% less than itself (malloc trimming off in both). Accepted sockets
+ * downstream drains. 4 KiB buffers at first and after reads under 16 KiB, 64 KiB once a read fills
+ * the small one: a connection holds 4 KiB, or 64 KiB while (and after, if its last read was large) it
+ * moves bulk data; node's own reads hold nothing between reads. Download direction (iperf3 -R),
+ * same method: 0.80–0.83 CPU-s/GB against the pipe's 1.01–1.06 (meshgate / pipe 1.22–1.32); a bare
+ * pipe changed only this way cost 16–21% less per GB than the unchanged one. Accepted sockets
  * cannot do the same without node internals: `net.Server` has no `onread` option, and re-wrapping an
  * accepted socket (`new net.Socket({ handle, onread })`, or `{ fd }` with the accepted descriptor)
  * needs its private `_handle`; so downstream → upstream stays a `pipe()` with node's buffers.
@@ -215,14 +217,15 @@ class TcpSession {
 
   /**
    * The buffer for the upstream's next read (node calls this at connect and after every read): the
-   * current one while it is free and the right size, else a new one. Small (4 KiB) at first and for
-   * short reads, so request/response traffic and idle connections keep little; large (64 KiB) once a
-   * read fills the small one, as node's own reads are.
+   * current one while it is free and the right size, else a new one. Small (4 KiB) at first, large
+   * (64 KiB, node's own read size) once a read fills the small one, small again after a read under
+   * 16 KiB: request/response traffic keeps 4 KiB per connection, a bulk flow keeps 64 KiB while its
+   * reads stay large (and after it, if its last read was: the memory an idle connection may hold).
    */
   nextReadBuffer(): Buffer {
     const cur = this.readBuf;
-    let size = READ_SMALL;
-    if (cur !== undefined && this.lastRead >= READ_SMALL) size = READ_LARGE;
+    const grow = cur !== undefined && this.lastRead >= (cur.length === READ_SMALL ? READ_SMALL : READ_KEEP);
+    const size = grow ? READ_LARGE : READ_SMALL;
     if (cur !== undefined && this.readBufFree && cur.length === size) return cur;
     const next = Buffer.allocUnsafeSlow(size);
     this.readBuf = next;
@@ -334,9 +337,10 @@ function onUpstreamError(this: SessionSocket, err: NodeJS.ErrnoException): void 
   s.destroyBoth();
 }
 
-/** Sizes of the upstream read buffers (see {@link TcpSession.nextReadBuffer}), bytes. */
+/** Sizes of the upstream read buffers and the shortest read that keeps the large one (see {@link TcpSession.nextReadBuffer}), bytes. */
 const READ_SMALL = 4 * 1024;
 const READ_LARGE = 64 * 1024;
+const READ_KEEP = 16 * 1024;
 
 /**
  * Upstream → downstream without a buffer per read (`onread` of the upstream socket). The bytes are
