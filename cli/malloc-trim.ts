@@ -21,8 +21,8 @@
  *
  * Cost: up to 64 MiB of freed memory may stay mapped to the process, and blocks under 32 MiB come from
  * the heap instead of their own mappings. HTTP load (wrk, 50 connections, 6 s, against a gateway with
- * this and heap-growth.ts undone by their overrides): peak RSS 154–156 MB against 131–135 MB; CPU per
- * request 0.78–1.10 of the other's in four interleaved runs, i.e. no difference above the noise.
+ * this and heap-growth.ts undone by their overrides): peak RSS 154–156 MB against 131–135 MB; requests
+ * per CPU-second with them / without: 0.78, 0.96, 1.02, 1.10 in four interleaved runs (noise level).
  */
 
 /** Size of the block allocated and dropped: under glibc's 32 MiB cap on the dynamic mmap threshold. */
