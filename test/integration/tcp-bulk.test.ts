@@ -168,17 +168,25 @@ describe('TCP upstream → downstream bytes (reused read buffers)', () => {
     }
   }
 
-  it('delivers 48 MiB intact to a client that stops reading until the upstream is pushed back', async () => {
-    const c = net.connect({ port: gw.port(31400), host: '127.0.0.1' });
+  /**
+   * Connects to `serverPort` without reading until `release` resolves, then reads to the end and
+   * checks the bytes against `expected`.
+   */
+  async function stalledClient(serverPort: number, release: Promise<void>, expected: Buffer): Promise<void> {
+    const c = net.connect({ port: gw.port(serverPort), host: '127.0.0.1' });
     c.pause();
-    // Wait on the upstream having been told to stop (its write returned false), then read.
-    await upstreamBlocked;
+    await release;
     const got = readAll(c);
     c.resume();
     const body = await got;
     c.end();
-    expect(body.length).toBe(download.length);
-    expect(sha256(body)).toBe(sha256(download));
+    expect(body.length).toBe(expected.length);
+    expect(sha256(body)).toBe(sha256(expected));
+  }
+
+  it('delivers 48 MiB intact to a client that stops reading until the upstream is pushed back', async () => {
+    // Read once the upstream was told to stop (its write returned false).
+    await stalledClient(31400, upstreamBlocked, download);
     const r = await record('download');
     expect(r.bytesSent).toBe(download.length);
     expect(r.responseFlags).toBe('-');
@@ -194,16 +202,8 @@ describe('TCP upstream → downstream bytes (reused read buffers)', () => {
   });
 
   it('delivers small reads intact to a client that stops reading (pending writes keep their buffers)', async () => {
-    const c = net.connect({ port: gw.port(31403), host: '127.0.0.1' });
-    c.pause();
     // Read once the upstream sent everything or was pushed back, whichever comes first.
-    await smallSent;
-    const got = readAll(c);
-    c.resume();
-    const body = await got;
-    c.end();
-    expect(body.length).toBe(small.length);
-    expect(sha256(body)).toBe(sha256(small));
+    await stalledClient(31403, smallSent, small);
   });
 
   it("passes the upstream's FIN on and keeps forwarding the client's bytes after it", async () => {
