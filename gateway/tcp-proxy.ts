@@ -187,7 +187,7 @@ class TcpSession {
   /** Sockets of this session not yet closed. */
   open = 1;
   /**
-   * The buffer the upstream socket reads into (`onread`, see {@link UpstreamReads}), the bytes its
+   * The buffer the upstream socket reads into (`onread`, see {@link onUpstreamRead}), the bytes its
    * last read brought, and whether the downstream took those bytes synchronously (then the buffer can
    * take the next read; otherwise the pending write still refers to it and a fresh one is handed out).
    */
