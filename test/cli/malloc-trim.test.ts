@@ -33,7 +33,8 @@ describe.runIf(process.platform === 'linux')('glibc trim threshold raise', () =>
     const { held, resident, left } = JSON.parse(r.stdout) as Record<string, number>;
     expect(THRESHOLD_RAISING_BLOCK_BYTES).toBeLessThanOrEqual(32 * 1024 * 1024 - 4096);
     expect(THRESHOLD_RAISING_BLOCK_BYTES).toBeGreaterThan(16 * 1024 * 1024);
-    expect(held).toBe(THRESHOLD_RAISING_BLOCK_BYTES);
+    // Other buffers may be accounted for at the same moment (V8's background sweep): a few KiB either way.
+    expect(Math.abs(held - THRESHOLD_RAISING_BLOCK_BYTES)).toBeLessThan(64 * 1024);
     // Uninitialized: the pages were never written, so they are not resident.
     expect(resident).toBeLessThan(THRESHOLD_RAISING_BLOCK_BYTES / 4);
     expect(left).toBeLessThan(1024 * 1024);
