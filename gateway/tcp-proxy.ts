@@ -32,7 +32,7 @@
  *   history). cli/malloc-trim.ts raises glibc's trim threshold (0.1–3k faults per GB since).
  * Before: meshgate / pipe 0.39–0.67. With both, 6 s each, one machine shared with other work:
  * 0.97–1.03 in five harness runs (once 1.50: the pipe itself took 174k faults/GB), and 1.01, 1.07,
- * 0.91 from `npm run bench -- --only tcp-pair`.
+ * 0.91, 1.28, 1.07, 1.03 from `npm run bench -- --only tcp-pair`.
  *
  * Upstream reads use `onread` with a buffer of ours, reused while the downstream write of its bytes
  * completed synchronously (`writableLength === 0` right after `write`); a write still pending keeps
@@ -46,7 +46,8 @@
  * accepted socket (`new net.Socket({ handle, onread })`, or `{ fd }` with the accepted descriptor)
  * needs its private `_handle`; so downstream → upstream stays a `pipe()` with node's buffers.
  *
- * Short connections (bench `tcp-short/meshgate-vs-pipe`, 0.60–0.78): per connection meshgate adds
+ * Short connections (bench `tcp-short/meshgate-vs-pipe`: 0.60–0.78, 0.76–0.78 when the machine was
+ * quieter): per connection meshgate adds
  * routing, stats, two address lookups (getpeername/getsockname) and an access-log line; the access
  * log alone measured 15% of meshgate's CPU per connection (`--access-log off`: 0.84–0.85 of the cost).
  *
