@@ -47,9 +47,9 @@
  * needs its private `_handle`; so downstream → upstream stays a `pipe()` with node's buffers.
  *
  * Short connections (bench `tcp-short/meshgate-vs-pipe`: 0.60–0.78, 0.76–0.78 when the machine was
- * quieter): per connection meshgate adds
- * routing, stats, two address lookups (getpeername/getsockname) and an access-log line; the access
- * log alone measured 15% of meshgate's CPU per connection (`--access-log off`: 0.84–0.85 of the cost).
+ * quieter): per connection meshgate adds routing, stats, two address lookups (getpeername and
+ * getsockname) and an access-log line; the access log alone measured 15% of meshgate's CPU per
+ * connection (`--access-log off`: 0.84–0.85 of the cost).
  *
  * Stats (Envoy names): `listener.<l>.downstream_cx_total|downstream_cx_active|no_filter_chain_match`,
  * `tcp.<stat_prefix>.downstream_cx_total|downstream_cx_no_route|idle_timeout|downstream_cx_rx_bytes_total|downstream_cx_tx_bytes_total`,
