@@ -17,6 +17,8 @@ import type {
   ToWorker,
   WorkerSettings,
 } from './worker-protocol.js';
+import { setHeapGrowth } from './heap-growth.js';
+import { raiseMallocTrimThreshold } from './malloc-trim.js';
 
 /** Sends to the primary; a closed channel (primary gone) is ignored: the worker is about to exit. */
 function send(msg: FromWorker, done?: (err: Error | null) => void): void {
@@ -168,6 +170,9 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
 
 process.once('message', (msg: ToWorker) => {
   if (msg.t !== 'init') return;
+  // As the single-process gateway does (heap-growth.ts, malloc-trim.ts).
+  setHeapGrowth();
+  raiseMallocTrimThreshold();
   runWorker(msg.settings, msg.config).catch((err: unknown) => {
     process.stderr.write(`meshgate worker: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(70);

@@ -120,8 +120,9 @@ export async function inspectClientHello(
 }
 
 /**
- * Splices a PASSTHROUGH connection: the buffered ClientHello first, then both directions piped to
- * the chain's (weighted) upstream. The gateway never decrypts: the client sees the upstream's
+ * Splices a PASSTHROUGH connection: the buffered ClientHello first, then both directions forwarded
+ * to the chain's (weighted) upstream by {@link proxyTcp} (the same data path as a TCP route, with its
+ * reused upstream read buffers). The gateway never decrypts: the client sees the upstream's
  * certificate.
  */
 export function passthrough(

@@ -13,23 +13,44 @@
  * close the downstream with Envoy's flag: `NC` (no cluster), `UH` (no endpoint), `UF` (connect
  * failure or timeout).
  *
- * Hot path: after the routing decision the sockets are `pipe()`d, exactly as a bare node:net proxy;
- * no per-chunk work. Event handlers are module-level functions that find their session through a
- * symbol on the socket, so a connection costs one session object and no closures of ours. Byte
- * counts come from `socket.bytesRead/bytesWritten` at close.
+ * Hot path: after the routing decision, downstream → upstream is `pipe()`d, exactly as in a bare
+ * node:net proxy; upstream → downstream reads into reused buffers (below). No per-chunk work of ours
+ * beyond one `write` per upstream read. Event handlers are module-level functions that find their
+ * session through a symbol on the socket, so a connection costs one session object and one closure
+ * (the upstream's read-buffer function, which node calls without a socket). Byte counts come from
+ * `socket.bytesRead/bytesWritten` at close.
  *
- * What bulk traffic costs beyond a bare `pipe()` proxy is garbage collection, not code of ours
- * (bench `tcp-bulk/meshgate-vs-pipe`, both proxies at once on one core: 1.71 vs 0.67 CPU-s/GB; a CPU
- * profile of meshgate shows no JavaScript of this module per chunk). Node allocates a new 64 KiB
- * buffer per socket read and V8 starts a full mark-compact for every ~64 MB of them; each costs in
- * proportion to the live heap, ~18 MB here against ~3 MB in the bare pipe (10–35 ms against a few
- * ms). The bare pipe with 15 MB of extra live objects cost 0.62–1.26 CPU-s/GB against 0.36–0.62 for
- * the same pipe without them. The cost is bimodal: 3 s iperf3 runs through meshgate took either
- * 0.45–0.52 CPU-s/GB (the pipe beside it: 0.42–0.51) or 1.3–1.5, and the expensive runs had 3–5×
- * the minor page faults per GB (150–200k against 10–50k): batches of read buffers freed together
- * by a full collection are handed back to the OS and faulted in again. Reusing read buffers
- * (`onread`) is only offered for sockets we connect, not for accepted ones, so the downstream side
- * cannot avoid the allocations from here.
+ * Bulk cost against the bare pipe (bench `tcp-bulk/meshgate-vs-pipe`: iperf3 through both at once on
+ * one core, CPU-s per GB read). Neither proxy runs JavaScript of its own per chunk; the difference was
+ * the memory behind node's per-read 64 KiB buffers, in two parts, both fixed process-wide by the CLI:
+ * - V8 counts those buffers against the old-generation limit until a young collection frees them, and
+ *   reads their churn as fast allocation, so its heap growing factor fell to 1.1 and a full
+ *   mark-compact (6–55 ms over meshgate's ~21 MB heap) ran every 20–30 MB forwarded: 9–28 per 5 s run.
+ *   The pipe's ~4 MB heap is below V8's 8 MB threshold for incremental marking, so it never had any.
+ *   cli/heap-growth.ts fixes the factor at 4.0 (0–1 per run since).
+ * - glibc handed the freed buffers back to the kernel after each young collection and the next reads
+ *   faulted them in again: 50–200k minor faults per GB (the pipe: 5–170k, by luck of its allocation
+ *   history). cli/malloc-trim.ts raises glibc's trim threshold (0.1–3k faults per GB since).
+ * Before: meshgate / pipe 0.39–0.67. With both, 6 s each, one machine shared with other work:
+ * 0.97–1.03 in five harness runs (once 1.50: the pipe itself took 174k faults/GB), and 1.01, 1.07,
+ * 0.91, 1.28, 1.07, 1.03 from `npm run bench -- --only tcp-pair`.
+ *
+ * Upstream reads use `onread` with a buffer of ours, reused while the downstream write of its bytes
+ * completed synchronously (`writableLength === 0` right after `write`); a write still pending keeps
+ * its buffer and the next read gets a new one; a `write` returning false pauses the upstream until the
+ * downstream drains. 4 KiB buffers at first and after reads under 16 KiB, 64 KiB once a read fills
+ * the small one: a connection holds 4 KiB, or 64 KiB while (and after, if its last read was large) it
+ * moves bulk data; node's own reads hold nothing between reads. Download direction (iperf3 -R),
+ * same method: 0.80–0.83 CPU-s/GB against the pipe's 1.01–1.06 (meshgate / pipe 1.22–1.32); a bare
+ * pipe changed only this way cost 16–21% less per GB than the unchanged one. Accepted sockets
+ * cannot do the same without node internals: `net.Server` has no `onread` option, and re-wrapping an
+ * accepted socket (`new net.Socket({ handle, onread })`, or `{ fd }` with the accepted descriptor)
+ * needs its private `_handle`; so downstream → upstream stays a `pipe()` with node's buffers.
+ *
+ * Short connections (bench `tcp-short/meshgate-vs-pipe`: 0.60–0.78, 0.76–0.78 when the machine was
+ * quieter): per connection meshgate adds routing, stats, two address lookups (getpeername and
+ * getsockname) and an access-log line; the access log alone measured 15% of meshgate's CPU per
+ * connection (`--access-log off`: 0.84–0.85 of the cost).
  *
  * Stats (Envoy names): `listener.<l>.downstream_cx_total|downstream_cx_active|no_filter_chain_match`,
  * `tcp.<stat_prefix>.downstream_cx_total|downstream_cx_no_route|idle_timeout|downstream_cx_rx_bytes_total|downstream_cx_tx_bytes_total`,
@@ -168,6 +189,14 @@ class TcpSession implements IdleWatched {
   connected = false;
   /** Sockets of this session not yet closed. */
   open = 1;
+  /**
+   * The buffer the upstream socket reads into (`onread`, see {@link onUpstreamRead}), the bytes its
+   * last read brought, and whether the downstream took those bytes synchronously (then the buffer can
+   * take the next read; otherwise the pending write still refers to it and a fresh one is handed out).
+   */
+  readBuf: Buffer | undefined;
+  lastRead = 0;
+  readBufFree = true;
   /** Idle detection (gateway/idle-sweep.ts): the sweep timer, bytes seen at the last sweep, and sweeps without traffic. */
   idleTimer: NodeJS.Timeout | undefined;
   idleSeen = -1;
@@ -187,6 +216,24 @@ class TcpSession implements IdleWatched {
       if (down.remoteAddress !== undefined) this.remote = `${down.remoteAddress}:${down.remotePort}`;
       if (down.localAddress !== undefined) this.local = `${down.localAddress}:${down.localPort}`;
     }
+  }
+
+  /**
+   * The buffer for the upstream's next read (node calls this at connect and after every read): the
+   * current one while it is free and the right size, else a new one. Small (4 KiB) at first, large
+   * (64 KiB, node's own read size) once a read fills the small one, small again after a read under
+   * 16 KiB: request/response traffic keeps 4 KiB per connection, a bulk flow keeps 64 KiB while its
+   * reads stay large (and after it, if its last read was: the memory an idle connection may hold).
+   */
+  nextReadBuffer(): Buffer {
+    const cur = this.readBuf;
+    const grow = cur !== undefined && this.lastRead >= (cur.length === READ_SMALL ? READ_SMALL : READ_KEEP);
+    const size = grow ? READ_LARGE : READ_SMALL;
+    if (cur !== undefined && this.readBufFree && cur.length === size) return cur;
+    const next = Buffer.allocUnsafeSlow(size);
+    this.readBuf = next;
+    this.readBufFree = true;
+    return next;
   }
 
   addFlag(flag: string): void {
@@ -306,6 +353,41 @@ function onUpstreamError(this: SessionSocket, err: NodeJS.ErrnoException): void 
   s.destroyBoth();
 }
 
+/** Sizes of the upstream read buffers and the shortest read that keeps the large one (see {@link TcpSession.nextReadBuffer}), bytes. */
+const READ_SMALL = 4 * 1024;
+const READ_LARGE = 64 * 1024;
+const READ_KEEP = 16 * 1024;
+
+/**
+ * Upstream → downstream without a buffer per read (`onread` of the upstream socket). The bytes are
+ * written downstream at once; when that write returns false the upstream stops reading (returning
+ * false pauses it) until the downstream drains, as `pipe()` would.
+ */
+function onUpstreamRead(this: SessionSocket, nread: number, buf: Buffer): boolean {
+  const s = sessionOf(this);
+  if (!s) return false;
+  const down = s.down;
+  s.lastRead = nread;
+  // A closed downstream is torn down with the session (onSocketClose); the bytes have nowhere to go.
+  if (down.destroyed || down.writableEnded) return true;
+  const ok = down.write(nread === buf.length ? buf : buf.subarray(0, nread));
+  // Written through to the kernel already: nothing refers to the buffer any more.
+  s.readBufFree = down.writableLength === 0;
+  return ok;
+}
+
+/** The downstream took the backlog: the upstream reads again. */
+function onDownstreamDrain(this: SessionSocket): void {
+  const up = sessionOf(this)?.upstream;
+  if (up && !up.destroyed) up.resume();
+}
+
+/** The upstream's FIN, passed on once the bytes before it are written (what `pipe()` does). */
+function onUpstreamEnd(this: SessionSocket): void {
+  const s = sessionOf(this);
+  if (s && !s.down.destroyed) s.down.end();
+}
+
 function onUpstreamConnect(this: SessionSocket): void {
   const s = sessionOf(this);
   if (!s) return;
@@ -363,11 +445,14 @@ export function proxyTcp(
   stats.inc(cs.cxTotal);
   stats.inc(cs.cxActive);
 
+  // kSession is set before any read can happen: connect() only creates the handle (and calls the
+  // buffer function), reads start once connected.
   const up = net.connect({
     host: ep.endpoint.address,
     port: ep.endpoint.port,
     allowHalfOpen: true,
     noDelay: true,
+    onread: { buffer: () => s.nextReadBuffer(), callback: onUpstreamRead },
   }) as SessionSocket;
   up[kSession] = s;
   s.upstream = up;
@@ -380,9 +465,11 @@ export function proxyTcp(
   if (wc.idleTimeoutMs > 0) armIdleTimeout(s, wc.idleTimeoutMs);
   // Bytes written before the connect completes are queued by net.Socket.
   if (info.initial !== undefined && info.initial.length > 0) up.write(info.initial);
-  // pipe() ends the destination when the source ends: that forwards each FIN (half-close).
+  // pipe() ends the destination when the source ends: that forwards the client's FIN (half-close).
   down.pipe(up);
-  up.pipe(down);
+  // The other direction reads into reused buffers (onUpstreamRead); its FIN is passed on here.
+  up.on('end', onUpstreamEnd);
+  down.on('drain', onDownstreamDrain);
 }
 
 /**
