@@ -34,10 +34,15 @@ export class ClusterState {
   /** Mirror copies in flight to this cluster as a mirror target (issue 5, mirror-budget.ts). */
   mirrorBudget = new MirrorBudget(DEFAULT_MIRRORS_IN_FLIGHT);
 
+  /**
+   * @param poolKeys the pool key of each endpoint (same order), so a reconcile that keeps this state
+   * re-registers its pools without recomputing them; default: none (a state never kept).
+   */
   constructor(
     readonly cluster: Cluster,
     readonly endpoints: readonly EndpointState[],
     readonly lb: LoadBalancer,
+    readonly poolKeys: readonly string[] = [],
   ) {
     this.healthy = endpoints;
     lb.prepare?.(endpoints);
@@ -129,13 +134,24 @@ export class ClusterManager {
     return s ?? this.build(cluster, this.pools);
   }
 
-  /** Adopts a new snapshot: builds cluster states, reuses unchanged pools, closes the rest. */
+  /**
+   * Adopts a new snapshot: builds cluster states, reuses unchanged pools, closes the rest. A cluster
+   * that is the same object as in the live snapshot (the snapshot builder reuses unchanged ones)
+   * keeps its state as it is: nothing is rebuilt or allocated for it.
+   */
   reconcile(snapshot: Snapshot): void {
     const nextPools = new Map<string, EndpointState>();
     const nextStates = new Map<string, ClusterState>();
     this.policies.begin();
-    for (const cluster of snapshot.clusters.values())
+    for (const cluster of snapshot.clusters.values()) {
+      const kept = this.states.get(cluster.name);
+      if (kept !== undefined && kept.cluster === cluster && this.policies.carry(cluster.name)) {
+        nextStates.set(cluster.name, kept);
+        for (let i = 0; i < kept.endpoints.length; i++) nextPools.set(kept.poolKeys[i]!, kept.endpoints[i]!);
+        continue;
+      }
       nextStates.set(cluster.name, this.build(cluster, nextPools));
+    }
     this.policies.commit();
     const old = this.pools;
     this.pools = nextPools;
@@ -174,8 +190,9 @@ export class ClusterManager {
 
   private build(cluster: Cluster, into: Map<string, EndpointState>): ClusterState {
     const settings = this.settingsFor(cluster);
-    const eps = cluster.endpoints.map((ep) => {
-      const key = poolKey(ep, settings);
+    const keys = cluster.endpoints.map((ep) => poolKey(ep, settings));
+    const eps = cluster.endpoints.map((ep, i) => {
+      const key = keys[i]!;
       let st = into.get(key) ?? this.pools.get(key);
       if (!st) st = new EndpointState(ep, settings);
       into.set(key, st);
@@ -185,6 +202,7 @@ export class ClusterManager {
       cluster,
       Object.freeze(eps),
       createLoadBalancer(cluster.lbPolicy, cluster.policy.loadBalancer),
+      keys,
     );
     this.policies.attach(state);
     return state;

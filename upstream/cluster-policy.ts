@@ -61,6 +61,17 @@ export class PolicyRuntimes {
   }
 
   /**
+   * Keeps the runtimes of cluster `name` as they are for the reconcile under way (its state is kept
+   * whole). @returns false outside a reconcile (the state must then be built).
+   */
+  carry(name: string): boolean {
+    if (!this.next) return false;
+    const e = this.current.get(name);
+    if (e) this.next.set(name, e);
+    return true;
+  }
+
+  /**
    * Gives a freshly built state its breaker, detector and hash policy, reusing the previous
    * snapshot's when unchanged. Outside a reconcile (a request still holding an older snapshot),
    * an unknown cluster gets fresh, unregistered pieces without a timer.
