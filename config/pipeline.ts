@@ -138,11 +138,20 @@ export class ConfigCompiler {
   /** Reuses what the previous compile built from unchanged resources (see `SnapshotBuilder`). */
   private readonly builder = new SnapshotBuilder();
 
-  /** Compiles the current config of `sources`. Never rejects for bad configuration. */
-  async compile(sources: readonly ConfigSource[], opts: PipelineOptions): Promise<PipelineResult> {
+  /**
+   * Compiles the current config of `sources`. Never rejects for bad configuration.
+   * @param fallback when the worker fails, read and validate on this thread instead (a gateway
+   * starting up, which serves nothing yet) rather than rejecting the config.
+   */
+  async compile(
+    sources: readonly ConfigSource[],
+    opts: PipelineOptions,
+    fallback = false,
+  ): Promise<PipelineResult> {
     const slots = await Promise.all(sources.map(readSlot));
     this.worker ??= new ValidateWorker(opts.validateWorker);
-    const v = await this.worker.validate(slots, opts);
+    const { workerFailed, ...v } = await this.worker.validate(slots, opts);
+    if (workerFailed && fallback) return this.compileValidated(await validateConfig(sources, opts), opts);
     return this.compileValidated({ ...v, snapshot: undefined }, opts);
   }
 

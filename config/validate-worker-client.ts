@@ -21,6 +21,8 @@ export interface WorkerValidation {
   readonly blocked: boolean;
   readonly resources: readonly Resource[];
   readonly objects: readonly KubeObject[];
+  /** Set when the worker failed (died, or could not be sent the config): nothing was validated. */
+  readonly workerFailed?: true;
 }
 
 /**
@@ -183,5 +185,5 @@ export class ValidateWorker {
 
 function failed(message: string): WorkerValidation {
   const d: Diagnostic = { severity: 'error', code: Codes.SchemaValidationError, layer: 'schema', message };
-  return { diagnostics: [d], blocked: true, resources: [], objects: [] };
+  return { diagnostics: [d], blocked: true, resources: [], objects: [], workerFailed: true };
 }
