@@ -108,7 +108,11 @@ export class ClusterResolver {
     previous?: ClusterResolver,
   ) {
     this.destinationRules = ofKind(resources, 'DestinationRule');
-    if (previous && previous.registry === registry && sameItems(previous.destinationRules, this.destinationRules)) {
+    if (
+      previous &&
+      previous.registry === registry &&
+      sameItems(previous.destinationRules, this.destinationRules)
+    ) {
       this.rules = previous.rules;
       this.reusable = previous.built;
       return;

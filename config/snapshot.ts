@@ -219,7 +219,8 @@ function* orderIncrementally(
 ): Steps<CreationOrder> {
   const inputSet = new Set(input);
   // The same object twice (never from the loaders): no positions to break ties with.
-  if (!previous || inputSet.size !== input.length) return { input: inputSet, ordered: orderByCreation(input) };
+  if (!previous || inputSet.size !== input.length)
+    return { input: inputSet, ordered: orderByCreation(input) };
   yield;
   const position = new Map<Resource, number>();
   for (let i = 0; i < input.length; i++) position.set(input[i]!, i);

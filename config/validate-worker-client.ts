@@ -60,7 +60,8 @@ export class ValidateWorker {
    * against it, so its unchanged resources stay the same objects here (the incremental snapshot
    * build recognises them) and cost no deserialization.
    */
-  private held: { readonly id: number; readonly resources: Resource[]; readonly objects: KubeObject[] } | undefined;
+  private held:
+    { readonly id: number; readonly resources: Resource[]; readonly objects: KubeObject[] } | undefined;
 
   /**
    * @param url worker script (default {@link defaultWorkerUrl}; tests inject one that crashes)
@@ -142,7 +143,8 @@ export class ValidateWorker {
     if (m.type === 'part') {
       try {
         const base = m.base === 0 ? undefined : this.held?.id === m.base ? this.held : undefined;
-        if (m.base !== 0 && !base) throw new Error(`the validate worker sent a delta against unknown result ${m.base}`);
+        if (m.base !== 0 && !base)
+          throw new Error(`the validate worker sent a delta against unknown result ${m.base}`);
         for (const r of m.resources) p.resources.push(decodeEntry(r, base?.resources ?? []));
         for (const o of m.objects) p.objects.push(decodeEntry(o, base?.objects ?? []));
       } catch (err) {
