@@ -13,7 +13,7 @@ import {
 } from '../routes/host-names.js';
 import { RouteConfiguration, type RouteEntry, type VirtualHost } from '../routes/route-table.js';
 import { compileHttpRoutes, type HttpCompileContext } from './http-routes.js';
-import { RouteMemo, type AssembledHost } from './route-memo.js';
+import { RouteMemo, sameItems, type AssembledHost } from './route-memo.js';
 import { ITEMS_PER_STEP, runSteps, type Steps } from './steps.js';
 
 /**
@@ -26,15 +26,9 @@ import { ITEMS_PER_STEP, runSteps, type Steps } from './steps.js';
  * where its inputs are the same objects; see `route-memo.ts`); default: none.
  */
 export function buildHttpRouteConfiguration(
-  port: number,
-  servers: readonly BoundServer[],
-  virtualServices: readonly Resource<'VirtualService'>[],
-  resolver: ClusterResolver,
-  tls = false,
-  name = `http.${port}`,
-  memo: RouteMemo = new RouteMemo(),
+  ...args: Parameters<typeof httpRouteConfigurationSteps>
 ): RouteConfiguration {
-  return runSteps(httpRouteConfigurationSteps(port, servers, virtualServices, resolver, tls, name, memo));
+  return runSteps(httpRouteConfigurationSteps(...args));
 }
 
 /** {@link buildHttpRouteConfiguration} in steps (see `steps.ts`). */
@@ -102,7 +96,7 @@ export function* httpRouteConfigurationSteps(
     if (++n % ITEMS_PER_STEP === 0) yield;
     const before = previous?.get(domain);
     let assembled: AssembledHost;
-    if (before && before.vh.requireTls === vh.requireTls && sameParts(before.parts, vh.parts)) {
+    if (before && before.vh.requireTls === vh.requireTls && sameItems(before.parts, vh.parts)) {
       assembled = before;
     } else {
       allReused = false;
@@ -123,7 +117,7 @@ export function* httpRouteConfigurationSteps(
   }
   const before = memo.previousConfig(name);
   const config =
-    allReused && before && sameParts(before.virtualHosts, virtualHosts)
+    allReused && before && sameItems(before.virtualHosts, virtualHosts)
       ? before
       : new RouteConfiguration(name, virtualHosts);
   memo.record(name, hosts, config);
@@ -176,10 +170,4 @@ function claimDomains(
     }
   }
   return [...domains];
-}
-
-function sameParts<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

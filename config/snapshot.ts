@@ -16,7 +16,7 @@ import type { OutboundTrafficPolicy } from './mesh-listener.js';
 import { gatewayListenerSteps } from '../compile/gateway-listeners.js';
 import { ITEMS_PER_STEP, runSteps, type Steps } from '../compile/steps.js';
 import { buildMeshListener, withMeshClusters } from '../compile/mesh-listener.js';
-import { RouteMemo } from '../compile/route-memo.js';
+import { RouteMemo, sameItems } from '../compile/route-memo.js';
 
 export interface Snapshot {
   /** Monotonic per process; 0 for a snapshot not yet installed. */
@@ -193,12 +193,6 @@ export class SnapshotBuilder {
     this.memo = { order, serviceInputs, registry, resolver };
     return { snapshot, diagnostics };
   }
-}
-
-function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Resources in creation order, with the input they came from (for the next incremental order). */
