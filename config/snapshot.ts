@@ -14,7 +14,7 @@ import { ClusterResolver, type Cluster } from './cluster.js';
 import type { Listener } from './listener.js';
 import type { OutboundTrafficPolicy } from './mesh-listener.js';
 import { gatewayListenerSteps } from '../compile/gateway-listeners.js';
-import { ITEMS_PER_STEP, runSteps, type Steps } from '../compile/steps.js';
+import { ITEMS_PER_STEP, runSliced, runSteps, type Steps } from '../compile/steps.js';
 import { buildMeshListener, withMeshClusters } from '../compile/mesh-listener.js';
 import { RouteMemo, sameItems } from '../compile/route-memo.js';
 
@@ -59,7 +59,7 @@ export function buildSnapshot(
 }
 
 /** Work between two turns of the event loop in {@link SnapshotBuilder.buildSliced}, ms. */
-const DEFAULT_SLICE_MS = 4;
+export const DEFAULT_SLICE_MS = 4;
 
 /** What {@link SnapshotBuilder} keeps of its last build. */
 interface BuildMemo {
@@ -107,15 +107,7 @@ export class SnapshotBuilder {
     objects: readonly KubeObject[] = [],
     sliceMs = DEFAULT_SLICE_MS,
   ): Promise<{ snapshot: Snapshot; diagnostics: Diagnostic[] }> {
-    const steps = this.steps(resources, opts, objects);
-    let sliceStart = performance.now();
-    for (;;) {
-      const step = steps.next();
-      if (step.done) return step.value;
-      if (performance.now() - sliceStart < sliceMs) continue;
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
-    }
+    return runSliced(this.steps(resources, opts, objects), sliceMs);
   }
 
   private *steps(

@@ -26,9 +26,15 @@ export interface ConfigReloaderOptions {
   readonly compile: () => Promise<PipelineResult>;
   /**
    * Installs an accepted config (it has a snapshot).
-   * @returns fields logged with `config reloaded` (the installed version at least).
+   * @param stopped whether {@link ConfigReloader.stop} was called meanwhile (check it after any
+   * await: a config must not be installed once shutdown began).
+   * @returns fields logged with `config reloaded` (the installed version at least); undefined when
+   * it was not installed because the reloader stopped.
    */
-  readonly install: (result: PipelineResult) => Promise<Record<string, unknown>>;
+  readonly install: (
+    result: PipelineResult,
+    stopped: () => boolean,
+  ) => Promise<Record<string, unknown> | undefined>;
   /** The live snapshot's store: the guard compares with it; a refusal is recorded on it. */
   readonly store: SnapshotStore;
   /** Counts `server.config_reloaded` and `server.config_rejected`. */
@@ -116,7 +122,8 @@ export class ConfigReloader {
         log.error(reason);
         return false;
       }
-      const fields = await this.o.install(result);
+      const fields = await this.o.install(result, () => this.stopped);
+      if (!fields) return false;
       stats.inc('server.config_reloaded');
       log.info(fields, 'config reloaded');
       return true;

@@ -9,7 +9,8 @@ import type { Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
 import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
-import type { Snapshot } from '../config/snapshot.js';
+import { DEFAULT_SLICE_MS, type Snapshot } from '../config/snapshot.js';
+import { runSliced } from '../compile/steps.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { DnsCache } from '../upstream/dns.js';
 import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../telemetry/access-log.js';
@@ -141,9 +142,12 @@ export class Gateway {
         this.opts.compile
           ? this.opts.compile(this.sources, this.opts)
           : this.compiler.compile(this.sources, this.opts),
-      install: async (result) => {
+      install: async (result, stopped) => {
+        // Cluster states are built in slices beside the live ones, then adopted with the swap.
+        const adopt = await runSliced(this.clusters.prepare(result.snapshot!), DEFAULT_SLICE_MS);
+        if (stopped()) return undefined;
         this.observability.setResources(result.resources);
-        const installed = this.install(result.snapshot!);
+        const installed = this.install(result.snapshot!, adopt);
         const errors = await this.listeners.reconcile(installed);
         for (const e of errors) this.log.error(e.message);
         return { version: installed.version, listeners: installed.listeners.length };
@@ -194,11 +198,16 @@ export class Gateway {
     return this.store.current;
   }
 
-  private install(next: Snapshot): Snapshot {
+  /**
+   * Swaps `next` in and adopts its cluster states in the same turn.
+   * @param adopt what `ClusterManager.prepare` returned for `next`; default: reconcile now.
+   */
+  private install(next: Snapshot, adopt?: () => void): Snapshot {
     // Requests still pending in the observer's batch are counted against the snapshot they ran on.
     this.observability.observer.drain?.();
     const installed = this.store.swap(next);
-    this.clusters.reconcile(installed);
+    if (adopt) adopt();
+    else this.clusters.reconcile(installed);
     return installed;
   }
 

@@ -74,6 +74,9 @@ export interface ClusterManagerOptions {
   readonly onWarning?: (message: string) => void;
 }
 
+/** Clusters {@link ClusterManager.prepare} handles between two pauses. */
+const CLUSTERS_PER_STEP = 256;
+
 /** Most original-destination pools kept at once; the least recently used one is closed beyond it. */
 const MAX_ORIGINAL_DESTINATION_POOLS = 256;
 
@@ -131,7 +134,7 @@ export class ClusterManager {
     const s = this.states.get(cluster.name);
     // A request that holds an older snapshot may name a cluster that changed; build lazily then.
     if (s && s.cluster === cluster) return s;
-    return s ?? this.build(cluster, this.pools);
+    return s ?? this.build(cluster, this.pools, false);
   }
 
   /**
@@ -140,25 +143,42 @@ export class ClusterManager {
    * keeps its state as it is: nothing is rebuilt or allocated for it.
    */
   reconcile(snapshot: Snapshot): void {
+    const steps = this.prepare(snapshot);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value();
+    }
+  }
+
+  /**
+   * {@link reconcile} in steps: builds the cluster states of `snapshot`, pausing (yield) every
+   * {@link CLUSTERS_PER_STEP} clusters while the data path keeps using the current states, and
+   * returns the function that adopts them (call it when `snapshot` is swapped in, in the same turn).
+   */
+  *prepare(snapshot: Snapshot): Generator<void, () => void, void> {
     const nextPools = new Map<string, EndpointState>();
     const nextStates = new Map<string, ClusterState>();
     this.policies.begin();
+    let n = 0;
     for (const cluster of snapshot.clusters.values()) {
+      if (++n % CLUSTERS_PER_STEP === 0) yield;
       const kept = this.states.get(cluster.name);
       if (kept !== undefined && kept.cluster === cluster && this.policies.carry(cluster.name)) {
         nextStates.set(cluster.name, kept);
         for (let i = 0; i < kept.endpoints.length; i++) nextPools.set(kept.poolKeys[i]!, kept.endpoints[i]!);
         continue;
       }
-      nextStates.set(cluster.name, this.build(cluster, nextPools));
+      nextStates.set(cluster.name, this.build(cluster, nextPools, true));
     }
-    this.policies.commit();
-    const old = this.pools;
-    this.pools = nextPools;
-    this.states = nextStates;
-    for (const [key, st] of old) {
-      if (!nextPools.has(key)) void st.close().catch(() => undefined);
-    }
+    return () => {
+      this.policies.commit();
+      const old = this.pools;
+      this.pools = nextPools;
+      this.states = nextStates;
+      for (const [key, st] of old) {
+        if (!nextPools.has(key)) void st.close().catch(() => undefined);
+      }
+    };
   }
 
   private settingsFor(cluster: Cluster): PoolSettings {
@@ -188,7 +208,11 @@ export class ClusterManager {
     return r.tls;
   }
 
-  private build(cluster: Cluster, into: Map<string, EndpointState>): ClusterState {
+  /**
+   * @param register whether the state's breaker and detector join the reconcile under way (a state
+   * built for a request on an older snapshot, between two steps of {@link prepare}, must not).
+   */
+  private build(cluster: Cluster, into: Map<string, EndpointState>, register: boolean): ClusterState {
     const settings = this.settingsFor(cluster);
     const keys = cluster.endpoints.map((ep) => poolKey(ep, settings));
     const eps = cluster.endpoints.map((ep, i) => {
@@ -204,7 +228,7 @@ export class ClusterManager {
       createLoadBalancer(cluster.lbPolicy, cluster.policy.loadBalancer),
       keys,
     );
-    this.policies.attach(state);
+    this.policies.attach(state, register);
     return state;
   }
 

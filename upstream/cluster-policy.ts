@@ -73,10 +73,10 @@ export class PolicyRuntimes {
 
   /**
    * Gives a freshly built state its breaker, detector and hash policy, reusing the previous
-   * snapshot's when unchanged. Outside a reconcile (a request still holding an older snapshot),
-   * an unknown cluster gets fresh, unregistered pieces without a timer.
+   * snapshot's when unchanged. Outside a reconcile, or with `register` false (a request still
+   * holding an older snapshot), an unknown cluster gets fresh, unregistered pieces without a timer.
    */
-  attach(state: PolicyTarget): void {
+  attach(state: PolicyTarget, register = true): void {
     const c = state.cluster;
     state.hashPolicy = compileHashPolicy(c.policy.loadBalancer);
     const limits = breakerLimits(c.policy.connectionPool);
@@ -92,7 +92,7 @@ export class PolicyRuntimes {
         outlier: od ? new OutlierDetector(od, c.name, this.clock) : undefined,
       };
     }
-    if (this.next) {
+    if (this.next && register) {
       this.next.set(c.name, e);
       e.outlier?.start();
     }
