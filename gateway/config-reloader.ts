@@ -43,6 +43,8 @@ export interface ConfigReloaderOptions {
   /** `-f` paths, named by the guard's diagnostic. */
   readonly paths: readonly string[];
   readonly debounce?: ReloadDebounce;
+  /** What a debounced reload runs (default {@link ConfigReloader.reload}; the gateway routes it through its own `reload`). */
+  readonly onDue?: () => Promise<boolean>;
 }
 
 /** Logs every diagnostic of a compile at its severity (an error that does not block is a warning). */
@@ -93,7 +95,7 @@ export class ConfigReloader {
       () => {
         this.timer = undefined;
         this.pendingSince = undefined;
-        void this.reload();
+        void (this.o.onDue ? this.o.onDue() : this.reload());
       },
       Math.max(0, Math.min(quietOverrideMs ?? quietMs, this.pendingSince + maxMs - now)),
     );

@@ -157,6 +157,7 @@ export class Gateway {
       log,
       paths: opts.paths,
       debounce: opts.reloadDebounce,
+      onDue: () => this.reload(),
     });
   }
 
