@@ -10,8 +10,9 @@
  *   gateway's 200 ms debounce of file events);
  * - longest pause: the slowest request of the loop from the write until 1 s after the new route was
  *   live (the event-loop stall every request sees), and the loop's latency before the change;
- * - RSS: before the change, peak while reloading (sampled every 20 ms), and VmHWM (peak over the
- *   process's life, startup compile included);
+ * - RSS: before the change, peak while reloading (sampled every 20 ms; with `--concurrency`, the
+ *   primary and its workers added up), and VmHWM (peak over the process's life, startup compile
+ *   included; the primary's alone);
  * - startup: from spawn to the route answering;
  * - `meshgate validate` wall time on the same file (pinned to the proxy core).
  */
@@ -37,6 +38,11 @@ export interface ReloadBenchOptions {
   proxyCore: number;
   /** Host counts to measure. */
   sizes: readonly number[];
+  /**
+   * `--concurrency` values to run the gateway with, each size measured once per value (default
+   * `[1]`: one process). With N > 1 the requests reach the workers and the pause is a worker's.
+   */
+  concurrency?: readonly number[];
   /** Upstream (bench/upstream.ts, HTTP) port on 127.0.0.1. */
   upstreamPort: number;
 }
@@ -44,6 +50,8 @@ export interface ReloadBenchOptions {
 /** What one size measured. */
 export interface ReloadResult {
   hosts: number;
+  /** `--concurrency` of the gateway (1: one process). */
+  concurrency: number;
   configBytes: number;
   startupMs: number | null;
   /** File write → first response with the new header, ms. */
@@ -191,6 +199,23 @@ function procStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number | null {
   }
 }
 
+/** VmRSS of `pid` plus its child processes (the `--concurrency` workers), KB. */
+function treeRssKb(pid: number): number | null {
+  const own = procStatusKb(pid, 'VmRSS');
+  if (own === null) return null;
+  let children: number[] = [];
+  try {
+    children = fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .split(' ')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    // No children file (older kernels): the process alone.
+  }
+  return children.reduce((sum, c) => sum + (procStatusKb(c, 'VmRSS') ?? 0), own);
+}
+
 const mb = (kb: number | null): number | null => (kb === null ? null : Math.round(kb / 1024));
 
 /** One request with `Host: svc-0.example.com`; resolves with the status (0 on a socket error). */
@@ -207,8 +232,12 @@ function probe(port: number): Promise<number> {
   });
 }
 
-async function measureSize(opts: ReloadBenchOptions, hosts: number): Promise<ReloadResult> {
-  const result = emptyResult(hosts);
+async function measureSize(
+  opts: ReloadBenchOptions,
+  hosts: number,
+  concurrency: number,
+): Promise<ReloadResult> {
+  const result = emptyResult(hosts, concurrency);
   const configPath = path.join(opts.benchDir, `reload-${hosts}.yaml`);
   fs.writeFileSync(configPath, reloadConfigYaml(hosts, opts.upstreamPort, 'v1'));
   result.configBytes = fs.statSync(configPath).size;
@@ -240,6 +269,7 @@ async function measureSize(opts: ReloadBenchOptions, hosts: number): Promise<Rel
     '--access-log',
     'off',
     ...['--admin-port', '0', '--prometheus-port', '0', '--status-port', '0', '--health-port', '0'],
+    ...(concurrency > 1 ? ['--concurrency', String(concurrency)] : []),
   ];
   const [cmd, argv] = pinned(opts.proxyCore, process.execPath, args);
   console.log(`  $ ${commandLine(cmd, argv)}`);
@@ -262,11 +292,15 @@ async function measureSize(opts: ReloadBenchOptions, hosts: number): Promise<Rel
     const loop = new RequestLoop(port);
     loop.start();
     await sleep(2000);
-    result.rssBeforeMb = mb(procStatusKb(pid, 'VmRSS'));
+    result.rssBeforeMb = mb(treeRssKb(pid));
     let peak = 0;
-    const rssTimer = setInterval(() => (peak = Math.max(peak, procStatusKb(pid, 'VmRSS') ?? 0)), 20);
+    const rssTimer = setInterval(() => (peak = Math.max(peak, treeRssKb(pid) ?? 0)), 20);
+    // Generated before the clock starts and written off this thread: the request loops run in this
+    // process, and building or writing 10,000 hosts of YAML here would stall them and be counted as
+    // the gateway's pause.
+    const changed = reloadConfigYaml(hosts, opts.upstreamPort, 'v2');
     const changeAt = performance.now();
-    fs.writeFileSync(configPath, reloadConfigYaml(hosts, opts.upstreamPort, 'v2'));
+    const written = fs.promises.writeFile(configPath, changed);
     let liveAt: number | null = null;
     const liveDeadline = performance.now() + 300_000;
     while (liveAt === null && performance.now() < liveDeadline) {
@@ -274,6 +308,7 @@ async function measureSize(opts: ReloadBenchOptions, hosts: number): Promise<Rel
       const first = loop.samples.find((s) => s.start >= changeAt && s.version === 'v2');
       if (first !== undefined) liveAt = first.end;
     }
+    await written;
     await sleep(1000);
     clearInterval(rssTimer);
     await loop.stop();
@@ -309,21 +344,30 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
  */
 export async function runReloadBench(opts: ReloadBenchOptions): Promise<ReloadResult[]> {
   const results: ReloadResult[] = [];
-  for (const hosts of opts.sizes) {
-    console.log(`\n▶ reload/${hosts}-hosts: VirtualService + DestinationRule + ServiceEntry per host`);
-    try {
-      results.push(await measureSize(opts, hosts));
-    } catch (err) {
-      console.log(`  failed: ${err instanceof Error ? err.message : String(err)}`);
-      results.push({ ...emptyResult(hosts), note: err instanceof Error ? err.message : String(err) });
+  for (const concurrency of opts.concurrency ?? [1]) {
+    for (const hosts of opts.sizes) {
+      const workers = concurrency > 1 ? `, --concurrency ${concurrency}` : '';
+      console.log(
+        `\n▶ reload/${hosts}-hosts${workers}: VirtualService + DestinationRule + ServiceEntry per host`,
+      );
+      try {
+        results.push(await measureSize(opts, hosts, concurrency));
+      } catch (err) {
+        console.log(`  failed: ${err instanceof Error ? err.message : String(err)}`);
+        results.push({
+          ...emptyResult(hosts, concurrency),
+          note: err instanceof Error ? err.message : String(err),
+        });
+      }
     }
   }
   return results;
 }
 
-function emptyResult(hosts: number): ReloadResult {
+function emptyResult(hosts: number, concurrency: number): ReloadResult {
   return {
     hosts,
+    concurrency,
     configBytes: 0,
     startupMs: null,
     changeToLiveMs: null,

@@ -142,6 +142,8 @@ interface Options {
   meshgateMain: string;
   /** Host counts of the reload bench (`--hosts 1000,10000`). */
   reloadHosts: number[];
+  /** `--concurrency` of the gateway in the reload bench (`--reload-concurrency 1,2`; 1: one process). */
+  reloadConcurrency: number[];
 }
 
 const BENCH_DIR = path.resolve('.bench');
@@ -164,6 +166,7 @@ function parseOptions(): Options {
       json: { type: 'string' },
       meshgate: { type: 'string', default: 'dist/cli/main.js' },
       hosts: { type: 'string', default: '1000,10000' },
+      'reload-concurrency': { type: 'string', default: '1' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -192,6 +195,9 @@ function parseOptions(): Options {
     json: values.json ?? null,
     meshgateMain: path.resolve(values.meshgate),
     reloadHosts: values.hosts.split(',').map((h) => Math.round(num('hosts', h, 1))),
+    reloadConcurrency: values['reload-concurrency']
+      .split(',')
+      .map((c) => Math.round(num('reload-concurrency', c, 1))),
   };
 }
 
@@ -1198,6 +1204,7 @@ async function reloadBench(opts: Options): Promise<ReloadResult[]> {
       benchDir: BENCH_DIR,
       proxyCore: PROXY_CORE,
       sizes: opts.reloadHosts,
+      concurrency: opts.reloadConcurrency,
       upstreamPort: upstream.port,
     });
   } finally {

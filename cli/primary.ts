@@ -2,7 +2,9 @@
  * `meshgate run --concurrency N` (N > 1): the primary process. It serves no traffic itself; it
  * - reads, validates, analyzes and compiles the config once per change (a bad config is rejected
  *   here, once, with its diagnostics, and no worker changes) and sends each accepted config to every
- *   worker as validated resources (see `worker-protocol.ts` for why not the snapshot);
+ *   worker as validated resources, a delta against the worker's last (see `worker-protocol.ts` for
+ *   why not the snapshot); the reload loop (debounce, guard, report) is the one a single process
+ *   runs (`gateway/config-reloader.ts`);
  * - starts N workers (`worker.ts`) and replaces one that dies while the others serve;
  * - owns the admin, Prometheus, status and health ports, answering with the workers' numbers added up;
  * - owns stdout: workers send formatted access-log batches, written here whole;
@@ -14,10 +16,12 @@
 import cluster, { type Worker } from 'node:cluster';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { compileConfig, type PipelineResult } from '../config/pipeline.js';
-import { guardReload } from '../config/reload-guard.js';
-import { formatDiagnostic } from '../config/diagnostics.js';
+import { ConfigCompiler, type PipelineResult } from '../config/pipeline.js';
 import { SnapshotStore } from '../config/store.js';
+import { encodeByIdentity } from '../config/resource-delta.js';
+import type { KubeObject } from '../config/kube-resources.js';
+import type { Resource } from '../config/resources.js';
+import { ConfigReloader, reportDiagnostics, type ReloadDebounce } from '../gateway/config-reloader.js';
 import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
@@ -65,7 +69,7 @@ export interface PrimaryOptions {
   readonly worker: WorkerSettings;
   readonly watch: boolean;
   /** Reload debounce, ms (see `GatewayOptions.reloadDebounce`); default 200 quiet / 10 000 at most. */
-  readonly reloadDebounce?: { readonly quietMs: number; readonly maxMs: number };
+  readonly reloadDebounce?: ReloadDebounce;
 }
 
 /** A worker's telemetry: metrics and tracing as asked, no port (the primary serves them). */
@@ -83,6 +87,15 @@ interface WorkerSlot {
   readonly id: number;
   worker: Worker;
   ready: boolean;
+  /** Version of the config last sent to it (what the next delta is against). */
+  version: number;
+}
+
+/** An accepted config as the workers are sent it. */
+interface AcceptedConfig {
+  readonly version: number;
+  readonly resources: readonly Resource[];
+  readonly objects: readonly KubeObject[];
 }
 
 /** Runs the primary until SIGTERM/SIGINT. @returns the exit code (1: did not start). */
@@ -116,14 +129,18 @@ class Primary implements WorkerFleet {
   private readonly slots: WorkerSlot[] = [];
   private readonly stdout: LogFile | undefined;
   private readonly settings: WorkerSettings;
-  private config: ConfigPayload | undefined;
+  /** The config accepted last, and the one before (what workers that are up to date hold). */
+  private config: AcceptedConfig | undefined;
+  private previous: AcceptedConfig | undefined;
+  /** The delta from {@link previous} to {@link config}, encoded once for every worker. */
+  private delta: ConfigPayload | undefined;
+  /** Reads and validates in a worker thread; unchanged resources stay the same objects. */
+  private readonly compiler = new ConfigCompiler();
+  private readonly reloader: ConfigReloader;
   private addresses = new Map<string, ListenerAddress>();
   private closing = false;
   private statsSeq = 0;
   private readonly statsWaiters = new Map<number, (s: WorkerStats) => void>();
-  private reloadTimer: NodeJS.Timeout | undefined;
-  private reloadPendingSince: number | undefined;
-  private reloading: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly o: PrimaryOptions,
@@ -150,6 +167,20 @@ class Primary implements WorkerFleet {
     });
     cluster.on('message', (worker, msg: FromWorker) => this.onMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    this.reloader = new ConfigReloader({
+      compile: () => this.compiler.compile(this.sources, this.settings.pipeline),
+      // An accepted config goes to every ready worker, a rejected one to none.
+      install: (result) => {
+        this.accept(result);
+        for (const slot of this.slots) if (slot.ready) this.sendConfig(slot);
+        return Promise.resolve({ version: this.config!.version, workers: this.slots.length });
+      },
+      store: this.store,
+      stats: this.stats,
+      log,
+      paths: o.paths,
+      debounce: o.reloadDebounce,
+    });
   }
 
   get concurrency(): number {
@@ -164,8 +195,8 @@ class Primary implements WorkerFleet {
     const portErrors = await this.observability.start();
     for (const e of portErrors) this.log.error(e.message);
     if (portErrors.length > 0) return false;
-    const result = await compileConfig(this.sources, this.settings.pipeline);
-    this.report(result);
+    const result = await this.compiler.compile(this.sources, this.settings.pipeline, true);
+    reportDiagnostics(this.log, result);
     if (!result.snapshot) {
       this.log.error('configuration rejected; not starting (see the errors above)');
       return false;
@@ -182,20 +213,20 @@ class Primary implements WorkerFleet {
     this.observability.markListenersBound();
     this.log.info({ concurrency: this.o.concurrency, scheduling: SCHEDULING_NOTE }, 'all workers ready');
     if (this.o.watch) await this.watch();
-    process.on('SIGHUP', () => this.scheduleReload(0));
+    process.on('SIGHUP', () => this.reloader.schedule(0));
     return true;
   }
 
   /** Starts worker `id`. @returns true once it is ready, or its start errors. */
   private fork(id: number): Promise<true | readonly string[]> {
     const worker = cluster.fork({ MESHGATE_WORKER_ID: String(id) });
-    const slot: WorkerSlot = { id, worker, ready: false };
+    const slot: WorkerSlot = { id, worker, ready: false, version: this.config!.version };
     const at = this.slots.findIndex((s) => s.id === id);
     if (at >= 0) this.slots[at] = slot;
     else this.slots.push(slot);
     // A replacement starts at the current log level (admin `/logging` may have changed it).
     const settings = { ...this.settings, logLevel: this.log.level };
-    const init: ToWorker = { t: 'init', settings, config: this.config! };
+    const init: ToWorker = { t: 'init', settings, config: wholeConfig(this.config!) };
     return new Promise((resolve) => {
       const onMessage = (msg: FromWorker): void => {
         if (msg.t === 'hello') {
@@ -207,8 +238,7 @@ class Primary implements WorkerFleet {
           this.setAddresses(msg.listeners);
           this.log.info({ worker: id, pid: worker.process.pid }, 'worker ready');
           // A config accepted while it was starting.
-          if (this.config && this.config !== init.config)
-            this.sendTo(slot, { t: 'config', config: this.config });
+          if (this.config && this.config.version !== slot.version) this.sendConfig(slot);
         } else if (msg.t === 'failed') resolve(msg.errors);
         else return;
         worker.off('message', onMessage);
@@ -272,70 +302,32 @@ class Primary implements WorkerFleet {
   private accept(result: PipelineResult): void {
     this.observability.setResources(result.resources);
     const installed = this.store.swap(result.snapshot!);
+    this.previous = this.config;
     this.config = { version: installed.version, resources: result.resources, objects: result.objects };
+    this.delta = undefined;
   }
 
-  private report(result: PipelineResult): void {
-    for (const d of result.diagnostics) {
-      const line = formatDiagnostic(d);
-      const level =
-        d.severity === 'error'
-          ? result.blocked
-            ? 'error'
-            : 'warn'
-          : d.severity === 'warning'
-            ? 'warn'
-            : 'info';
-      this.log[level]({ code: d.code }, line);
-    }
-  }
-
-  /** Re-reads the sources; an accepted config goes to every worker, a rejected one to none. */
-  private reload(): Promise<void> {
-    this.reloading = this.reloading.then(async () => {
-      if (this.closing) return;
-      try {
-        const compiled = await compileConfig(this.sources, this.settings.pipeline);
-        // The same guard as one process: never a reload that would close every listener.
-        const result = guardReload(this.store.current, compiled, this.o.paths);
-        this.report(result);
-        if (!result.snapshot) {
-          const errors = result.diagnostics.filter((d) => d.severity === 'error').length;
-          const reason = `config rejected: ${errors} error(s); still serving snapshot version ${this.store.current.version}`;
-          this.store.reject(reason);
-          this.stats.inc('server.config_rejected');
-          this.log.error(reason);
-          return;
-        }
-        this.accept(result);
-        for (const slot of this.slots)
-          if (slot.ready) this.sendTo(slot, { t: 'config', config: this.config! });
-        this.stats.inc('server.config_reloaded');
-        this.log.info({ version: this.config!.version, workers: this.slots.length }, 'config reloaded');
-      } catch (err) {
-        this.log.error({ err }, 'reload failed; keeping the current snapshot');
-      }
-    });
-    return this.reloading;
-  }
-
-  /** Debounces source events: `quietMs` after the last, at most `maxMs` after the first (as one process does). */
-  private scheduleReload(quiet?: number): void {
-    const { quietMs, maxMs } = this.o.reloadDebounce ?? { quietMs: 200, maxMs: 10_000 };
-    const now = Date.now();
-    this.reloadPendingSince ??= now;
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    const wait = Math.max(0, Math.min(quiet ?? quietMs, this.reloadPendingSince + maxMs - now));
-    this.reloadTimer = setTimeout(() => {
-      this.reloadTimer = undefined;
-      this.reloadPendingSince = undefined;
-      void this.reload();
-    }, wait);
+  /** Sends the current config to a worker: a delta when it holds the previous one, else whole. */
+  private sendConfig(slot: WorkerSlot): void {
+    const config = this.config!;
+    const prev = this.previous;
+    let payload: ConfigPayload;
+    if (prev && slot.version === prev.version) {
+      this.delta ??= {
+        version: config.version,
+        base: prev.version,
+        resources: encodeByIdentity(config.resources, prev.resources),
+        objects: encodeByIdentity(config.objects, prev.objects),
+      };
+      payload = this.delta;
+    } else payload = wholeConfig(config);
+    slot.version = config.version;
+    this.sendTo(slot, { t: 'config', config: payload });
   }
 
   private async watch(): Promise<void> {
     for (const source of this.sources) {
-      source.on('change', () => this.scheduleReload());
+      source.on('change', () => this.reloader.schedule());
       source.on('error', (err) => this.log.warn({ source: source.name, err: err.message }, 'config source'));
       try {
         await source.start();
@@ -382,7 +374,7 @@ class Primary implements WorkerFleet {
   async close(): Promise<void> {
     this.closing = true;
     this.observability.beginDrain();
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.reloader.stop();
     await Promise.all(this.sources.map((s) => s.close().catch(() => undefined)));
     const drain = this.settings.gateway.drain;
     const deadline = drain.drainMs + drain.timeoutMs + WORKER_EXIT_GRACE_MS;
@@ -392,11 +384,17 @@ class Primary implements WorkerFleet {
       this.stdout?.drained(),
       new Promise((r) => setTimeout(r, LOG_CLOSE_TIMEOUT_MS).unref()),
     ]);
+    await this.compiler.close();
     await this.observability.close();
     await this.clusters.close();
     cluster.removeAllListeners('message');
     cluster.removeAllListeners('exit');
   }
+}
+
+/** A config as whole items (a worker starting, or one that missed the previous config). */
+function wholeConfig(c: AcceptedConfig): ConfigPayload {
+  return { version: c.version, base: 0, resources: c.resources, objects: c.objects };
 }
 
 /** SIGTERM (the worker drains and exits), SIGKILL after `deadlineMs`. */

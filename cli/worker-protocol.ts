@@ -7,15 +7,18 @@
  * never the compiled snapshot, which holds functions, regexes bound to closures and live
  * objects that cannot be cloned between processes. The primary reads the sources, validates and
  * analyzes once per change (a bad config is rejected there, once, and no worker hears of it); each
- * worker only compiles (`buildSnapshot`, a pure function of resources and options) and swaps.
- * The trade-off against "send a version number, let each worker reload": workers never re-read files
- * that may have changed again in between (all of them serve the same accepted config) and never run
- * validation or analysis on their serving thread; the price is the compile, done once per worker,
- * and the copy of the resources over IPC.
+ * worker only compiles and swaps. The resources go as a delta against the config the worker holds
+ * (`config/resource-delta.ts`): an unchanged resource is an index, so the worker deserializes only
+ * what changed and keeps its old objects, and its snapshot builder (the same incremental, sliced
+ * build a single process uses) recompiles only what they feed. The trade-off against "send a
+ * version number, let each worker reload": workers never re-read files that may have changed again
+ * in between (all of them serve the same accepted config) and never run validation or analysis on
+ * their serving thread.
  */
 import type { KubeObject } from '../config/kube-resources.js';
 import type { PipelineOptions } from '../config/pipeline.js';
 import type { Resource } from '../config/resources.js';
+import type { DeltaEntry } from '../config/resource-delta.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import type { ObservabilityOptions } from '../admin/observability.js';
 import type { WorkerStats } from '../admin/worker-stats.js';
@@ -25,8 +28,10 @@ import type { DrainOptions, GatewayOptions } from '../gateway/gateway.js';
 export interface ConfigPayload {
   /** The primary's snapshot version it was accepted as. */
   readonly version: number;
-  readonly resources: readonly Resource[];
-  readonly objects: readonly KubeObject[];
+  /** The version the entries are a delta against (the worker's current config); 0: whole items. */
+  readonly base: number;
+  readonly resources: readonly DeltaEntry<Resource>[];
+  readonly objects: readonly DeltaEntry<KubeObject>[];
 }
 
 /** A listener's bound address, as a worker reports it. */

@@ -6,8 +6,10 @@
  */
 import pino from 'pino';
 import type { PipelineResult } from '../config/pipeline.js';
-import { buildSnapshot } from '../config/snapshot.js';
-import { Codes } from '../config/diagnostics.js';
+import { ConfigCompiler } from '../config/pipeline.js';
+import { decodeDelta } from '../config/resource-delta.js';
+import type { KubeObject } from '../config/kube-resources.js';
+import type { Resource } from '../config/resources.js';
 import { Gateway } from '../gateway/gateway.js';
 import { createAccessLogger, LOG_MAX_QUEUED_CHARS, type LogSink } from '../telemetry/access-log.js';
 import type {
@@ -72,6 +74,28 @@ function listenerAddresses(gw: Gateway): ListenerAddress[] {
   return out;
 }
 
+/** A config as whole lists, with the primary's version of it. */
+interface HeldConfig {
+  readonly version: number;
+  readonly resources: readonly Resource[];
+  readonly objects: readonly KubeObject[];
+}
+
+/**
+ * Turns a payload into whole lists: unchanged resources are the objects `held` already has.
+ * @throws Error when the payload is a delta against a config other than `held` (a protocol bug).
+ */
+function decodeConfig(payload: ConfigPayload, held: HeldConfig | undefined): HeldConfig {
+  if (payload.base !== 0 && payload.base !== held?.version)
+    throw new Error(`delta against version ${payload.base}, holding ${held?.version ?? 'none'}`);
+  const base = payload.base === 0 ? undefined : held;
+  return {
+    version: payload.version,
+    resources: decodeDelta(payload.resources, base?.resources ?? []),
+    objects: decodeDelta(payload.objects, base?.objects ?? []),
+  };
+}
+
 /** This worker's slot, 1..N, set by the primary. */
 const workerId = Number(process.env['MESHGATE_WORKER_ID'] ?? 0);
 
@@ -80,20 +104,17 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
     { level: settings.logLevel, base: { component: 'meshgate', worker: workerId } },
     pino.destination(2),
   );
-  let latest = first;
+  // The config as whole lists; each payload is a delta against the one before.
+  let latest = decodeConfig(first, undefined);
+  const compiler = new ConfigCompiler();
   // Compile only: the primary read, validated and analyzed this config and logged its diagnostics.
+  // The build reuses what the last one made from unchanged resources and runs in slices.
   const compile = (): Promise<PipelineResult> => {
     const { resources, objects } = latest;
-    try {
-      const { snapshot } = buildSnapshot(resources, settings.pipeline, objects);
-      return Promise.resolve({ diagnostics: [], blocked: false, snapshot, resources, objects });
-    } catch (err) {
-      const message = `config could not be compiled: ${(err as Error).message}`;
-      const diagnostics = [
-        { severity: 'error', code: Codes.SchemaValidationError, layer: 'schema', message },
-      ] as const;
-      return Promise.resolve({ diagnostics, blocked: true, snapshot: undefined, resources, objects });
-    }
+    return compiler.compileValidated(
+      { diagnostics: [], blocked: false, snapshot: undefined, resources, objects },
+      settings.pipeline,
+    );
   };
   // Set once started; lines dropped before (none can be) would go uncounted.
   const ref: { gw?: Gateway } = {};
@@ -141,7 +162,12 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
   process.on('message', (msg: ToWorker) => {
     switch (msg.t) {
       case 'config':
-        latest = msg.config;
+        try {
+          latest = decodeConfig(msg.config, latest);
+        } catch (err) {
+          log.error({ err }, 'config from the primary could not be decoded; keeping the current one');
+          return;
+        }
         void served.reload().then((ok) => {
           if (ok) send({ t: 'installed', version: msg.config.version, listeners: listenerAddresses(served) });
         });

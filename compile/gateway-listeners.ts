@@ -10,8 +10,10 @@ import { listenerKindOf, type Listener, type ListenerKind } from '../config/list
 import { resourceKey, type Resource } from '../config/resources.js';
 import type { SecretLookup } from '../tls/credentials.js';
 import type { FilterChainTable } from '../routes/filter-chains.js';
-import { buildHttpRouteConfiguration } from './http-route-configuration.js';
+import { httpRouteConfigurationSteps } from './http-route-configuration.js';
+import { runSteps, type Steps } from './steps.js';
 import { buildL4FilterChains } from './l4-filter-chains.js';
+import type { RouteMemo } from './route-memo.js';
 
 /** Default ClientHello deadline of TLS listeners (shorter than Envoy's 15 s: real clients send it in their first flight). */
 export const DEFAULT_LISTENER_FILTER_TIMEOUT_MS = 5_000;
@@ -31,6 +33,8 @@ export interface GatewayListenersInput {
   readonly portMap: ReadonlyMap<number, number> | undefined;
   /** TLS listeners: ClientHello deadline in ms (default {@link DEFAULT_LISTENER_FILTER_TIMEOUT_MS}). */
   readonly listenerFilterTimeoutMs: number | undefined;
+  /** Routes, virtual hosts and route configurations of earlier builds, reused where unchanged; default: none. */
+  readonly memo?: RouteMemo;
 }
 
 /**
@@ -42,6 +46,13 @@ export function buildGatewayListeners(input: GatewayListenersInput): {
   listeners: Listener[];
   diagnostics: Diagnostic[];
 } {
+  return runSteps(gatewayListenerSteps(input));
+}
+
+/** {@link buildGatewayListeners} in steps (see `steps.ts`). */
+export function* gatewayListenerSteps(
+  input: GatewayListenersInput,
+): Steps<{ listeners: Listener[]; diagnostics: Diagnostic[] }> {
   const { gateways, virtualServices, resolver } = input;
   const diagnostics: Diagnostic[] = [];
   // 1. Group servers per (bind, port); the first server decides the listener kind.
@@ -86,7 +97,15 @@ export function buildGatewayListeners(input: GatewayListenersInput): {
     const gatewaysServed = [...new Set(g.servers.map((s) => s.gateway))];
     const routeConfig =
       g.kind === 'HTTP'
-        ? buildHttpRouteConfiguration(g.port, g.servers, virtualServices, resolver)
+        ? yield* httpRouteConfigurationSteps(
+            g.port,
+            g.servers,
+            virtualServices,
+            resolver,
+            false,
+            undefined,
+            input.memo,
+          )
         : undefined;
     let filterChains: FilterChainTable | undefined;
     if (g.kind !== 'HTTP') {
@@ -100,6 +119,7 @@ export function buildGatewayListeners(input: GatewayListenersInput): {
         resolver,
         credentialsDir: input.credentialsDir,
         secrets: input.secrets,
+        memo: input.memo,
       });
       diagnostics.push(...l4.diagnostics);
       if (!l4.table) continue;

@@ -42,6 +42,7 @@ import {
   splitServerHost,
 } from '../routes/host-names.js';
 import { buildHttpRouteConfiguration } from './http-route-configuration.js';
+import type { RouteMemo } from './route-memo.js';
 
 /**
  * meshgate diagnostic codes for L4 compilation (proposed for `config/diagnostics.ts` `Codes`).
@@ -76,6 +77,8 @@ export interface L4CompileInput {
   readonly credentialsDir: string | undefined;
   /** Secrets of the input for `credentialName` (looked up before `credentialsDir`). */
   readonly secrets?: SecretLookup;
+  /** What earlier builds compiled for terminating HTTPS servers (see `route-memo.ts`); default: none. */
+  readonly memo?: RouteMemo;
 }
 
 /** Chains of one listener plus what was found on the way. `table` is undefined when no chain was produced. */
@@ -239,6 +242,7 @@ export function buildL4FilterChains(input: L4CompileInput): L4CompileResult {
             input.resolver,
             true,
             name,
+            input.memo,
           ),
         }),
       );

@@ -66,6 +66,12 @@ export interface ResolvedDestination {
   readonly missing?: MissingClusterReason;
 }
 
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Builds Istio's cluster name. */
 export function clusterName(port: number, subset: string | undefined, host: string): string {
   return `outbound|${port}|${subset ?? ''}|${host}`;
@@ -85,17 +91,38 @@ interface MergedRule {
 export class ClusterResolver {
   private readonly built = new Map<string, ResolvedDestination>();
   /** Merged DestinationRules by host: the exact host, else the most specific wildcard (Istio). */
-  private readonly rules = new HostTable<MergedRule>();
+  private readonly rules: HostTable<MergedRule>;
+  /** The DestinationRules the rules were merged from, in order. */
+  private readonly destinationRules: readonly Resource<'DestinationRule'>[];
+  /** Clusters of the previous resolver, valid here too (same registry, same DestinationRules). */
+  private readonly reusable: ReadonlyMap<string, ResolvedDestination> | undefined;
 
+  /**
+   * @param previous the resolver of the snapshot being replaced: when `registry` is the same object
+   * and the DestinationRules are the same objects in the same order, its merged rules and clusters
+   * are reused as they are (same objects: the cluster manager keeps their state without rebuilding).
+   */
   constructor(
     private readonly registry: ServiceRegistry,
     resources: readonly Resource[],
+    previous?: ClusterResolver,
   ) {
+    this.destinationRules = ofKind(resources, 'DestinationRule');
+    if (
+      previous &&
+      previous.registry === registry &&
+      sameItems(previous.destinationRules, this.destinationRules)
+    ) {
+      this.rules = previous.rules;
+      this.reusable = previous.built;
+      return;
+    }
+    this.rules = new HostTable<MergedRule>();
     const byHost = new Map<
       string,
       { trafficPolicy: TrafficPolicy | undefined; subsets: Subset[]; file?: string }
     >();
-    for (const dr of ofKind(resources, 'DestinationRule')) {
+    for (const dr of this.destinationRules) {
       const spec: DestinationRuleSpec = dr.spec;
       const host = resolveShortName(spec.host, dr.metadata.namespace);
       const prev = byHost.get(host);
@@ -119,6 +146,19 @@ export class ClusterResolver {
     for (const [host, rule] of byHost) this.rules.add(host, rule);
   }
 
+  /**
+   * Whether every destination resolves here exactly as in `previous` (same registry, same
+   * DestinationRules): what it compiled against `previous` is valid against this resolver.
+   */
+  resolvesAs(previous: ClusterResolver | undefined): boolean {
+    return previous !== undefined && this.reusable === previous.built;
+  }
+
+  /** Records a destination resolved by a {@link resolvesAs} predecessor, so {@link clusters} lists it. */
+  adopt(resolved: ResolvedDestination): void {
+    this.built.set(resolved.name, resolved);
+  }
+
   /** All clusters built so far, by name. */
   clusters(): Map<string, Cluster> {
     const out = new Map<string, Cluster>();
@@ -139,7 +179,7 @@ export class ClusterResolver {
     const name = clusterName(port, dest.subset, host);
     const cached = this.built.get(name);
     if (cached) return cached;
-    const resolved = this.build(name, host, service, port, dest.subset);
+    const resolved = this.reusable?.get(name) ?? this.build(name, host, service, port, dest.subset);
     this.built.set(name, resolved);
     return resolved;
   }

@@ -8,7 +8,7 @@ import { translateDocuments } from './load.js';
 import { readSources, type ConfigSource, type SourceSnapshot } from './sources/source.js';
 import { validateResources } from './validate.js';
 import { analyzeResources } from './analyze.js';
-import { buildSnapshot, type Snapshot, type SnapshotOptions } from './snapshot.js';
+import { buildSnapshot, SnapshotBuilder, type Snapshot, type SnapshotOptions } from './snapshot.js';
 import type { Resource } from './resources.js';
 import type { KubeObject } from './kube-resources.js';
 import { buildKubeServices } from './kube-services.js';
@@ -101,18 +101,28 @@ export function compileDocuments(input: SourceSnapshot, opts: PipelineOptions): 
 function compileValidated(v: PipelineResult, opts: PipelineOptions): PipelineResult {
   if (v.blocked) return v;
   try {
-    const { snapshot, diagnostics } = buildSnapshot(v.resources, opts, v.objects);
-    return { ...v, diagnostics: [...v.diagnostics, ...diagnostics], snapshot };
+    return withSnapshot(v, buildSnapshot(v.resources, opts, v.objects));
   } catch (err) {
-    // Validation should have caught it; still, a compile failure rejects the config, never the process.
-    const d: Diagnostic = {
-      severity: 'error',
-      code: Codes.SchemaValidationError,
-      layer: 'schema',
-      message: `config could not be compiled: ${(err as Error).message}`,
-    };
-    return { ...v, diagnostics: [...v.diagnostics, d], blocked: true, snapshot: undefined };
+    return compileFailed(v, err);
   }
+}
+
+function withSnapshot(
+  v: PipelineResult,
+  built: { snapshot: Snapshot; diagnostics: readonly Diagnostic[] },
+): PipelineResult {
+  return { ...v, diagnostics: [...v.diagnostics, ...built.diagnostics], snapshot: built.snapshot };
+}
+
+function compileFailed(v: PipelineResult, err: unknown): PipelineResult {
+  // Validation should have caught it; still, a compile failure rejects the config, never the process.
+  const d: Diagnostic = {
+    severity: 'error',
+    code: Codes.SchemaValidationError,
+    layer: 'schema',
+    message: `config could not be compiled: ${(err as Error).message}`,
+  };
+  return { ...v, diagnostics: [...v.diagnostics, d], blocked: true, snapshot: undefined };
 }
 
 /**
@@ -125,17 +135,42 @@ function compileValidated(v: PipelineResult, opts: PipelineOptions): PipelineRes
  */
 export class ConfigCompiler {
   private worker: ValidateWorker | undefined;
+  /** Reuses what the previous compile built from unchanged resources (see `SnapshotBuilder`). */
+  private readonly builder = new SnapshotBuilder();
 
-  /** Compiles the current config of `sources`. Never rejects for bad configuration. */
-  async compile(sources: readonly ConfigSource[], opts: PipelineOptions): Promise<PipelineResult> {
+  /**
+   * Compiles the current config of `sources`. Never rejects for bad configuration.
+   * @param fallback when the worker fails, read and validate on this thread instead (a gateway
+   * starting up, which serves nothing yet) rather than rejecting the config.
+   */
+  async compile(
+    sources: readonly ConfigSource[],
+    opts: PipelineOptions,
+    fallback = false,
+  ): Promise<PipelineResult> {
     const slots = await Promise.all(sources.map(readSlot));
     this.worker ??= new ValidateWorker(opts.validateWorker);
-    const v = await this.worker.validate(slots, opts);
-    const validated: PipelineResult = { ...v, snapshot: undefined };
-    if (validated.blocked) return validated;
-    // Requests that arrived while the worker's last message was being received go first.
-    await nextTurn();
-    const compiled = compileValidated(validated, opts);
+    const { workerFailed, ...v } = await this.worker.validate(slots, opts);
+    if (workerFailed && fallback) return this.compileValidated(await validateConfig(sources, opts), opts);
+    return this.compileValidated({ ...v, snapshot: undefined }, opts);
+  }
+
+  /**
+   * Compiles a config already read and validated (a `--concurrency` worker gets it from its
+   * primary): the snapshot is built in steps with turns of the event loop between them, reusing
+   * what the previous compile built from the same resource objects. Never rejects for bad
+   * configuration.
+   */
+  async compileValidated(v: PipelineResult, opts: PipelineOptions): Promise<PipelineResult> {
+    if (v.blocked) return v;
+    let compiled: PipelineResult;
+    try {
+      // Requests that arrived while the worker's last message was being received go first.
+      await nextTurn();
+      compiled = withSnapshot(v, await this.builder.buildSliced(v.resources, opts, v.objects));
+    } catch (err) {
+      compiled = compileFailed(v, err);
+    }
     // And again before the caller swaps the snapshot in and reconciles clusters and listeners.
     await nextTurn();
     return compiled;

@@ -7,6 +7,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { Codes, type Diagnostic } from './diagnostics.js';
 import type { KubeObject } from './kube-resources.js';
 import type { Resource } from './resources.js';
+import { decodeEntry } from './resource-delta.js';
 import type {
   ReadSlot,
   ValidateMessage,
@@ -20,6 +21,8 @@ export interface WorkerValidation {
   readonly blocked: boolean;
   readonly resources: readonly Resource[];
   readonly objects: readonly KubeObject[];
+  /** Set when the worker failed (died, or could not be sent the config): nothing was validated. */
+  readonly workerFailed?: true;
 }
 
 /**
@@ -52,6 +55,13 @@ export class ValidateWorker {
   private worker: Worker | undefined;
   private pending: Pending | undefined;
   private nextId = 1;
+  /**
+   * The last complete result received, by request id: the worker sends the next one as a delta
+   * against it, so its unchanged resources stay the same objects here (the incremental snapshot
+   * build recognises them) and cost no deserialization.
+   */
+  private held:
+    { readonly id: number; readonly resources: Resource[]; readonly objects: KubeObject[] } | undefined;
 
   /**
    * @param url worker script (default {@link defaultWorkerUrl}; tests inject one that crashes)
@@ -93,6 +103,7 @@ export class ValidateWorker {
       slots,
       defaultNamespace: opts.defaultNamespace,
       strict: opts.strict === true,
+      base: this.held?.id ?? 0,
     };
     return new Promise((resolve) => {
       this.pending = { id, worker, resources: [], objects: [], resolve };
@@ -109,6 +120,7 @@ export class ValidateWorker {
   async close(): Promise<void> {
     const w = this.worker;
     this.worker = undefined;
+    this.held = undefined;
     if (w) await w.terminate();
     this.finish(failed('validate worker closed'));
   }
@@ -129,13 +141,23 @@ export class ValidateWorker {
     const p = this.pending;
     if (!p || m.id !== p.id) return;
     if (m.type === 'part') {
-      for (const r of m.resources) p.resources.push(r);
-      for (const o of m.objects) p.objects.push(o);
+      try {
+        const base = m.base === 0 ? undefined : this.held?.id === m.base ? this.held : undefined;
+        if (m.base !== 0 && !base)
+          throw new Error(`the validate worker sent a delta against unknown result ${m.base}`);
+        for (const r of m.resources) p.resources.push(decodeEntry(r, base?.resources ?? []));
+        for (const o of m.objects) p.objects.push(decodeEntry(o, base?.objects ?? []));
+      } catch (err) {
+        this.held = undefined;
+        this.finish(failed((err as Error).message));
+        return;
+      }
       // Ask for the next part only after requests waiting behind this one had their turn.
       setImmediate(() => {
         if (this.pending === p) p.worker.postMessage({ id: p.id, type: 'more' } satisfies ValidateMessage);
       });
     } else if (m.type === 'done') {
+      this.held = { id: p.id, resources: p.resources, objects: p.objects };
       this.finish({
         diagnostics: m.diagnostics,
         blocked: m.blocked,
@@ -148,7 +170,11 @@ export class ValidateWorker {
   }
 
   private onExit(w: Worker, reason: string): void {
-    if (this.worker === w) this.worker = undefined;
+    if (this.worker === w) {
+      this.worker = undefined;
+      // A new worker knows no earlier result.
+      this.held = undefined;
+    }
     if (this.pending?.worker === w) this.finish(failed(reason));
   }
 
@@ -161,5 +187,5 @@ export class ValidateWorker {
 
 function failed(message: string): WorkerValidation {
   const d: Diagnostic = { severity: 'error', code: Codes.SchemaValidationError, layer: 'schema', message };
-  return { diagnostics: [d], blocked: true, resources: [], objects: [] };
+  return { diagnostics: [d], blocked: true, resources: [], objects: [], workerFailed: true };
 }

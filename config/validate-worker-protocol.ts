@@ -5,6 +5,7 @@
 import type { Diagnostic } from './diagnostics.js';
 import type { KubeObject } from './kube-resources.js';
 import type { Provenance, Resource } from './resources.js';
+import type { DeltaEntry } from './resource-delta.js';
 
 /**
  * One source's part of a read, in source order: `-f` paths the worker reads and parses itself, or
@@ -38,6 +39,11 @@ export interface ValidateRequest {
   readonly slots: readonly ReadSlot[];
   readonly defaultNamespace: string;
   readonly strict: boolean;
+  /**
+   * Id of the request whose result the serving thread still holds (0: none). When it is the worker's
+   * last result too, the new result is sent as a delta against it (`resource-delta.ts`).
+   */
+  readonly base: number;
 }
 
 /**
@@ -49,8 +55,11 @@ export type ValidateReply =
   | {
       readonly id: number;
       readonly type: 'part';
-      readonly resources: readonly Resource[];
-      readonly objects: readonly KubeObject[];
+      /** Entries against the result of request {@link ValidateRequest.base} (or whole items when it is 0). */
+      readonly resources: readonly DeltaEntry<Resource>[];
+      readonly objects: readonly DeltaEntry<KubeObject>[];
+      /** The request id the entries refer to (0: every entry is a whole item). */
+      readonly base: number;
     }
   | {
       readonly id: number;
@@ -60,5 +69,5 @@ export type ValidateReply =
     }
   | { readonly id: number; readonly type: 'failed'; readonly message: string };
 
-/** Resources (or objects) per `part` message: about 1–3 ms of deserialization each. */
+/** Resources (or objects) per `part` message: about 1–3 ms of deserialization each (unchanged ones, sent as an index, cost nothing). */
 export const PART_SIZE = 500;

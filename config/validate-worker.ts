@@ -9,6 +9,7 @@ import { readConfigFiles, ParsedFileCache } from './load.js';
 import { validateDocuments } from './pipeline.js';
 import type { RawDocument, SourceSnapshot } from './sources/source.js';
 import type { Diagnostic } from './diagnostics.js';
+import { encodeDelta, type DeltaBase } from './resource-delta.js';
 import {
   PART_SIZE,
   type ReadSlot,
@@ -39,6 +40,12 @@ async function readSlots(slots: readonly ReadSlot[]): Promise<SourceSnapshot> {
   return { documents, diagnostics };
 }
 
+/**
+ * The last result sent, by request id: the next result goes as a delta against it when the serving
+ * thread names it as its base (it holds those objects), so unchanged resources are not sent again.
+ */
+let last: { readonly id: number; readonly resources: DeltaBase; readonly objects: DeltaBase } | undefined;
+
 /** Parts of a result not yet asked for, by request id (one at a time in practice). */
 const queued = new Map<number, ValidateReply[]>();
 
@@ -47,17 +54,23 @@ async function handle(req: ValidateRequest): Promise<void> {
   try {
     const input = await readSlots(req.slots);
     const v = validateDocuments(input, { defaultNamespace: req.defaultNamespace, strict: req.strict });
+    const base = req.base !== 0 && last?.id === req.base ? last : undefined;
+    const resources = encodeDelta(v.resources, base?.resources);
+    const objects = encodeDelta(v.objects, base?.objects);
+    last = { id: req.id, resources: resources.next, objects: objects.next };
     for (let i = 0; i < Math.max(v.resources.length, v.objects.length); i += PART_SIZE) {
       replies.push({
         id: req.id,
         type: 'part',
-        resources: v.resources.slice(i, i + PART_SIZE),
-        objects: v.objects.slice(i, i + PART_SIZE),
+        resources: resources.entries.slice(i, i + PART_SIZE),
+        objects: objects.entries.slice(i, i + PART_SIZE),
+        base: base ? req.base : 0,
       });
     }
     replies.push({ id: req.id, type: 'done', diagnostics: v.diagnostics, blocked: v.blocked });
   } catch (err) {
     // A bug: the reload is rejected, the worker lives on.
+    if (last?.id === req.id) last = undefined;
     replies.push({ id: req.id, type: 'failed', message: err instanceof Error ? err.message : String(err) });
   }
   queued.set(req.id, replies);
@@ -72,8 +85,9 @@ function sendNext(id: number): void {
   try {
     parentPort!.postMessage(next);
   } catch (err) {
-    // A value that cannot be cloned: the reload is rejected.
+    // A value that cannot be cloned: the reload is rejected, and no later delta may refer to it.
     queued.delete(id);
+    if (last?.id === id) last = undefined;
     const failed: ValidateReply = {
       id,
       type: 'failed',

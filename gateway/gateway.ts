@@ -4,18 +4,13 @@
  * is rejected whole with its diagnostics, and the last good snapshot keeps serving.
  */
 import type { Logger } from 'pino';
-import {
-  compileConfig,
-  ConfigCompiler,
-  type PipelineOptions,
-  type PipelineResult,
-} from '../config/pipeline.js';
-import { formatDiagnostic, type Diagnostic } from '../config/diagnostics.js';
+import { ConfigCompiler, type PipelineOptions, type PipelineResult } from '../config/pipeline.js';
+import type { Diagnostic } from '../config/diagnostics.js';
 import { SnapshotStore } from '../config/store.js';
-import { guardReload } from '../config/reload-guard.js';
 import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
-import type { Snapshot } from '../config/snapshot.js';
+import { DEFAULT_SLICE_MS, type Snapshot } from '../config/snapshot.js';
+import { runSliced } from '../compile/steps.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { DnsCache } from '../upstream/dns.js';
 import { createAccessLogger, type AccessLogFormat, type AccessLogger } from '../telemetry/access-log.js';
@@ -27,6 +22,7 @@ import type { ProxyContext } from './http/proxy-context.js';
 import { CertStore } from '../tls/cert-store.js';
 import { createTlsListenerFactory } from './tls-listener.js';
 import { createTcpListenerFactory } from './tcp-proxy.js';
+import { ConfigReloader, reportDiagnostics, type ReloadDebounce } from './config-reloader.js';
 
 export interface GatewayOptions extends PipelineOptions {
   /** `--dns-server`: resolve DNS endpoints and original destinations there (default: system resolver). */
@@ -43,7 +39,7 @@ export interface GatewayOptions extends PipelineOptions {
   /** Reload when a source reports a change (and on SIGHUP, wired by the CLI). */
   readonly watch?: boolean;
   /** Reload debounce, ms: quiet time after the last change, and the longest a change waits (default 200 / 10 000). */
-  readonly reloadDebounce?: { readonly quietMs: number; readonly maxMs: number };
+  readonly reloadDebounce?: ReloadDebounce;
   /** Metrics, tracing, admin/Prometheus/status/health ports (issue 6); no extra port is bound when absent. */
   readonly telemetry?: ObservabilityOptions;
   /**
@@ -103,13 +99,12 @@ export class Gateway {
   /** Where the config comes from: the `-f` files, then {@link GatewayOptions.sources}. */
   readonly sources: readonly ConfigSource[];
   private watching = false;
-  private reloadTimer: NodeJS.Timeout | undefined;
-  private reloadPendingSince: number | undefined;
-  private reloading: Promise<boolean> | undefined;
-  /** Reloads read and validate in a worker thread; only the snapshot is built on this one. */
+  /**
+   * Reads and validates in a worker thread; on this one only the snapshot is built, in slices,
+   * reusing what the previous build made from unchanged resources.
+   */
   private readonly compiler = new ConfigCompiler();
-  /** Set once shutdown began: no reload may bind listeners again. */
-  private closing = false;
+  private readonly reloader: ConfigReloader;
   private sourcesClosed: Promise<void> | undefined;
 
   private constructor(
@@ -142,6 +137,28 @@ export class Gateway {
     // TLS (HTTPS terminate, PASSTHROUGH) and TCP servers; certificates shared and watched process-wide.
     this.listeners.register('TLS', createTlsListenerFactory({ certs: new CertStore(log) }));
     this.listeners.register('TCP', createTcpListenerFactory());
+    this.reloader = new ConfigReloader({
+      compile: () =>
+        this.opts.compile
+          ? this.opts.compile(this.sources, this.opts)
+          : this.compiler.compile(this.sources, this.opts),
+      install: async (result, stopped) => {
+        // Cluster states are built in slices beside the live ones, then adopted with the swap.
+        const adopt = await runSliced(this.clusters.prepare(result.snapshot!), DEFAULT_SLICE_MS);
+        if (stopped()) return undefined;
+        this.observability.setResources(result.resources);
+        const installed = this.install(result.snapshot!, adopt);
+        const errors = await this.listeners.reconcile(installed);
+        for (const e of errors) this.log.error(e.message);
+        return { version: installed.version, listeners: installed.listeners.length };
+      },
+      store: this.store,
+      stats: this.stats,
+      log,
+      paths: opts.paths,
+      debounce: opts.reloadDebounce,
+      onDue: () => this.reload(),
+    });
   }
 
   /**
@@ -156,8 +173,10 @@ export class Gateway {
       await gw.close();
       return { ok: false, diagnostics: [], bindErrors: [], portErrors };
     }
-    const result = await (opts.compile ?? compileConfig)(gw.sources, opts);
-    gw.report(result);
+    // Through the compiler's worker like a reload, so the first reload finds it and the snapshot
+    // builder already holding this config (and sends, and rebuilds, only what changed).
+    const result = await (opts.compile ?? ((s, o) => gw.compiler.compile(s, o, true)))(gw.sources, opts);
+    reportDiagnostics(log, result);
     if (!result.snapshot) {
       await gw.close();
       return { ok: false, diagnostics: result.diagnostics, bindErrors: [] };
@@ -180,65 +199,25 @@ export class Gateway {
     return this.store.current;
   }
 
-  private install(next: Snapshot): Snapshot {
+  /**
+   * Swaps `next` in and adopts its cluster states in the same turn.
+   * @param adopt what `ClusterManager.prepare` returned for `next`; default: reconcile now.
+   */
+  private install(next: Snapshot, adopt?: () => void): Snapshot {
     // Requests still pending in the observer's batch are counted against the snapshot they ran on.
     this.observability.observer.drain?.();
     const installed = this.store.swap(next);
-    this.clusters.reconcile(installed);
+    if (adopt) adopt();
+    else this.clusters.reconcile(installed);
     return installed;
   }
 
-  private report(result: PipelineResult): void {
-    for (const d of result.diagnostics) {
-      const line = formatDiagnostic(d);
-      if (d.severity === 'error') {
-        if (result.blocked) this.log.error({ code: d.code }, line);
-        else this.log.warn({ code: d.code }, `${line} (served as Istio does: 404 NR / 503 NC)`);
-      } else if (d.severity === 'warning') this.log.warn({ code: d.code }, line);
-      else this.log.info({ code: d.code }, line);
-    }
-  }
-
   /**
-   * Re-reads the config and swaps it in if it is good.
+   * Re-reads the config and swaps it in if it is good (see `config-reloader.ts`).
    * @returns true when a new snapshot was installed.
    */
   reload(): Promise<boolean> {
-    if (this.reloading) return this.reloading.then(() => this.reload());
-    this.reloading = (async () => {
-      try {
-        if (this.closing) return false;
-        const compiled = await (this.opts.compile
-          ? this.opts.compile(this.sources, this.opts)
-          : this.compiler.compile(this.sources, this.opts));
-        if (this.closing) return false;
-        const result = guardReload(this.store.current, compiled, this.opts.paths);
-        this.report(result);
-        if (!result.snapshot) {
-          const reason = `config rejected: ${result.diagnostics.filter((d) => d.severity === 'error').length} error(s); still serving snapshot version ${this.store.current.version}`;
-          this.store.reject(reason);
-          this.stats.inc('server.config_rejected');
-          this.log.error(reason);
-          return false;
-        }
-        this.observability.setResources(result.resources);
-        const installed = this.install(result.snapshot);
-        const errors = await this.listeners.reconcile(installed);
-        for (const e of errors) this.log.error(e.message);
-        this.stats.inc('server.config_reloaded');
-        this.log.info(
-          { version: installed.version, listeners: installed.listeners.length },
-          'config reloaded',
-        );
-        return true;
-      } catch (err) {
-        this.log.error({ err }, 'reload failed; keeping the current snapshot');
-        return false;
-      } finally {
-        this.reloading = undefined;
-      }
-    })();
-    return this.reloading;
+    return this.reloader.reload();
   }
 
   /** Subscribes to every source's `change` events; a source that cannot watch is logged, not fatal. */
@@ -258,23 +237,11 @@ export class Gateway {
   private readonly onSourceChange = (): void => this.scheduleReload();
 
   /**
-   * Debounces bursts of source events into one reload: `quietMs` after the last event, but never
-   * later than `maxMs` after the first one (istiod's PILOT_DEBOUNCE_AFTER / PILOT_DEBOUNCE_MAX), so
-   * a steady trickle of changes cannot starve reloads.
+   * Debounces bursts of source events into one reload: `quietMs` after the last event, at most
+   * `maxMs` after the first (`reloadDebounce`).
    */
   scheduleReload(): void {
-    const { quietMs, maxMs } = this.opts.reloadDebounce ?? { quietMs: 200, maxMs: 10_000 };
-    const now = Date.now();
-    this.reloadPendingSince ??= now;
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(
-      () => {
-        this.reloadTimer = undefined;
-        this.reloadPendingSince = undefined;
-        void this.reload();
-      },
-      Math.max(0, Math.min(quietMs, this.reloadPendingSince + maxMs - now)),
-    );
+    this.reloader.schedule();
   }
 
   /**
@@ -295,11 +262,10 @@ export class Gateway {
   /** Stops watching and reloading, then closes every source (once, however often it is called). */
   private stopReloads(): Promise<void> {
     if (this.sourcesClosed) return this.sourcesClosed;
-    this.closing = true;
+    // From here no reload may bind listeners again.
+    this.reloader.stop();
     if (this.watching) for (const source of this.sources) source.off('change', this.onSourceChange);
     this.watching = false;
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = undefined;
     // Also unwatched sources: reading may have opened connections (the API server's).
     this.sourcesClosed = Promise.all(this.sources.map((s) => s.close().catch(() => undefined))).then(
       () => undefined,

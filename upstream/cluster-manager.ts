@@ -34,10 +34,15 @@ export class ClusterState {
   /** Mirror copies in flight to this cluster as a mirror target (issue 5, mirror-budget.ts). */
   mirrorBudget = new MirrorBudget(DEFAULT_MIRRORS_IN_FLIGHT);
 
+  /**
+   * @param poolKeys the pool key of each endpoint (same order), so a reconcile that keeps this state
+   * re-registers its pools without recomputing them; default: none (a state never kept).
+   */
   constructor(
     readonly cluster: Cluster,
     readonly endpoints: readonly EndpointState[],
     readonly lb: LoadBalancer,
+    readonly poolKeys: readonly string[] = [],
   ) {
     this.healthy = endpoints;
     lb.prepare?.(endpoints);
@@ -68,6 +73,9 @@ export interface ClusterManagerOptions {
   /** Receives configuration problems found while building pools (unreadable TLS files...). */
   readonly onWarning?: (message: string) => void;
 }
+
+/** Clusters {@link ClusterManager.prepare} handles between two pauses. */
+const CLUSTERS_PER_STEP = 256;
 
 /** Most original-destination pools kept at once; the least recently used one is closed beyond it. */
 const MAX_ORIGINAL_DESTINATION_POOLS = 256;
@@ -126,23 +134,51 @@ export class ClusterManager {
     const s = this.states.get(cluster.name);
     // A request that holds an older snapshot may name a cluster that changed; build lazily then.
     if (s && s.cluster === cluster) return s;
-    return s ?? this.build(cluster, this.pools);
+    return s ?? this.build(cluster, this.pools, false);
   }
 
-  /** Adopts a new snapshot: builds cluster states, reuses unchanged pools, closes the rest. */
+  /**
+   * Adopts a new snapshot: builds cluster states, reuses unchanged pools, closes the rest. A cluster
+   * that is the same object as in the live snapshot (the snapshot builder reuses unchanged ones)
+   * keeps its state as it is: nothing is rebuilt or allocated for it.
+   */
   reconcile(snapshot: Snapshot): void {
+    const steps = this.prepare(snapshot);
+    for (;;) {
+      const step = steps.next();
+      if (step.done) return step.value();
+    }
+  }
+
+  /**
+   * {@link reconcile} in steps: builds the cluster states of `snapshot`, pausing (yield) every
+   * {@link CLUSTERS_PER_STEP} clusters while the data path keeps using the current states, and
+   * returns the function that adopts them (call it when `snapshot` is swapped in, in the same turn).
+   */
+  *prepare(snapshot: Snapshot): Generator<void, () => void, void> {
     const nextPools = new Map<string, EndpointState>();
     const nextStates = new Map<string, ClusterState>();
     this.policies.begin();
-    for (const cluster of snapshot.clusters.values())
-      nextStates.set(cluster.name, this.build(cluster, nextPools));
-    this.policies.commit();
-    const old = this.pools;
-    this.pools = nextPools;
-    this.states = nextStates;
-    for (const [key, st] of old) {
-      if (!nextPools.has(key)) void st.close().catch(() => undefined);
+    let n = 0;
+    for (const cluster of snapshot.clusters.values()) {
+      if (++n % CLUSTERS_PER_STEP === 0) yield;
+      const kept = this.states.get(cluster.name);
+      if (kept !== undefined && kept.cluster === cluster && this.policies.carry(cluster.name)) {
+        nextStates.set(cluster.name, kept);
+        for (let i = 0; i < kept.endpoints.length; i++) nextPools.set(kept.poolKeys[i]!, kept.endpoints[i]!);
+        continue;
+      }
+      nextStates.set(cluster.name, this.build(cluster, nextPools, true));
     }
+    return () => {
+      this.policies.commit();
+      const old = this.pools;
+      this.pools = nextPools;
+      this.states = nextStates;
+      for (const [key, st] of old) {
+        if (!nextPools.has(key)) void st.close().catch(() => undefined);
+      }
+    };
   }
 
   private settingsFor(cluster: Cluster): PoolSettings {
@@ -172,10 +208,15 @@ export class ClusterManager {
     return r.tls;
   }
 
-  private build(cluster: Cluster, into: Map<string, EndpointState>): ClusterState {
+  /**
+   * @param register whether the state's breaker and detector join the reconcile under way (a state
+   * built for a request on an older snapshot, between two steps of {@link prepare}, must not).
+   */
+  private build(cluster: Cluster, into: Map<string, EndpointState>, register: boolean): ClusterState {
     const settings = this.settingsFor(cluster);
-    const eps = cluster.endpoints.map((ep) => {
-      const key = poolKey(ep, settings);
+    const keys = cluster.endpoints.map((ep) => poolKey(ep, settings));
+    const eps = cluster.endpoints.map((ep, i) => {
+      const key = keys[i]!;
       let st = into.get(key) ?? this.pools.get(key);
       if (!st) st = new EndpointState(ep, settings);
       into.set(key, st);
@@ -185,8 +226,9 @@ export class ClusterManager {
       cluster,
       Object.freeze(eps),
       createLoadBalancer(cluster.lbPolicy, cluster.policy.loadBalancer),
+      keys,
     );
-    this.policies.attach(state);
+    this.policies.attach(state, register);
     return state;
   }
 

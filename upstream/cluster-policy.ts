@@ -62,11 +62,22 @@ export class PolicyRuntimes {
   }
 
   /**
-   * Gives a freshly built state its breaker, detector and hash policy, reusing the previous
-   * snapshot's when unchanged. Outside a reconcile (a request still holding an older snapshot),
-   * an unknown cluster gets fresh, unregistered pieces without a timer.
+   * Keeps the runtimes of cluster `name` as they are for the reconcile under way (its state is kept
+   * whole). @returns false outside a reconcile (the state must then be built).
    */
-  attach(state: PolicyTarget): void {
+  carry(name: string): boolean {
+    if (!this.next) return false;
+    const e = this.current.get(name);
+    if (e) this.next.set(name, e);
+    return true;
+  }
+
+  /**
+   * Gives a freshly built state its breaker, detector and hash policy, reusing the previous
+   * snapshot's when unchanged. Outside a reconcile, or with `register` false (a request still
+   * holding an older snapshot), an unknown cluster gets fresh, unregistered pieces without a timer.
+   */
+  attach(state: PolicyTarget, register = true): void {
     const c = state.cluster;
     state.hashPolicy = compileHashPolicy(c.policy.loadBalancer);
     const http2 = upstreamSpeaksHttp2(c);
@@ -87,7 +98,7 @@ export class PolicyRuntimes {
         outlier: od ? new OutlierDetector(od, c.name, this.clock) : undefined,
       };
     }
-    if (this.next) {
+    if (this.next && register) {
       this.next.set(c.name, e);
       e.outlier?.start();
     }
