@@ -180,6 +180,8 @@ async function main(argv: string[]): Promise<number> {
     portMap,
     gatewayLabels,
     credentialsDir: values['credentials-dir'],
+    // Istio resolves credentialName in the gateway pod's namespace; without a pod, the default one.
+    proxyNamespace: process.env.POD_NAMESPACE || (values.namespace ?? 'default'),
     ...egress,
   };
 
@@ -243,7 +245,11 @@ async function main(argv: string[]): Promise<number> {
     if (concurrency > 1) {
       process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
       process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-      const kubePipeline = kube && { gatewayLabels: kube.gatewayLabels, credentialsDir: kube.credentialsDir };
+      const kubePipeline = kube && {
+        gatewayLabels: kube.gatewayLabels,
+        credentialsDir: kube.credentialsDir,
+        proxyNamespace: kube.proxyNamespace,
+      };
       const worker = {
         pipeline: { ...pipeline, ...kubePipeline },
         gateway: { drain, maxConnectionsPerListener },
@@ -270,6 +276,7 @@ async function main(argv: string[]): Promise<number> {
           sources: [kube.source],
           gatewayLabels: kube.gatewayLabels,
           credentialsDir: kube.credentialsDir,
+          proxyNamespace: kube.proxyNamespace,
           reloadDebounce: kube.reloadDebounce,
         }),
       },

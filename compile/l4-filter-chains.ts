@@ -198,7 +198,6 @@ export function buildL4FilterChains(input: L4CompileInput): L4CompileResult {
       baseDir,
       credentialsDir: input.credentialsDir,
       secrets: input.secrets,
-      namespace: gw?.metadata.namespace,
     });
     for (const w of compiled.warnings) warn(bs, L4Codes.TlsSettingAdjusted, 'tls', w);
     if (!compiled.context) {

@@ -48,7 +48,7 @@ export async function validateConfig(
 /** {@link validateConfig} over documents already read. Never throws. */
 export function validateDocuments(
   input: SourceSnapshot,
-  opts: Pick<PipelineOptions, 'defaultNamespace' | 'strict'>,
+  opts: Pick<PipelineOptions, 'defaultNamespace' | 'strict' | 'proxyNamespace'>,
 ): PipelineResult {
   const loaded = translateDocuments(input, { defaultNamespace: opts.defaultNamespace });
   const kubeServices = buildKubeServices(loaded.objects);
@@ -70,7 +70,7 @@ export function validateDocuments(
     ...loaded.diagnostics,
     ...validation,
     ...analyzeResources(loaded.resources, { invalid, knownServices }),
-    ...analyzeKubeObjects(loaded.objects, kubeServices, loaded.resources),
+    ...analyzeKubeObjects(loaded.objects, kubeServices, loaded.resources, opts.proxyNamespace),
   ];
   return {
     diagnostics,

@@ -35,6 +35,11 @@ export interface SnapshotOptions {
   readonly portMap?: ReadonlyMap<number, number>;
   /** `--credentials-dir`: folder with one sub-folder per `credentialName` (`<name>/tls.crt`, `tls.key`, `ca.crt`). */
   readonly credentialsDir?: string;
+  /**
+   * Namespace of the gateway workload (Istio's proxy namespace): `credentialName` Secrets resolve
+   * there, not in the Gateway resource's namespace (default `default`).
+   */
+  readonly proxyNamespace?: string;
   /** TLS listeners: ClientHello deadline in ms (default 5000); a silent client is closed at it. */
   readonly listenerFilterTimeoutMs?: number;
   /** `--mesh-port`: also serve the mesh (sidecar outbound) listener on this port (0 = ephemeral). */
@@ -56,7 +61,7 @@ export function buildSnapshot(
   const diagnostics: Diagnostic[] = [];
   resources = orderByCreation(resources);
   const registry = buildRegistry(resources, objects);
-  const secrets = secretLookup(ofKubeKind(objects, 'Secret'));
+  const secrets = secretLookup(ofKubeKind(objects, 'Secret'), opts.proxyNamespace ?? 'default');
   const resolver = new ClusterResolver(registry, resources);
   const gateways = ofKind(resources, 'Gateway').filter(
     (g) => !opts.gatewayLabels || labelsMatch(g.spec.selector ?? {}, opts.gatewayLabels),

@@ -68,7 +68,7 @@ export class ValidateWorker {
    */
   validate(
     slots: readonly ReadSlot[],
-    opts: { defaultNamespace: string; strict?: boolean },
+    opts: { defaultNamespace: string; strict?: boolean; proxyNamespace?: string },
   ): Promise<WorkerValidation> {
     // One request at a time: a call made while one runs waits for it (reloads are serialized anyway).
     if (this.queue) return this.queue.then(() => this.validate(slots, opts));
@@ -83,7 +83,7 @@ export class ValidateWorker {
 
   private run(
     slots: readonly ReadSlot[],
-    opts: { defaultNamespace: string; strict?: boolean },
+    opts: { defaultNamespace: string; strict?: boolean; proxyNamespace?: string },
   ): Promise<WorkerValidation> {
     const worker = this.start();
     const id = this.nextId++;
@@ -93,6 +93,7 @@ export class ValidateWorker {
       slots,
       defaultNamespace: opts.defaultNamespace,
       strict: opts.strict === true,
+      proxyNamespace: opts.proxyNamespace,
     };
     return new Promise((resolve) => {
       this.pending = { id, worker, resources: [], objects: [], resolve };

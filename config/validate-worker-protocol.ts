@@ -38,6 +38,8 @@ export interface ValidateRequest {
   readonly slots: readonly ReadSlot[];
   readonly defaultNamespace: string;
   readonly strict: boolean;
+  /** The gateway workload's namespace, where `credentialName` Secrets resolve (undefined: `default`). */
+  readonly proxyNamespace: string | undefined;
 }
 
 /**

@@ -46,7 +46,11 @@ async function handle(req: ValidateRequest): Promise<void> {
   const replies: ValidateReply[] = [];
   try {
     const input = await readSlots(req.slots);
-    const v = validateDocuments(input, { defaultNamespace: req.defaultNamespace, strict: req.strict });
+    const v = validateDocuments(input, {
+      defaultNamespace: req.defaultNamespace,
+      strict: req.strict,
+      proxyNamespace: req.proxyNamespace,
+    });
     for (let i = 0; i < Math.max(v.resources.length, v.objects.length); i += PART_SIZE) {
       replies.push({
         id: req.id,

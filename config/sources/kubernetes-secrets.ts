@@ -11,8 +11,9 @@
  * new handshakes get the new certificate (open connections keep their session), as Envoy does on
  * an SDS update.
  *
- * Only the keys a gateway credential uses are written (Istio's `tls.crt`/`tls.key`/`ca.crt` and the
- * generic `cert`/`key`/`cacert`), with mode 0600 in a 0700 folder; nothing here logs key material.
+ * Only the keys a gateway credential may use are written (`CREDENTIAL_SECRET_KEYS` of
+ * `tls/credentials.ts`, which also decides which of them make a credential when the folder is read),
+ * with mode 0600 in a 0700 folder; nothing here logs key material.
  */
 import {
   mkdirSync,
@@ -26,9 +27,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CREDENTIAL_SECRET_KEYS } from '../../tls/credentials.js';
 
-/** Secret data keys that carry credential material (Istio `credentialName` Secrets). */
-const CREDENTIAL_KEYS = new Set(['tls.crt', 'tls.key', 'ca.crt', 'cert', 'key', 'cacert', 'ca.crl']);
 /** A Secret name (DNS subdomain): never `..`, never a path. */
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -64,7 +64,7 @@ export class SecretVolumes {
    */
   write(secret: SecretObject): 'created' | 'updated' | 'skipped' {
     const name = secret.metadata?.name ?? '';
-    const entries = Object.entries(secret.data ?? {}).filter(([k]) => CREDENTIAL_KEYS.has(k));
+    const entries = Object.entries(secret.data ?? {}).filter(([k]) => CREDENTIAL_SECRET_KEYS.has(k));
     if (!SECRET_NAME.test(name) || entries.length === 0) return 'skipped';
     const root = join(this.dir, name);
     let previous: string | undefined;

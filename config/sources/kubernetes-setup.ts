@@ -24,6 +24,8 @@ export interface KubernetesSetup {
   readonly source: KubernetesSource;
   readonly gatewayLabels: Readonly<Record<string, string>> | undefined;
   readonly credentialsDir: string;
+  /** The gateway's namespace (`POD_NAMESPACE`, else the kubeconfig context's): `credentialName` Secrets resolve there. */
+  readonly proxyNamespace: string;
   /** istiod's debounce: 100 ms quiet (PILOT_DEBOUNCE_AFTER), at most 10 s (PILOT_DEBOUNCE_MAX). */
   readonly reloadDebounce: { readonly quietMs: number; readonly maxMs: number };
 }
@@ -70,6 +72,7 @@ export async function setUpKubernetes(flags: KubernetesFlags, log: Logger): Prom
     source,
     gatewayLabels: labels,
     credentialsDir: source.credentialsDir,
+    proxyNamespace: namespace,
     reloadDebounce: { quietMs: 100, maxMs: 10_000 },
   };
 }
