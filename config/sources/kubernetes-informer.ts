@@ -101,6 +101,7 @@ export class KindInformer {
   private stopped = false;
   private lastFailure: Failure | undefined;
   private isSynced = false;
+  private hasListed = false;
   private unavailable = false;
   private resolveSynced!: () => void;
   /** Resolves once the first complete list is cached (or the kind is forbidden or not served). */
@@ -133,6 +134,11 @@ export class KindInformer {
   /** True after the first complete list (or a 403 / 404). */
   get hasSynced(): boolean {
     return this.isSynced;
+  }
+
+  /** True once a list has succeeded (not merely given up on: a 403 or 404 syncs without one). */
+  get listed(): boolean {
+    return this.hasListed;
   }
 
   /** The cached objects (the last good state while the API server is away). */
@@ -170,6 +176,7 @@ export class KindInformer {
   }
 
   private onListed(): void {
+    this.hasListed = true;
     this.recovered('list');
     this.markSynced();
   }

@@ -14,6 +14,7 @@
  *   SDS does), and never as documents: their data is written to a Secret-volume-like folder
  *   ({@link SecretVolumes}) read by the certificate store, so a rotation reaches new handshakes
  *   without touching open connections, and key material never reaches a snapshot or a log.
+ *   Folders of Secrets deleted while no gateway ran are withdrawn after the first Secret list.
  * - **The first read waits for the first complete list of every informer** (a 403 counts as done:
  *   RBAC will not let that kind sync, and the gateway serves without it). The gateway's readiness
  *   stays 503 until then.
@@ -198,15 +199,41 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
         for (const k of ISTIO_KINDS) this.informers.push(make(k, istioVersion, ns));
         for (const k of [SERVICE, POD, ENDPOINT_SLICE]) this.informers.push(make(k, 'v1', ns));
       }
-      this.informers.push(make(SECRET, 'v1', this.opts.gatewayNamespace));
+      const secrets = make(SECRET, 'v1', this.opts.gatewayNamespace);
+      this.informers.push(secrets);
       for (const i of this.informers) i.start();
       await Promise.all(this.informers.map((i) => i.synced));
+      this.pruneSecrets(secrets);
       this.opts.log.info(
         { informers: this.informers.length, istioVersion, namespaces: scopes[0] ? scopes : 'all' },
         'Kubernetes informers synced',
       );
     })();
     return this.initializing;
+  }
+
+  /**
+   * After the first complete Secret list: withdraws the folders of Secrets deleted while no gateway
+   * watched (they would otherwise keep serving a revoked certificate). Not after a 403: without a
+   * list nothing is known to be gone.
+   */
+  private pruneSecrets(informer: KindInformer): void {
+    if (!informer.listed) return;
+    const current = new Set(informer.list().map((o) => o.metadata?.name ?? ''));
+    try {
+      const gone = this.secrets.prune(current);
+      for (const name of gone) {
+        this.opts.log.info(
+          { secret: `${this.opts.gatewayNamespace}/${name}` },
+          'TLS Secret deleted while the gateway was down; its files are withdrawn',
+        );
+      }
+    } catch (err) {
+      this.opts.log.error(
+        { dir: this.secrets.dir, err: (err as Error).message },
+        'cannot withdraw deleted TLS Secrets from the credentials folder',
+      );
+    }
   }
 
   /**

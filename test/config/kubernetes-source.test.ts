@@ -13,6 +13,7 @@ import {
   readlinkSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,8 +26,10 @@ import {
   podLabels,
 } from '../../config/sources/kubernetes-config.js';
 import { SecretVolumes } from '../../config/sources/kubernetes-secrets.js';
+import { KubernetesSource } from '../../config/sources/kubernetes.js';
+import { pino } from 'pino';
 import { FakeKubeApiServer, makeApiServerCert } from '../helpers/kube-apiserver.js';
-import { pod } from '../helpers/kube-fixtures.js';
+import { pod, tlsSecret } from '../helpers/kube-fixtures.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -182,5 +185,64 @@ describe('SecretVolumes', () => {
     expect(existsSync(join(v.dir, 'a', 'tls.crt'))).toBe(true);
     v.close();
     expect(existsSync(v.dir)).toBe(false);
+  });
+});
+
+describe('credentials folder across restarts', () => {
+  it('withdraws the files of Secrets deleted while the gateway was down; never touches folders it did not write', async () => {
+    const dir = tempDir();
+    // The user's own credential in the same folder, laid out as kubelet mounts one (..data link).
+    mkdirSync(join(dir, 'mine', '..2026_01_01'), { recursive: true });
+    writeFileSync(join(dir, 'mine', '..2026_01_01', 'tls.crt'), 'USER');
+    symlinkSync('..2026_01_01', join(dir, 'mine', '..data'));
+    symlinkSync(join('..data', 'tls.crt'), join(dir, 'mine', 'tls.crt'));
+    writeFileSync(join(dir, 'notes.txt'), 'user file');
+    const api = await FakeKubeApiServer.start({ tls: makeApiServerCert() });
+    const log = pino({ level: 'silent' });
+    const source = () =>
+      new KubernetesSource({
+        kubeConfig: loadKubeConfig(api.writeKubeconfig(tempDir())),
+        gatewayNamespace: 'istio-system',
+        credentialsDir: dir,
+        log,
+        backoff: { initialMs: 50, maxMs: 400 },
+      });
+    try {
+      api.upsert(tlsSecret('kept', 'C1', 'K1'));
+      api.upsert(tlsSecret('revoked', 'C2', 'K2'));
+      // A user folder named like a Secret that then disappears: not ours, stays.
+      mkdirSync(join(dir, 'also-mine'));
+      writeFileSync(join(dir, 'also-mine', 'tls.crt'), 'USER2');
+      const first = source();
+      await first.read();
+      expect(readFileSync(join(dir, 'revoked', 'tls.crt'), 'utf8')).toBe('C2');
+      await first.close();
+
+      // Deleted while no gateway ran.
+      api.remove('Secret', 'istio-system', 'revoked');
+      const second = source();
+      await second.read();
+      expect(existsSync(join(dir, 'revoked'))).toBe(false);
+      expect(readFileSync(join(dir, 'kept', 'tls.crt'), 'utf8')).toBe('C1');
+      expect(readFileSync(join(dir, 'mine', 'tls.crt'), 'utf8')).toBe('USER');
+      expect(readFileSync(join(dir, 'also-mine', 'tls.crt'), 'utf8')).toBe('USER2');
+      expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('user file');
+      expect(second.secrets.names).toEqual(['kept']);
+      await second.close();
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('prune removes only names of its manifest', () => {
+    const dir = tempDir();
+    const v = new SecretVolumes(dir);
+    v.write({ metadata: { name: 'a' }, data: { 'tls.crt': b64('c'), 'tls.key': b64('k') } });
+    v.write({ metadata: { name: 'b' }, data: { 'tls.crt': b64('c'), 'tls.key': b64('k') } });
+    mkdirSync(join(dir, 'c'));
+    const restarted = new SecretVolumes(dir);
+    expect(restarted.prune(new Set(['a']))).toEqual(['b']);
+    expect(readdirSync(dir).sort()).toEqual(['.meshgate-secrets.json', 'a', 'c']);
+    expect(restarted.remove('c')).toBe(false);
   });
 });

@@ -264,6 +264,7 @@ export async function startKubeGateway(
       paths: [],
       sources: [source],
       credentialsDir: source.credentialsDir,
+      proxyNamespace: o.gatewayNamespace ?? 'istio-system',
       defaultNamespace: 'default',
       gatewayLabels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
       accessLog: 'off',
