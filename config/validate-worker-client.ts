@@ -7,6 +7,7 @@ import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { Codes, type Diagnostic } from './diagnostics.js';
 import type { KubeObject } from './kube-resources.js';
 import type { Resource } from './resources.js';
+import type { AdmissionVerdict } from './sources/source.js';
 import type {
   ReadSlot,
   ValidateMessage,
@@ -20,6 +21,7 @@ export interface WorkerValidation {
   readonly blocked: boolean;
   readonly resources: readonly Resource[];
   readonly objects: readonly KubeObject[];
+  readonly admissions?: readonly AdmissionVerdict[];
 }
 
 /**
@@ -142,6 +144,7 @@ export class ValidateWorker {
         blocked: m.blocked,
         resources: p.resources,
         objects: p.objects,
+        ...(m.admissions ? { admissions: m.admissions } : {}),
       });
     } else {
       this.finish(failed(`config could not be validated: ${m.message}`));

@@ -5,6 +5,7 @@
 import type { Diagnostic } from './diagnostics.js';
 import type { KubeObject } from './kube-resources.js';
 import type { Provenance, Resource } from './resources.js';
+import type { Admission, AdmissionVerdict } from './sources/source.js';
 
 /**
  * One source's part of a read, in source order: `-f` paths the worker reads and parses itself, or
@@ -23,6 +24,7 @@ export interface ClonedDocument {
   readonly object: unknown;
   readonly source: Provenance;
   readonly itemLines?: readonly number[];
+  readonly admission?: Admission;
 }
 
 /**
@@ -59,6 +61,7 @@ export type ValidateReply =
       readonly type: 'done';
       readonly diagnostics: readonly Diagnostic[];
       readonly blocked: boolean;
+      readonly admissions: readonly AdmissionVerdict[] | undefined;
     }
   | { readonly id: number; readonly type: 'failed'; readonly message: string };
 

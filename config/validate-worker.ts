@@ -31,7 +31,12 @@ async function readSlots(slots: readonly ReadSlot[]): Promise<SourceSnapshot> {
     } else {
       for (const d of slot.documents) {
         const lines = d.itemLines;
-        documents.push({ object: d.object, source: d.source, ...(lines ? { itemLines: () => lines } : {}) });
+        documents.push({
+          object: d.object,
+          source: d.source,
+          ...(lines ? { itemLines: () => lines } : {}),
+          ...(d.admission ? { admission: d.admission } : {}),
+        });
       }
       for (const d of slot.diagnostics) diagnostics.push(d);
     }
@@ -59,7 +64,13 @@ async function handle(req: ValidateRequest): Promise<void> {
         objects: v.objects.slice(i, i + PART_SIZE),
       });
     }
-    replies.push({ id: req.id, type: 'done', diagnostics: v.diagnostics, blocked: v.blocked });
+    replies.push({
+      id: req.id,
+      type: 'done',
+      diagnostics: v.diagnostics,
+      blocked: v.blocked,
+      admissions: v.admissions,
+    });
   } catch (err) {
     // A bug: the reload is rejected, the worker lives on.
     replies.push({ id: req.id, type: 'failed', message: err instanceof Error ? err.message : String(err) });

@@ -6,10 +6,12 @@
  * How it differs from the `files` source, following Istio:
  * - **One bad object is rejected alone.** Istio's validating webhook refuses an invalid object at
  *   admission and everything else stays served. Objects reach this source without a webhook, so
- *   each Istio object is validated on its own here (cached per resourceVersion); one that fails
- *   is logged with its diagnostics and replaced by its last valid version (what the cluster would
- *   still hold had the webhook refused the update), or left out when it never was valid; the rest
- *   applies. (The files source rejects the whole config instead: a file is one change.)
+ *   each Istio document is marked for admission on its own, with its last valid version as the
+ *   fallback (`config/admission.ts`); the one validation of the config, in the validate worker,
+ *   replaces a failing one by that fallback (what the cluster would still hold had the webhook
+ *   refused the update), or leaves it out when it never was valid; the rest applies. The verdicts
+ *   come back through {@link KubernetesSource.admitted}, which logs each rejection once. (The files
+ *   source rejects the whole config instead: a file is one change.)
  * - **credentialName Secrets come only from the gateway's own namespace** (as Istio's gateway
  *   SDS does), and never as documents: their data is written to a Secret-volume-like folder
  *   ({@link SecretVolumes}) read by the certificate store, so a rotation reaches new handshakes
@@ -26,11 +28,9 @@
 import { EventEmitter } from 'node:events';
 import { ApisApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { formatDiagnostic, hasBlocking } from '../diagnostics.js';
-import { translateDocuments } from '../load.js';
-import { validateResources } from '../validate.js';
 import {
   apiProvenance,
+  type AdmissionVerdict,
   type ConfigSource,
   type ConfigSourceEvents,
   type RawDocument,
@@ -84,11 +84,13 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   /** A change arrived before {@link start}: reported when it is called. */
   private dirty = false;
   private closed = false;
-  /** `Kind/ns/name` → verdict for one resourceVersion. */
+  /** `Kind/ns/name` → the latest verdict, and the last version found valid. */
   private readonly verdicts = new Map<
     string,
     { rv: string; rejected: RejectedObject | undefined; lastGood: RawDocument | undefined }
   >();
+  /** `Kind/ns/name` → the document of the last read, to remember it when found valid. */
+  private readonly lastRead = new Map<string, RawDocument>();
   /** `ns/name` → what of a Pod the registry reads, to skip status-only updates. */
   private readonly podFacts = new Map<string, string>();
 
@@ -131,7 +133,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
     this.dirty = false;
     const istio: { doc: RawDocument; created: string; key: string }[] = [];
     const others: RawDocument[] = [];
-    const seen = new Set<string>();
+    this.lastRead.clear();
     for (const informer of this.informers) {
       if (informer.kind === SECRET) continue;
       for (const obj of informer.list()) {
@@ -146,12 +148,19 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
           continue;
         }
         const key = `${kind}/${meta.namespace ?? ''}/${meta.name ?? ''}`;
-        seen.add(key);
-        const served = this.admit(key, meta.resourceVersion ?? '', doc);
-        if (served) istio.push({ doc: served, key, created: String(meta.creationTimestamp ?? '') });
+        const resourceVersion = meta.resourceVersion ?? '';
+        this.lastRead.set(key, doc);
+        const lastGood = this.verdicts.get(key)?.lastGood;
+        const fallback = lastGood && lastGood.source.file !== doc.source.file ? lastGood : undefined;
+        const admission = {
+          key,
+          resourceVersion,
+          ...(fallback ? { fallback: { object: fallback.object, source: fallback.source } } : {}),
+        };
+        istio.push({ doc: { ...doc, admission }, key, created: String(meta.creationTimestamp ?? '') });
       }
     }
-    for (const key of this.verdicts.keys()) if (!seen.has(key)) this.verdicts.delete(key);
+    for (const key of this.verdicts.keys()) if (!this.lastRead.has(key)) this.verdicts.delete(key);
     // Istio orders configs by creation time, then namespace/name: the oldest wins a conflict.
     istio.sort((a, b) =>
       a.created === b.created ? (a.key < b.key ? -1 : 1) : a.created < b.created ? -1 : 1,
@@ -278,36 +287,45 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   }
 
   /**
-   * Validates one Istio object alone, as the admission webhook would, and says which version to
-   * serve: this one when valid; when not, the last valid version of the same object (the webhook
-   * would have refused the update, leaving that one in the cluster), else none. Logs a rejection
-   * once per resourceVersion.
+   * The verdicts of a validation on the documents of a read: a valid version becomes the one a
+   * later invalid update falls back to; a rejection is logged once per resourceVersion, saying
+   * which version stays served.
    */
-  private admit(key: string, rv: string, doc: RawDocument): RawDocument | undefined {
-    const cached = this.verdicts.get(key);
-    if (cached?.rv === rv) return cached.rejected ? cached.lastGood : doc;
-    const translated = translateDocuments(
-      { documents: [doc], diagnostics: [] },
-      { defaultNamespace: 'default' },
-    );
-    const diagnostics = [...translated.diagnostics, ...validateResources(translated.resources)];
-    if (!hasBlocking(diagnostics)) {
-      if (cached?.rejected)
-        this.opts.log.info({ resource: key, resourceVersion: rv }, `${key} is valid again`);
-      this.verdicts.set(key, { rv, rejected: undefined, lastGood: doc });
-      return doc;
+  admitted(verdicts: readonly AdmissionVerdict[]): void {
+    for (const v of verdicts) {
+      const doc = this.lastRead.get(v.key);
+      if (!doc || doc.source.file.split('@').pop() !== v.resourceVersion) continue; // read again since
+      const cached = this.verdicts.get(v.key);
+      if (!v.errors) {
+        if (cached?.rejected) {
+          this.opts.log.info(
+            { resource: v.key, resourceVersion: v.resourceVersion },
+            `${v.key} is valid again`,
+          );
+        }
+        this.verdicts.set(v.key, { rv: v.resourceVersion, rejected: undefined, lastGood: doc });
+        continue;
+      }
+      if (cached?.rv === v.resourceVersion && cached.rejected) continue; // logged already
+      const lastGood = cached?.lastGood;
+      const kept = lastGood?.source.file.split('@').pop();
+      this.opts.log.error(
+        {
+          resource: v.key,
+          resourceVersion: v.resourceVersion,
+          diagnostics: v.errors,
+          serving: kept ?? 'none',
+        },
+        `${v.key} rejected (as Istio's validating webhook would); ${
+          kept ? `its last valid version (resourceVersion ${kept}) stays` : 'it is not served'
+        }; the rest of the configuration applies`,
+      );
+      this.verdicts.set(v.key, {
+        rv: v.resourceVersion,
+        rejected: { resource: v.key, resourceVersion: v.resourceVersion, errors: v.errors },
+        lastGood,
+      });
     }
-    const errors = diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
-    const lastGood = cached?.lastGood;
-    const kept = lastGood?.source.file.split('@').pop();
-    this.opts.log.error(
-      { resource: key, resourceVersion: rv, diagnostics: errors, serving: kept ?? 'none' },
-      `${key} rejected (as Istio's validating webhook would); ${
-        kept ? `its last valid version (resourceVersion ${kept}) stays` : 'it is not served'
-      }; the rest of the configuration applies`,
-    );
-    this.verdicts.set(key, { rv, rejected: { resource: key, resourceVersion: rv, errors }, lastGood });
-    return lastGood;
   }
 
   private onObject(kind: WatchedKind, obj: KubernetesObject, event: 'add' | 'update' | 'delete'): void {
