@@ -227,6 +227,10 @@ async function main(argv: string[]): Promise<number> {
     const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
     let kube: KubernetesSetup | undefined;
     if (kubernetes) {
+      // SIGTERM/SIGINT while the gateway pod cannot be read yet ends the wait instead of being ignored.
+      const stopSetUp = new AbortController();
+      const abort = (): void => stopSetUp.abort();
+      process.once('SIGTERM', abort).once('SIGINT', abort);
       try {
         kube = await setUpKubernetes(
           {
@@ -236,10 +240,13 @@ async function main(argv: string[]): Promise<number> {
             gatewayLabels,
           },
           log,
+          { signal: stopSetUp.signal },
         );
       } catch (err) {
         process.stderr.write(`meshgate: ${(err as Error).message}\n`);
         return 2;
+      } finally {
+        process.off('SIGTERM', abort).off('SIGINT', abort);
       }
     }
     if (concurrency > 1) {

@@ -21,16 +21,7 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { collectionPath, type ListFn, type WatchedKind } from './kubernetes-kinds.js';
-
-/** Back-off between restarts after an error, ms. */
-export interface BackoffOptions {
-  /** First delay (default 500). */
-  readonly initialMs: number;
-  /** Ceiling (default 30 000). */
-  readonly maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+import { Backoff, type BackoffDeps, type BackoffOptions } from './backoff.js';
 
 /** What an informer needs besides its kind. */
 export interface KindInformerOptions {
@@ -44,6 +35,8 @@ export interface KindInformerOptions {
   /** Any object added, updated or deleted (also on relist). */
   readonly onChange: (obj: KubernetesObject, event: 'add' | 'update' | 'delete') => void;
   readonly backoff?: BackoffOptions;
+  /** Timers of the back-off (tests inject a fake clock). */
+  readonly backoffDeps?: BackoffDeps;
 }
 
 /** Why the last attempt failed, as logged. */
@@ -95,9 +88,7 @@ export class KindInformer {
   readonly name: string;
   readonly kind: WatchedKind;
   private readonly informer: ListWatch<KubernetesObject>;
-  private readonly backoff: BackoffOptions;
-  private attempt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
   private stopped = false;
   private lastFailure: Failure | undefined;
   private isSynced = false;
@@ -111,7 +102,7 @@ export class KindInformer {
     const { kind, namespace } = opts;
     this.kind = kind;
     this.name = namespace ? `${kind.kind} in ${namespace}` : kind.kind;
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.backoff = new Backoff(opts.backoff, opts.backoffDeps);
     this.synced = new Promise((r) => (this.resolveSynced = r));
     const list: ListFn = async () => {
       const result = await opts.list();
@@ -160,8 +151,7 @@ export class KindInformer {
     this.stopped = true;
     // A source closed before its first list (API server unreachable) must not leave `synced` pending.
     this.markSynced();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.backoff.cancel();
     await this.informer.stop();
   }
 
@@ -171,7 +161,7 @@ export class KindInformer {
 
   private changed(obj: KubernetesObject, event: 'add' | 'update' | 'delete'): void {
     // Data flowing again: the next failure starts the back-off from the beginning.
-    this.attempt = 0;
+    this.backoff.reset();
     this.opts.onChange(obj, event);
   }
 
@@ -183,7 +173,7 @@ export class KindInformer {
 
   /** A list answered or a watch opened: the back-off starts over, and a past failure is over. */
   private recovered(what: 'list' | 'watch'): void {
-    this.attempt = 0;
+    this.backoff.reset();
     if (this.lastFailure || this.unavailable) {
       this.opts.log.info(
         { kind: this.name, resourceVersion: this.resourceVersion },
@@ -247,15 +237,9 @@ export class KindInformer {
   }
 
   private scheduleRetry(slow: boolean): void {
-    if (this.stopped || this.retryTimer) return;
-    const exp = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
-    const delay = slow ? this.backoff.maxMs : exp / 2 + Math.random() * (exp / 2);
-    this.attempt++;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (!this.stopped) this.run();
-    }, delay);
-    this.retryTimer.unref();
+    if (this.stopped || this.backoff.scheduled) return;
+    const delay = slow ? this.backoff.maxMs : this.backoff.next(true);
+    this.backoff.schedule(() => this.stopped || this.run(), delay, { unref: true });
   }
 }
 

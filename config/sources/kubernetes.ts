@@ -36,7 +36,8 @@ import {
   type RawDocument,
   type SourceSnapshot,
 } from './source.js';
-import { DEFAULT_BACKOFF, KindInformer, type BackoffOptions } from './kubernetes-informer.js';
+import { KindInformer } from './kubernetes-informer.js';
+import { Backoff, type BackoffDeps, type BackoffOptions } from './backoff.js';
 import {
   ENDPOINT_SLICE,
   ISTIO_GROUP,
@@ -61,6 +62,8 @@ export interface KubernetesSourceOptions {
   readonly log: Logger;
   /** Retry back-off of lists, watches and discovery (default 0.5 s doubling to 30 s). */
   readonly backoff?: BackoffOptions;
+  /** Timers of the back-offs (tests inject a fake clock). */
+  readonly backoffDeps?: BackoffDeps;
 }
 
 /** An Istio object refused by validation (what the webhook would have refused). */
@@ -78,8 +81,8 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   readonly secrets: SecretVolumes;
   private informers: KindInformer[] = [];
   private initializing: Promise<void> | undefined;
-  private discoveryTimer: NodeJS.Timeout | undefined;
-  private wakeDiscovery: (() => void) | undefined;
+  /** Aborted by {@link close}: ends a discovery retry still waiting. */
+  private readonly closing = new AbortController();
   private emitting = false;
   /** A change arrived before {@link start}: reported when it is called. */
   private dirty = false;
@@ -182,8 +185,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
     if (this.closed) return;
     this.closed = true;
     this.emitting = false;
-    if (this.discoveryTimer) clearTimeout(this.discoveryTimer);
-    this.wakeDiscovery?.(); // a discovery retry still waiting ends now
+    this.closing.abort(); // a discovery retry still waiting ends now
     await Promise.all(this.informers.map((i) => i.stop()));
     this.secrets.close();
   }
@@ -202,6 +204,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
           list: listFunction(this.opts.kubeConfig, kind, version, namespace),
           log: this.opts.log,
           backoff: this.opts.backoff,
+          backoffDeps: this.opts.backoffDeps,
           onChange: (obj, event) => this.onObject(kind, obj, event),
         });
       for (const ns of scopes) {
@@ -250,9 +253,9 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
    * (clusters with Istio before 1.22). Retries with back-off until discovery answers.
    */
   private async discoverIstioVersion(): Promise<string> {
-    const backoff = this.opts.backoff ?? DEFAULT_BACKOFF;
+    const backoff = new Backoff(this.opts.backoff, this.opts.backoffDeps);
     const preferred = ISTIO_KINDS[0]!.versions;
-    for (let attempt = 0; !this.closed; attempt++) {
+    while (!this.closed) {
       try {
         const list = await this.opts.kubeConfig.makeApiClient(ApisApi).getAPIVersions();
         const group = list.groups.find((g) => g.name === ISTIO_GROUP);
@@ -277,11 +280,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
           'Kubernetes API discovery failed; retrying',
         );
       }
-      const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
-      await new Promise<void>((r) => {
-        this.wakeDiscovery = r;
-        this.discoveryTimer = setTimeout(r, delay);
-      });
+      await backoff.wait(backoff.next(), this.closing.signal);
     }
     return preferred[0]!;
   }

@@ -7,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { validateDocuments } from '../../config/pipeline.js';
 import { apiProvenance, type RawDocument } from '../../config/sources/source.js';
 import { gatewayRoute } from '../helpers/kube-fixtures.js';
+import type { KubeObject } from '../helpers/kube-apiserver.js';
 
-function apiDoc(
-  object: { kind: string; metadata: { name: string; namespace?: string } },
-  rv: string,
-): RawDocument {
-  return { object, source: apiProvenance(object.kind, object.metadata.namespace, object.metadata.name, rv) };
+function apiDoc(object: KubeObject, rv: string): RawDocument {
+  return {
+    object,
+    source: apiProvenance(object.kind ?? '', object.metadata.namespace, object.metadata.name, rv),
+  };
 }
 
 /** Marks `doc` for admission alone, with `fallback` as its last valid version. */

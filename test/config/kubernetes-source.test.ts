@@ -16,6 +16,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -27,6 +29,7 @@ import {
 } from '../../config/sources/kubernetes-config.js';
 import { SecretVolumes } from '../../config/sources/kubernetes-secrets.js';
 import { KubernetesSource } from '../../config/sources/kubernetes.js';
+import { setUpKubernetes } from '../../config/sources/kubernetes-setup.js';
 import { pino } from 'pino';
 import { FakeKubeApiServer, makeApiServerCert } from '../helpers/kube-apiserver.js';
 import { pod, tlsSecret } from '../helpers/kube-fixtures.js';
@@ -244,5 +247,53 @@ describe('credentials folder across restarts', () => {
     expect(restarted.prune(new Set(['a']))).toEqual(['b']);
     expect(readdirSync(dir).sort()).toEqual(['.meshgate-secrets.json', 'a', 'c']);
     expect(restarted.remove('c')).toBe(false);
+  });
+});
+
+describe('setUpKubernetes', () => {
+  it('the wait for an unreadable gateway pod can be cancelled (its back-off timer cleared)', async () => {
+    const saved = { POD_NAME: process.env.POD_NAME, POD_NAMESPACE: process.env.POD_NAMESPACE };
+    // A port nothing listens on: every pod read is refused (no HTTP status, so retried).
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const file = join(tempDir(), 'config');
+    writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: 'http://127.0.0.1:${port}', insecure-skip-tls-verify: true } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n`,
+    );
+    const cleared: unknown[] = [];
+    const timers = {
+      setTimeout: () => 'never-fires',
+      clearTimeout: (h: unknown) => void cleared.push(h),
+    };
+    const retrying = new EventEmitter();
+    const log = pino(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          if (line.includes('retrying in')) retrying.emit('retry');
+        },
+      },
+    );
+    process.env.POD_NAME = 'gw-0';
+    process.env.POD_NAMESPACE = 'istio-system';
+    try {
+      const stop = new AbortController();
+      const setUp = setUpKubernetes({ kubeconfig: file }, log, {
+        signal: stop.signal,
+        backoffDeps: { timers },
+      });
+      await once(retrying, 'retry');
+      stop.abort();
+      await expect(setUp).rejects.toThrow(/stopped while waiting for the gateway pod/);
+      expect(cleared).toEqual(['never-fires']);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });
