@@ -28,4 +28,10 @@ export interface HttpFilter<S> {
   decodeHeaders(stream: S): FilterStatus;
   /** Sees (and may change) the upstream response head before it is sent downstream. */
   encodeHeaders?(stream: S, status: number, headers: HeaderObject): void;
+  /**
+   * The stream closed (Envoy `StreamFilterBase::onDestroy`): called once per stream for each filter
+   * whose decode step ran, also when the downstream left early, so a filter holding a per-stream
+   * resource (a fault delay's timer) frees it at once instead of when it would have fired.
+   */
+  onDestroy?(stream: S): void;
 }
