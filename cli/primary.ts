@@ -22,7 +22,7 @@ import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { Observability, type ObservabilityOptions } from '../admin/observability.js';
-import type { WorkerFleet, WorkerStats } from '../admin/worker-stats.js';
+import type { WorkerFleet, WorkerStats, WorkerStatsPart } from '../admin/worker-stats.js';
 import { LogFile } from '../telemetry/log-file.js';
 import { LOG_CLOSE_TIMEOUT_MS, LOG_MAX_QUEUED_CHARS } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
@@ -346,7 +346,7 @@ class Primary implements WorkerFleet {
   }
 
   /** {@link WorkerFleet.collect}: one stats request to every ready worker, answers within a deadline. */
-  async collect(): Promise<WorkerStats[]> {
+  async collect(parts: readonly WorkerStatsPart[]): Promise<WorkerStats[]> {
     const asks = this.slots
       .filter((s) => s.ready && s.worker.isConnected())
       .map(
@@ -362,7 +362,7 @@ class Primary implements WorkerFleet {
               this.statsWaiters.delete(id);
               resolve(s);
             });
-            this.sendTo(slot, { t: 'stats', id });
+            this.sendTo(slot, { t: 'stats', id, parts });
           }),
       );
     return (await Promise.all(asks)).filter((s): s is WorkerStats => s !== undefined);
