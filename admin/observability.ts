@@ -83,7 +83,7 @@ export interface ObservabilityOptions {
 }
 
 /** What the observability layer reads from the gateway. */
-export interface GatewayView {
+interface GatewayView {
   readonly store: SnapshotStore;
   readonly stats: StatStore;
   readonly clusters: ClusterManager;

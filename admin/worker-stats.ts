@@ -9,7 +9,7 @@ import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } fro
 import type { StatEntry } from '../telemetry/envoy-stats.js';
 
 /** The parts a worker can report; the primary asks only for those the answer needs. */
-export interface WorkerStatsParts {
+interface WorkerStatsParts {
   /** The worker's `istio_*` metrics, as prom-client's `getMetricsAsJSON()` returns them. */
   readonly metrics: readonly MetricObjectWithValues<MetricValue<string>>[];
   /** The worker's Envoy stats without `server.*`. */

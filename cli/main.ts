@@ -65,7 +65,7 @@ ${TELEMETRY_USAGE}${DOWNSTREAM_USAGE}      --version                print the ve
 `;
 
 /** Parses `k=v,k2=v2`. @throws Error naming the bad entry. */
-export function parsePairs(text: string, what: string): Map<string, string> {
+function parsePairs(text: string, what: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of text
     .split(',')
@@ -79,7 +79,7 @@ export function parsePairs(text: string, what: string): Map<string, string> {
 }
 
 /** Parses `--port-map 80=8080,443=8443`. @throws Error for a non-numeric or out-of-range port. */
-export function parsePortMap(text: string | undefined): Map<number, number> {
+function parsePortMap(text: string | undefined): Map<number, number> {
   const out = new Map<number, number>();
   if (!text) return out;
   for (const [k, v] of parsePairs(text, '--port-map')) {
@@ -105,7 +105,7 @@ export function parsePortMap(text: string | undefined): Map<number, number> {
  * (`ALLOW_ANY` | `REGISTRY_ONLY`, case-insensitive), `--dns-server` (see `parseDnsServer`).
  * @throws Error naming the bad value.
  */
-export function parseEgressOptions(
+function parseEgressOptions(
   meshPort: string | undefined,
   policy: string | undefined,
   dnsServer: string | undefined,

@@ -46,7 +46,7 @@ import type {
  * whim; round-robin spreads them evenly (the workers test sees near half each). Its one cost: a
  * connection being handed to a worker at the moment it dies is held by the primary, not reset.
  */
-export const SCHEDULING_NOTE = 'node:cluster, round-robin';
+const SCHEDULING_NOTE = 'node:cluster, round-robin';
 
 /** Wait past a worker's own drain deadline before it is killed, ms (its access log and spans flush). */
 const WORKER_EXIT_GRACE_MS = 5_000;
@@ -56,7 +56,7 @@ const STATS_TIMEOUT_MS = 2_000;
 const RESTART_BACKOFF_MS = 1_000;
 
 /** What `cli/main.ts` hands the primary. */
-export interface PrimaryOptions {
+interface PrimaryOptions {
   readonly concurrency: number;
   readonly paths: readonly string[];
   /** Further config sources (after the `-f` paths). */

@@ -15,7 +15,7 @@ import type { Admission, AdmissionVerdict, RawDocument, SourceSnapshot } from '.
 import { validateResources } from './validate.js';
 
 /** A translated and validated config, with every rejected marked document replaced by its fallback. */
-export interface Admitted {
+interface Admitted {
   readonly loaded: LoadResult;
   readonly validation: Diagnostic[];
   readonly verdicts: readonly AdmissionVerdict[];

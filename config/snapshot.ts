@@ -114,7 +114,7 @@ export function buildSnapshot(
  * by `metadata.creationTimestamp` (absent = the zero time, first), then name, then namespace. So
  * which of two conflicting resources wins does not depend on file order. Returns a new array.
  */
-export function orderByCreation<R extends Resource>(resources: readonly R[]): R[] {
+function orderByCreation<R extends Resource>(resources: readonly R[]): R[] {
   const keyed = resources.map((r) => {
     const t = Date.parse(r.metadata.creationTimestamp ?? '');
     return { r, t: Number.isNaN(t) ? 0 : t };

@@ -16,7 +16,7 @@ import type {
 } from './validate-worker-protocol.js';
 
 /** What the worker found: the same fields `validateDocuments` returns. */
-export interface WorkerValidation {
+interface WorkerValidation {
   readonly diagnostics: readonly Diagnostic[];
   readonly blocked: boolean;
   readonly resources: readonly Resource[];
@@ -28,7 +28,7 @@ export interface WorkerValidation {
  * The worker script. Under a TypeScript runner (tests) this module is `.ts` and cannot be started as
  * a worker, so the compiled `dist/` copy is used (built by `npm run build`, which `npm test` runs first).
  */
-export function defaultWorkerUrl(): URL {
+function defaultWorkerUrl(): URL {
   return import.meta.url.endsWith('.ts')
     ? new URL('../dist/config/validate-worker.js', import.meta.url)
     : new URL('./validate-worker.js', import.meta.url);

@@ -20,7 +20,7 @@ export type ReadSlot =
     };
 
 /** A `RawDocument` with its `itemLines` evaluated (a function does not survive a clone). */
-export interface ClonedDocument {
+interface ClonedDocument {
   readonly object: unknown;
   readonly source: Provenance;
   readonly itemLines?: readonly number[];

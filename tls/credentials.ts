@@ -140,7 +140,7 @@ function foundKeys(keys: KeySizes): string {
  * Kubernetes source writes.
  * @returns the two key names, or Istio's error text.
  */
-export function certKeyPair(keys: KeySizes): { cert: string; key: string } | { error: string } {
+function certKeyPair(keys: KeySizes): { cert: string; key: string } | { error: string } {
   const nonEmpty = (a: string, b: string): boolean => (keys.get(a) ?? 0) > 0 && (keys.get(b) ?? 0) > 0;
   const present = (a: string, b: string): boolean => keys.has(a) && keys.has(b);
   for (const [cert, key] of KEY_PAIRS) if (nonEmpty(cert, key)) return { cert, key };
@@ -156,7 +156,7 @@ export function certKeyPair(keys: KeySizes): { cert: string; key: string } | { e
  * Which key holds the client CA bundle, by Istio's rule (`ExtractRoot`): `cacert`, else `ca.crt`.
  * @returns the key name, or Istio's error text.
  */
-export function caKeyOf(keys: KeySizes): { ca: string } | { error: string } {
+function caKeyOf(keys: KeySizes): { ca: string } | { error: string } {
   for (const ca of CA_KEYS) if ((keys.get(ca) ?? 0) > 0) return { ca };
   for (const ca of CA_KEYS) if (keys.has(ca)) return { error: `found key "${ca}", but it was empty` };
   return { error: `found secret, but didn't have expected keys cacert or ca.crt; found: ${foundKeys(keys)}` };

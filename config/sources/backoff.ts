@@ -15,7 +15,7 @@ export interface BackoffOptions {
 }
 
 /** 0.5 s doubling to 30 s. */
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
 
 /** The timer functions a back-off uses; `setTimeout`'s handle is passed back to `clearTimeout`. */
 export interface BackoffTimers {
@@ -24,7 +24,7 @@ export interface BackoffTimers {
 }
 
 /** Node's timers. */
-export const REAL_TIMERS: BackoffTimers = {
+const REAL_TIMERS: BackoffTimers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };

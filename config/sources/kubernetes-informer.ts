@@ -24,7 +24,7 @@ import { collectionPath, type ListFn, type WatchedKind } from './kubernetes-kind
 import { Backoff, type BackoffDeps, type BackoffOptions } from './backoff.js';
 
 /** What an informer needs besides its kind. */
-export interface KindInformerOptions {
+interface KindInformerOptions {
   readonly kubeConfig: KubeConfig;
   readonly kind: WatchedKind;
   readonly version: string;

@@ -9,7 +9,7 @@ import { KubernetesSource } from './kubernetes.js';
 import { Backoff, type BackoffDeps } from './backoff.js';
 
 /** The `--kubernetes` flags. */
-export interface KubernetesFlags {
+interface KubernetesFlags {
   /** `--kubeconfig`. */
   readonly kubeconfig?: string;
   /** `--watch-namespace` (repeatable); none watches all namespaces. */
@@ -32,7 +32,7 @@ export interface KubernetesSetup {
 }
 
 /** What {@link setUpKubernetes} may be given besides the flags. */
-export interface KubernetesSetupControl {
+interface KubernetesSetupControl {
   /** Aborting it ends the wait for the gateway pod (the set-up then throws). */
   readonly signal?: AbortSignal;
   /** Timers of the retry back-off (tests inject a fake clock). */

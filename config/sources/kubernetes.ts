@@ -51,7 +51,7 @@ import {
 import { SecretVolumes, type SecretObject } from './kubernetes-secrets.js';
 
 /** Options of {@link KubernetesSource}. */
-export interface KubernetesSourceOptions {
+interface KubernetesSourceOptions {
   readonly kubeConfig: KubeConfig;
   /** `--watch-namespace` values; undefined or empty watches all namespaces. */
   readonly namespaces?: readonly string[];
@@ -67,7 +67,7 @@ export interface KubernetesSourceOptions {
 }
 
 /** An Istio object refused by validation (what the webhook would have refused). */
-export interface RejectedObject {
+interface RejectedObject {
   /** `Kind/namespace/name`. */
   readonly resource: string;
   readonly resourceVersion: string;

@@ -36,7 +36,7 @@ export function isGrpcContentType(contentType: string | undefined): boolean {
  * 401 → 16 UNAUTHENTICATED, 403 → 7 PERMISSION_DENIED, 404 → 12 UNIMPLEMENTED, 429/502/503/504 →
  * 14 UNAVAILABLE, anything else → 2 UNKNOWN.
  */
-export function httpToGrpcStatus(status: number): number {
+function httpToGrpcStatus(status: number): number {
   switch (status) {
     case 400:
       return 13;
@@ -75,7 +75,7 @@ export function grpcStatusTrailers(
  * gRPC's `grpc-message` encoding (PROTOCOL-HTTP2.md): bytes outside printable ASCII (0x20–0x7E)
  * and `%` are percent-encoded, everything else is sent as is.
  */
-export function percentEncodeGrpcMessage(message: string): string {
+function percentEncodeGrpcMessage(message: string): string {
   let out = '';
   for (const b of Buffer.from(message, 'utf8')) {
     out +=

@@ -16,10 +16,10 @@ import type { Socket } from 'node:net';
 import type { DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
 
 /** How the connection manager treats a request's `Upgrade` header. */
-export type UpgradeKind = 'websocket' | 'h2c' | 'unsupported';
+type UpgradeKind = 'websocket' | 'h2c' | 'unsupported';
 
 /** The kind of upgrade a request with an `Upgrade` header asks for (token compared case-insensitively). */
-export function upgradeKind(h: IncomingHttpHeaders): UpgradeKind {
+function upgradeKind(h: IncomingHttpHeaders): UpgradeKind {
   const v = h.upgrade;
   if (v === undefined) return 'unsupported';
   const token = v.trim().toLowerCase();
