@@ -6,8 +6,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { ResponseFlag } from './response-flags.js';
 
 /** The body Envoy sends for connection-level upstream failures, completed with the reset reason. */
-const UPSTREAM_RESET_PREFIX =
-  'upstream connect error or disconnect/reset before headers. reset reason: ';
+const UPSTREAM_RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
 
 /** A decided local reply: status, flag, body and extra headers. */
 export interface LocalReply {
