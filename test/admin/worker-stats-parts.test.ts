@@ -7,32 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { WorkerFleet, WorkerStats, WorkerStatsPart } from '../../admin/worker-stats.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
+import { BACKEND_DESTINATION, backendGatewayYaml } from '../helpers/resources.js';
 
-const CONFIG = `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw }
-spec:
-  servers: [{ port: { number: 80, name: http, protocol: HTTP }, hosts: ['*'] }]
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings }
-spec:
-  hosts: [ratings]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1 }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: ratings }
-spec:
-  hosts: ['*']
-  gateways: [gw]
-  http: [{ route: [{ destination: { host: ratings, port: { number: 9080 } } }] }]
-`;
+/** A gateway on 80 routing everything to one `backend` endpoint (never called: only stats are read). */
+const CONFIG = backendGatewayYaml('all', [`- route: [{ destination: ${BACKEND_DESTINATION} }]`], 1);
 
 describe('worker stats: only the part asked for', () => {
   let worker: TestGateway;

@@ -9,30 +9,20 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import { startUpstream, type TestUpstream } from '../helpers/upstream.js';
 import { recordWhere } from '../helpers/tls-gateway.js';
+import { HTTP_9080, istioResourceYaml, localServiceEntryYaml, yamlDocuments } from '../helpers/resources.js';
 
 const DELAY_MS = 10_000;
 
 function config(port: number): string {
-  return `
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: ratings }
-spec:
-  hosts: [ratings]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 9080, name: http, protocol: HTTP }]
-  endpoints: [{ address: 127.0.0.1, ports: { http: ${port} } }]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: ratings }
-spec:
-  hosts: [ratings]
-  http:
-  - fault: { delay: { fixedDelay: 10s, percentage: { value: 100 } } }
-    route: [{ destination: { host: ratings } }]
-`;
+  return yamlDocuments(
+    localServiceEntryYaml('ratings', HTTP_9080, port),
+    istioResourceYaml('VirtualService', 'ratings', [
+      'hosts: [ratings]',
+      'http:',
+      '- fault: { delay: { fixedDelay: 10s, percentage: { value: 100 } } }',
+      '  route: [{ destination: { host: ratings } }]',
+    ]),
+  );
 }
 
 describe('fault delay and a client that disconnects', () => {
