@@ -17,6 +17,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { resolveServerCredentials, secretLookup, type CredentialResolution } from '../../tls/credentials.js';
 import type { KubeSecret } from '../../config/kube-resources.js';
 import type { ServerTLSSettings } from '../../config/resources.js';
+import { compileDocuments } from '../../config/pipeline.js';
+import { parseConfigText } from '../../config/load.js';
 
 /** Istio's fixture Secrets (name → data), all in namespace `default`. */
 const SECRETS: Record<string, Record<string, string>> = {
@@ -240,5 +242,48 @@ describe('credentialName namespace (Istio ParseResourceName, sds.go same-namespa
       secrets: secretLookup([], 'istio-system'),
     });
     expect(material(ok)).toMatchObject({ cert: 'tls-cert' });
+  });
+});
+
+describe('credentialName namespace through the pipeline (file mode, Secrets of the input)', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  /** A Gateway in `bookinfo` whose HTTPS server names `credential`; the Secret lives in `istio-system`. */
+  const yaml = (credential: string) => `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: secure, namespace: bookinfo }
+spec:
+  servers:
+  - port: { number: 443, name: https, protocol: HTTPS }
+    hosts: ['*']
+    tls: { mode: SIMPLE, credentialName: ${credential} }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: bookinfo-credential, namespace: istio-system }
+type: kubernetes.io/tls
+data: { tls.crt: ${b64('CERT')}, tls.key: ${b64('KEY')} }
+`;
+  const chainOf = (credential: string, proxyNamespace: string | undefined) => {
+    const r = compileDocuments(parseConfigText(yaml(credential), 'secure.yaml'), {
+      defaultNamespace: 'default',
+      portMap: new Map([[443, 0]]),
+      ...(proxyNamespace ? { proxyNamespace } : {}),
+    });
+    const listener = r.snapshot?.listeners.find((l) => l.port === 443);
+    return { chains: listener?.filterChains?.chains ?? [], diagnostics: r.diagnostics };
+  };
+
+  it('resolves in the gateway workload namespace, not the Gateway resource one', () => {
+    expect(chainOf('bookinfo-credential', 'istio-system').chains).toHaveLength(1);
+    // Proxy namespace `default`: the Secret of istio-system is not the gateway's.
+    const elsewhere = chainOf('bookinfo-credential', undefined);
+    expect(elsewhere.chains).toHaveLength(0);
+    // Naming the Gateway's namespace explicitly is refused (istiod denies cross-namespace Secrets).
+    const crossNs = chainOf('bookinfo/bookinfo-credential', 'istio-system');
+    expect(crossNs.chains).toHaveLength(0);
+    expect(crossNs.diagnostics.map((d) => d.message).join('\n')).toContain(
+      'a gateway reads Secrets only from its own namespace istio-system',
+    );
   });
 });
