@@ -49,12 +49,17 @@ interface Failure {
 
 /**
  * A client-node `Watch` that bounds every watch request and asks for bookmarks, and reports each
- * stream's end (`onDone`, with the error if any) and each stream that opened (`onOpen`).
+ * stream's end (`onDone`, with the error if any), each stream that opened (`onOpen`) and each
+ * bookmark once the informer has taken its resourceVersion (`onBookmark`).
  */
 class BoundedWatch extends Watch {
   constructor(
     config: KubeConfig,
-    private readonly events: { onDone: (err: unknown) => void; onOpen: () => void },
+    private readonly events: {
+      onDone: (err: unknown) => void;
+      onOpen: () => void;
+      onBookmark: () => void;
+    },
   ) {
     super(config);
   }
@@ -70,7 +75,10 @@ class BoundedWatch extends Watch {
     const controller = await super.watch(
       path,
       { ...queryParams, allowWatchBookmarks: true, timeoutSeconds },
-      callback,
+      (phase, apiObj, watchObj) => {
+        callback(phase, apiObj, watchObj);
+        if (phase === 'BOOKMARK') this.events.onBookmark();
+      },
       (err: unknown) => {
         if (err) failed = true;
         this.events.onDone(err);
@@ -114,6 +122,11 @@ export class KindInformer {
     const watch = new BoundedWatch(opts.kubeConfig, {
       onDone: (err) => this.onWatchDone(err),
       onOpen: () => this.recovered('watch'),
+      onBookmark: () =>
+        opts.log.debug(
+          { kind: this.name, resourceVersion: this.resourceVersion },
+          'Kubernetes watch bookmark',
+        ),
     });
     this.informer = new ListWatch(collectionPath(kind, opts.version, namespace), watch, list, false);
     this.informer.on('add', (o) => this.changed(o, 'add'));

@@ -92,7 +92,8 @@ describe('kubernetes source: API server trouble', () => {
     const latest = String(bed.api.resourceVersion);
     bed.api.bookmark();
     const vsState = () => bed.gw.source.informerStates().find((s) => s.name === 'VirtualService')!;
-    await expect.poll(() => vsState().resourceVersion).toBe(latest);
+    await captured.waitFor((r) => r.kind === 'VirtualService' && r.msg === 'Kubernetes watch bookmark');
+    expect(vsState().resourceVersion).toBe(latest);
     await bed.api.stop();
     bed.api.compact();
     const reviewsV2 = bed.api.upsert(REVIEWS_V2);
