@@ -65,7 +65,7 @@ export function isLoopback(address: string | undefined): boolean {
 }
 
 /** Admin server settings. */
-export interface AdminServerOptions {
+interface AdminServerOptions {
   /** Serve non-loopback clients too (`--admin-allow-remote`). */
   readonly allowRemote: boolean;
 }

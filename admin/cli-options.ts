@@ -23,7 +23,7 @@ export const TELEMETRY_ARG_OPTIONS = {
 } as const;
 
 /** The parsed values of {@link TELEMETRY_ARG_OPTIONS}. */
-export interface TelemetryArgValues {
+interface TelemetryArgValues {
   readonly metrics?: string;
   readonly 'workload-name'?: string;
   readonly 'workload-namespace'?: string;

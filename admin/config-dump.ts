@@ -18,7 +18,7 @@ import { isEjected, type HostStats } from '../telemetry/envoy-stats.js';
 type Json = string | number | boolean | null | Json[] | { [k: string]: Json | undefined };
 
 /** What the dump needs besides the snapshot. */
-export interface ConfigDumpInput {
+interface ConfigDumpInput {
   readonly snapshot: Snapshot;
   /** The resources the snapshot was compiled from (for match summaries); may be absent. */
   readonly resources: readonly Resource[] | undefined;

@@ -22,7 +22,7 @@ export interface HealthBackend {
 }
 
 /** Which endpoints a health/metrics server answers. */
-export interface StatsServerOptions {
+interface StatsServerOptions {
   /** Serve `/healthz/ready`. */
   readonly health: boolean;
   /** Serve `/stats/prometheus`. */

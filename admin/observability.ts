@@ -39,6 +39,7 @@ import {
   type ClusterStatuses,
   type WorkerFleet,
   type WorkerStats,
+  type WorkerStatsPart,
 } from './worker-stats.js';
 
 /** Istio's port numbers (istio-semantics §5.5); what the CLI uses by default. */
@@ -82,7 +83,7 @@ export interface ObservabilityOptions {
 }
 
 /** What the observability layer reads from the gateway. */
-export interface GatewayView {
+interface GatewayView {
   readonly store: SnapshotStore;
   readonly stats: StatStore;
   readonly clusters: ClusterManager;
@@ -299,7 +300,7 @@ export class Observability implements AdminBackend, HealthBackend {
   async prometheusText(): Promise<string> {
     const fleet = this.opts.fleet;
     if (fleet) {
-      const all = await fleet.collect();
+      const all = await fleet.collect(['metrics', 'entries']);
       this.envoyProm.load(sumStatEntries(all, this.primaryEntries()));
       const istio = await aggregateIstioMetrics(all).metrics();
       const envoy = await this.registry.metrics();
@@ -313,7 +314,7 @@ export class Observability implements AdminBackend, HealthBackend {
   async statsText(filter: StatsFilter | undefined): Promise<string> {
     const fleet = this.opts.fleet;
     if (fleet) {
-      const all = await fleet.collect();
+      const all = await fleet.collect(['entries']);
       return EnvoyStats.text(sumStatEntries(all, this.primaryEntries()), filter);
     }
     this.observer.drain?.();
@@ -321,19 +322,23 @@ export class Observability implements AdminBackend, HealthBackend {
   }
 
   /**
-   * What a worker reports to its primary (see `worker-stats.ts`): its Istio metrics, its Envoy
-   * stats without `server.*`, and its `/clusters` views.
+   * What a worker reports to its primary (see `worker-stats.ts`), only the parts asked for: its
+   * Istio metrics, its Envoy stats without `server.*`, its `/clusters` views.
    */
-  async workerStats(id: number): Promise<WorkerStats> {
-    this.observer.drain?.();
-    const metrics = this.metrics ? await this.metrics.registry.getMetricsAsJSON() : [];
+  async workerStats(id: number, parts: readonly WorkerStatsPart[]): Promise<WorkerStats> {
+    const want = new Set(parts);
+    if (want.has('metrics') || want.has('entries')) this.observer.drain?.();
+    const metrics =
+      want.has('metrics') && this.metrics
+        ? (await this.metrics.registry.getMetricsAsJSON()).filter((m) => !m.name.startsWith('envoy_'))
+        : undefined;
     const snapshot = this.gw.store.hasSnapshot ? this.gw.store.current : undefined;
     return {
       id,
-      metrics: metrics.filter((m) => !m.name.startsWith('envoy_')),
-      entries: this.envoy.entries(snapshot, this.gw.clusters, []),
-      clustersText: this.localClustersText(),
-      clustersJson: this.localClustersJson(),
+      ...(want.has('metrics') ? { metrics: metrics ?? [] } : {}),
+      ...(want.has('entries') ? { entries: this.envoy.entries(snapshot, this.gw.clusters, []) } : {}),
+      ...(want.has('clustersText') ? { clustersText: this.localClustersText() } : {}),
+      ...(want.has('clustersJson') ? { clustersJson: this.localClustersJson() } : {}),
     };
   }
 
@@ -402,14 +407,18 @@ export class Observability implements AdminBackend, HealthBackend {
 
   async clustersText(): Promise<string> {
     const fleet = this.opts.fleet;
-    if (fleet) return mergeClustersText((await fleet.collect()).map((s) => s.clustersText));
+    if (fleet)
+      return mergeClustersText((await fleet.collect(['clustersText'])).map((s) => s.clustersText ?? ''));
     return this.localClustersText();
   }
 
   /** `/clusters?format=json`, shaped like Envoy's `cluster_statuses`. */
   async clustersJson(): Promise<ClusterStatuses> {
     const fleet = this.opts.fleet;
-    if (fleet) return mergeClustersJson((await fleet.collect()).map((s) => s.clustersJson));
+    if (fleet)
+      return mergeClustersJson(
+        (await fleet.collect(['clustersJson'])).flatMap((s) => (s.clustersJson ? [s.clustersJson] : [])),
+      );
     return this.localClustersJson();
   }
 

@@ -8,10 +8,8 @@
 import { AggregatorRegistry, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { StatEntry } from '../telemetry/envoy-stats.js';
 
-/** What one worker reports when the primary asks (plain data: it crosses the IPC channel). */
-export interface WorkerStats {
-  /** The worker's slot (1..N; a replacement takes the slot of the worker it replaces). */
-  readonly id: number;
+/** The parts a worker can report; the primary asks only for those the answer needs. */
+interface WorkerStatsParts {
   /** The worker's `istio_*` metrics, as prom-client's `getMetricsAsJSON()` returns them. */
   readonly metrics: readonly MetricObjectWithValues<MetricValue<string>>[];
   /** The worker's Envoy stats without `server.*`. */
@@ -22,12 +20,27 @@ export interface WorkerStats {
   readonly clustersJson: ClusterStatuses;
 }
 
+/** The name of one of the {@link WorkerStatsParts}. */
+export type WorkerStatsPart = keyof WorkerStatsParts;
+
+/**
+ * What one worker reports when the primary asks (plain data: it crosses the IPC channel): its slot
+ * and the parts asked for, built only when asked (each costs a walk over every stat or host).
+ */
+export interface WorkerStats extends Partial<WorkerStatsParts> {
+  /** The worker's slot (1..N; a replacement takes the slot of the worker it replaces). */
+  readonly id: number;
+}
+
 /** The workers as the primary's observability reads them. */
 export interface WorkerFleet {
   /** `--concurrency`: the number of workers (Envoy `server.concurrency`). */
   readonly concurrency: number;
-  /** Asks every live worker for its {@link WorkerStats}; a worker that does not answer is left out. */
-  collect(): Promise<WorkerStats[]>;
+  /**
+   * Asks every live worker for these parts of its {@link WorkerStats}; a worker that does not
+   * answer is left out.
+   */
+  collect(parts: readonly WorkerStatsPart[]): Promise<WorkerStats[]>;
   /** The workers now: slot id, process id, whether its listeners are bound (`/server_info`). */
   workers(): { id: number; pid: number | undefined; ready: boolean }[];
   /** Applies an admin `/logging` level change to every worker (pino level name). */
@@ -64,7 +77,7 @@ const SUMMED_HOST_STATS = new Set([
 export function aggregateIstioMetrics(
   stats: readonly WorkerStats[],
 ): ReturnType<typeof AggregatorRegistry.aggregate> {
-  return AggregatorRegistry.aggregate(stats.map((s) => [...s.metrics]));
+  return AggregatorRegistry.aggregate(stats.map((s) => [...(s.metrics ?? [])]));
 }
 
 /**
@@ -85,7 +98,7 @@ export function sumStatEntries(workers: readonly WorkerStats[], primary: readonl
   for (const e of primary) add(e.name, e.value, e.gauge);
   for (const w of [...workers].sort((a, b) => a.id - b.id)) {
     let requests = 0;
-    for (const e of w.entries) {
+    for (const e of w.entries ?? []) {
       if (e.name.startsWith('server.')) continue;
       add(e.name, e.value, e.gauge);
       if (e.name.startsWith('http.') && e.name.endsWith('.downstream_rq_total')) requests += e.value;

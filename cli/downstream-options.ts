@@ -45,7 +45,7 @@ export function parseGoDurationMs(text: string): number | undefined {
 }
 
 /** The parsed values of {@link DOWNSTREAM_ARG_OPTIONS}. */
-export interface DownstreamArgValues {
+interface DownstreamArgValues {
   readonly 'drain-duration'?: string;
   readonly 'drain-timeout'?: string;
   readonly 'max-connections-per-listener'?: string;

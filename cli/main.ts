@@ -68,7 +68,7 @@ ${TELEMETRY_USAGE}${DOWNSTREAM_USAGE}      --version                print the ve
 `;
 
 /** Parses `k=v,k2=v2`. @throws Error naming the bad entry. */
-export function parsePairs(text: string, what: string): Map<string, string> {
+function parsePairs(text: string, what: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const part of text
     .split(',')
@@ -82,7 +82,7 @@ export function parsePairs(text: string, what: string): Map<string, string> {
 }
 
 /** Parses `--port-map 80=8080,443=8443`. @throws Error for a non-numeric or out-of-range port. */
-export function parsePortMap(text: string | undefined): Map<number, number> {
+function parsePortMap(text: string | undefined): Map<number, number> {
   const out = new Map<number, number>();
   if (!text) return out;
   for (const [k, v] of parsePairs(text, '--port-map')) {
@@ -108,7 +108,7 @@ export function parsePortMap(text: string | undefined): Map<number, number> {
  * (`ALLOW_ANY` | `REGISTRY_ONLY`, case-insensitive), `--dns-server` (see `parseDnsServer`).
  * @throws Error naming the bad value.
  */
-export function parseEgressOptions(
+function parseEgressOptions(
   meshPort: string | undefined,
   policy: string | undefined,
   dnsServer: string | undefined,
@@ -183,6 +183,8 @@ async function main(argv: string[]): Promise<number> {
     portMap,
     gatewayLabels,
     credentialsDir: values['credentials-dir'],
+    // Istio resolves credentialName in the gateway pod's namespace; without a pod, the default one.
+    proxyNamespace: process.env.POD_NAMESPACE || (values.namespace ?? 'default'),
     ...egress,
   };
 
@@ -232,6 +234,10 @@ async function main(argv: string[]): Promise<number> {
     const log = pino({ level, base: { component: 'meshgate' } }, pino.destination(2));
     let kube: KubernetesSetup | undefined;
     if (kubernetes) {
+      // SIGTERM/SIGINT while the gateway pod cannot be read yet ends the wait instead of being ignored.
+      const stopSetUp = new AbortController();
+      const abort = (): void => stopSetUp.abort();
+      process.once('SIGTERM', abort).once('SIGINT', abort);
       try {
         // Loaded only with --kubernetes: the client library alone holds ~28 MB of heap, which every
         // full garbage collection of a file-configured gateway would otherwise walk (TCP bulk pays
@@ -245,16 +251,23 @@ async function main(argv: string[]): Promise<number> {
             gatewayLabels,
           },
           log,
+          { signal: stopSetUp.signal },
         );
       } catch (err) {
         process.stderr.write(`meshgate: ${(err as Error).message}\n`);
         return 2;
+      } finally {
+        process.off('SIGTERM', abort).off('SIGINT', abort);
       }
     }
     if (concurrency > 1) {
       process.on('uncaughtException', (err) => log.error({ err }, 'uncaught exception'));
       process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
-      const kubePipeline = kube && { gatewayLabels: kube.gatewayLabels, credentialsDir: kube.credentialsDir };
+      const kubePipeline = kube && {
+        gatewayLabels: kube.gatewayLabels,
+        credentialsDir: kube.credentialsDir,
+        proxyNamespace: kube.proxyNamespace,
+      };
       const worker = {
         pipeline: { ...pipeline, ...kubePipeline },
         gateway: { drain, maxConnectionsPerListener },
@@ -281,6 +294,7 @@ async function main(argv: string[]): Promise<number> {
           sources: [kube.source],
           gatewayLabels: kube.gatewayLabels,
           credentialsDir: kube.credentialsDir,
+          proxyNamespace: kube.proxyNamespace,
           reloadDebounce: kube.reloadDebounce,
         }),
       },

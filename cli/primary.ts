@@ -26,7 +26,7 @@ import { FileSource } from '../config/sources/files.js';
 import type { ConfigSource } from '../config/sources/source.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { Observability, type ObservabilityOptions } from '../admin/observability.js';
-import type { WorkerFleet, WorkerStats } from '../admin/worker-stats.js';
+import type { WorkerFleet, WorkerStats, WorkerStatsPart } from '../admin/worker-stats.js';
 import { LogFile } from '../telemetry/log-file.js';
 import { LOG_CLOSE_TIMEOUT_MS, LOG_MAX_QUEUED_CHARS } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
@@ -50,7 +50,7 @@ import type {
  * whim; round-robin spreads them evenly (the workers test sees near half each). Its one cost: a
  * connection being handed to a worker at the moment it dies is held by the primary, not reset.
  */
-export const SCHEDULING_NOTE = 'node:cluster, round-robin';
+const SCHEDULING_NOTE = 'node:cluster, round-robin';
 
 /** Wait past a worker's own drain deadline before it is killed, ms (its access log and spans flush). */
 const WORKER_EXIT_GRACE_MS = 5_000;
@@ -60,7 +60,7 @@ const STATS_TIMEOUT_MS = 2_000;
 const RESTART_BACKOFF_MS = 1_000;
 
 /** What `cli/main.ts` hands the primary. */
-export interface PrimaryOptions {
+interface PrimaryOptions {
   readonly concurrency: number;
   readonly paths: readonly string[];
   /** Further config sources (after the `-f` paths). */
@@ -338,7 +338,7 @@ class Primary implements WorkerFleet {
   }
 
   /** {@link WorkerFleet.collect}: one stats request to every ready worker, answers within a deadline. */
-  async collect(): Promise<WorkerStats[]> {
+  async collect(parts: readonly WorkerStatsPart[]): Promise<WorkerStats[]> {
     const asks = this.slots
       .filter((s) => s.ready && s.worker.isConnected())
       .map(
@@ -354,7 +354,7 @@ class Primary implements WorkerFleet {
               this.statsWaiters.delete(id);
               resolve(s);
             });
-            this.sendTo(slot, { t: 'stats', id });
+            this.sendTo(slot, { t: 'stats', id, parts });
           }),
       );
     return (await Promise.all(asks)).filter((s): s is WorkerStats => s !== undefined);

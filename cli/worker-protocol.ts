@@ -21,7 +21,7 @@ import type { Resource } from '../config/resources.js';
 import type { DeltaEntry } from '../config/resource-delta.js';
 import type { AccessLogFormat } from '../telemetry/access-log.js';
 import type { ObservabilityOptions } from '../admin/observability.js';
-import type { WorkerStats } from '../admin/worker-stats.js';
+import type { WorkerStats, WorkerStatsPart } from '../admin/worker-stats.js';
 import type { DrainOptions, GatewayOptions } from '../gateway/gateway.js';
 
 /** One accepted configuration, as the primary sends it. */
@@ -56,7 +56,7 @@ export interface WorkerSettings {
 export type ToWorker =
   | { readonly t: 'init'; readonly settings: WorkerSettings; readonly config: ConfigPayload }
   | { readonly t: 'config'; readonly config: ConfigPayload }
-  | { readonly t: 'stats'; readonly id: number }
+  | { readonly t: 'stats'; readonly id: number; readonly parts: readonly WorkerStatsPart[] }
   | { readonly t: 'log-level'; readonly level: string };
 
 /** Worker → primary. */

@@ -174,7 +174,7 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
         return;
       case 'stats':
         void served.observability
-          .workerStats(workerId)
+          .workerStats(workerId, msg.parts)
           .then((stats) => send({ t: 'stats', id: msg.id, stats }));
         return;
       case 'log-level':

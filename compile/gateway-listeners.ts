@@ -16,10 +16,10 @@ import { buildL4FilterChains } from './l4-filter-chains.js';
 import type { RouteMemo } from './route-memo.js';
 
 /** Default ClientHello deadline of TLS listeners (shorter than Envoy's 15 s: real clients send it in their first flight). */
-export const DEFAULT_LISTENER_FILTER_TIMEOUT_MS = 5_000;
+const DEFAULT_LISTENER_FILTER_TIMEOUT_MS = 5_000;
 
 /** Input of {@link buildGatewayListeners}. */
-export interface GatewayListenersInput {
+interface GatewayListenersInput {
   /** The Gateways served (already filtered by `--gateway-labels`), in creation order. */
   readonly gateways: readonly Resource<'Gateway'>[];
   /** All VirtualServices in creation order. */

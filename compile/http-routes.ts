@@ -50,7 +50,7 @@ export interface HttpCompileContext {
 }
 
 /** Istio's default retry policy when `retries` is unset (since 1.24: no retriable status codes). */
-export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
+const DEFAULT_RETRY: RetryPolicy = Object.freeze({
   numRetries: 2,
   perTryTimeoutMs: 0,
   on5xx: false,
@@ -125,7 +125,7 @@ export function compileHttpRoutes(vs: Resource<'VirtualService'>, ctx: HttpCompi
 }
 
 /** Compiles one `HTTPMatchRequest` into an AND of predicates. */
-export function compileMatch(m: HTTPMatchRequest): CompiledMatch {
+function compileMatch(m: HTTPMatchRequest): CompiledMatch {
   const tests: ((r: RequestView) => boolean)[] = [];
   let uriPrefix: string | undefined;
   let uriCatchAll = true;
@@ -296,7 +296,7 @@ function isAuthorityHeader(lowerName: string): boolean {
  * The authority a `headers.request` block sets (Istio `TranslateHeadersOperations`): `Host` or
  * `:authority` (any case) in `set`, else in `add`; undefined when neither names it.
  */
-export function headerAuthority(ops: HeaderOperations | undefined): string | undefined {
+function headerAuthority(ops: HeaderOperations | undefined): string | undefined {
   const find = (m: Record<string, string> | undefined): string | undefined => {
     for (const [k, v] of Object.entries(m ?? {})) if (isAuthorityHeader(k.toLowerCase())) return String(v);
     return undefined;
@@ -352,7 +352,7 @@ const GRPC_RETRY_ON: Readonly<Record<string, readonly number[]>> = {
 };
 
 /** Compiles `HTTPRetry` (Istio `retry.ConvertPolicy`). Unset → Istio's default policy. */
-export function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
+function compileRetry(r: HTTPRetry | undefined): RetryPolicy {
   if (!r) return DEFAULT_RETRY;
   if (!r.attempts || r.attempts <= 0) return NO_RETRY;
   const tokens = (r.retryOn ?? 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes')

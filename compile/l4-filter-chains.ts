@@ -58,10 +58,10 @@ export const L4Codes = {
 } as const;
 
 /** Istio's default TCP idle timeout (Envoy tcp_proxy `idle_timeout`, 1 h). */
-export const DEFAULT_TCP_IDLE_TIMEOUT_MS = 3_600_000;
+const DEFAULT_TCP_IDLE_TIMEOUT_MS = 3_600_000;
 
 /** What {@link buildL4FilterChains} needs from the gateway listener builder. */
-export interface L4CompileInput {
+interface L4CompileInput {
   /** Listener kind decided by the first server on the port. */
   readonly kind: 'TLS' | 'TCP';
   /** Gateway server port number (what `match.port` compares with). */
@@ -82,7 +82,7 @@ export interface L4CompileInput {
 }
 
 /** Chains of one listener plus what was found on the way. `table` is undefined when no chain was produced. */
-export interface L4CompileResult {
+interface L4CompileResult {
   readonly table: FilterChainTable | undefined;
   readonly diagnostics: Diagnostic[];
 }
@@ -201,7 +201,6 @@ export function buildL4FilterChains(input: L4CompileInput): L4CompileResult {
       baseDir,
       credentialsDir: input.credentialsDir,
       secrets: input.secrets,
-      namespace: gw?.metadata.namespace,
     });
     for (const w of compiled.warnings) warn(bs, L4Codes.TlsSettingAdjusted, 'tls', w);
     if (!compiled.context) {

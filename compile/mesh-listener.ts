@@ -69,7 +69,7 @@ function httpPorts(svc: Service): number[] {
 }
 
 /** Input of {@link buildMeshListener}. */
-export interface MeshListenerInput {
+interface MeshListenerInput {
   /** `--mesh-port`; 0 binds an ephemeral port. */
   readonly port: number;
   readonly policy: OutboundTrafficPolicy;
@@ -80,7 +80,7 @@ export interface MeshListenerInput {
 }
 
 /** Output of {@link buildMeshListener}. */
-export interface MeshListenerResult {
+interface MeshListenerResult {
   readonly listener: Listener;
   /** Clusters that do not come from the resolver (`PassthroughCluster`), to add to the snapshot. */
   readonly extraClusters: readonly Cluster[];

@@ -28,7 +28,7 @@ export interface KnownService {
 }
 
 /** One service host as analysis sees it. */
-export interface ServiceInfo {
+interface ServiceInfo {
   readonly host: string;
   readonly ports: readonly number[];
   /** The ServiceEntry that declares it; undefined for a {@link KnownService}. */
@@ -182,7 +182,7 @@ export class ServiceIndex {
 }
 
 /** One DestinationRule host with its subset names. */
-export interface RuleInfo {
+interface RuleInfo {
   readonly host: string;
   readonly dr: Resource<'DestinationRule'>;
   readonly subsets: ReadonlySet<string>;

@@ -8,7 +8,7 @@
 import { isRecord } from './schema.js';
 
 /** What a finding is reported with: rule and match labels as Istio prints them (`"name"` or `#n`). */
-export interface MatchFinding {
+interface MatchFinding {
   readonly code: 'unreachable' | 'ineffective';
   /** `spec.<section>[i]` of the rule, and `.match[j]` for an ineffective match. */
   readonly path: string;

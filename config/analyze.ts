@@ -24,7 +24,7 @@ import {
 export type { KnownService } from './analyze-index.js';
 
 /** Inputs of analysis besides the networking resources. */
-export interface AnalyzeOptions {
+interface AnalyzeOptions {
   /** Services known from elsewhere (Kubernetes Services): destinations to them are not dangling. */
   readonly knownServices?: readonly KnownService[];
   /**

@@ -35,7 +35,7 @@ export interface ClusterEndpoint {
 export type LbPolicy = 'LEAST_REQUEST' | 'ROUND_ROBIN' | 'RANDOM' | 'PASSTHROUGH' | 'CONSISTENT_HASH';
 
 /** The traffic policy blocks in force for one cluster after subset and port-level merging. */
-export type EffectivePolicy = Omit<TrafficPolicy, 'portLevelSettings'>;
+type EffectivePolicy = Omit<TrafficPolicy, 'portLevelSettings'>;
 
 /** A compiled cluster. Immutable; runtime state (pools, counters) lives in the cluster manager. */
 export interface Cluster {
@@ -57,7 +57,7 @@ export interface Cluster {
 }
 
 /** Why a destination has no cluster: Envoy answers all of them 503 NC (cluster not found). */
-export type MissingClusterReason = 'unknown-host' | 'unknown-subset' | 'unknown-port';
+type MissingClusterReason = 'unknown-host' | 'unknown-subset' | 'unknown-port';
 
 export interface ResolvedDestination {
   /** Cluster name, also when the cluster does not exist (access logs and metrics show it). */

@@ -6,13 +6,13 @@
  */
 import type { Provenance } from './resources.js';
 
-export type Severity = 'error' | 'warning' | 'info';
+type Severity = 'error' | 'warning' | 'info';
 
 /**
  * Whether the admission webhook would reject it (`blocking`: the resource cannot be served and
  * `run` refuses to start), or it is a dangling reference that Istio serves as 404 NR / 503 NC.
  */
-export type Layer = 'schema' | 'reference';
+type Layer = 'schema' | 'reference';
 
 /** One finding. `path` is a JSONPath-like field path inside the resource, e.g. `spec.http[0].match[1].uri.regex`. */
 export interface Diagnostic {

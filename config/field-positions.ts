@@ -39,7 +39,7 @@ const STEP = /^(?:\.?([A-Za-z_$][\w$]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\])/;
  * Splits a field path (`spec.http[0].headers["x-user"]`) into steps (`['spec', 'http', 0,
  * 'headers', 'x-user']`). @returns undefined when the text is not a field path.
  */
-export function pathSteps(path: string): (string | number)[] | undefined {
+function pathSteps(path: string): (string | number)[] | undefined {
   const steps: (string | number)[] = [];
   let rest = path;
   while (rest !== '') {

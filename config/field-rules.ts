@@ -62,15 +62,15 @@ export function field(o: unknown, name: string): unknown {
 }
 
 /** Kubernetes DNS-1123 label: subset names, port names, namespaces. */
-export const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 /** A host-name label (RFC 1123, either case). */
-export const HOST_LABEL = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
+const HOST_LABEL = /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
 
 export function isLabel(s: string): boolean {
   return s.length <= 63 && DNS1123_LABEL.test(s);
 }
 
-export type DomainProblem = { partialWildcard: boolean; reason: string };
+type DomainProblem = { partialWildcard: boolean; reason: string };
 
 /**
  * Istio's `ValidateWildcardDomain`: `*`, `*.suffix` or a plain DNS name; every label RFC 1123;
@@ -111,7 +111,7 @@ export function domainProblem(host: string): DomainProblem | undefined {
 }
 
 /** Istio's wildcard DNS label: `*foo` or `*-foo` (a `*` then a label). */
-export const PARTIAL_WILDCARD_LABEL = /^\*-?[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
+const PARTIAL_WILDCARD_LABEL = /^\*-?[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?$/;
 
 /**
  * Istio's `ValidateWildcardDomain`: like {@link domainProblem}, but a first label such as `*foo` or
@@ -206,7 +206,7 @@ export function checkDuration(
 }
 
 /** JS RegExp errors in the words RE2 (and so Istio) uses for the same mistakes. */
-export const RE2_WORDING: [RegExp, string][] = [
+const RE2_WORDING: [RegExp, string][] = [
   [/Unterminated group/, 'missing )'],
   [/Unmatched '\)'/, 'unexpected )'],
   [/Unterminated character class/, 'missing ]'],
@@ -217,7 +217,7 @@ export const RE2_WORDING: [RegExp, string][] = [
   [/Invalid group/, 'invalid or unsupported group syntax'],
 ];
 
-export function re2Reason(reason: string): string {
+function re2Reason(reason: string): string {
   // compileRe2 reports `invalid regex: /^(?:…)$/: Unterminated group`; keep only the reason.
   const bare = reason.replace(/^invalid regex: /, '').replace(/^\/.*\/[a-z]*: /s, '');
   return RE2_WORDING.find(([re]) => re.test(bare))?.[1] ?? bare;
@@ -241,7 +241,7 @@ export function checkStringMatch(v: Validator, path: string, m: unknown, emptyPr
 }
 
 /** Pseudo-headers a header match may name. */
-export const PSEUDO_HEADERS = new Set([':method', ':authority', ':path', ':scheme', ':status']);
+const PSEUDO_HEADERS = new Set([':method', ':authority', ':path', ':scheme', ':status']);
 
 /** Istio's `ValidateHTTPHeaderNameOrJwtClaimRoute`: a token, a pseudo-header or a JWT claim. */
 export function checkMatchHeaderName(v: Validator, path: string, name: string): void {
@@ -250,7 +250,7 @@ export function checkMatchHeaderName(v: Validator, path: string, name: string): 
     v.error(path, `${JSON.stringify(name)} is not a valid header name`);
 }
 
-export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 export function isHeaderName(name: string): boolean {
   return HTTP_TOKEN.test(name);

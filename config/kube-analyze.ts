@@ -25,9 +25,10 @@ export function analyzeKubeObjects(
   objects: readonly KubeObject[],
   services: readonly KubeRegistryService[],
   resources: readonly Resource[],
+  proxyNamespace = 'default',
 ): Diagnostic[] {
   const out: Diagnostic[] = [];
-  gatewayCredentials(objects, resources, out);
+  gatewayCredentials(objects, resources, proxyNamespace, out);
   const known = new Set(services.map((s) => `${s.object.metadata.namespace}/${s.object.metadata.name}`));
   for (const s of services) {
     if (s.endpointOrigin !== 'none' || s.service.resolution === 'DNS') continue;
@@ -83,11 +84,12 @@ const TERMINATING: ReadonlyMap<unknown, boolean> = new Map([
 function gatewayCredentials(
   objects: readonly KubeObject[],
   resources: readonly Resource[],
+  proxyNamespace: string,
   out: Diagnostic[],
 ): void {
   const secretObjects = ofKubeKind(objects, 'Secret');
   if (secretObjects.length === 0) return;
-  const secrets = secretLookup(secretObjects);
+  const secrets = secretLookup(secretObjects, proxyNamespace);
   for (const gw of ofKind(resources, 'Gateway')) {
     const servers = Array.isArray(gw.spec.servers) ? gw.spec.servers : [];
     servers.forEach((server, i) => {
@@ -104,7 +106,6 @@ function gatewayCredentials(
         credentialsDir: undefined,
         needCa,
         secrets,
-        namespace: gw.metadata.namespace,
       });
       if (!('error' in r) || r.secret === undefined) return;
       out.push({

@@ -9,7 +9,7 @@
 import type { ObjectMeta, Provenance } from './resources.js';
 
 /** `Service.spec.ports[]` (core/v1 ServicePort). */
-export interface KubeServicePort {
+interface KubeServicePort {
   name?: string;
   /** `TCP` (default), `UDP`, `SCTP`. */
   protocol?: string;
@@ -20,7 +20,7 @@ export interface KubeServicePort {
   targetPort?: number | string;
 }
 
-export interface KubeServiceSpec {
+interface KubeServiceSpec {
   selector?: Record<string, string>;
   ports?: KubeServicePort[];
   /** `ClusterIP` (default), `NodePort`, `LoadBalancer`, `ExternalName`. */
@@ -30,7 +30,7 @@ export interface KubeServiceSpec {
 }
 
 /** discovery.k8s.io/v1 `EndpointSlice.endpoints[]`. */
-export interface KubeSliceEndpoint {
+interface KubeSliceEndpoint {
   addresses?: string[];
   /** `ready` unset means ready (Kubernetes: "consumers should interpret this as ready"). */
   conditions?: { ready?: boolean | null; serving?: boolean | null; terminating?: boolean | null };
@@ -52,22 +52,22 @@ export interface KubeEndpointPort {
 }
 
 /** core/v1 `Endpoints.subsets[]`. */
-export interface KubeEndpointSubset {
+interface KubeEndpointSubset {
   addresses?: { ip?: string; targetRef?: KubeObjectReference }[];
   notReadyAddresses?: { ip?: string; targetRef?: KubeObjectReference }[];
   ports?: KubeEndpointPort[];
 }
 
-export interface KubeContainer {
+interface KubeContainer {
   name?: string;
   ports?: { name?: string; containerPort?: number; protocol?: string }[];
 }
 
-export interface KubePodSpec {
+interface KubePodSpec {
   containers?: KubeContainer[];
 }
 
-export interface KubePodStatus {
+interface KubePodStatus {
   /** `Pending`, `Running`, `Succeeded`, `Failed`, `Unknown`. */
   phase?: string;
   podIP?: string;
@@ -86,13 +86,13 @@ interface KubeBase<K extends string> {
 export interface KubeService extends KubeBase<'Service'> {
   readonly spec: KubeServiceSpec;
 }
-export interface KubeEndpointSlice extends KubeBase<'EndpointSlice'> {
+interface KubeEndpointSlice extends KubeBase<'EndpointSlice'> {
   /** `IPv4`, `IPv6` or `FQDN`. */
   readonly addressType?: string;
   readonly endpoints?: KubeSliceEndpoint[];
   readonly ports?: KubeEndpointPort[];
 }
-export interface KubeEndpoints extends KubeBase<'Endpoints'> {
+interface KubeEndpoints extends KubeBase<'Endpoints'> {
   readonly subsets?: KubeEndpointSubset[];
 }
 export interface KubePod extends KubeBase<'Pod'> {
@@ -107,7 +107,7 @@ export interface KubeSecret extends KubeBase<'Secret'> {
   /** Plain-text values (write-only in the API; `kubectl apply` merges them into `data`). */
   readonly stringData?: Record<string, string>;
 }
-export type KubeNamespace = KubeBase<'Namespace'>;
+type KubeNamespace = KubeBase<'Namespace'>;
 
 /** A Kubernetes core object meshgate reads. */
 export type KubeObject =

@@ -27,7 +27,7 @@ import type { ServicePort } from './resources.js';
 import type { RegistryEndpoint, Service } from './service.js';
 
 /** Where a Kubernetes service's endpoints came from (see the module comment). */
-export type EndpointOrigin = 'EndpointSlice' | 'Endpoints' | 'Pod' | 'none';
+type EndpointOrigin = 'EndpointSlice' | 'Endpoints' | 'Pod' | 'none';
 
 /** One Service converted, with the Kubernetes facts analysis needs. */
 export interface KubeRegistryService {

@@ -13,7 +13,7 @@ import { parseYaml, YAML_LIMITS } from './yaml-parse.js';
 import { fieldPosition, rememberNestedOrigin, rememberOrigin } from './field-positions.js';
 
 /** Options of {@link loadConfig} and {@link loadText}. */
-export interface LoadOptions {
+interface LoadOptions {
   /** Namespace of resources without `metadata.namespace` (kubectl's `-n`, default `default`). */
   defaultNamespace: string;
 }

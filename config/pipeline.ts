@@ -5,7 +5,13 @@
  */
 import { Codes, hasBlocking, type Diagnostic } from './diagnostics.js';
 import { translateDocuments } from './load.js';
-import { readSources, type ConfigSource, type SourceSnapshot } from './sources/source.js';
+import {
+  readSources,
+  type AdmissionVerdict,
+  type ConfigSource,
+  type SourceSnapshot,
+} from './sources/source.js';
+import { admitObjects } from './admission.js';
 import { validateResources } from './validate.js';
 import { analyzeResources } from './analyze.js';
 import { buildSnapshot, SnapshotBuilder, type Snapshot, type SnapshotOptions } from './snapshot.js';
@@ -35,6 +41,8 @@ export interface PipelineResult {
   readonly resources: readonly Resource[];
   /** Kubernetes core objects of the input (Services, EndpointSlices, Endpoints, Pods, Secrets, Namespaces). */
   readonly objects: readonly KubeObject[];
+  /** Verdicts on documents a source marked for admission one by one (see `admission.ts`). */
+  readonly admissions?: readonly AdmissionVerdict[];
 }
 
 /** Reads every source and runs validation only (no snapshot): what `meshgate validate` prints. */
@@ -42,17 +50,26 @@ export async function validateConfig(
   sources: readonly ConfigSource[],
   opts: PipelineOptions,
 ): Promise<PipelineResult> {
-  return validateDocuments(await readSources(sources), opts);
+  const v = validateDocuments(await readSources(sources), opts);
+  deliverAdmissions(sources, v);
+  return v;
 }
 
 /** {@link validateConfig} over documents already read. Never throws. */
 export function validateDocuments(
   input: SourceSnapshot,
-  opts: Pick<PipelineOptions, 'defaultNamespace' | 'strict'>,
+  opts: Pick<PipelineOptions, 'defaultNamespace' | 'strict' | 'proxyNamespace'>,
 ): PipelineResult {
-  const loaded = translateDocuments(input, { defaultNamespace: opts.defaultNamespace });
+  // One validation of everything; a document admitted alone that fails it is swapped for its last
+  // valid version before anything else looks at the config.
+  const translated = translateDocuments(input, { defaultNamespace: opts.defaultNamespace });
+  const { loaded, validation, verdicts } = admitObjects(
+    input,
+    translated,
+    validateResources(translated.resources),
+    opts.defaultNamespace,
+  );
   const kubeServices = buildKubeServices(loaded.objects);
-  const validation = validateResources(loaded.resources);
   // A resource that fails validation is not served, so it is no reference target of analysis.
   const invalid = new Set(
     validation.flatMap((d) =>
@@ -70,7 +87,7 @@ export function validateDocuments(
     ...loaded.diagnostics,
     ...validation,
     ...analyzeResources(loaded.resources, { invalid, knownServices }),
-    ...analyzeKubeObjects(loaded.objects, kubeServices, loaded.resources),
+    ...analyzeKubeObjects(loaded.objects, kubeServices, loaded.resources, opts.proxyNamespace),
   ];
   return {
     diagnostics,
@@ -78,6 +95,7 @@ export function validateDocuments(
     snapshot: undefined,
     resources: loaded.resources,
     objects: loaded.objects,
+    ...(verdicts.length ? { admissions: verdicts } : {}),
   };
 }
 
@@ -89,7 +107,15 @@ export async function compileConfig(
   sources: readonly ConfigSource[],
   opts: PipelineOptions,
 ): Promise<PipelineResult> {
-  return compileDocuments(await readSources(sources), opts);
+  const result = compileDocuments(await readSources(sources), opts);
+  deliverAdmissions(sources, result);
+  return result;
+}
+
+/** Hands each source the verdicts on the documents it marked for admission. */
+function deliverAdmissions(sources: readonly ConfigSource[], v: PipelineResult): void {
+  if (!v.admissions?.length) return;
+  for (const s of sources) s.admitted?.(v.admissions);
 }
 
 /** {@link compileConfig} over documents already read. Never throws for bad configuration. */
@@ -152,7 +178,9 @@ export class ConfigCompiler {
     this.worker ??= new ValidateWorker(opts.validateWorker);
     const { workerFailed, ...v } = await this.worker.validate(slots, opts);
     if (workerFailed && fallback) return this.compileValidated(await validateConfig(sources, opts), opts);
-    return this.compileValidated({ ...v, snapshot: undefined }, opts);
+    const validated: PipelineResult = { ...v, snapshot: undefined };
+    deliverAdmissions(sources, validated);
+    return this.compileValidated(validated, opts);
   }
 
   /**
@@ -192,7 +220,12 @@ async function readSlot(source: ConfigSource): Promise<ReadSlot> {
     diagnostics: read.diagnostics,
     documents: read.documents.map((d) => {
       const lines = d.itemLines?.();
-      return { object: d.object, source: d.source, ...(lines ? { itemLines: lines } : {}) };
+      return {
+        object: d.object,
+        source: d.source,
+        ...(lines ? { itemLines: lines } : {}),
+        ...(d.admission ? { admission: d.admission } : {}),
+      };
     }),
   };
 }

@@ -15,7 +15,7 @@ import type { Snapshot } from './snapshot.js';
  * @returns `MG0007` errors when `next` would close every listener `current` serves (an empty
  * config included); empty when the reload may go ahead.
  */
-export function reloadProblems(current: Snapshot, next: Snapshot, paths: readonly string[]): Diagnostic[] {
+function reloadProblems(current: Snapshot, next: Snapshot, paths: readonly string[]): Diagnostic[] {
   if (current.listeners.length === 0 || next.listeners.length > 0) return [];
   const names = current.listeners.map((l) => l.name).join(', ');
   const what =

@@ -33,7 +33,7 @@ export interface StringMatch {
   regex?: string;
 }
 
-export interface PortSelector {
+interface PortSelector {
   number?: number;
 }
 
@@ -75,7 +75,7 @@ export interface HTTPMatchRequest {
   sourceNamespace?: string;
 }
 
-export interface HTTPRouteDestination {
+interface HTTPRouteDestination {
   destination: Destination;
   weight?: number;
   headers?: Headers;
@@ -92,17 +92,17 @@ export interface HTTPRedirect {
   redirectCode?: number;
 }
 
-export interface HTTPDirectResponse {
+interface HTTPDirectResponse {
   status: number;
   body?: { string?: string; bytes?: string };
 }
 
-export interface RegexRewrite {
+interface RegexRewrite {
   match?: string;
   rewrite?: string;
 }
 
-export interface HTTPRewrite {
+interface HTTPRewrite {
   uri?: string;
   authority?: string;
   uriRegexRewrite?: RegexRewrite;
@@ -120,7 +120,7 @@ export interface HTTPFaultInjection {
   abort?: { httpStatus?: number; grpcStatus?: string; http2Error?: string; percentage?: Percent };
 }
 
-export interface HTTPMirrorPolicy {
+interface HTTPMirrorPolicy {
   destination: Destination;
   percentage?: Percent;
 }

@@ -42,7 +42,7 @@ export function fieldPath(base: string, key: string | number): string {
  * Converts a JSON pointer (`/spec/servers/0/hosts`) into a field path (`spec.servers[0].hosts`),
  * looking at `root` to tell array indexes from map keys that happen to be digits.
  */
-export function pointerToPath(pointer: string, root: unknown): string {
+function pointerToPath(pointer: string, root: unknown): string {
   if (pointer === '') return '';
   let path = '';
   let node: unknown = root;

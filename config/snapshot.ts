@@ -37,6 +37,11 @@ export interface SnapshotOptions {
   readonly portMap?: ReadonlyMap<number, number>;
   /** `--credentials-dir`: folder with one sub-folder per `credentialName` (`<name>/tls.crt`, `tls.key`, `ca.crt`). */
   readonly credentialsDir?: string;
+  /**
+   * Namespace of the gateway workload (Istio's proxy namespace): `credentialName` Secrets resolve
+   * there, not in the Gateway resource's namespace (default `default`).
+   */
+  readonly proxyNamespace?: string;
   /** TLS listeners: ClientHello deadline in ms (default 5000); a silent client is closed at it. */
   readonly listenerFilterTimeoutMs?: number;
   /** `--mesh-port`: also serve the mesh (sidecar outbound) listener on this port (0 = ephemeral). */
@@ -132,7 +137,7 @@ export class SnapshotBuilder {
         ? previous.registry
         : buildRegistry(resources, objects);
     yield;
-    const secrets = secretLookup(ofKubeKind(objects, 'Secret'));
+    const secrets = secretLookup(ofKubeKind(objects, 'Secret'), opts.proxyNamespace ?? 'default');
     const resolver = new ClusterResolver(registry, resources, previous?.resolver);
     const gateways = ofKind(resources, 'Gateway').filter(
       (g) => !opts.gatewayLabels || labelsMatch(g.spec.selector ?? {}, opts.gatewayLabels),
@@ -260,7 +265,7 @@ function compareCreation(a: Resource, b: Resource): number {
  * by `metadata.creationTimestamp` (absent = the zero time, first), then name, then namespace. So
  * which of two conflicting resources wins does not depend on file order. Returns a new array.
  */
-export function orderByCreation<R extends Resource>(resources: readonly R[]): R[] {
+function orderByCreation<R extends Resource>(resources: readonly R[]): R[] {
   const keyed = resources.map((r) => {
     const t = Date.parse(r.metadata.creationTimestamp ?? '');
     return { r, t: Number.isNaN(t) ? 0 : t };

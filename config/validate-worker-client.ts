@@ -8,6 +8,7 @@ import { Codes, type Diagnostic } from './diagnostics.js';
 import type { KubeObject } from './kube-resources.js';
 import type { Resource } from './resources.js';
 import { decodeEntry } from './resource-delta.js';
+import type { AdmissionVerdict } from './sources/source.js';
 import type {
   ReadSlot,
   ValidateMessage,
@@ -16,20 +17,21 @@ import type {
 } from './validate-worker-protocol.js';
 
 /** What the worker found: the same fields `validateDocuments` returns. */
-export interface WorkerValidation {
+interface WorkerValidation {
   readonly diagnostics: readonly Diagnostic[];
   readonly blocked: boolean;
   readonly resources: readonly Resource[];
   readonly objects: readonly KubeObject[];
   /** Set when the worker failed (died, or could not be sent the config): nothing was validated. */
   readonly workerFailed?: true;
+  readonly admissions?: readonly AdmissionVerdict[];
 }
 
 /**
  * The worker script. Under a TypeScript runner (tests) this module is `.ts` and cannot be started as
  * a worker, so the compiled `dist/` copy is used (built by `npm run build`, which `npm test` runs first).
  */
-export function defaultWorkerUrl(): URL {
+function defaultWorkerUrl(): URL {
   return import.meta.url.endsWith('.ts')
     ? new URL('../dist/config/validate-worker.js', import.meta.url)
     : new URL('./validate-worker.js', import.meta.url);
@@ -78,7 +80,7 @@ export class ValidateWorker {
    */
   validate(
     slots: readonly ReadSlot[],
-    opts: { defaultNamespace: string; strict?: boolean },
+    opts: { defaultNamespace: string; strict?: boolean; proxyNamespace?: string },
   ): Promise<WorkerValidation> {
     // One request at a time: a call made while one runs waits for it (reloads are serialized anyway).
     if (this.queue) return this.queue.then(() => this.validate(slots, opts));
@@ -93,7 +95,7 @@ export class ValidateWorker {
 
   private run(
     slots: readonly ReadSlot[],
-    opts: { defaultNamespace: string; strict?: boolean },
+    opts: { defaultNamespace: string; strict?: boolean; proxyNamespace?: string },
   ): Promise<WorkerValidation> {
     const worker = this.start();
     const id = this.nextId++;
@@ -104,6 +106,7 @@ export class ValidateWorker {
       defaultNamespace: opts.defaultNamespace,
       strict: opts.strict === true,
       base: this.held?.id ?? 0,
+      proxyNamespace: opts.proxyNamespace,
     };
     return new Promise((resolve) => {
       this.pending = { id, worker, resources: [], objects: [], resolve };
@@ -163,6 +166,7 @@ export class ValidateWorker {
         blocked: m.blocked,
         resources: p.resources,
         objects: p.objects,
+        ...(m.admissions ? { admissions: m.admissions } : {}),
       });
     } else {
       this.finish(failed(`config could not be validated: ${m.message}`));

@@ -6,6 +6,7 @@ import type { Diagnostic } from './diagnostics.js';
 import type { KubeObject } from './kube-resources.js';
 import type { Provenance, Resource } from './resources.js';
 import type { DeltaEntry } from './resource-delta.js';
+import type { Admission, AdmissionVerdict } from './sources/source.js';
 
 /**
  * One source's part of a read, in source order: `-f` paths the worker reads and parses itself, or
@@ -20,10 +21,11 @@ export type ReadSlot =
     };
 
 /** A `RawDocument` with its `itemLines` evaluated (a function does not survive a clone). */
-export interface ClonedDocument {
+interface ClonedDocument {
   readonly object: unknown;
   readonly source: Provenance;
   readonly itemLines?: readonly number[];
+  readonly admission?: Admission;
 }
 
 /**
@@ -44,6 +46,8 @@ export interface ValidateRequest {
    * last result too, the new result is sent as a delta against it (`resource-delta.ts`).
    */
   readonly base: number;
+  /** The gateway workload's namespace, where `credentialName` Secrets resolve (undefined: `default`). */
+  readonly proxyNamespace: string | undefined;
 }
 
 /**
@@ -66,6 +70,7 @@ export type ValidateReply =
       readonly type: 'done';
       readonly diagnostics: readonly Diagnostic[];
       readonly blocked: boolean;
+      readonly admissions: readonly AdmissionVerdict[] | undefined;
     }
   | { readonly id: number; readonly type: 'failed'; readonly message: string };
 

@@ -32,7 +32,12 @@ async function readSlots(slots: readonly ReadSlot[]): Promise<SourceSnapshot> {
     } else {
       for (const d of slot.documents) {
         const lines = d.itemLines;
-        documents.push({ object: d.object, source: d.source, ...(lines ? { itemLines: () => lines } : {}) });
+        documents.push({
+          object: d.object,
+          source: d.source,
+          ...(lines ? { itemLines: () => lines } : {}),
+          ...(d.admission ? { admission: d.admission } : {}),
+        });
       }
       for (const d of slot.diagnostics) diagnostics.push(d);
     }
@@ -53,7 +58,11 @@ async function handle(req: ValidateRequest): Promise<void> {
   const replies: ValidateReply[] = [];
   try {
     const input = await readSlots(req.slots);
-    const v = validateDocuments(input, { defaultNamespace: req.defaultNamespace, strict: req.strict });
+    const v = validateDocuments(input, {
+      defaultNamespace: req.defaultNamespace,
+      strict: req.strict,
+      proxyNamespace: req.proxyNamespace,
+    });
     const base = req.base !== 0 && last?.id === req.base ? last : undefined;
     const resources = encodeDelta(v.resources, base?.resources);
     const objects = encodeDelta(v.objects, base?.objects);
@@ -67,7 +76,13 @@ async function handle(req: ValidateRequest): Promise<void> {
         base: base ? req.base : 0,
       });
     }
-    replies.push({ id: req.id, type: 'done', diagnostics: v.diagnostics, blocked: v.blocked });
+    replies.push({
+      id: req.id,
+      type: 'done',
+      diagnostics: v.diagnostics,
+      blocked: v.blocked,
+      admissions: v.admissions,
+    });
   } catch (err) {
     // A bug: the reload is rejected, the worker lives on.
     if (last?.id === req.id) last = undefined;

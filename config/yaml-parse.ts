@@ -28,7 +28,7 @@ import {
 } from 'yaml';
 
 /** Bounds on one file. */
-export interface YamlLimits {
+interface YamlLimits {
   /** Largest file read, in bytes of UTF-8 text. */
   readonly maxBytes: number;
   /** Deepest nesting of mappings and sequences, counted from the document root (1 = `a: 1`). */
@@ -49,12 +49,12 @@ export interface TextPosition {
 }
 
 /** Why a file or a document could not be read, with where. */
-export interface YamlProblem extends TextPosition {
+interface YamlProblem extends TextPosition {
   readonly message: string;
 }
 
 /** One `---` document of a file. */
-export interface YamlDocument {
+interface YamlDocument {
   /** Zero-based index in the file. */
   readonly index: number;
   /** Line where the document's content starts. */
@@ -100,7 +100,7 @@ function kubernetesTags(tags: Tags): Tags {
 const FLOW_END = new Set([',', ']', '}']);
 
 /** Options of {@link parseYaml}. */
-export interface ParseOptions {
+interface ParseOptions {
   /**
    * Keep each document's syntax tree ({@link YamlDocument.node}) for positions of its nodes
    * (default true). Without it a tree is dropped as soon as its value is decoded, and only

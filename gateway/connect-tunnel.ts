@@ -31,7 +31,7 @@ import { hostCovers, splitAuthority } from '../routes/host-names.js';
 import { pickWeighted } from '../routes/weighted-pick.js';
 
 /** How long a tunnel waits for the client's first bytes (ClientHello) before closing, in ms. */
-export const CONNECT_PEEK_TIMEOUT_MS = 5_000;
+const CONNECT_PEEK_TIMEOUT_MS = 5_000;
 
 /**
  * Adds CONNECT tunnelling and the self-loop guard to the mesh listener's HTTP server. Reads
@@ -85,7 +85,7 @@ function isSelf(req: http.IncomingMessage, server: http.Server): boolean {
 }
 
 /** The first mesh `tls` rule for an SNI name on a port. */
-export function selectTlsRoute(
+function selectTlsRoute(
   routes: readonly MeshTlsRoute[],
   sni: string,
   port: number,
@@ -275,7 +275,7 @@ class ConnectTunnel {
 }
 
 /** Parses a CONNECT request target `host:port` (`[v6]:port`); undefined when malformed. */
-export function parseConnectTarget(target: string): { host: string; port: number } | undefined {
+function parseConnectTarget(target: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(target);
   if (!m) return undefined;
   const port = Number(m[3]);

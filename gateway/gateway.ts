@@ -78,7 +78,7 @@ export const DEFAULT_DRAIN_MS = 5_000;
  */
 export const DEFAULT_DRAIN_TIMEOUT_MS = DEFAULT_CLOSE_TIMEOUT_MS;
 
-export type StartResult =
+type StartResult =
   | { ok: true; gateway: Gateway }
   | {
       ok: false;

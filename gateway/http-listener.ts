@@ -20,7 +20,7 @@ import { sniffPreface } from './http/h2c-preface.js';
 import type { ListenerRuntime, ProxyContext } from './http/proxy-context.js';
 
 /** Envoy's default `max_request_headers_kb` (60 KiB). */
-export const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
+const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
 
 /**
  * node:http server options shared by the plaintext listener and the TLS-terminating chains:
@@ -96,7 +96,7 @@ export function createClientErrorHandler(
 }
 
 /** The servers of one plaintext HTTP listener: the bound HTTP/1.1 server and its HTTP/2 sessions. */
-export interface HttpListenerServers {
+interface HttpListenerServers {
   /** The node:http server that is bound; it also peeks each connection for the h2c preface. */
   readonly server: http.Server;
   /** HTTP/2 (h2c prior knowledge) sessions of this listener; `goAway()` drains them. */

@@ -90,7 +90,7 @@ const httpFactory: ListenerFactory = (listener, ctx, log) => {
 };
 
 /** Downstream connection limits applied to every bound listener. */
-export interface DownstreamLimits {
+interface DownstreamLimits {
   /** Open connections per listener; past it, accepted sockets are closed at once and counted. */
   readonly maxConnectionsPerListener?: number;
 }

@@ -6,8 +6,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { ResponseFlag } from './response-flags.js';
 
 /** The body Envoy sends for connection-level upstream failures, completed with the reset reason. */
-export const UPSTREAM_RESET_PREFIX =
-  'upstream connect error or disconnect/reset before headers. reset reason: ';
+const UPSTREAM_RESET_PREFIX = 'upstream connect error or disconnect/reset before headers. reset reason: ';
 
 /** A decided local reply: status, flag, body and extra headers. */
 export interface LocalReply {
@@ -103,7 +102,7 @@ export function classifyUpstreamError(err: unknown): 'connect-failure' | 'protoc
 }
 
 /** The part of a downstream response a local reply writes to (HTTP/1.1 and HTTP/2 alike). */
-export interface LocalReplySink {
+interface LocalReplySink {
   writeHead(status: number, headers: OutgoingHttpHeaders): unknown;
   end(body: string): unknown;
 }

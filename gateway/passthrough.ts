@@ -25,10 +25,10 @@ import { ResponseFlag } from './response-flags.js';
 import { listenerStatNames, proxyTcp, rejectConnection, type DownstreamInfo } from './tcp-proxy.js';
 
 /** The ClientHello cap (Envoy's historical `tls_inspector` limit, 16 KiB). */
-export const MAX_CLIENT_HELLO_BYTES = 16_384;
+const MAX_CLIENT_HELLO_BYTES = 16_384;
 
 /** Envoy `tls_inspector` stat names (global `tls_inspector.*` tree, as Envoy roots it). */
-export const TlsInspectorStats = {
+const TlsInspectorStats = {
   tlsFound: 'tls_inspector.tls_found',
   tlsNotFound: 'tls_inspector.tls_not_found',
   sniFound: 'tls_inspector.sni_found',
@@ -40,7 +40,7 @@ export const TlsInspectorStats = {
 } as const;
 
 /** What the inspector learnt: the connection goes on to chain selection, or it was already closed. */
-export type InspectorVerdict =
+type InspectorVerdict =
   | {
       readonly ok: true;
       /** Whether the bytes were a TLS ClientHello. */

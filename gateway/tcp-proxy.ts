@@ -75,10 +75,10 @@ import { ResponseFlag } from './response-flags.js';
 import { pickWeighted } from '../routes/weighted-pick.js';
 
 /** How long a removed or closing L4 listener lets open connections finish before destroying them (Istio `terminationDrainDuration`, 5 s). */
-export const L4_DRAIN_MS = 5_000;
+const L4_DRAIN_MS = 5_000;
 
 /** Stat names of one listener, built once per listener name. */
-export interface ListenerStatNames {
+interface ListenerStatNames {
   readonly cxTotal: string;
   readonly cxActive: string;
   readonly noFilterChainMatch: string;

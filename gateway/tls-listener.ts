@@ -54,13 +54,13 @@ import {
 } from './tcp-proxy.js';
 
 /** What the TLS listener factory needs from the gateway. */
-export interface TlsListenerDeps {
+interface TlsListenerDeps {
   /** The process-wide certificate store (shared by every TLS listener, so each file is watched once). */
   readonly certs: CertStore;
 }
 
 /** Builds the Node TLS options of a chain from its compiled context and current key material. */
-export function secureContextOptions(ctx: ServerTlsContext, m: CertMaterial): tls.SecureContextOptions {
+function secureContextOptions(ctx: ServerTlsContext, m: CertMaterial): tls.SecureContextOptions {
   return {
     cert: m.cert,
     key: m.key,

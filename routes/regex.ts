@@ -17,7 +17,7 @@
 import { RE2JS } from 're2js';
 
 /** Istio's limit on regex length (`validateStringMatchRegexp`). */
-export const MAX_REGEX_LENGTH = 1024;
+const MAX_REGEX_LENGTH = 1024;
 
 /**
  * A compiled RE2 pattern. `test` is a full match for anchored patterns and a search otherwise. It can
@@ -38,7 +38,7 @@ export interface Re2Regex {
   toString(): string;
 }
 
-export type RegexResult = { ok: true; regex: Re2Regex } | { ok: false; reason: string };
+type RegexResult = { ok: true; regex: Re2Regex } | { ok: false; reason: string };
 
 /**
  * JS-only syntax RE2 does not have, found before RE2 parses so the reason names the feature (RE2 itself

@@ -66,9 +66,9 @@ export interface AccessLogger {
 /** Records are formatted this many at a time (and on every timer tick and flush). */
 export const LOG_BATCH_RECORDS = 128;
 /** Formatted text is handed to the file writer once it holds this many characters. */
-export const LOG_BATCH_CHARS = 64 * 1024;
+const LOG_BATCH_CHARS = 64 * 1024;
 /** Buffered lines are written at least this often, ms (a quiet gateway's lines still show up). */
-export const LOG_FLUSH_INTERVAL_MS = 1000;
+const LOG_FLUSH_INTERVAL_MS = 1000;
 /** Longest `close()` waits for the last lines to be written, ms. */
 export const LOG_CLOSE_TIMEOUT_MS = 2000;
 /**
@@ -78,7 +78,7 @@ export const LOG_CLOSE_TIMEOUT_MS = 2000;
 export const LOG_MAX_QUEUED_CHARS = 16 * 1024 * 1024;
 
 /** Optional hooks of {@link createAccessLogger}. */
-export interface AccessLoggerOptions {
+interface AccessLoggerOptions {
   /** Called with the number of lines dropped ({@link LOG_MAX_QUEUED_CHARS} reached, or a write error). */
   readonly onDrop?: (lines: number) => void;
   /**
@@ -260,7 +260,7 @@ export function formatJson(r: StreamRecord): string {
 }
 
 /** One line of Envoy's default text format. */
-export function formatText(r: StreamRecord): string {
+function formatText(r: StreamRecord): string {
   const ust = r.upstreamServiceTimeMs;
   return (
     `[${isoTime(r.startTime)}] "${r.method} ${r.path} ${r.protocol}" ${r.responseCode} ` +

@@ -66,7 +66,7 @@ interface ClusterEntry {
 }
 
 /** Resolves a listener name from a downstream local address (`ip:port`); undefined when unknown. */
-export type ListenerResolver = (localAddress: string) => string | undefined;
+type ListenerResolver = (localAddress: string) => string | undefined;
 
 /** Endpoints whose host stats are kept per cluster at most. */
 const MAX_HOSTS_PER_CLUSTER = 1024;

@@ -36,7 +36,7 @@ export interface SpanExportOptions {
 }
 
 /** Span kinds meshgate emits (Zipkin and OTLP names agree). */
-export type GatewaySpanKind = 'SERVER' | 'CLIENT';
+type GatewaySpanKind = 'SERVER' | 'CLIENT';
 
 /**
  * One finished span, independent of the wire format: what both exporters are given. Ids are

@@ -16,10 +16,10 @@
 import fs from 'node:fs';
 
 /** Pause before retrying a write the destination refused with EAGAIN, ms. */
-export const EAGAIN_RETRY_MS = 10;
+const EAGAIN_RETRY_MS = 10;
 
 /** Options of {@link LogFile}. */
-export interface LogFileOptions {
+interface LogFileOptions {
   /** Most characters queued while the destination is slow; default 16 Mi. */
   readonly maxQueuedChars?: number;
   /** Called with the number of lines dropped (queue full or write error). */

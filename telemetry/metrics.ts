@@ -32,7 +32,7 @@ import type { Cluster, ClusterEndpoint } from '../config/cluster.js';
 import type { StreamRecord } from './access-log.js';
 
 /** Envoy's default histogram buckets, which Istio uses for all three HTTP histograms (ms or bytes). */
-export const ISTIO_BUCKETS: readonly number[] = Object.freeze([
+const ISTIO_BUCKETS: readonly number[] = Object.freeze([
   0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000,
   3600000,
 ]);
@@ -71,12 +71,10 @@ export const TCP_LABEL_NAMES = HTTP_LABEL_NAMES.filter(
   (n) => n !== 'response_code' && n !== 'grpc_response_status',
 );
 
-/** One HTTP metric label name. */
-export type HttpLabelName = (typeof HTTP_LABEL_NAMES)[number];
 type Labels = Readonly<Record<string, string>>;
 
 /** Who the gateway is, for the `source_*` labels. */
-export interface MetricsOptions {
+interface MetricsOptions {
   /** `--workload-name`; default `istio-ingressgateway`. */
   readonly workloadName?: string;
   /** Namespace of the gateway workload; default `istio-system`. */

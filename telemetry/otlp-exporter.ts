@@ -32,7 +32,7 @@ import {
 import type { StatStore } from './stats.js';
 
 /** Stat names (Envoy's `tracing.opentelemetry.*` where Envoy has one). */
-export const OtlpStats = {
+const OtlpStats = {
   spansSent: 'tracing.opentelemetry.spans_sent',
   spansDropped: 'tracing.opentelemetry.spans_dropped',
   reportsSuccess: 'tracing.opentelemetry.http_reports_success',
@@ -49,7 +49,7 @@ function hrTime(ms: number): HrTime {
 }
 
 /** A finished span as the SDK's `ReadableSpan` (ids as given; times from the stream record). */
-export function toReadableSpan(s: FinishedSpan, resource: Resource): ReadableSpan {
+function toReadableSpan(s: FinishedSpan, resource: Resource): ReadableSpan {
   const traceId = s.traceId.length === 16 ? ZERO16 + s.traceId : s.traceId;
   const ctx = { traceId, spanId: s.id, traceFlags: TraceFlags.SAMPLED };
   const durationMs = Math.max(0, s.durationMs);

@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 
 /** `remote` / `local` as `ip:port`; undefined when the socket no longer knows them (closed). */
-export interface SocketAddresses {
+interface SocketAddresses {
   readonly remote: string | undefined;
   readonly local: string | undefined;
 }

@@ -38,7 +38,7 @@ import type { StatStore } from './stats.js';
 import { socketAddresses } from './socket-addresses.js';
 
 /** What trace propagation reads of a downstream request (HTTP/1.1 or HTTP/2). */
-export type TracedRequest = Pick<IncomingMessage, 'headers' | 'socket'>;
+type TracedRequest = Pick<IncomingMessage, 'headers' | 'socket'>;
 import { ZipkinExporter } from './zipkin-exporter.js';
 
 /** What the data path calls on the upstream request headers (`ProxyContext.tracing`). */
@@ -54,7 +54,7 @@ export interface TraceInjector {
 }
 
 /** Wire format of the span export (`--tracing-format`). */
-export type TracingFormat = 'otlp' | 'zipkin';
+type TracingFormat = 'otlp' | 'zipkin';
 
 /** Tracing settings (`--tracing-endpoint`, `--tracing-format`, `--tracing-sampling`). */
 export interface TracingOptions extends SpanExportOptions {
@@ -123,7 +123,7 @@ const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$
 const ZERO16 = '0000000000000000';
 
 /** The caller's trace context, as read from the request. */
-export interface IncomingContext {
+interface IncomingContext {
   /** 16 or 32 lowercase hex; undefined when only a sampling decision came in. */
   readonly traceId: string | undefined;
   /** The caller's span: the parent of the gateway span. */

@@ -43,7 +43,7 @@ function endpointOf(hostPort: string): ZipkinSpan['remoteEndpoint'] | undefined 
  * A finished span as Zipkin v2 JSON. Envoy's Zipkin tracer reports a gateway's downstream span as
  * the client side of the hop (kind CLIENT, an egress listener), so that kind is kept here.
  */
-export function toZipkinSpan(s: FinishedSpan, serviceName: string): ZipkinSpan {
+function toZipkinSpan(s: FinishedSpan, serviceName: string): ZipkinSpan {
   const span: ZipkinSpan = {
     traceId: s.traceId,
     id: s.id,

@@ -92,7 +92,7 @@ interface Entry {
 }
 
 /** Options of {@link CertStore}. */
-export interface CertStoreOptions {
+interface CertStoreOptions {
   /** Quiet period after the last file event before reloading, ms (editors and kubelet write in steps). Default 100. */
   readonly debounceMs?: number;
 }

@@ -6,16 +6,18 @@
  * meshgate maps a credential name to a folder of `--credentials-dir`, laid out the way kubelet mounts
  * a Secret: `<dir>/<name>/tls.crt`, `tls.key`, `ca.crt` (a `kubernetes.io/tls` Secret), or the generic
  * keys `cert`, `key`, `cacert`. The client CA may also come from a separate `<name>-cacert` folder,
- * Istio's convention for keeping the CA out of the server's own Secret.
+ * Istio's convention for keeping the CA out of the server's own Secret. Which keys count is decided
+ * once, here ({@link certKeyPair}, {@link caKeyOf}), for folders and Secrets alike.
  *
- * Kubernetes Secrets in the input (`kubectl apply -f` with the Gateway, or from the API server) are
- * a second credentials source with the same key rules: a Secret named by `credentialName` in the
- * Gateway's namespace is used before `--credentials-dir`. Its bytes travel in `TlsFiles.inline`.
+ * Kubernetes Secrets in the input (`kubectl apply -f` with the Gateway) are a second credentials
+ * source with the same key rules: a Secret named by `credentialName` in the gateway workload's
+ * namespace (Istio resolves it in the proxy's namespace, not the Gateway resource's) is used before
+ * `--credentials-dir`. Its bytes travel in `TlsFiles.inline`.
  *
  * Otherwise only paths are handled here; the bytes are read by the cert store, and never logged.
  */
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { ServerTLSSettings } from '../config/resources.js';
 import type { KubeSecret } from '../config/kube-resources.js';
@@ -40,12 +42,20 @@ export interface TlsFiles {
 
 /** Secrets by namespace and name: the Kubernetes credentials source. */
 export interface SecretLookup {
+  /**
+   * The namespace of the gateway workload (Istio's proxy namespace): a `credentialName` resolves
+   * there, and a `namespace/name` form naming another namespace is refused, as istiod's SDS does.
+   */
+  readonly namespace: string;
   /** The Secret's decoded data (`data` base64-decoded, `stringData` over it), or undefined. */
   get(namespace: string, name: string): ReadonlyMap<string, Buffer> | undefined;
 }
 
-/** Indexes Secrets of the input for {@link resolveServerCredentials}. Malformed values are left out. */
-export function secretLookup(secrets: readonly KubeSecret[]): SecretLookup {
+/**
+ * Indexes Secrets of the input for {@link resolveServerCredentials}. Malformed values are left out.
+ * @param proxyNamespace the gateway workload's namespace (see {@link SecretLookup.namespace}).
+ */
+export function secretLookup(secrets: readonly KubeSecret[], proxyNamespace: string): SecretLookup {
   const byKey = new Map<string, Map<string, Buffer>>();
   for (const s of secrets) {
     const data = new Map<string, Buffer>();
@@ -58,7 +68,7 @@ export function secretLookup(secrets: readonly KubeSecret[]): SecretLookup {
     }
     byKey.set(`${s.metadata.namespace}/${s.metadata.name}`, data);
   }
-  return { get: (namespace, name) => byKey.get(`${namespace}/${name}`) };
+  return { namespace: proxyNamespace, get: (namespace, name) => byKey.get(`${namespace}/${name}`) };
 }
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -82,31 +92,129 @@ export interface CredentialLookup {
   readonly credentialsDir: string | undefined;
   /** Whether a client CA is required (`MUTUAL`, `OPTIONAL_MUTUAL`). */
   readonly needCa: boolean;
-  /** Secrets of the input, looked up before `credentialsDir`. */
+  /** Secrets of the input, looked up before `credentialsDir`; also carries the proxy namespace (default `default`). */
   readonly secrets?: SecretLookup;
-  /** Namespace a `credentialName` without `namespace/` prefix is looked up in (the Gateway's). */
-  readonly namespace?: string;
 }
 
-/** Kubernetes Secret keys, typed Secret first (`kubernetes.io/tls`), then Istio's generic keys. */
-const CERT_KEYS = ['tls.crt', 'cert'] as const;
-const KEY_KEYS = ['tls.key', 'key'] as const;
-const CA_KEYS = ['ca.crt', 'cacert'] as const;
-/** Istio looks for the client CA in a Secret named `<credentialName>-cacert` when the Secret itself has none. */
-const CA_SECRET_SUFFIX = '-cacert';
+/** A credential's keys and their sizes in bytes: the data of a Secret, or the files of a folder. */
+type KeySizes = ReadonlyMap<string, number>;
 
-/** The first of `keys` the Secret has, with its bytes. */
-function firstKey(data: ReadonlyMap<string, Buffer>, keys: readonly string[]): [string, Buffer] | undefined {
-  for (const k of keys) {
-    const v = data.get(k);
-    if (v) return [k, v];
+function sizesOf(data: ReadonlyMap<string, Buffer>): KeySizes {
+  return new Map([...data].map(([k, v]) => [k, v.length]));
+}
+
+/** The files of a Secret-like folder (kubelet's `..data` bookkeeping left out), with their sizes. */
+function folderSizes(dir: string): KeySizes | undefined {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return undefined;
   }
-  return undefined;
+  const sizes = new Map<string, number>();
+  for (const n of names) {
+    if (n.startsWith('..')) continue;
+    try {
+      const st = statSync(path.join(dir, n));
+      if (st.isFile()) sizes.set(n, st.size);
+    } catch {
+      // a dangling link: absent
+    }
+  }
+  return sizes;
+}
+
+/** Istio's listing of the keys found, sorted, at most three then a count. */
+function foundKeys(keys: KeySizes): string {
+  const sorted = [...keys.keys()].sort();
+  return sorted.length < 3
+    ? sorted.join(', ')
+    : `${sorted.slice(0, 3).join(', ')}, and ${sorted.length - 3} more...`;
 }
 
 /**
- * A credential from a Secret of the input, by Istio's key rules: `tls.crt` + `tls.key` (+ `ca.crt`),
- * or `cert` + `key` (+ `cacert`); the client CA else from the Secret `<name>-cacert`.
+ * Which keys of a Secret (or credential folder) hold the server certificate and key, by Istio's rule
+ * (`ExtractCertInfo`, pilot/pkg/credentials/kube/secrets.go): the generic `cert` + `key` when both are
+ * non-empty, else the `kubernetes.io/tls` `tls.crt` + `tls.key`; a mixed pair (`tls.crt` + `key`) is
+ * neither. The one rule for Secrets of the input, `--credentials-dir` folders and the folders the
+ * Kubernetes source writes.
+ * @returns the two key names, or Istio's error text.
+ */
+function certKeyPair(keys: KeySizes): { cert: string; key: string } | { error: string } {
+  const nonEmpty = (a: string, b: string): boolean => (keys.get(a) ?? 0) > 0 && (keys.get(b) ?? 0) > 0;
+  const present = (a: string, b: string): boolean => keys.has(a) && keys.has(b);
+  for (const [cert, key] of KEY_PAIRS) if (nonEmpty(cert, key)) return { cert, key };
+  for (const [cert, key] of KEY_PAIRS) {
+    if (present(cert, key)) return { error: `found keys "${cert}" and "${key}", but they were empty` };
+  }
+  return {
+    error: `found secret, but didn't have expected keys (cert and key) or (tls.crt and tls.key); found: ${foundKeys(keys)}`,
+  };
+}
+
+/**
+ * Which key holds the client CA bundle, by Istio's rule (`ExtractRoot`): `cacert`, else `ca.crt`.
+ * @returns the key name, or Istio's error text.
+ */
+function caKeyOf(keys: KeySizes): { ca: string } | { error: string } {
+  for (const ca of CA_KEYS) if ((keys.get(ca) ?? 0) > 0) return { ca };
+  for (const ca of CA_KEYS) if (keys.has(ca)) return { error: `found key "${ca}", but it was empty` };
+  return { error: `found secret, but didn't have expected keys cacert or ca.crt; found: ${foundKeys(keys)}` };
+}
+
+/** Server certificate/key pairs in Istio's order of preference. */
+const KEY_PAIRS = [
+  ['cert', 'key'],
+  ['tls.crt', 'tls.key'],
+] as const;
+/** Client CA keys in Istio's order of preference. */
+const CA_KEYS = ['cacert', 'ca.crt'] as const;
+
+/**
+ * Every Secret key a gateway credential may use (certificate, key, CA, CRL, OCSP staple): what the
+ * Kubernetes source writes to the credentials folder.
+ */
+export const CREDENTIAL_SECRET_KEYS: ReadonlySet<string> = new Set([
+  'cert',
+  'key',
+  'cacert',
+  'crl',
+  'tls.crt',
+  'tls.key',
+  'ca.crt',
+  'ca.crl',
+  'tls.ocsp-staple',
+]);
+
+/** Istio's SDS name suffix for a credential's client CA: the Secret `<name>-cacert`, when present, is used first. */
+const CA_SECRET_SUFFIX = '-cacert';
+
+/**
+ * Splits a `credentialName` (`name`, `kubernetes://name`, `namespace/name`) into namespace and name,
+ * as Istio's `ParseResourceName` does (the first `/` separates; no namespace means the proxy's).
+ * @returns the parts, or an error for a namespace other than the proxy's (istiod refuses a
+ * cross-namespace `kubernetes://` Secret).
+ */
+function parseCredentialName(
+  credentialName: string,
+  proxyNamespace: string,
+): { namespace: string; name: string } | { error: string } {
+  const ref = credentialName.replace(/^kubernetes:\/\//, '');
+  const [first, second] = ref.split('/');
+  const namespace = second === undefined ? proxyNamespace : first!;
+  const name = second ?? first!;
+  if (namespace !== proxyNamespace) {
+    return {
+      error: `credentialName "${credentialName}" names namespace ${namespace}, but a gateway reads Secrets only from its own namespace ${proxyNamespace}`,
+    };
+  }
+  return { namespace, name };
+}
+
+/**
+ * A credential from a Secret of the input: certificate and key by {@link certKeyPair}; the client
+ * CA by {@link caKeyOf} from the Secret `<name>-cacert` when it exists, else from the Secret itself
+ * (Istio's `GetCaCert`).
  */
 function fromSecret(
   data: ReadonlyMap<string, Buffer>,
@@ -115,109 +223,93 @@ function fromSecret(
   lookup: CredentialLookup,
 ): CredentialResolution {
   const secret = `Secret/${namespace}/${name}`;
-  const pair =
-    data.has('tls.crt') && data.has('tls.key')
-      ? (['tls.crt', 'tls.key'] as const)
-      : (['cert', 'key'] as const);
-  const cert = data.get(pair[0]);
-  const key = data.get(pair[1]);
-  if (!cert || !key) {
-    return {
-      secret,
-      error: `${secret} (credentialName "${name}") has neither tls.crt and tls.key nor cert and key (keys: ${[...data.keys()].join(', ') || 'none'})`,
-    };
-  }
-  let ca: [string, Buffer, string] | undefined;
+  const pair = certKeyPair(sizesOf(data));
+  if ('error' in pair) return { secret, error: `${secret} (credentialName "${name}"): ${pair.error}` };
+  const cert = data.get(pair.cert)!;
+  const key = data.get(pair.key)!;
+  let ca: { key: string; bytes: Buffer; where: string } | undefined;
   if (lookup.needCa) {
-    const own = firstKey(data, CA_KEYS);
-    const caSecretData = lookup.secrets?.get(namespace, name + CA_SECRET_SUFFIX);
-    const separate = caSecretData ? firstKey(caSecretData, CA_KEYS) : undefined;
-    ca = own
-      ? [own[0], own[1], secret]
-      : separate
-        ? [separate[0], separate[1], `${secret}${CA_SECRET_SUFFIX}`]
-        : undefined;
-    if (!ca) {
-      return {
-        secret,
-        error: `${secret} (credentialName "${name}") has no client CA: expected key ca.crt or cacert, or a Secret ${name}${CA_SECRET_SUFFIX}`,
-      };
+    const caSecret = lookup.secrets?.get(namespace, name + CA_SECRET_SUFFIX);
+    const [caData, where] = caSecret ? [caSecret, secret + CA_SECRET_SUFFIX] : [data, secret];
+    const found = caKeyOf(sizesOf(caData));
+    if ('error' in found) {
+      return { secret, error: `credentialName "${name}" has no client CA in ${where}: ${found.error}` };
     }
+    ca = { key: found.ca, bytes: caData.get(found.ca)!, where };
   }
   const digest = createHash('sha256')
     .update(cert)
     .update(key)
-    .update(ca?.[1] ?? '')
+    .update(ca?.bytes ?? '')
     .digest('hex')
     .slice(0, 16);
   const keyOf = (k: string, where = secret): string => `kubernetes://${where}/${k}#${digest}`;
   return {
     files: {
-      certFile: keyOf(pair[0]),
-      keyFile: keyOf(pair[1]),
-      caFile: ca ? keyOf(ca[0], ca[2]) : undefined,
+      certFile: keyOf(pair.cert),
+      keyFile: keyOf(pair.key),
+      caFile: ca ? keyOf(ca.key, ca.where) : undefined,
       origin: `credentialName ${name} (${secret})`,
-      inline: { cert, key, ca: ca?.[1] },
+      inline: { cert, key, ca: ca?.bytes },
     },
   };
 }
 
-function firstExisting(dir: string, names: readonly string[]): string | undefined {
-  for (const n of names) {
-    const p = path.join(dir, n);
-    if (existsSync(p)) return p;
+/** A credential from `<credentialsDir>/<name>/`, by the same key rules as {@link fromSecret}. */
+function fromFolder(credentialsDir: string, name: string, needCa: boolean): CredentialResolution {
+  const dir = path.resolve(credentialsDir, name);
+  const keys = folderSizes(dir);
+  if (!keys) return { error: `credential "${name}" not found: no folder ${dir}` };
+  const pair = certKeyPair(keys);
+  if ('error' in pair) return { error: `credential "${name}" in ${dir}: ${pair.error}` };
+  let caFile: string | undefined;
+  if (needCa) {
+    const caDir = path.resolve(credentialsDir, name + CA_SECRET_SUFFIX);
+    const caKeys = folderSizes(caDir);
+    const [where, whereKeys] = caKeys ? [caDir, caKeys] : [dir, keys];
+    const found = caKeyOf(whereKeys);
+    if ('error' in found)
+      return { error: `credential "${name}" has no client CA in ${where}: ${found.error}` };
+    caFile = path.join(where, found.ca);
   }
-  return undefined;
+  return {
+    files: {
+      certFile: path.join(dir, pair.cert),
+      keyFile: path.join(dir, pair.key),
+      caFile,
+      origin: `credentialName ${name}`,
+    },
+  };
 }
 
 /**
  * Turns a server's `tls` settings into the files to load.
  *
- * - `credentialName: name` (optionally `kubernetes://name`, optionally `namespace/name`): the Secret
- *   `name` of the input in that namespace (default the Gateway's), keys `tls.crt`/`tls.key` (a
- *   `kubernetes.io/tls` Secret) or `cert`/`key`, client CA from `ca.crt`/`cacert` or the Secret
- *   `<name>-cacert`; without such a Secret, `<credentialsDir>/<name>/` with the same file names (a
- *   `namespace/` prefix is ignored there since the credentials folder is flat).
+ * - `credentialName: name` (optionally `kubernetes://name`, optionally `namespace/name`): resolved in
+ *   the gateway workload's namespace ({@link SecretLookup.namespace}; another namespace is an error,
+ *   as istiod refuses it). The Secret `name` of the input, else the folder `<credentialsDir>/<name>/`;
+ *   either way certificate and key by {@link certKeyPair}, client CA by {@link caKeyOf} from
+ *   `<name>-cacert` when that exists, else from the credential itself.
  * - otherwise `serverCertificate` + `privateKey` (+ `caCertificates`), relative paths resolved against
  *   `baseDir`.
  *
- * Never throws: a missing folder, file or setting is returned as `error`, phrased for a diagnostic.
+ * Never throws: a missing folder, file, key or setting is returned as `error`, phrased for a diagnostic.
  */
 export function resolveServerCredentials(
   tls: ServerTLSSettings,
   lookup: CredentialLookup,
 ): CredentialResolution {
   if (tls.credentialName) {
-    let name = tls.credentialName.replace(/^kubernetes:\/\//, '');
-    const slash = name.lastIndexOf('/');
-    const namespace = slash >= 0 ? name.slice(0, slash) : (lookup.namespace ?? 'default');
-    if (slash >= 0) name = name.slice(slash + 1);
-    const secret = lookup.secrets?.get(namespace, name);
-    if (secret) return fromSecret(secret, namespace, name, lookup);
+    const ref = parseCredentialName(tls.credentialName, lookup.secrets?.namespace ?? 'default');
+    if ('error' in ref) return ref;
+    const secret = lookup.secrets?.get(ref.namespace, ref.name);
+    if (secret) return fromSecret(secret, ref.namespace, ref.name, lookup);
     if (!lookup.credentialsDir) {
       return {
-        error: `credentialName "${tls.credentialName}" needs --credentials-dir <dir> holding ${name}/tls.crt and ${name}/tls.key`,
+        error: `credentialName "${tls.credentialName}" needs --credentials-dir <dir> holding ${ref.name}/tls.crt and ${ref.name}/tls.key`,
       };
     }
-    const dir = path.resolve(lookup.credentialsDir, name);
-    if (!existsSync(dir)) return { error: `credential "${name}" not found: no folder ${dir}` };
-    const certFile = firstExisting(dir, CERT_KEYS);
-    const keyFile = firstExisting(dir, KEY_KEYS);
-    if (!certFile || !keyFile) {
-      return { error: `credential "${name}" in ${dir} needs tls.crt and tls.key (or cert and key)` };
-    }
-    let caFile: string | undefined;
-    if (lookup.needCa) {
-      caFile =
-        firstExisting(dir, CA_KEYS) ??
-        firstExisting(path.resolve(lookup.credentialsDir, name + CA_SECRET_SUFFIX), CA_KEYS);
-      if (!caFile) {
-        return {
-          error: `credential "${name}" has no client CA: expected ${name}/ca.crt or ${name}${CA_SECRET_SUFFIX}/ca.crt`,
-        };
-      }
-    }
-    return { files: { certFile, keyFile, caFile, origin: `credentialName ${name}` } };
+    return fromFolder(lookup.credentialsDir, ref.name, lookup.needCa);
   }
   if (!tls.serverCertificate || !tls.privateKey) {
     return { error: 'needs credentialName, or both serverCertificate and privateKey' };

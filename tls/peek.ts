@@ -15,7 +15,7 @@ import { parseClientHello, type ClientHelloResult } from './client-hello.js';
  *   `listener_filter_timeout` is 15 s; meshgate chooses a shorter default because a real client sends its
  *   hello in the first round trip, and a silent connection only holds a file descriptor.
  */
-export interface PeekOptions {
+interface PeekOptions {
   maxBytes?: number;
   timeoutMs?: number;
 }

@@ -31,7 +31,7 @@ export interface ServerTlsContext {
 }
 
 /** What {@link compileServerTls} found: a context, or an error; warnings either way. */
-export interface ServerTlsCompileResult {
+interface ServerTlsCompileResult {
   readonly context: ServerTlsContext | undefined;
   readonly error: string | undefined;
   readonly warnings: readonly string[];
@@ -65,7 +65,7 @@ let supportedCiphers: ReadonlySet<string> | undefined;
  * Filters `cipherSuites` as Istio's `FilterCipherSuites` does: unknown and duplicate names are
  * dropped with a warning. Names are OpenSSL's (`ECDHE-RSA-AES256-GCM-SHA384`).
  */
-export function filterCipherSuites(names: readonly string[]): { ciphers: string[]; warnings: string[] } {
+function filterCipherSuites(names: readonly string[]): { ciphers: string[]; warnings: string[] } {
   supportedCiphers ??= new Set(getCiphers());
   const seen = new Set<string>();
   const ciphers: string[] = [];

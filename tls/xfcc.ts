@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 
 /** SAN lists of a certificate, from Node's `subjectaltname` text (`DNS:a, URI:spiffe://x, IP Address:1.2.3.4`). */
-export interface SubjectAltNames {
+interface SubjectAltNames {
   readonly dns: readonly string[];
   readonly uri: readonly string[];
   /** Every SAN value of any type (DNS, URI, IP, email), for `subjectAltNames` checks. */
@@ -67,7 +67,7 @@ function escapeRfc2253(value: string): string {
  * subject object (certificate order) reversed, as Envoy's `subjectPeerCertificate()` prints them.
  * Repeated attributes (Node groups them in an array) keep their relative order.
  */
-export function rfc2253Subject(
+function rfc2253Subject(
   subject: Readonly<Record<string, string | readonly string[] | undefined>> | undefined,
 ): string {
   if (!subject) return '';

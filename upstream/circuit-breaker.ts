@@ -55,7 +55,7 @@ export const Admission = {
   /** Over a limit: answer 503 UO. */
   Overflow: 2,
 } as const;
-export type AdmissionValue = (typeof Admission)[keyof typeof Admission];
+type AdmissionValue = (typeof Admission)[keyof typeof Admission];
 
 /** A request attempt as the breaker sees it (the router's `UpstreamAttempt`). */
 export interface BreakerTicket {

@@ -67,7 +67,7 @@ export class ClusterState {
 }
 
 /** Options of the {@link ClusterManager} (issue 4). */
-export interface ClusterManagerOptions {
+interface ClusterManagerOptions {
   /** Resolver for DNS-named endpoints and original destinations (default: system resolver, cached). */
   readonly dns?: DnsCache;
   /** Receives configuration problems found while building pools (unreadable TLS files...). */

@@ -19,7 +19,7 @@ import type { EndpointState } from './endpoint-state.js';
 import { MirrorBudget, mirrorLimit } from './mirror-budget.js';
 
 /** What a cluster state carries for its traffic policy (all optional). */
-export interface PolicyTarget {
+interface PolicyTarget {
   readonly cluster: Cluster;
   readonly endpoints: readonly EndpointState[];
   breaker: CircuitBreaker | undefined;

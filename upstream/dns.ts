@@ -20,22 +20,22 @@ import dns from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 
 /** How long an answer of the system resolver is reused, in ms (Envoy's default `dns_refresh_rate`, 5 s). */
-export const DEFAULT_SYSTEM_TTL_MS = 5_000;
+const DEFAULT_SYSTEM_TTL_MS = 5_000;
 
 /** Shortest time an answer is kept even when its TTL is 0, in ms. */
-export const DEFAULT_MIN_TTL_MS = 1_000;
+const DEFAULT_MIN_TTL_MS = 1_000;
 
 /** Time one query to `--dns-server` may take before it is retried (c-ares `timeout`), in ms. */
 const QUERY_TIMEOUT_MS = 1_000;
 
 /** A resolved address and its IP family. */
-export interface ResolvedAddress {
+interface ResolvedAddress {
   readonly address: string;
   readonly family: 4 | 6;
 }
 
 /** Options of {@link DnsCache}. */
-export interface DnsCacheOptions {
+interface DnsCacheOptions {
   /** `--dns-server`: the DNS server to ask; undefined uses the system resolver (`getaddrinfo`). */
   readonly server?: { readonly host: string; readonly port: number };
   /** Floor applied to record TTLs, in ms (default {@link DEFAULT_MIN_TTL_MS}). */

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 
 /** What hashing reads of a downstream request (HTTP/1.1 or HTTP/2). */
-export type HashedRequest = Pick<IncomingMessage, 'headers' | 'socket'>;
+type HashedRequest = Pick<IncomingMessage, 'headers' | 'socket'>;
 import type { LoadBalancerSettings } from '../config/resources.js';
 import { parseDurationMs } from '../config/duration.js';
 import { hashString } from './consistent-hash.js';
@@ -106,7 +106,7 @@ class CookieHash implements HashPolicy {
 }
 
 /** Reads one cookie from a `Cookie` header (`a=1; b="2"`), surrounding quotes removed. */
-export function readCookie(header: string | undefined, prefix: string): string | undefined {
+function readCookie(header: string | undefined, prefix: string): string | undefined {
   if (!header) return undefined;
   let i = 0;
   while (i < header.length) {

@@ -39,7 +39,7 @@ export class MirrorBudget {
 }
 
 /** Handler of one copy: the response is read and dropped, errors are ignored. */
-export class MirrorCopy implements Dispatcher.DispatchHandler {
+class MirrorCopy implements Dispatcher.DispatchHandler {
   private done = false;
   constructor(private readonly budget: MirrorBudget) {}
   onRequestStart(): void {}

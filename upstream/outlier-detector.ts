@@ -25,13 +25,13 @@ export interface Clock {
 }
 
 /** `performance.now()`: monotonic, unaffected by wall-clock changes. */
-export const MONOTONIC_CLOCK: Clock = { now: () => performance.now() };
+const MONOTONIC_CLOCK: Clock = { now: () => performance.now() };
 
 /** Envoy's `max_ejection_time` default (300 s); Istio does not set it. */
-export const MAX_EJECTION_TIME_MS = 300_000;
+const MAX_EJECTION_TIME_MS = 300_000;
 
 /** Outlier detection settings with Envoy's defaults applied; durations in ms, percentages 0–100. */
-export interface OutlierConfig {
+interface OutlierConfig {
   /** Consecutive 5xx results that eject; 0 disables (`consecutive5xxErrors`, default 5). */
   readonly consecutive5xx: number;
   /** Consecutive 502/503/504 results that eject; 0 disables (`consecutiveGatewayErrors`). */

@@ -15,7 +15,7 @@ export const DEFAULT_MINIMUM_RING_SIZE = 1024;
  * Most points on one ring (unless `minimumRingSize` asks for more): keeps the build at reconcile
  * around tens of milliseconds for large clusters (Envoy's own cap is 8M).
  */
-export const RING_POINTS_CAP = 1 << 17;
+const RING_POINTS_CAP = 1 << 17;
 
 /**
  * The ring hash balancer. The ring is built when the cluster state is (see

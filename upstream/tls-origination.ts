@@ -33,7 +33,7 @@ export interface OriginationTls {
 }
 
 /** Result of {@link compileOriginationTls}: settings, or why there are none. */
-export interface OriginationTlsResult {
+interface OriginationTlsResult {
   /** Undefined when the cluster stays plaintext (no `tls`, `DISABLE`, `ISTIO_MUTUAL`, or an error). */
   readonly tls: OriginationTls | undefined;
   /** Why origination was not set up although asked for (unreadable file, ISTIO_MUTUAL). */

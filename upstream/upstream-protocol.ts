@@ -10,7 +10,7 @@ import type { Cluster } from '../config/cluster.js';
 const H2_PROTOCOLS = new Set(['GRPC', 'GRPC-WEB', 'HTTP2']);
 
 /** The service port's protocol as Istio reads it (explicit, else the port-name prefix), upper case. */
-export function servicePortProtocol(port: { readonly name?: string; readonly protocol?: string }): string {
+function servicePortProtocol(port: { readonly name?: string; readonly protocol?: string }): string {
   if (port.protocol) return port.protocol.toUpperCase();
   const name = (port.name ?? '').toLowerCase();
   const dash = name.indexOf('-');

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 
 /** Where Istio's gateway injection mounts the pod's labels (downward API). */
-export const DOWNWARD_API_LABELS_FILE = '/etc/istio/pod/labels';
+const DOWNWARD_API_LABELS_FILE = '/etc/istio/pod/labels';
 
 /**
  * Loads the kubeconfig. `file` (`--kubeconfig`) wins; then client-node's default search:
@@ -38,7 +38,7 @@ export function gatewayNamespace(kc: KubeConfig, env: NodeJS.ProcessEnv = proces
 }
 
 /** What {@link podLabels} found. */
-export interface PodLabels {
+interface PodLabels {
   /** The labels; undefined when none could be found. */
   readonly labels: Record<string, string> | undefined;
   /** Where they came from: `pod ns/name`, the labels file, or `none`. */

@@ -21,19 +21,10 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { collectionPath, type ListFn, type WatchedKind } from './kubernetes-kinds.js';
-
-/** Back-off between restarts after an error, ms. */
-export interface BackoffOptions {
-  /** First delay (default 500). */
-  readonly initialMs: number;
-  /** Ceiling (default 30 000). */
-  readonly maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 500, maxMs: 30_000 };
+import { Backoff, type BackoffDeps, type BackoffOptions } from './backoff.js';
 
 /** What an informer needs besides its kind. */
-export interface KindInformerOptions {
+interface KindInformerOptions {
   readonly kubeConfig: KubeConfig;
   readonly kind: WatchedKind;
   readonly version: string;
@@ -44,6 +35,8 @@ export interface KindInformerOptions {
   /** Any object added, updated or deleted (also on relist). */
   readonly onChange: (obj: KubernetesObject, event: 'add' | 'update' | 'delete') => void;
   readonly backoff?: BackoffOptions;
+  /** Timers of the back-off (tests inject a fake clock). */
+  readonly backoffDeps?: BackoffDeps;
 }
 
 /** Why the last attempt failed, as logged. */
@@ -56,12 +49,17 @@ interface Failure {
 
 /**
  * A client-node `Watch` that bounds every watch request and asks for bookmarks, and reports each
- * stream's end (`onDone`, with the error if any) and each stream that opened (`onOpen`).
+ * stream's end (`onDone`, with the error if any), each stream that opened (`onOpen`) and each
+ * bookmark once the informer has taken its resourceVersion (`onBookmark`).
  */
 class BoundedWatch extends Watch {
   constructor(
     config: KubeConfig,
-    private readonly events: { onDone: (err: unknown) => void; onOpen: () => void },
+    private readonly events: {
+      onDone: (err: unknown) => void;
+      onOpen: () => void;
+      onBookmark: () => void;
+    },
   ) {
     super(config);
   }
@@ -77,7 +75,10 @@ class BoundedWatch extends Watch {
     const controller = await super.watch(
       path,
       { ...queryParams, allowWatchBookmarks: true, timeoutSeconds },
-      callback,
+      (phase, apiObj, watchObj) => {
+        callback(phase, apiObj, watchObj);
+        if (phase === 'BOOKMARK') this.events.onBookmark();
+      },
       (err: unknown) => {
         if (err) failed = true;
         this.events.onDone(err);
@@ -95,12 +96,11 @@ export class KindInformer {
   readonly name: string;
   readonly kind: WatchedKind;
   private readonly informer: ListWatch<KubernetesObject>;
-  private readonly backoff: BackoffOptions;
-  private attempt = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
   private stopped = false;
   private lastFailure: Failure | undefined;
   private isSynced = false;
+  private hasListed = false;
   private unavailable = false;
   private resolveSynced!: () => void;
   /** Resolves once the first complete list is cached (or the kind is forbidden or not served). */
@@ -110,7 +110,7 @@ export class KindInformer {
     const { kind, namespace } = opts;
     this.kind = kind;
     this.name = namespace ? `${kind.kind} in ${namespace}` : kind.kind;
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+    this.backoff = new Backoff(opts.backoff, opts.backoffDeps);
     this.synced = new Promise((r) => (this.resolveSynced = r));
     const list: ListFn = async () => {
       const result = await opts.list();
@@ -122,6 +122,11 @@ export class KindInformer {
     const watch = new BoundedWatch(opts.kubeConfig, {
       onDone: (err) => this.onWatchDone(err),
       onOpen: () => this.recovered('watch'),
+      onBookmark: () =>
+        opts.log.debug(
+          { kind: this.name, resourceVersion: this.resourceVersion },
+          'Kubernetes watch bookmark',
+        ),
     });
     this.informer = new ListWatch(collectionPath(kind, opts.version, namespace), watch, list, false);
     this.informer.on('add', (o) => this.changed(o, 'add'));
@@ -133,6 +138,11 @@ export class KindInformer {
   /** True after the first complete list (or a 403 / 404). */
   get hasSynced(): boolean {
     return this.isSynced;
+  }
+
+  /** True once a list has succeeded (not merely given up on: a 403 or 404 syncs without one). */
+  get listed(): boolean {
+    return this.hasListed;
   }
 
   /** The cached objects (the last good state while the API server is away). */
@@ -154,8 +164,7 @@ export class KindInformer {
     this.stopped = true;
     // A source closed before its first list (API server unreachable) must not leave `synced` pending.
     this.markSynced();
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    this.retryTimer = undefined;
+    this.backoff.cancel();
     await this.informer.stop();
   }
 
@@ -165,18 +174,19 @@ export class KindInformer {
 
   private changed(obj: KubernetesObject, event: 'add' | 'update' | 'delete'): void {
     // Data flowing again: the next failure starts the back-off from the beginning.
-    this.attempt = 0;
+    this.backoff.reset();
     this.opts.onChange(obj, event);
   }
 
   private onListed(): void {
+    this.hasListed = true;
     this.recovered('list');
     this.markSynced();
   }
 
   /** A list answered or a watch opened: the back-off starts over, and a past failure is over. */
   private recovered(what: 'list' | 'watch'): void {
-    this.attempt = 0;
+    this.backoff.reset();
     if (this.lastFailure || this.unavailable) {
       this.opts.log.info(
         { kind: this.name, resourceVersion: this.resourceVersion },
@@ -240,15 +250,9 @@ export class KindInformer {
   }
 
   private scheduleRetry(slow: boolean): void {
-    if (this.stopped || this.retryTimer) return;
-    const exp = Math.min(this.backoff.maxMs, this.backoff.initialMs * 2 ** this.attempt);
-    const delay = slow ? this.backoff.maxMs : exp / 2 + Math.random() * (exp / 2);
-    this.attempt++;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (!this.stopped) this.run();
-    }, delay);
-    this.retryTimer.unref();
+    if (this.stopped || this.backoff.scheduled) return;
+    const delay = slow ? this.backoff.maxMs : this.backoff.next(true);
+    this.backoff.schedule(() => this.stopped || this.run(), delay, { unref: true });
   }
 }
 

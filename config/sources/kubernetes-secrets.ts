@@ -11,12 +11,20 @@
  * new handshakes get the new certificate (open connections keep their session), as Envoy does on
  * an SDS update.
  *
- * Only the keys a gateway credential uses are written (Istio's `tls.crt`/`tls.key`/`ca.crt` and the
- * generic `cert`/`key`/`cacert`), with mode 0600 in a 0700 folder; nothing here logs key material.
+ * Only the keys a gateway credential may use are written (`CREDENTIAL_SECRET_KEYS` of
+ * `tls/credentials.ts`, which also decides which of them make a credential when the folder is read),
+ * with mode 0600 in a 0700 folder; nothing here logs key material.
+ *
+ * A `--credentials-dir` may hold the user's own folders beside meshgate's, and outlives the process:
+ * the names written here are kept in a manifest (`.meshgate-secrets.json`), so that a Secret deleted
+ * while the gateway was down can be withdrawn on the next start ({@link SecretVolumes.prune}) and
+ * nothing meshgate did not write is ever deleted.
  */
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
+  readFileSync,
   readdirSync,
   readlinkSync,
   renameSync,
@@ -26,9 +34,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CREDENTIAL_SECRET_KEYS } from '../../tls/credentials.js';
 
-/** Secret data keys that carry credential material (Istio `credentialName` Secrets). */
-const CREDENTIAL_KEYS = new Set(['tls.crt', 'tls.key', 'ca.crt', 'cert', 'key', 'cacert', 'ca.crl']);
+/** The manifest of the Secret folders this class wrote, in the credentials folder itself. */
+const MANIFEST = '.meshgate-secrets.json';
 /** A Secret name (DNS subdomain): never `..`, never a path. */
 const SECRET_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
@@ -44,6 +53,8 @@ export class SecretVolumes {
   readonly dir: string;
   private readonly owned: boolean;
   private seq = 0;
+  /** Names of the Secret folders written here (by this process or an earlier one): the manifest. */
+  private readonly written: Set<string>;
 
   /** @param dir folder to write into (created when missing); a private temporary folder when undefined. */
   constructor(dir?: string) {
@@ -55,6 +66,24 @@ export class SecretVolumes {
       this.dir = mkdtempSync(join(tmpdir(), 'meshgate-secrets-'));
       this.owned = true;
     }
+    this.written = new Set(readManifest(join(this.dir, MANIFEST)));
+  }
+
+  /** Names of the Secrets whose folders this class wrote (and has not removed), sorted. */
+  get names(): string[] {
+    return [...this.written].sort();
+  }
+
+  /**
+   * Withdraws the folders of written Secrets not in `current` (deleted while no gateway watched);
+   * folders meshgate did not write are never touched.
+   * @param current names of the Secrets that exist now (a complete list of the gateway namespace).
+   * @returns the names removed.
+   */
+  prune(current: ReadonlySet<string>): string[] {
+    const gone = this.names.filter((n) => !current.has(n));
+    for (const n of gone) this.remove(n);
+    return gone;
   }
 
   /**
@@ -64,7 +93,7 @@ export class SecretVolumes {
    */
   write(secret: SecretObject): 'created' | 'updated' | 'skipped' {
     const name = secret.metadata?.name ?? '';
-    const entries = Object.entries(secret.data ?? {}).filter(([k]) => CREDENTIAL_KEYS.has(k));
+    const entries = Object.entries(secret.data ?? {}).filter(([k]) => CREDENTIAL_SECRET_KEYS.has(k));
     if (!SECRET_NAME.test(name) || entries.length === 0) return 'skipped';
     const root = join(this.dir, name);
     let previous: string | undefined;
@@ -95,24 +124,46 @@ export class SecretVolumes {
       }
     }
     if (previous) rmSync(join(root, previous), { recursive: true, force: true });
+    if (!this.written.has(name)) {
+      this.written.add(name);
+      this.saveManifest();
+    }
     return previous ? 'updated' : 'created';
   }
 
-  /** Removes `<dir>/<name>`. @returns false when there was none. */
+  /** Removes `<dir>/<name>` when this class wrote it. @returns false when there was none of ours. */
   remove(name: string): boolean {
-    if (!SECRET_NAME.test(name)) return false;
+    // Not in the manifest: not ours (or absent); never delete what this class did not write.
+    if (!SECRET_NAME.test(name) || !this.written.has(name)) return false;
     const root = join(this.dir, name);
-    try {
-      readlinkSync(join(root, '..data'));
-    } catch {
-      return false; // not ours (or absent): never delete what this class did not write
-    }
+    const existed = existsSync(root);
     rmSync(root, { recursive: true, force: true });
-    return true;
+    this.written.delete(name);
+    this.saveManifest();
+    return existed;
+  }
+
+  /** Writes the manifest atomically (a temporary file renamed over it). */
+  private saveManifest(): void {
+    const file = join(this.dir, MANIFEST);
+    writeFileSync(`${file}.tmp`, JSON.stringify({ secrets: this.names }), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
   }
 
   /** Deletes the folder when it is a private temporary one. */
   close(): void {
     if (this.owned) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The names in a manifest; none when it is absent or unreadable (then nothing is ever pruned). */
+function readManifest(file: string): string[] {
+  try {
+    const parsed = JSON.parse(readFileSync(file, 'utf8')) as { secrets?: unknown };
+    return Array.isArray(parsed.secrets)
+      ? parsed.secrets.filter((n): n is string => typeof n === 'string' && SECRET_NAME.test(n))
+      : [];
+  } catch {
+    return [];
   }
 }

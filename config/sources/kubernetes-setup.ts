@@ -6,9 +6,10 @@
 import type { Logger } from 'pino';
 import { gatewayNamespace, loadKubeConfig, podLabels } from './kubernetes-config.js';
 import { KubernetesSource } from './kubernetes.js';
+import { Backoff, type BackoffDeps } from './backoff.js';
 
 /** The `--kubernetes` flags. */
-export interface KubernetesFlags {
+interface KubernetesFlags {
   /** `--kubeconfig`. */
   readonly kubeconfig?: string;
   /** `--watch-namespace` (repeatable); none watches all namespaces. */
@@ -24,16 +25,31 @@ export interface KubernetesSetup {
   readonly source: KubernetesSource;
   readonly gatewayLabels: Readonly<Record<string, string>> | undefined;
   readonly credentialsDir: string;
+  /** The gateway's namespace (`POD_NAMESPACE`, else the kubeconfig context's): `credentialName` Secrets resolve there. */
+  readonly proxyNamespace: string;
   /** istiod's debounce: 100 ms quiet (PILOT_DEBOUNCE_AFTER), at most 10 s (PILOT_DEBOUNCE_MAX). */
   readonly reloadDebounce: { readonly quietMs: number; readonly maxMs: number };
+}
+
+/** What {@link setUpKubernetes} may be given besides the flags. */
+interface KubernetesSetupControl {
+  /** Aborting it ends the wait for the gateway pod (the set-up then throws). */
+  readonly signal?: AbortSignal;
+  /** Timers of the retry back-off (tests inject a fake clock). */
+  readonly backoffDeps?: BackoffDeps;
 }
 
 /**
  * Loads the kubeconfig, finds the gateway's namespace and labels, and creates the source (not yet
  * started: the gateway's first read starts it).
- * @throws Error when no kubeconfig can be found or it does not parse.
+ * @throws Error when no kubeconfig can be found or it does not parse, or when `control.signal`
+ * aborts while the gateway pod cannot be read yet.
  */
-export async function setUpKubernetes(flags: KubernetesFlags, log: Logger): Promise<KubernetesSetup> {
+export async function setUpKubernetes(
+  flags: KubernetesFlags,
+  log: Logger,
+  control: KubernetesSetupControl = {},
+): Promise<KubernetesSetup> {
   const kubeConfig = loadKubeConfig(flags.kubeconfig);
   const namespace = gatewayNamespace(kubeConfig);
   let labels = flags.gatewayLabels;
@@ -41,9 +57,13 @@ export async function setUpKubernetes(flags: KubernetesFlags, log: Logger): Prom
     let found = await podLabels(kubeConfig);
     // The gateway cannot serve before the API server answers anyway: wait for it rather than
     // guess the labels (back-off 0.5 s doubling to 30 s).
-    for (let delay = 500; found.transient; delay = Math.min(delay * 2, 30_000)) {
+    const backoff = new Backoff(undefined, control.backoffDeps);
+    while (found.transient) {
+      const delay = backoff.next();
       log.warn(`${found.error ?? 'cannot read the gateway pod'}; retrying in ${delay} ms`);
-      await new Promise((r) => setTimeout(r, delay));
+      if (!(await backoff.wait(delay, control.signal))) {
+        throw new Error('stopped while waiting for the gateway pod to be readable');
+      }
       found = await podLabels(kubeConfig);
     }
     if (found.error) log.warn(found.error);
@@ -70,6 +90,7 @@ export async function setUpKubernetes(flags: KubernetesFlags, log: Logger): Prom
     source,
     gatewayLabels: labels,
     credentialsDir: source.credentialsDir,
+    proxyNamespace: namespace,
     reloadDebounce: { quietMs: 100, maxMs: 10_000 },
   };
 }

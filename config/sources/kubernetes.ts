@@ -6,14 +6,17 @@
  * How it differs from the `files` source, following Istio:
  * - **One bad object is rejected alone.** Istio's validating webhook refuses an invalid object at
  *   admission and everything else stays served. Objects reach this source without a webhook, so
- *   each Istio object is validated on its own here (cached per resourceVersion); one that fails
- *   is logged with its diagnostics and replaced by its last valid version (what the cluster would
- *   still hold had the webhook refused the update), or left out when it never was valid; the rest
- *   applies. (The files source rejects the whole config instead: a file is one change.)
+ *   each Istio document is marked for admission on its own, with its last valid version as the
+ *   fallback (`config/admission.ts`); the one validation of the config, in the validate worker,
+ *   replaces a failing one by that fallback (what the cluster would still hold had the webhook
+ *   refused the update), or leaves it out when it never was valid; the rest applies. The verdicts
+ *   come back through {@link KubernetesSource.admitted}, which logs each rejection once. (The files
+ *   source rejects the whole config instead: a file is one change.)
  * - **credentialName Secrets come only from the gateway's own namespace** (as Istio's gateway
  *   SDS does), and never as documents: their data is written to a Secret-volume-like folder
  *   ({@link SecretVolumes}) read by the certificate store, so a rotation reaches new handshakes
  *   without touching open connections, and key material never reaches a snapshot or a log.
+ *   Folders of Secrets deleted while no gateway ran are withdrawn after the first Secret list.
  * - **The first read waits for the first complete list of every informer** (a 403 counts as done:
  *   RBAC will not let that kind sync, and the gateway serves without it). The gateway's readiness
  *   stays 503 until then.
@@ -25,17 +28,16 @@
 import { EventEmitter } from 'node:events';
 import { ApisApi, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { formatDiagnostic, hasBlocking } from '../diagnostics.js';
-import { translateDocuments } from '../load.js';
-import { validateResources } from '../validate.js';
 import {
   apiProvenance,
+  type AdmissionVerdict,
   type ConfigSource,
   type ConfigSourceEvents,
   type RawDocument,
   type SourceSnapshot,
 } from './source.js';
-import { DEFAULT_BACKOFF, KindInformer, type BackoffOptions } from './kubernetes-informer.js';
+import { KindInformer } from './kubernetes-informer.js';
+import { Backoff, type BackoffDeps, type BackoffOptions } from './backoff.js';
 import {
   ENDPOINT_SLICE,
   ISTIO_GROUP,
@@ -49,7 +51,7 @@ import {
 import { SecretVolumes, type SecretObject } from './kubernetes-secrets.js';
 
 /** Options of {@link KubernetesSource}. */
-export interface KubernetesSourceOptions {
+interface KubernetesSourceOptions {
   readonly kubeConfig: KubeConfig;
   /** `--watch-namespace` values; undefined or empty watches all namespaces. */
   readonly namespaces?: readonly string[];
@@ -60,10 +62,12 @@ export interface KubernetesSourceOptions {
   readonly log: Logger;
   /** Retry back-off of lists, watches and discovery (default 0.5 s doubling to 30 s). */
   readonly backoff?: BackoffOptions;
+  /** Timers of the back-offs (tests inject a fake clock). */
+  readonly backoffDeps?: BackoffDeps;
 }
 
 /** An Istio object refused by validation (what the webhook would have refused). */
-export interface RejectedObject {
+interface RejectedObject {
   /** `Kind/namespace/name`. */
   readonly resource: string;
   readonly resourceVersion: string;
@@ -77,17 +81,19 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   readonly secrets: SecretVolumes;
   private informers: KindInformer[] = [];
   private initializing: Promise<void> | undefined;
-  private discoveryTimer: NodeJS.Timeout | undefined;
-  private wakeDiscovery: (() => void) | undefined;
+  /** Aborted by {@link close}: ends a discovery retry still waiting. */
+  private readonly closing = new AbortController();
   private emitting = false;
   /** A change arrived before {@link start}: reported when it is called. */
   private dirty = false;
   private closed = false;
-  /** `Kind/ns/name` → verdict for one resourceVersion. */
+  /** `Kind/ns/name` → the latest verdict, and the last version found valid. */
   private readonly verdicts = new Map<
     string,
     { rv: string; rejected: RejectedObject | undefined; lastGood: RawDocument | undefined }
   >();
+  /** `Kind/ns/name` → the document of the last read, to remember it when found valid. */
+  private readonly lastRead = new Map<string, RawDocument>();
   /** `ns/name` → what of a Pod the registry reads, to skip status-only updates. */
   private readonly podFacts = new Map<string, string>();
 
@@ -130,7 +136,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
     this.dirty = false;
     const istio: { doc: RawDocument; created: string; key: string }[] = [];
     const others: RawDocument[] = [];
-    const seen = new Set<string>();
+    this.lastRead.clear();
     for (const informer of this.informers) {
       if (informer.kind === SECRET) continue;
       for (const obj of informer.list()) {
@@ -145,12 +151,19 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
           continue;
         }
         const key = `${kind}/${meta.namespace ?? ''}/${meta.name ?? ''}`;
-        seen.add(key);
-        const served = this.admit(key, meta.resourceVersion ?? '', doc);
-        if (served) istio.push({ doc: served, key, created: String(meta.creationTimestamp ?? '') });
+        const resourceVersion = meta.resourceVersion ?? '';
+        this.lastRead.set(key, doc);
+        const lastGood = this.verdicts.get(key)?.lastGood;
+        const fallback = lastGood && lastGood.source.file !== doc.source.file ? lastGood : undefined;
+        const admission = {
+          key,
+          resourceVersion,
+          ...(fallback ? { fallback: { object: fallback.object, source: fallback.source } } : {}),
+        };
+        istio.push({ doc: { ...doc, admission }, key, created: String(meta.creationTimestamp ?? '') });
       }
     }
-    for (const key of this.verdicts.keys()) if (!seen.has(key)) this.verdicts.delete(key);
+    for (const key of this.verdicts.keys()) if (!this.lastRead.has(key)) this.verdicts.delete(key);
     // Istio orders configs by creation time, then namespace/name: the oldest wins a conflict.
     istio.sort((a, b) =>
       a.created === b.created ? (a.key < b.key ? -1 : 1) : a.created < b.created ? -1 : 1,
@@ -172,8 +185,7 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
     if (this.closed) return;
     this.closed = true;
     this.emitting = false;
-    if (this.discoveryTimer) clearTimeout(this.discoveryTimer);
-    this.wakeDiscovery?.(); // a discovery retry still waiting ends now
+    this.closing.abort(); // a discovery retry still waiting ends now
     await Promise.all(this.informers.map((i) => i.stop()));
     this.secrets.close();
   }
@@ -192,15 +204,18 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
           list: listFunction(this.opts.kubeConfig, kind, version, namespace),
           log: this.opts.log,
           backoff: this.opts.backoff,
+          backoffDeps: this.opts.backoffDeps,
           onChange: (obj, event) => this.onObject(kind, obj, event),
         });
       for (const ns of scopes) {
         for (const k of ISTIO_KINDS) this.informers.push(make(k, istioVersion, ns));
         for (const k of [SERVICE, POD, ENDPOINT_SLICE]) this.informers.push(make(k, 'v1', ns));
       }
-      this.informers.push(make(SECRET, 'v1', this.opts.gatewayNamespace));
+      const secrets = make(SECRET, 'v1', this.opts.gatewayNamespace);
+      this.informers.push(secrets);
       for (const i of this.informers) i.start();
       await Promise.all(this.informers.map((i) => i.synced));
+      this.pruneSecrets(secrets);
       this.opts.log.info(
         { informers: this.informers.length, istioVersion, namespaces: scopes[0] ? scopes : 'all' },
         'Kubernetes informers synced',
@@ -210,13 +225,37 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
   }
 
   /**
+   * After the first complete Secret list: withdraws the folders of Secrets deleted while no gateway
+   * watched (they would otherwise keep serving a revoked certificate). Not after a 403: without a
+   * list nothing is known to be gone.
+   */
+  private pruneSecrets(informer: KindInformer): void {
+    if (!informer.listed) return;
+    const current = new Set(informer.list().map((o) => o.metadata?.name ?? ''));
+    try {
+      const gone = this.secrets.prune(current);
+      for (const name of gone) {
+        this.opts.log.info(
+          { secret: `${this.opts.gatewayNamespace}/${name}` },
+          'TLS Secret deleted while the gateway was down; its files are withdrawn',
+        );
+      }
+    } catch (err) {
+      this.opts.log.error(
+        { dir: this.secrets.dir, err: (err as Error).message },
+        'cannot withdraw deleted TLS Secrets from the credentials folder',
+      );
+    }
+  }
+
+  /**
    * The networking.istio.io version to watch: `v1` when the API server serves it, else `v1beta1`
    * (clusters with Istio before 1.22). Retries with back-off until discovery answers.
    */
   private async discoverIstioVersion(): Promise<string> {
-    const backoff = this.opts.backoff ?? DEFAULT_BACKOFF;
+    const backoff = new Backoff(this.opts.backoff, this.opts.backoffDeps);
     const preferred = ISTIO_KINDS[0]!.versions;
-    for (let attempt = 0; !this.closed; attempt++) {
+    while (!this.closed) {
       try {
         const list = await this.opts.kubeConfig.makeApiClient(ApisApi).getAPIVersions();
         const group = list.groups.find((g) => g.name === ISTIO_GROUP);
@@ -241,46 +280,51 @@ export class KubernetesSource extends EventEmitter<ConfigSourceEvents> implement
           'Kubernetes API discovery failed; retrying',
         );
       }
-      const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** attempt);
-      await new Promise<void>((r) => {
-        this.wakeDiscovery = r;
-        this.discoveryTimer = setTimeout(r, delay);
-      });
+      await backoff.wait(backoff.next(), this.closing.signal);
     }
     return preferred[0]!;
   }
 
   /**
-   * Validates one Istio object alone, as the admission webhook would, and says which version to
-   * serve: this one when valid; when not, the last valid version of the same object (the webhook
-   * would have refused the update, leaving that one in the cluster), else none. Logs a rejection
-   * once per resourceVersion.
+   * The verdicts of a validation on the documents of a read: a valid version becomes the one a
+   * later invalid update falls back to; a rejection is logged once per resourceVersion, saying
+   * which version stays served.
    */
-  private admit(key: string, rv: string, doc: RawDocument): RawDocument | undefined {
-    const cached = this.verdicts.get(key);
-    if (cached?.rv === rv) return cached.rejected ? cached.lastGood : doc;
-    const translated = translateDocuments(
-      { documents: [doc], diagnostics: [] },
-      { defaultNamespace: 'default' },
-    );
-    const diagnostics = [...translated.diagnostics, ...validateResources(translated.resources)];
-    if (!hasBlocking(diagnostics)) {
-      if (cached?.rejected)
-        this.opts.log.info({ resource: key, resourceVersion: rv }, `${key} is valid again`);
-      this.verdicts.set(key, { rv, rejected: undefined, lastGood: doc });
-      return doc;
+  admitted(verdicts: readonly AdmissionVerdict[]): void {
+    for (const v of verdicts) {
+      const doc = this.lastRead.get(v.key);
+      if (!doc || doc.source.file.split('@').pop() !== v.resourceVersion) continue; // read again since
+      const cached = this.verdicts.get(v.key);
+      if (!v.errors) {
+        if (cached?.rejected) {
+          this.opts.log.info(
+            { resource: v.key, resourceVersion: v.resourceVersion },
+            `${v.key} is valid again`,
+          );
+        }
+        this.verdicts.set(v.key, { rv: v.resourceVersion, rejected: undefined, lastGood: doc });
+        continue;
+      }
+      if (cached?.rv === v.resourceVersion && cached.rejected) continue; // logged already
+      const lastGood = cached?.lastGood;
+      const kept = lastGood?.source.file.split('@').pop();
+      this.opts.log.error(
+        {
+          resource: v.key,
+          resourceVersion: v.resourceVersion,
+          diagnostics: v.errors,
+          serving: kept ?? 'none',
+        },
+        `${v.key} rejected (as Istio's validating webhook would); ${
+          kept ? `its last valid version (resourceVersion ${kept}) stays` : 'it is not served'
+        }; the rest of the configuration applies`,
+      );
+      this.verdicts.set(v.key, {
+        rv: v.resourceVersion,
+        rejected: { resource: v.key, resourceVersion: v.resourceVersion, errors: v.errors },
+        lastGood,
+      });
     }
-    const errors = diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
-    const lastGood = cached?.lastGood;
-    const kept = lastGood?.source.file.split('@').pop();
-    this.opts.log.error(
-      { resource: key, resourceVersion: rv, diagnostics: errors, serving: kept ?? 'none' },
-      `${key} rejected (as Istio's validating webhook would); ${
-        kept ? `its last valid version (resourceVersion ${kept}) stays` : 'it is not served'
-      }; the rest of the configuration applies`,
-    );
-    this.verdicts.set(key, { rv, rejected: { resource: key, resourceVersion: rv, errors }, lastGood });
-    return lastGood;
   }
 
   private onObject(kind: WatchedKind, obj: KubernetesObject, event: 'add' | 'update' | 'delete'): void {

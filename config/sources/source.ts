@@ -23,6 +23,29 @@ export interface RawDocument {
    * without a line take the document's).
    */
   readonly itemLines?: () => readonly number[];
+  /**
+   * Set by a source whose objects are admitted one by one (the Kubernetes source): this document,
+   * when invalid, is rejected alone (see `config/admission.ts`).
+   */
+  readonly admission?: Admission;
+}
+
+/** Marks a document admitted on its own (`config/admission.ts`); plain data (it crosses to the validate worker). */
+export interface Admission {
+  /** `Kind/namespace/name` of the object. */
+  readonly key: string;
+  /** Its resourceVersion. */
+  readonly resourceVersion: string;
+  /** The last version of the same object found valid, served when this one is not. */
+  readonly fallback?: { readonly object: unknown; readonly source: Provenance };
+}
+
+/** The outcome for one admitted document. */
+export interface AdmissionVerdict {
+  readonly key: string;
+  readonly resourceVersion: string;
+  /** The blocking diagnostics, formatted; undefined when the document was admitted. */
+  readonly errors: readonly string[] | undefined;
 }
 
 /** Everything one source holds at one moment. */
@@ -61,6 +84,11 @@ export interface ConfigSource {
   start(): Promise<void>;
   /** Stops watching. Idempotent. */
   close(): Promise<void>;
+  /**
+   * The verdicts on the documents this source marked with an `admission`, after each validation
+   * (optional: only sources that mark documents need it). Must not throw.
+   */
+  admitted?(verdicts: readonly AdmissionVerdict[]): void;
   on<E extends keyof ConfigSourceEvents>(event: E, listener: (...args: ConfigSourceEvents[E]) => void): this;
   off<E extends keyof ConfigSourceEvents>(event: E, listener: (...args: ConfigSourceEvents[E]) => void): this;
 }

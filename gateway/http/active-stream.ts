@@ -206,6 +206,7 @@ export class ActiveStream {
 
   private readonly onClose = (): void => {
     this.finished = true;
+    for (let i = 0; i < this.next; i++) this.filters[i]!.onDestroy?.(this);
     // A tunnel (or a refusal passed through raw) ends when its connection closes: not a reset.
     const reset = this.rawResponseCode === 0 && this.codec.closedEarly(this.res);
     if (reset) this.addFlag(ResponseFlag.DownstreamConnectionTermination);

@@ -17,7 +17,7 @@ import { ResponseFlag } from '../response-flags.js';
 import { normalizePathBase } from './path-normalization.js';
 
 /** Envoy's default `common_http_protocol_options.max_headers_count`. */
-export const MAX_REQUEST_HEADERS_COUNT = 100;
+const MAX_REQUEST_HEADERS_COUNT = 100;
 
 /** Removed from edge requests only (`use_remote_address: true`, an Istio gateway), not at a sidecar. */
 const EDGE_ONLY_HEADERS = [
@@ -30,7 +30,7 @@ const EDGE_ONLY_HEADERS = [
  * Request headers removed from external requests at a gateway: Envoy's `cleanInternalHeaders` list
  * (with the edge-only ones) and `x-envoy-internal`, which only Envoy sets.
  */
-export const INTERNAL_ONLY_REQUEST_HEADERS: ReadonlySet<string> = new Set([
+const INTERNAL_ONLY_REQUEST_HEADERS: ReadonlySet<string> = new Set([
   ...EDGE_ONLY_HEADERS,
   'x-envoy-retriable-status-codes',
   'x-envoy-retriable-header-names',
@@ -58,7 +58,7 @@ const INTERNAL_ONLY_MESH_HEADERS: ReadonlySet<string> = new Set(
  * The local replies of this stage, with Envoy's statuses. `details` are Envoy's response code details
  * where Envoy has one for the case (`http1.too_many_headers`, `path_normalization_failed`).
  */
-export const EdgeReplies = {
+const EdgeReplies = {
   tooManyHeaders: {
     status: 431,
     flag: ResponseFlag.DownstreamProtocolError,

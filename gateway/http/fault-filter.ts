@@ -27,6 +27,12 @@ function abortStream(s: ActiveStream): boolean {
   return true;
 }
 
+/**
+ * Streams held by a delay, and the delay's timer: cleared when the stream closes first (a client
+ * that gives up must not stay referenced, nor wake the chain, for the rest of the delay).
+ */
+const delayed = new WeakMap<ActiveStream, NodeJS.Timeout>();
+
 /** Delays and aborts requests of routes with a `fault` policy. */
 export const faultFilter: StreamFilter = {
   name: 'envoy.filters.http.fault',
@@ -36,11 +42,19 @@ export const faultFilter: StreamFilter = {
     const delay = fault.delay;
     if (delay && delay.fraction > 0 && Math.random() < delay.fraction) {
       s.addFlag(ResponseFlag.DelayInjected);
-      setTimeout(() => {
+      const timer = setTimeout(() => {
+        delayed.delete(s);
         if (!s.finished && !abortStream(s)) s.continueDecoding();
       }, delay.ms);
+      delayed.set(s, timer);
       return FilterStatus.StopIteration;
     }
     return abortStream(s) ? FilterStatus.StopIteration : FilterStatus.Continue;
+  },
+  onDestroy(s) {
+    const timer = delayed.get(s);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    delayed.delete(s);
   },
 };

@@ -35,6 +35,12 @@ export interface HttpFilter<S> {
    * with `encodeHeaders` and without this predicate is always run.
    */
   encodesHeaders?(stream: S): boolean;
+  /**
+   * The stream closed (Envoy `StreamFilterBase::onDestroy`): called once per stream for each filter
+   * whose decode step ran, also when the downstream left early, so a filter holding a per-stream
+   * resource (a fault delay's timer) frees it at once instead of when it would have fired.
+   */
+  onDestroy?(stream: S): void;
 }
 
 /**

@@ -18,7 +18,7 @@ export const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin
  * Classifies the bytes read so far: `h2` once the whole preface is there, `h1` as soon as they
  * differ from it, `undefined` while they are a strict prefix of it.
  */
-export function classifyPreface(buf: Buffer): 'h1' | 'h2' | undefined {
+function classifyPreface(buf: Buffer): 'h1' | 'h2' | undefined {
   const n = Math.min(buf.length, H2_PREFACE.length);
   if (buf.compare(H2_PREFACE, 0, n, 0, n) !== 0) return 'h1';
   return n === H2_PREFACE.length ? 'h2' : undefined;

@@ -6,7 +6,7 @@
 import type { HeaderObject } from '../header-ops.js';
 
 /** Envoy's response header limit, bytes (the `max_request_headers_kb` default, 60 KiB). */
-export const MAX_RESPONSE_HEAD_BYTES = 60 * 1024;
+const MAX_RESPONSE_HEAD_BYTES = 60 * 1024;
 
 /** A parsed response head; `length` is its size in bytes including the blank line. */
 export interface ResponseHead {

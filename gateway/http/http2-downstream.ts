@@ -31,14 +31,14 @@ import { bindSessionSocket, CountingHttp2Request } from './http2-codec.js';
 import type { UpgradeRequest } from './upgrade.js';
 
 /** Envoy's default `max_request_headers_kb`, bytes. */
-export const H2_MAX_HEADER_LIST_BYTES = 60 * 1024;
+const H2_MAX_HEADER_LIST_BYTES = 60 * 1024;
 /** Envoy's default `max_concurrent_streams`. */
-export const H2_MAX_CONCURRENT_STREAMS = 2147483647;
+const H2_MAX_CONCURRENT_STREAMS = 2147483647;
 /** Initial stream flow-control window, bytes (see the module comment). */
-export const H2_INITIAL_WINDOW_BYTES = 1024 * 1024;
+const H2_INITIAL_WINDOW_BYTES = 1024 * 1024;
 
 /** Downstream connection idle timeout, ms (Envoy's HCM `idle_timeout` default). */
-export const H2_IDLE_TIMEOUT_MS = 3_600_000;
+const H2_IDLE_TIMEOUT_MS = 3_600_000;
 
 /** Stat names under `listener.<name>.` (Envoy's `http2.*` codec stats). */
 export const HTTP2_STATS = {
@@ -62,9 +62,9 @@ export const HTTP2_STATS = {
  * Envoy's premature-reset accounting (1.27.1, CVE-2023-44487): a stream the client resets within
  * this many ms of opening it is premature ...
  */
-export const PREMATURE_RESET_MS = 1000;
+const PREMATURE_RESET_MS = 1000;
 /** ... and once a connection has opened this many streams, more than half of them premature closes it. */
-export const PREMATURE_RESET_MIN_STREAMS = 500;
+const PREMATURE_RESET_MIN_STREAMS = 500;
 
 /** One listener's HTTP/2 sessions. */
 export class Http2Downstream {

@@ -7,12 +7,12 @@
 import type { RetryPolicy } from '../../routes/route-table.js';
 
 /** Envoy's retry back-off base interval, ms (fully jittered, exponential). */
-export const RETRY_BACKOFF_BASE_MS = 25;
+const RETRY_BACKOFF_BASE_MS = 25;
 /** Envoy's retry back-off ceiling: 10 × the base interval, ms. */
 export const RETRY_BACKOFF_MAX_MS = 250;
 
 /** How an upstream try failed without a response: never connected (UF), reset (UC), or a response Envoy's codec refuses (UPE). */
-export type UpstreamFailure = 'connect-failure' | 'protocol-error' | 'reset';
+type UpstreamFailure = 'connect-failure' | 'protocol-error' | 'reset';
 
 /** A policy that never retries (routes with `attempts: 0`; the base for other policies in tests). */
 export const NO_RETRY_POLICY: RetryPolicy = Object.freeze({

@@ -33,7 +33,7 @@ import { copyResponseHeaders, headerObjectOf, type RawHeaderItem } from './upstr
 import { UpgradeTunnel } from './upgrade-tunnel.js';
 
 /** Largest request body buffered so the request can be retried (Envoy buffers retried bodies up to its limit), bytes. */
-export const MAX_RETRY_BODY_BYTES = 64 * 1024;
+const MAX_RETRY_BODY_BYTES = 64 * 1024;
 
 const GRPC_DEADLINE: Readonly<Record<string, string>> = Object.freeze({ 'grpc-status': '4' });
 

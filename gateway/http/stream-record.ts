@@ -14,7 +14,7 @@ import type { ListenerRuntime, ProxyContext } from './proxy-context.js';
  * What a record reads of a closed stream: the stream info part of the connection manager's
  * `ActiveStream` (declared here so the record builder does not import the stream it describes).
  */
-export interface RecordedStream {
+interface RecordedStream {
   readonly req: DownstreamRequest;
   readonly res: DownstreamResponse;
   readonly codec: DownstreamCodec;

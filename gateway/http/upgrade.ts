@@ -17,7 +17,7 @@ import type { Duplex } from 'node:stream';
 import type { DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
 
 /** How the connection manager treats a request's `Upgrade` header. */
-export type UpgradeKind = 'websocket' | 'h2c' | 'unsupported';
+type UpgradeKind = 'websocket' | 'h2c' | 'unsupported';
 
 /** The kind of upgrade a request with an `Upgrade` header asks for (token compared case-insensitively). */
 export function upgradeKind(h: IncomingHttpHeaders): UpgradeKind {

@@ -10,7 +10,7 @@ import type { CompiledMatch, RouteEntry, WeightedCluster } from '../../routes/ro
 import { dropFromList, HOP_BY_HOP, mutateHeaderList } from '../header-ops.js';
 
 /** Receives the downstream `x-request-id` when the request carried one. */
-export interface RequestIdSink {
+interface RequestIdSink {
   requestId: string | undefined;
 }
 

@@ -19,15 +19,15 @@ import { listen, parsePort, readBody, sendJson, sendText, type RunningServer } f
 import { exitWithParent, isMainModule } from '../common/process-util.js';
 
 /** The Bookinfo services this program can run. */
-export type BookinfoServiceName = 'productpage' | 'details' | 'reviews' | 'ratings';
+type BookinfoServiceName = 'productpage' | 'details' | 'reviews' | 'ratings';
 
 const SERVICES: readonly BookinfoServiceName[] = ['productpage', 'details', 'reviews', 'ratings'];
 
 /** The port every Bookinfo service declares (Kubernetes Service / ServiceEntry port). */
-export const BOOKINFO_SERVICE_PORT = 9080;
+const BOOKINFO_SERVICE_PORT = 9080;
 
 /** One local workload of the sample layout. */
-export interface BookinfoWorkload {
+interface BookinfoWorkload {
   readonly service: BookinfoServiceName;
   readonly version: string;
   /** Local port on 127.0.0.1 (matches `service-entries.yaml`). */
@@ -45,7 +45,7 @@ export const BOOKINFO_LAYOUT: readonly BookinfoWorkload[] = [
 ];
 
 /** Service name → `host:port` endpoints, the shape of the `BOOKINFO_ENDPOINTS` variable. */
-export type BookinfoEndpoints = Readonly<Record<string, readonly string[]>>;
+type BookinfoEndpoints = Readonly<Record<string, readonly string[]>>;
 
 /** The endpoints of {@link BOOKINFO_LAYOUT}, all on 127.0.0.1. */
 export function defaultBookinfoEndpoints(): Record<string, string[]> {
@@ -55,7 +55,7 @@ export function defaultBookinfoEndpoints(): Record<string, string[]> {
 }
 
 /** Client-side timeouts and tries, as hard-coded in Bookinfo (overridable for tests). */
-export interface BookinfoTimeouts {
+interface BookinfoTimeouts {
   /** productpage → reviews, per try, in milliseconds (Bookinfo: 3000). */
   readonly reviewsMs: number;
   /** productpage → reviews tries, first one included (Bookinfo: 2, i.e. one retry). */
@@ -337,7 +337,7 @@ const REVIEWS: readonly { reviewer: string; text: string }[] = [
 ];
 
 /** The message reviews puts in place of a rating when ratings cannot be reached. */
-export const RATINGS_UNAVAILABLE = 'Ratings service is currently unavailable';
+const RATINGS_UNAVAILABLE = 'Ratings service is currently unavailable';
 
 const reviewsHandler: Handler = async (ctx, req, res, path) => {
   const id = productId(path, '/reviews/');

@@ -14,7 +14,7 @@ export interface RunningServer {
 }
 
 /** Default cap on request bodies read by the samples, in bytes. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Sends `value` as a JSON body with `status` and any `extraHeaders`. */
 export function sendJson(

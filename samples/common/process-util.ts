@@ -80,7 +80,7 @@ export function probePort(port: number, host = '127.0.0.1', timeoutMs = 500): Pr
 }
 
 /** Options of {@link waitForPort}. */
-export interface WaitForPortOptions {
+interface WaitForPortOptions {
   readonly host?: string;
   /** Give up after this many milliseconds (default 10 000). */
   readonly deadlineMs?: number;

@@ -30,7 +30,7 @@ export interface WorkloadSpec {
 }
 
 /** What {@link runStack} runs. */
-export interface StackSpec {
+interface StackSpec {
   /** Human name, e.g. `Bookinfo`; prefixes this script's own log lines. */
   readonly title: string;
   /** Repository root (cwd of the gateway, base of `dist/cli/main.js`). */
@@ -62,7 +62,7 @@ interface Managed {
 }
 
 /** Gateway entry point relative to the repository root (compiled by `npm run build`). */
-export const GATEWAY_MAIN = path.join('dist', 'cli', 'main.js');
+const GATEWAY_MAIN = path.join('dist', 'cli', 'main.js');
 
 /** Grace period between SIGTERM and SIGKILL when stopping children, in milliseconds. */
 const STOP_GRACE_MS = 5000;

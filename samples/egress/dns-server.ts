@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { exitWithParent, isMainModule } from '../common/process-util.js';
 
 /** Options of {@link startDnsServer}. */
-export interface DnsServerOptions {
+interface DnsServerOptions {
   /** Address to bind (default 127.0.0.1). */
   readonly host?: string;
   /** UDP port; 0 (default) picks a free one. */
@@ -77,7 +77,7 @@ function ipv6Bytes(address: string): Buffer {
  * Builds the answer to one query message, or undefined when it is not worth answering (too short).
  * Exported for unit tests.
  */
-export function answerQuery(
+function answerQuery(
   query: Buffer,
   lookup: (name: string) => readonly string[] | undefined,
   ttlSeconds: number,

@@ -18,7 +18,7 @@ import { findRepoRoot } from '../common/process-util.js';
 import { startDnsServer } from './dns-server.js';
 
 /** Local ports of the stand-ins (the ServiceEntries' `targetPort`s) and of the egress gateway. */
-export const EGRESS_LAYOUT = { httpbin: 18080, egressGateway: 18081, tls: 18443 } as const;
+const EGRESS_LAYOUT = { httpbin: 18080, egressGateway: 18081, tls: 18443 } as const;
 
 const VARIANTS: Readonly<Record<string, readonly string[]>> = {
   timeout: ['service-entry-httpbin-ext.yaml', 'virtual-service-httpbin-ext-timeout.yaml', 'google.yaml'],

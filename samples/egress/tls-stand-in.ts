@@ -17,7 +17,7 @@ import { listen, parsePort, sendJson, type RunningServer } from '../common/http-
 import { exitWithParent, isMainModule } from '../common/process-util.js';
 
 /** Options of {@link startTlsStandIn}. */
-export interface TlsStandInOptions {
+interface TlsStandInOptions {
   /** DNS names in the certificate (the first is also its CN). */
   readonly names: readonly string[];
   /** Port to bind; 0 (the default) picks a free one. */
@@ -29,7 +29,7 @@ export interface TlsStandInOptions {
 }
 
 /** A running stand-in: the server plus the path of its certificate (to trust it). */
-export interface RunningTlsStandIn extends RunningServer {
+interface RunningTlsStandIn extends RunningServer {
   readonly certFile: string;
 }
 
@@ -37,7 +37,7 @@ export interface RunningTlsStandIn extends RunningServer {
  * Starts the stand-in.
  * @throws Error when `openssl` is missing or the port cannot be bound.
  */
-export async function startTlsStandIn(options: TlsStandInOptions): Promise<RunningTlsStandIn> {
+async function startTlsStandIn(options: TlsStandInOptions): Promise<RunningTlsStandIn> {
   const dir = mkdtempSync(join(tmpdir(), 'meshgate-tls-stand-in-'));
   const names = options.names.length > 0 ? options.names : ['localhost'];
   execFileSync(

@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 
 /** `Say` request/response and `Count` request/message shapes. */
-export interface SayRequest {
+interface SayRequest {
   readonly name: string;
   readonly key?: string;
   readonly failFirst?: number;
@@ -19,7 +19,7 @@ export interface SayReply {
   readonly message: string;
   readonly version: string;
 }
-export interface CountRequest {
+interface CountRequest {
   readonly n: number;
 }
 export interface CountReply {

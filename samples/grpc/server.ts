@@ -6,7 +6,7 @@
 import { startEchoServer } from './echo-service.js';
 
 /** Where the sample's ServiceEntry expects each version. */
-export const GRPC_ECHO_LAYOUT = [
+const GRPC_ECHO_LAYOUT = [
   { version: 'v1', port: 17070 },
   { version: 'v2', port: 17071 },
 ] as const;

@@ -16,7 +16,7 @@ import { listen, parsePort, readBody, sendJson, sendText, type RunningServer } f
 import { exitWithParent, isMainModule } from '../common/process-util.js';
 
 /** Options of {@link startHttpbin}. */
-export interface HttpbinOptions {
+interface HttpbinOptions {
   /** Port to bind; 0 (the default) picks a free one, reported in the result. */
   readonly port?: number;
   /** Address to bind (default 127.0.0.1). */
@@ -34,7 +34,7 @@ export const HTTPBIN_LAYOUT = [
 ] as const;
 
 /** Longest `/delay` honoured, in seconds (as httpbin). */
-export const MAX_DELAY_SECONDS = 10;
+const MAX_DELAY_SECONDS = 10;
 
 const TEAPOT = `
     -=[ teapot ]=-

@@ -21,7 +21,7 @@ import { exitWithParent, isMainModule } from '../common/process-util.js';
 export const HTTPS_LAYOUT = { httpbin: 18000, helloworld: 18500, nginx: 18443 } as const;
 
 /** The page nginx serves by default (abridged). */
-export const NGINX_WELCOME = `<!DOCTYPE html>
+const NGINX_WELCOME = `<!DOCTYPE html>
 <html>
 <head><title>Welcome to nginx!</title></head>
 <body>
@@ -32,7 +32,7 @@ export const NGINX_WELCOME = `<!DOCTYPE html>
 `;
 
 /** Options of {@link startNginx}. */
-export interface NginxOptions {
+interface NginxOptions {
   /** Port to bind; 0 (the default) picks a free one. */
   readonly port?: number;
   /** Address to bind (default 127.0.0.1). */
@@ -84,7 +84,7 @@ export function startNginx(options: NginxOptions): Promise<RunningServer> {
 }
 
 /** Starts helloworld: `GET /hello` answers `Hello version: <version>, instance: helloworld-<version>`; other paths 404. */
-export function startHelloworld(
+function startHelloworld(
   options: { port?: number; host?: string; version?: string } = {},
 ): Promise<RunningServer> {
   const version = options.version ?? 'v1';

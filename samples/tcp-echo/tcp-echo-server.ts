@@ -19,7 +19,7 @@ export const TCP_ECHO_LAYOUT = [
 ] as const;
 
 /** Options of {@link startTcpEcho}. */
-export interface TcpEchoOptions {
+interface TcpEchoOptions {
   /** Port to bind; 0 (the default) picks a free one, reported in the result. */
   readonly port?: number;
   /** Address to bind (default 127.0.0.1). */

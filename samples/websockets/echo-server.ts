@@ -7,7 +7,7 @@
 import { WebSocketServer } from 'ws';
 
 /** Where the sample's ServiceEntry expects the workload. */
-export const WEBSOCKET_ECHO_PORT = 18888;
+const WEBSOCKET_ECHO_PORT = 18888;
 
 const i = process.argv.indexOf('--port');
 const port = i > 0 ? Number(process.argv[i + 1]) : WEBSOCKET_ECHO_PORT;

@@ -13,8 +13,11 @@ import {
   readlinkSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,8 +28,11 @@ import {
   podLabels,
 } from '../../config/sources/kubernetes-config.js';
 import { SecretVolumes } from '../../config/sources/kubernetes-secrets.js';
+import { KubernetesSource } from '../../config/sources/kubernetes.js';
+import { setUpKubernetes } from '../../config/sources/kubernetes-setup.js';
+import { pino } from 'pino';
 import { FakeKubeApiServer, makeApiServerCert } from '../helpers/kube-apiserver.js';
-import { pod } from '../helpers/kube-fixtures.js';
+import { pod, tlsSecret } from '../helpers/kube-fixtures.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -182,5 +188,112 @@ describe('SecretVolumes', () => {
     expect(existsSync(join(v.dir, 'a', 'tls.crt'))).toBe(true);
     v.close();
     expect(existsSync(v.dir)).toBe(false);
+  });
+});
+
+describe('credentials folder across restarts', () => {
+  it('withdraws the files of Secrets deleted while the gateway was down; never touches folders it did not write', async () => {
+    const dir = tempDir();
+    // The user's own credential in the same folder, laid out as kubelet mounts one (..data link).
+    mkdirSync(join(dir, 'mine', '..2026_01_01'), { recursive: true });
+    writeFileSync(join(dir, 'mine', '..2026_01_01', 'tls.crt'), 'USER');
+    symlinkSync('..2026_01_01', join(dir, 'mine', '..data'));
+    symlinkSync(join('..data', 'tls.crt'), join(dir, 'mine', 'tls.crt'));
+    writeFileSync(join(dir, 'notes.txt'), 'user file');
+    const api = await FakeKubeApiServer.start({ tls: makeApiServerCert() });
+    const log = pino({ level: 'silent' });
+    const source = () =>
+      new KubernetesSource({
+        kubeConfig: loadKubeConfig(api.writeKubeconfig(tempDir())),
+        gatewayNamespace: 'istio-system',
+        credentialsDir: dir,
+        log,
+        backoff: { initialMs: 50, maxMs: 400 },
+      });
+    try {
+      api.upsert(tlsSecret('kept', 'C1', 'K1'));
+      api.upsert(tlsSecret('revoked', 'C2', 'K2'));
+      // A user folder named like a Secret that then disappears: not ours, stays.
+      mkdirSync(join(dir, 'also-mine'));
+      writeFileSync(join(dir, 'also-mine', 'tls.crt'), 'USER2');
+      const first = source();
+      await first.read();
+      expect(readFileSync(join(dir, 'revoked', 'tls.crt'), 'utf8')).toBe('C2');
+      await first.close();
+
+      // Deleted while no gateway ran.
+      api.remove('Secret', 'istio-system', 'revoked');
+      const second = source();
+      await second.read();
+      expect(existsSync(join(dir, 'revoked'))).toBe(false);
+      expect(readFileSync(join(dir, 'kept', 'tls.crt'), 'utf8')).toBe('C1');
+      expect(readFileSync(join(dir, 'mine', 'tls.crt'), 'utf8')).toBe('USER');
+      expect(readFileSync(join(dir, 'also-mine', 'tls.crt'), 'utf8')).toBe('USER2');
+      expect(readFileSync(join(dir, 'notes.txt'), 'utf8')).toBe('user file');
+      expect(second.secrets.names).toEqual(['kept']);
+      await second.close();
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('prune removes only names of its manifest', () => {
+    const dir = tempDir();
+    const v = new SecretVolumes(dir);
+    v.write({ metadata: { name: 'a' }, data: { 'tls.crt': b64('c'), 'tls.key': b64('k') } });
+    v.write({ metadata: { name: 'b' }, data: { 'tls.crt': b64('c'), 'tls.key': b64('k') } });
+    mkdirSync(join(dir, 'c'));
+    const restarted = new SecretVolumes(dir);
+    expect(restarted.prune(new Set(['a']))).toEqual(['b']);
+    expect(readdirSync(dir).sort()).toEqual(['.meshgate-secrets.json', 'a', 'c']);
+    expect(restarted.remove('c')).toBe(false);
+  });
+});
+
+describe('setUpKubernetes', () => {
+  it('the wait for an unreadable gateway pod can be cancelled (its back-off timer cleared)', async () => {
+    const saved = { POD_NAME: process.env.POD_NAME, POD_NAMESPACE: process.env.POD_NAMESPACE };
+    // A port nothing listens on: every pod read is refused (no HTTP status, so retried).
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    const file = join(tempDir(), 'config');
+    writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Config\nclusters: [{ name: c, cluster: { server: 'http://127.0.0.1:${port}', insecure-skip-tls-verify: true } }]\nusers: [{ name: u, user: { token: t } }]\ncontexts: [{ name: x, context: { cluster: c, user: u } }]\ncurrent-context: x\n`,
+    );
+    const cleared: unknown[] = [];
+    const timers = {
+      setTimeout: () => 'never-fires',
+      clearTimeout: (h: unknown) => void cleared.push(h),
+    };
+    const retrying = new EventEmitter();
+    const log = pino(
+      { level: 'warn' },
+      {
+        write: (line: string) => {
+          if (line.includes('retrying in')) retrying.emit('retry');
+        },
+      },
+    );
+    process.env.POD_NAME = 'gw-0';
+    process.env.POD_NAMESPACE = 'istio-system';
+    try {
+      const stop = new AbortController();
+      const setUp = setUpKubernetes({ kubeconfig: file }, log, {
+        signal: stop.signal,
+        backoffDeps: { timers },
+      });
+      await once(retrying, 'retry');
+      stop.abort();
+      await expect(setUp).rejects.toThrow(/stopped while waiting for the gateway pod/);
+      expect(cleared).toEqual(['never-fires']);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   });
 });

@@ -14,6 +14,7 @@ import { Gateway } from '../../gateway/gateway.js';
 import { KubernetesSource } from '../../config/sources/kubernetes.js';
 import { loadKubeConfig } from '../../config/sources/kubernetes-config.js';
 import type { ObservabilityOptions } from '../../admin/observability.js';
+import { ConfigCompiler, compileConfig, type PipelineResult } from '../../config/pipeline.js';
 import {
   FakeKubeApiServer,
   makeApiServerCert,
@@ -228,6 +229,17 @@ export interface KubeGateway {
   port(serverPort: number): number;
   /** Resolves with the next installed snapshot version for which `pred` holds (checked now, then on each swap). */
   until(pred: () => boolean): Promise<void>;
+  /**
+   * Resolves once the installed snapshot was compiled from `obj` at its resourceVersion or a later
+   * one (pass what `api.upsert` returned); checked now, then on each swap. No time limit: the
+   * test's own timeout bounds it.
+   */
+  applied(obj: {
+    kind?: string;
+    metadata: { name: string; namespace?: string; resourceVersion?: string };
+  }): Promise<void>;
+  /** Resolves once the installed snapshot was compiled without the object `kind/namespace/name`. */
+  removed(kind: string, namespace: string, name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -259,11 +271,23 @@ export async function startKubeGateway(
     log,
     backoff: { initialMs: 50, maxMs: 400 },
   });
+  // Each compile's input is remembered; the one installed is what the helpers below inspect.
+  const compiler = new ConfigCompiler();
+  let compiled: PipelineResult | undefined;
+  let installed = new Map<string, number>();
+  let first = true;
   const result = await Gateway.start(
     {
+      compile: async (sources, opts) => {
+        const r = await (first ? compileConfig(sources, opts) : compiler.compile(sources, opts));
+        first = false;
+        compiled = r;
+        return r;
+      },
       paths: [],
       sources: [source],
       credentialsDir: source.credentialsDir,
+      proxyNamespace: o.gatewayNamespace ?? 'istio-system',
       defaultNamespace: 'default',
       gatewayLabels: { istio: 'ingressgateway', app: 'istio-ingressgateway' },
       accessLog: 'off',
@@ -284,6 +308,28 @@ export async function startKubeGateway(
     throw new Error(`gateway did not start: ${result.diagnostics.map((d) => d.message).join('; ')}`);
   }
   const gw = result.gateway;
+  /** `Kind/ns/name` → resourceVersion of the API objects behind a compile. */
+  const versions = (r: PipelineResult | undefined): Map<string, number> => {
+    const out = new Map<string, number>();
+    for (const x of [...(r?.resources ?? []), ...(r?.objects ?? [])]) {
+      const m = /^kubernetes:(.*)@(\d+)$/.exec(x.source?.file ?? '');
+      if (m) out.set(m[1]!, Number(m[2]));
+    }
+    return out;
+  };
+  installed = versions(compiled);
+  gw.store.on('snapshot', () => (installed = versions(compiled)));
+  const until = (pred: () => boolean): Promise<void> => {
+    if (pred()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (!pred()) return;
+        gw.store.off('snapshot', check);
+        resolve();
+      };
+      gw.store.on('snapshot', check);
+    });
+  };
   return {
     gateway: gw,
     source,
@@ -293,19 +339,18 @@ export async function startKubeGateway(
       if (!a) throw new Error(`no listener for server port ${serverPort}`);
       return a.port;
     },
-    until(pred) {
-      if (pred()) return Promise.resolve();
-      return new Promise((resolve) => {
-        const check = () => {
-          if (!pred()) return;
-          gw.store.off('snapshot', check);
-          resolve();
-        };
-        gw.store.on('snapshot', check);
-      });
+    until,
+    applied(obj) {
+      const key = `${obj.kind}/${obj.metadata.namespace ?? 'default'}/${obj.metadata.name}`;
+      const rv = Number(obj.metadata.resourceVersion ?? 0);
+      return until(() => (installed.get(key) ?? -1) >= rv);
+    },
+    removed(kind, namespace, name) {
+      return until(() => !installed.has(`${kind}/${namespace}/${name}`));
     },
     async close() {
       await gw.close();
+      await compiler.close();
       await source.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -43,27 +43,36 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     await bed.startGateway();
     const seen: { status: number; upstream: string }[] = [];
     let stop = false;
+    const waiters: { n: number; resolve: () => void }[] = [];
+    /** Resolves once `n` answers were seen. */
+    const reached = (n: number) =>
+      new Promise<void>((resolve) => {
+        if (seen.length >= n) resolve();
+        else waiters.push({ n, resolve });
+      });
     const load = (async () => {
       // A bounded loop: at most 4000 requests, two at a time.
       for (let i = 0; i < 2000 && !stop; i++) {
         seen.push(...(await Promise.all([upstreamOf('/reviews/1'), upstreamOf('/reviews/2')])));
+        for (const w of waiters.filter((x) => seen.length >= x.n)) w.resolve();
       }
     })();
-    await expect.poll(() => seen.length).toBeGreaterThan(20);
+    await reached(20);
     expect(new Set(seen.map((s) => s.upstream))).toEqual(new Set(['reviews-v1']));
-    bed.api.upsert(
+    const vs = bed.api.upsert(
       bookinfoVirtualService([
         { host: 'reviews', subset: 'v1', weight: 20 },
         { host: 'reviews', subset: 'v2', weight: 80 },
       ]),
     );
-    await expect.poll(() => seen.some((s) => s.upstream === 'reviews-v2'), { timeout: 2000 }).toBe(true);
-    const firstV2 = seen.findIndex((s) => s.upstream === 'reviews-v2');
-    await expect.poll(() => seen.length, { timeout: 20_000 }).toBeGreaterThan(firstV2 + 400);
+    await bed.gw.applied(vs);
+    // The pair in flight at the swap may have used the old routes; count from the next one.
+    const start = seen.length + 2;
+    await reached(start + 400);
     stop = true;
     await load;
     expect(seen.filter((s) => s.status !== 200)).toEqual([]);
-    const after = seen.slice(firstV2, firstV2 + 400);
+    const after = seen.slice(start, start + 400);
     const v2 = after.filter((s) => s.upstream === 'reviews-v2').length;
     // 80 % of 400 = 320; ±4 standard deviations (8 each) of the binomial.
     expect(v2).toBeGreaterThanOrEqual(288);
@@ -79,8 +88,9 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     for (let i = 0; i < 29; i++) {
       bed.api.upsert(bookinfoVirtualService([{ host: 'reviews', subset: i % 2 ? 'v2' : 'v1' }]));
     }
-    bed.api.upsert(gatewayRoute('last', { prefix: '/last' }, { host: 'reviews', subset: 'v2' }));
-    await expect.poll(async () => (await upstreamOf('/last')).upstream, { timeout: 5000 }).toBe('reviews-v2');
+    const last = bed.api.upsert(gatewayRoute('last', { prefix: '/last' }, { host: 'reviews', subset: 'v2' }));
+    await bed.gw.applied(last);
+    expect((await upstreamOf('/last')).upstream).toBe('reviews-v2');
     expect(bed.gw.gateway.snapshot.version).toBe(before + 1);
     expect((await upstreamOf('/reviews/1')).upstream).toBe('reviews-v1');
   });
@@ -96,12 +106,11 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
       ...p,
       status: { ...(p.status as object), containerStatuses: [{ name: 'reviews', restartCount: 1 }] },
     });
-    bed.api.upsert({ ...p, metadata: { ...p.metadata, labels: { ...p.metadata.labels, canary: 'yes' } } });
-    await expect
-      .poll(async () =>
-        (await bed.gw.source.read()).documents.some((d) => JSON.stringify(d.object).includes('canary')),
-      )
-      .toBe(true);
+    const labelled = bed.api.upsert({
+      ...p,
+      metadata: { ...p.metadata, labels: { ...p.metadata.labels, canary: 'yes' } },
+    });
+    await bed.gw.applied(labelled);
     expect(changes).toBe(1);
   });
 
@@ -130,10 +139,11 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
     await bed.startGateway({ log: captured.log });
     // Istio's webhook would refuse this one: a route destination without a host.
     bed.api.upsert(gatewayRoute('broken', { prefix: '/broken' }, { subset: 'v1' }));
-    bed.api.upsert(gatewayRoute('ratings', { prefix: '/ratings' }, { host: 'reviews', subset: 'v2' }));
-    await expect
-      .poll(async () => (await upstreamOf('/ratings/1')).upstream, { timeout: 5000 })
-      .toBe('reviews-v2');
+    const ratings = bed.api.upsert(
+      gatewayRoute('ratings', { prefix: '/ratings' }, { host: 'reviews', subset: 'v2' }),
+    );
+    await bed.gw.applied(ratings);
+    expect((await upstreamOf('/ratings/1')).upstream).toBe('reviews-v2');
     expect((await upstreamOf('/productpage')).upstream).toBe('productpage-v1');
     expect((await httpGet(bed.gw.port(80), '/broken')).status).toBe(404);
     const rejected = await captured.waitFor((r) => r.resource === 'VirtualService/default/broken');
@@ -147,22 +157,18 @@ describe('meshgate run --kubernetes: Bookinfo', () => {
 
     // A bad update of a valid object: its last valid version stays served, as when the webhook
     // refuses an update; the good change made with it applies.
-    const version = bed.gw.gateway.snapshot.version;
     bed.api.upsert(gatewayRoute('ratings', { regex: '/ratings(' }, { host: 'reviews' }));
-    bed.api.upsert(bookinfoVirtualService([{ host: 'reviews', subset: 'v2' }]));
+    const reviews = bed.api.upsert(bookinfoVirtualService([{ host: 'reviews', subset: 'v2' }]));
     const kept = await captured.waitFor((r) => r.resource === 'VirtualService/default/ratings');
     expect(String(kept.msg)).toContain('last valid version');
-    await bed.gw.until(() => bed.gw.gateway.snapshot.version > version);
-    await expect
-      .poll(async () => (await upstreamOf('/reviews/1')).upstream, { timeout: 5000 })
-      .toBe('reviews-v2');
+    await bed.gw.applied(reviews);
+    expect((await upstreamOf('/reviews/1')).upstream).toBe('reviews-v2');
     expect((await upstreamOf('/ratings/1')).upstream).toBe('reviews-v2');
 
     // Fixed: it applies like any other change.
-    bed.api.upsert(gatewayRoute('broken', { prefix: '/broken' }, { host: 'productpage' }));
-    await expect
-      .poll(async () => (await upstreamOf('/broken')).upstream, { timeout: 5000 })
-      .toBe('productpage-v1');
+    const fixed = bed.api.upsert(gatewayRoute('broken', { prefix: '/broken' }, { host: 'productpage' }));
+    await bed.gw.applied(fixed);
+    expect((await upstreamOf('/broken')).upstream).toBe('productpage-v1');
     expect(bed.gw.source.rejected.map((r) => r.resource)).toEqual(['VirtualService/default/ratings']);
   });
 

@@ -5,6 +5,7 @@
  * (403), and a cluster that serves networking.istio.io only as v1beta1. The gateway keeps
  * serving throughout.
  */
+import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   bookinfoVirtualService,
@@ -23,7 +24,12 @@ async function setUp(opts: { istioVersions?: string[]; forbid?: string } = {}): 
   captured = captureLog();
   await bed.startGateway({ log: captured.log });
   // Synced means listed; the watches open right after. Tests that act on open watches wait for them.
-  await expect.poll(() => bed.api.openWatches).toBe(opts.forbid ? 8 : 9);
+  await watchesOpen(opts.forbid ? 8 : 9);
+}
+
+/** Resolves once `n` watches are open on the stand-in (checked on each watch it opens). */
+async function watchesOpen(n: number): Promise<void> {
+  while (bed.api.openWatches < n) await once(bed.api, 'watch');
 }
 
 async function upstreamOf(path: string): Promise<string> {
@@ -48,9 +54,10 @@ describe('kubernetes source: API server trouble', () => {
     for (let i = 0; i < 20; i++) expect(await upstreamOf('/productpage')).toBe('productpage-v1');
     await captured.waitFor((r) => r.kind === 'VirtualService' && /list\/watch failed/.test(r.msg));
     const rvBefore = bed.api.resourceVersion;
-    bed.api.upsert(REVIEWS_V2);
+    const reviewsV2 = bed.api.upsert(REVIEWS_V2);
     await bed.api.restart();
-    await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
+    await bed.gw.applied(reviewsV2);
+    expect(await upstreamOf('/reviews/1')).toBe('reviews-v2');
     await captured.waitFor((r) => r.kind === 'VirtualService' && r.msg === 'Kubernetes watch resumed');
     // Resumed, not relisted: one list, then watches from the last seen resourceVersion.
     expect(listsOf(VS_PATH)).toBe(1);
@@ -63,10 +70,11 @@ describe('kubernetes source: API server trouble', () => {
   it('history compacted while away: the resumed watch gets 410 Gone and the informer relists', async () => {
     await setUp();
     await bed.api.stop();
-    bed.api.upsert(REVIEWS_V2);
+    const reviewsV2 = bed.api.upsert(REVIEWS_V2);
     bed.api.compact();
     await bed.api.restart();
-    await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
+    await bed.gw.applied(reviewsV2);
+    expect(await upstreamOf('/reviews/1')).toBe('reviews-v2');
     expect(listsOf(VS_PATH)).toBe(2);
     await captured.waitFor((r) => r.kind === 'VirtualService' && /410 Gone/.test(r.msg));
   });
@@ -84,12 +92,14 @@ describe('kubernetes source: API server trouble', () => {
     const latest = String(bed.api.resourceVersion);
     bed.api.bookmark();
     const vsState = () => bed.gw.source.informerStates().find((s) => s.name === 'VirtualService')!;
-    await expect.poll(() => vsState().resourceVersion).toBe(latest);
+    await captured.waitFor((r) => r.kind === 'VirtualService' && r.msg === 'Kubernetes watch bookmark');
+    expect(vsState().resourceVersion).toBe(latest);
     await bed.api.stop();
     bed.api.compact();
-    bed.api.upsert(REVIEWS_V2);
+    const reviewsV2 = bed.api.upsert(REVIEWS_V2);
     await bed.api.restart();
-    await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
+    await bed.gw.applied(reviewsV2);
+    expect(await upstreamOf('/reviews/1')).toBe('reviews-v2');
     expect(listsOf(VS_PATH)).toBe(1);
     expect(
       bed.api.requests.filter((q) => q.path === VS_PATH && q.query.watch === 'true').at(-1)!.query
@@ -100,21 +110,24 @@ describe('kubernetes source: API server trouble', () => {
   it('an open watch ended by an ERROR event with Status 410: relist, nothing lost', async () => {
     await setUp();
     bed.api.expireWatches();
-    bed.api.upsert(REVIEWS_V2);
-    await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
+    const reviewsV2 = bed.api.upsert(REVIEWS_V2);
+    await bed.gw.applied(reviewsV2);
+    expect(await upstreamOf('/reviews/1')).toBe('reviews-v2');
     expect(listsOf(VS_PATH)).toBe(2);
     // A deletion made while relisting is seen too (the relist replaces the cache).
     bed.api.remove('VirtualService', 'default', 'bookinfo');
-    await expect.poll(() => upstreamOf('/productpage'), { timeout: 10_000 }).toBe('-404');
+    await bed.gw.removed('VirtualService', 'default', 'bookinfo');
+    expect(await upstreamOf('/productpage')).toBe('-404');
   });
 
   it('a watch cut half-way through an event is logged with its kind; the event arrives on the resumed watch', async () => {
     await setUp();
     bed.api.cutNextEvent('virtualservices');
-    bed.api.upsert(REVIEWS_V2);
+    const reviewsV2 = bed.api.upsert(REVIEWS_V2);
     const cut = await captured.waitFor((r) => r.kind === 'VirtualService' && r.level === 40);
     expect(String(cut.err)).toMatch(/premature close/i);
-    await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
+    await bed.gw.applied(reviewsV2);
+    expect(await upstreamOf('/reviews/1')).toBe('reviews-v2');
     expect(listsOf(VS_PATH)).toBe(1);
     expect(await upstreamOf('/productpage')).toBe('productpage-v1');
   });
@@ -130,7 +143,7 @@ describe('kubernetes source: API server trouble', () => {
     // Granted later: the informer, still retrying, lists and watches the kind.
     bed.api.allow('secrets');
     await captured.waitFor((r) => r.kind === 'Secret in istio-system' && /succeeded again/.test(r.msg));
-    await expect.poll(() => bed.api.openWatches).toBe(9);
+    await watchesOpen(9);
   });
 
   it('networking.istio.io/v1 not served: the v1beta1 resources are watched instead', async () => {
@@ -141,7 +154,8 @@ describe('kubernetes source: API server trouble', () => {
     );
     expect([...istioPaths].every((p) => p.startsWith('/apis/networking.istio.io/v1beta1/'))).toBe(true);
     await captured.waitFor((r) => /v1 is not served; watching v1beta1/.test(r.msg));
-    bed.api.upsert({ ...REVIEWS_V2, apiVersion: 'networking.istio.io/v1beta1' });
-    await expect.poll(() => upstreamOf('/reviews/1'), { timeout: 10_000 }).toBe('reviews-v2');
+    const reviewsV2 = bed.api.upsert({ ...REVIEWS_V2, apiVersion: 'networking.istio.io/v1beta1' });
+    await bed.gw.applied(reviewsV2);
+    expect(await upstreamOf('/reviews/1')).toBe('reviews-v2');
   });
 });

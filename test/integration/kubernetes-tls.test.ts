@@ -4,10 +4,12 @@
  * certificate while a connection opened before keeps working on its session.
  */
 import { X509Certificate } from 'node:crypto';
+import diagnostics_channel from 'node:diagnostics_channel';
 import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTestPki, type IssuedCert, type TestPki } from '../helpers/certs.js';
 import { ingressGateway, KubeTestBed, tlsSecret } from '../helpers/kube-fixtures.js';
+import { CERT_RELOAD_CHANNEL, type CertReloadMessage } from '../../tls/cert-store.js';
 
 const bed = new KubeTestBed();
 let pki: TestPki | undefined;
@@ -78,18 +80,20 @@ describe('kubernetes source: credentialName Secrets', () => {
     const get = () => getOn(old);
     expect(await get()).toMatchObject({ status: 200, upstream: 'productpage-v1' });
 
+    // The certificate store publishes each reload: wait for the one the rotation causes.
+    const reloaded = new Promise<void>((resolve) => {
+      const onReload = (m: unknown) => {
+        const msg = m as CertReloadMessage;
+        if (!msg.certFile.includes('bookinfo-credential') || msg.error !== undefined) return;
+        diagnostics_channel.unsubscribe(CERT_RELOAD_CHANNEL, onReload);
+        resolve();
+      };
+      diagnostics_channel.subscribe(CERT_RELOAD_CHANNEL, onReload);
+    });
     api.upsert(tlsSecret('bookinfo-credential', second.cert, second.key, 'istio-system'));
-    await expect
-      .poll(
-        async () => {
-          const s = await handshake(port, pki!.ca);
-          const f = s.getPeerX509Certificate()?.fingerprint256;
-          s.destroy();
-          return f;
-        },
-        { timeout: 5000 },
-      )
-      .toBe(fingerprint(second));
+    await reloaded;
+    const fresh = await handshake(port, pki.ca);
+    expect(fresh.getPeerX509Certificate()?.fingerprint256).toBe(fingerprint(second));
 
     // The connection from before the rotation still answers, on its original session.
     expect(await get()).toMatchObject({ status: 200, upstream: 'productpage-v1' });
