@@ -87,7 +87,7 @@ export interface ServicePort {
   number: number;
   /** Also the key of each endpoint's `ports` map. */
   name: string;
-  protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP';
+  protocol: 'HTTP' | 'HTTPS' | 'TLS' | 'TCP' | 'HTTP2' | 'GRPC';
 }
 
 /** An endpoint of a STATIC ServiceEntry on 127.0.0.1. */
@@ -101,6 +101,12 @@ export interface LocalEndpoint {
 
 /** Port 9080 `http` (HTTP), as Bookinfo's services use. */
 export const HTTP_9080: ServicePort = { number: 9080, name: 'http', protocol: 'HTTP' };
+
+/** A gRPC service port: the gateway speaks HTTP/2 (h2c) to its endpoints. */
+export const GRPC_9000: ServicePort = { number: 9000, name: 'grpc', protocol: 'GRPC' };
+
+/** An HTTP/2 service port (h2c upstream). */
+export const HTTP2_8080: ServicePort = { number: 8080, name: 'http2', protocol: 'HTTP2' };
 
 /**
  * A MESH_INTERNAL, STATIC ServiceEntry named and addressed as `host`, with one service port whose

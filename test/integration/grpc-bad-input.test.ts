@@ -16,12 +16,11 @@ import {
   gatewayYaml,
   localServiceEntryYaml,
   recordWhere,
-  type ServicePort,
   virtualServiceYaml,
   yamlDocuments,
 } from '../helpers/tls-gateway.js';
+import { GRPC_9000 as GRPC_PORT } from '../helpers/resources.js';
 
-const GRPC_PORT = { number: 9000, name: 'grpc', protocol: 'GRPC' } as unknown as ServicePort;
 const SAY = '/meshgate.echo.Echo/Say';
 
 interface Outcome {

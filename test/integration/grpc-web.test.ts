@@ -24,9 +24,9 @@ import {
   virtualServiceYaml,
   yamlDocuments,
 } from '../helpers/tls-gateway.js';
+import { GRPC_9000 as GRPC_PORT } from '../helpers/resources.js';
 
-const GRPC_PORT = { number: 9000, name: 'grpc', protocol: 'GRPC' } as unknown as ServicePort;
-const HTTP_PORT = { number: 8080, name: 'http', protocol: 'HTTP' } as unknown as ServicePort;
+const HTTP_PORT: ServicePort = { number: 8080, name: 'http', protocol: 'HTTP' };
 
 /** One gRPC message frame (uncompressed) carrying `msg` as JSON. */
 function frame(msg: object): Buffer {

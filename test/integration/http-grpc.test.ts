@@ -21,14 +21,12 @@ import { baseUrl, fetchText, sampleValue, startTelemetryGateway } from '../helpe
 import {
   gatewayYaml,
   istioResourceYaml,
-  type ServicePort,
   localServiceEntryYaml,
   recordWhere,
   virtualServiceYaml,
   yamlDocuments,
 } from '../helpers/tls-gateway.js';
-
-const GRPC_PORT = { number: 9000, name: 'grpc', protocol: 'GRPC' } as unknown as ServicePort;
+import { GRPC_9000 as GRPC_PORT } from '../helpers/resources.js';
 
 type Client = InstanceType<typeof EchoClient>;
 

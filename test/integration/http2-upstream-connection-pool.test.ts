@@ -28,13 +28,10 @@ import {
   istioResourceYaml,
   localServiceEntryYaml,
   recordWhere,
-  type ServicePort,
   virtualServiceYaml,
   yamlDocuments,
 } from '../helpers/tls-gateway.js';
-
-const HTTP2_PORT = { number: 8080, name: 'http2', protocol: 'HTTP2' } as unknown as ServicePort;
-const GRPC_PORT = { number: 9000, name: 'grpc', protocol: 'GRPC' } as unknown as ServicePort;
+import { GRPC_9000 as GRPC_PORT, HTTP2_8080 as HTTP2_PORT } from '../helpers/resources.js';
 
 /** An h2c upstream that counts sessions and streams, and can hold responses until released. */
 interface CountingH2Upstream {
