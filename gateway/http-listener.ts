@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createStreamHandler } from './http/connection-manager.js';
-import { HTTP1_CODEC } from './http/http1-codec.js';
+import { CountingIncomingMessage, HTTP1_CODEC } from './http/http1-codec.js';
 import { createUpgradeHandler } from './http/upgrade.js';
 import { HTTP2_CODEC } from './http/http2-codec.js';
 import { Http2Downstream } from './http/http2-downstream.js';
@@ -27,6 +27,7 @@ const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
  * Envoy's 60 KiB header limit, no request timeout at the gateway, downstream idle timeout 1 h.
  */
 export const HTTP_SERVER_OPTIONS: http.ServerOptions = {
+  IncomingMessage: CountingIncomingMessage,
   maxHeaderSize: MAX_REQUEST_HEADERS_BYTES,
   requestTimeout: 0,
   keepAliveTimeout: 3_600_000,

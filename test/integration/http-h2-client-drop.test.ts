@@ -125,7 +125,7 @@ describe('HTTP/2 client drop → DC; HTTP/2 request body bytes', () => {
     expect(r.responseFlags).toBe('DC');
   });
 
-  it('bytes_received of a POST body is the same over HTTP/2 (no content-length) and HTTP/1.1', async () => {
+  it('bytes_received of a POST body is the same over HTTP/2 (no content-length), HTTP/1.1 and chunked HTTP/1.1', async () => {
     const body = 'x'.repeat(70_000);
     const session = await connect(`http://127.0.0.1:${port}`);
     await new Promise<void>((resolve, reject) => {
@@ -148,11 +148,28 @@ describe('HTTP/2 client drop → DC; HTTP/2 request body bytes', () => {
       req.on('error', reject);
       req.end(body);
     });
+    // Chunked: no content-length to read the size from; three chunks of the same body.
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(
+        { port, host: '127.0.0.1', path: '/post-chunked', method: 'POST', headers: { host: 'x' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, 10_000));
+      req.write(body.slice(10_000, 40_000));
+      req.end(body.slice(40_000));
+    });
     const h2 = await recordWhere(gw, (x) => x.path === '/post-h2');
     const h1 = await recordWhere(gw, (x) => x.path === '/post-h1');
+    const chunked = await recordWhere(gw, (x) => x.path === '/post-chunked');
     expect(h2.protocol).toBe('HTTP/2');
     expect(h2.bytesReceived).toBe(70_000);
     expect(h1.bytesReceived).toBe(70_000);
+    expect(chunked.bytesReceived).toBe(70_000);
     expect(bodies.get('/post-h2')).toBe(70_000);
+    expect(bodies.get('/post-chunked')).toBe(70_000);
   });
 });
