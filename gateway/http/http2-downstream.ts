@@ -66,6 +66,9 @@ const PREMATURE_RESET_MS = 1000;
 /** ... and once a connection has opened this many streams, more than half of them premature closes it. */
 const PREMATURE_RESET_MIN_STREAMS = 500;
 
+/** Socket errors of a client that left (not a protocol violation): logged at debug, not counted. */
+const CLIENT_GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT']);
+
 /** One listener's HTTP/2 sessions. */
 export class Http2Downstream {
   readonly server: http2.Http2Server;
@@ -191,6 +194,14 @@ export class Http2Downstream {
       this.log.debug({ listener: this.statPrefix(), type, code, stream: id }, 'HTTP/2 frame error');
     });
     session.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== undefined && CLIENT_GONE.has(err.code)) {
+        // The client's socket went away (reset, broken pipe): no protocol error of ours to count.
+        this.log.debug(
+          { listener: this.statPrefix(), code: err.code },
+          'HTTP/2 connection closed by the client',
+        );
+        return;
+      }
       // nghttp2 found a protocol violation or a flood (SETTINGS/PING ACKs piling up): node sends
       // GOAWAY and destroys the session; counted and logged, the process goes on.
       this.stats.inc(`${this.statPrefix()}.${HTTP2_STATS.protocolError}`);
