@@ -191,6 +191,7 @@ export class ClusterManager {
         parseDurationMs(cluster.policy.connectionPool?.tcp?.idleTimeout) ??
         DEFAULT_IDLE_TIMEOUT_MS,
       maxRequestsPerConnection: http?.maxRequestsPerConnection ?? 0,
+      maxConcurrentStreams: http?.maxConcurrentStreams ?? 0,
       lookup: this.dns.lookup,
       tls: this.originationTls(cluster),
       http2: upstreamSpeaksHttp2(cluster),
