@@ -344,11 +344,13 @@ export class H2Pool {
       if (!req.done) st.resume();
     };
     let trailers: string[] | null = null;
+    let final = false;
     st.on('headers', (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
       if (!req.done) handler.onHeaders(Number(headers[':status']), flatten(headers), resume, '');
     });
     st.on('response', (headers: http2.IncomingHttpHeaders & http2.IncomingHttpStatusHeader) => {
       if (req.done) return;
+      final = true;
       if (handler.onHeaders(Number(headers[':status']), flatten(headers), resume, '') === false) st.pause();
     });
     st.on('data', (chunk: Buffer) => {
@@ -358,7 +360,10 @@ export class H2Pool {
       trailers = flatten(headers) as unknown as string[];
     });
     st.on('end', () => {
-      if (req.done) return;
+      // Node also ends the readable side of a stream its session tore down (RST code set by then):
+      // only an END_STREAM after a final head completes the response; the rest fails at 'close'.
+      const rst = st.rstCode;
+      if (req.done || !final || (rst !== undefined && rst !== NGHTTP2_NO_ERROR)) return;
       req.done = true;
       handler.onComplete(trailers);
     });
