@@ -252,7 +252,8 @@ describe('H2Pool', () => {
     const after = await send(pool, '/after').done;
     expect([after.status, up.sessions.length]).toEqual([200, 2]);
     up.release();
-    for (const o of await Promise.all(inFlight.map((c) => c.done))) expect([o.status, o.body]).toEqual([200, 'ok']);
+    for (const o of await Promise.all(inFlight.map((c) => c.done)))
+      expect([o.status, o.body]).toEqual([200, 'ok']);
   });
 
   it('GOAWAY with an error code fails the streams in flight as a connection reset (UND_ERR_SOCKET)', async () => {
@@ -435,7 +436,7 @@ describe('H2Pool', () => {
     await up.held(1);
     await other.destroy();
     const d = await doomed.done;
-    expect(d.error?.code).toBe("UND_ERR_SOCKET");
+    expect(d.error?.code).toBe('UND_ERR_SOCKET');
   });
 
   it('TLS: ALPN h2, SNI from the Host header (auto-SNI) or DR sni, CA verification', async () => {
@@ -467,8 +468,10 @@ describe('H2Pool', () => {
       expect(names[2]).toBe('alt.example.com');
       await fixedPool.destroy();
 
-      const wrong = compileOriginationTls({ mode: 'SIMPLE', sni: 'other.example.com', caCertificates: pki.caFile }, '/')
-        .tls!;
+      const wrong = compileOriginationTls(
+        { mode: 'SIMPLE', sni: 'other.example.com', caCertificates: pki.caFile },
+        '/',
+      ).tls!;
       const wrongPool = new H2Pool({ ...POOL_DEFAULTS, port: up.port, tls: wrong });
       const failed = await send(wrongPool, '/', { method: 'GET' }).done;
       expect([failed.error?.code, classifyUpstreamError(failed.error)]).toEqual([
