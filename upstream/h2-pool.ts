@@ -34,6 +34,14 @@ import type { OriginationTls } from './tls-origination.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
 
+/**
+ * Flow-control windows we grant the upstream, bytes. HTTP/2's 64 KiB defaults would hold every
+ * stream of a session behind one 64 KiB connection window; a paused stream (slow client) still
+ * buffers at most its stream window.
+ */
+const STREAM_WINDOW = 1024 * 1024;
+const CONNECTION_WINDOW = 8 * 1024 * 1024;
+
 /** Request header names HTTP/2 forbids (connection-specific, RFC 9113 §8.2.2) or carries as `:authority`. */
 const NOT_SENT: ReadonlySet<string> = new Set([
   'host',
@@ -151,7 +159,12 @@ export class H2Pool {
       this.fail(req, new errors.ClientClosedError());
       return true;
     }
-    const servername = this.servernameOf(opts);
+    this.assign(req, this.servernameOf(opts));
+    return true;
+  }
+
+  /** Puts the request on the first session with room, or a new one. */
+  private assign(req: H2Request, servername: string): void {
     let s: H2Session | undefined;
     for (const c of this.sessions) {
       if (c.servername === servername && this.hasRoom(c)) {
@@ -163,7 +176,6 @@ export class H2Pool {
     s.served++;
     if (s.connected) this.start(s, req);
     else s.waiting.push(req);
-    return true;
   }
 
   /** Closes every session once its streams (and waiting requests) are done; resolves when all are closed. */
@@ -228,7 +240,7 @@ export class H2Pool {
       : net.connect({ host: o.host, port: o.port, lookup: o.lookup });
     const session = http2.connect(`${this.scheme}://${this.defaultAuthority}`, {
       createConnection: () => socket,
-      settings: { enablePush: false },
+      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
     });
     const s = new H2Session(session, servername);
     this.sessions.push(s);
@@ -244,6 +256,7 @@ export class H2Pool {
     session.on('connect', () => {
       clearTimeout(s.connectTimer);
       s.connected = true;
+      session.setLocalWindowSize(CONNECTION_WINDOW);
       const waiting = s.waiting.splice(0);
       for (const req of waiting) this.start(s, req);
       this.maybeRetire(s);
@@ -317,28 +330,35 @@ export class H2Pool {
       clearTimeout(s.idleTimer);
       s.idleTimer = undefined;
     }
-    s.session.ref();
-    s.active++;
-    let stream: http2.ClientHttp2Stream | undefined;
-    const abort = (err?: Error): void => {
-      if (req.done) return;
-      req.done = true;
-      if (stream !== undefined && !stream.destroyed) stream.close(NGHTTP2_CANCEL);
-      handler.onError(err ?? new errors.RequestAbortedError());
-    };
-    handler.onConnect(abort);
-    if (req.done) {
-      s.active--;
-      return this.maybeRetire(s);
-    }
     const body = opts.body;
+    let stream: http2.ClientHttp2Stream;
     try {
       stream = s.session.request(this.requestHeaders(opts), { endStream: body == null });
     } catch (err) {
-      s.active--;
+      const code = (err as { code?: string }).code;
+      if (code === 'ERR_HTTP2_GOAWAY_SESSION' || code === 'ERR_HTTP2_INVALID_SESSION') {
+        // The session is going away (its GOAWAY not seen yet): the request takes another.
+        s.draining = true;
+        this.maybeRetire(s);
+        return this.assign(req, this.servernameOf(opts));
+      }
+      // A head node:http2 refuses (an invalid header value): the request fails, as undici's would.
       this.fail(req, err as Error);
       return this.maybeRetire(s);
     }
+    s.session.ref();
+    s.active++;
+    let streamError: Error | undefined;
+    const abort = (err?: Error): void => {
+      if (req.done) return;
+      req.done = true;
+      if (!stream.destroyed) stream.close(NGHTTP2_CANCEL);
+      handler.onError(err ?? new errors.RequestAbortedError());
+    };
+    stream.on('error', (err: Error) => {
+      streamError = err;
+    });
+    handler.onConnect(abort);
     const st = stream;
     const resume = (): void => {
       if (!req.done) st.resume();
@@ -367,10 +387,6 @@ export class H2Pool {
       req.done = true;
       handler.onComplete(trailers);
     });
-    let streamError: Error | undefined;
-    st.on('error', (err: Error) => {
-      streamError = err;
-    });
     st.on('close', () => {
       s.active--;
       if (!req.done) {
@@ -386,7 +402,7 @@ export class H2Pool {
       }
       this.maybeRetire(s);
     });
-    if (body == null) return;
+    if (body == null || req.done) return;
     if (typeof body === 'string' || body instanceof Uint8Array) {
       st.end(body);
       return;
@@ -414,7 +430,8 @@ export class H2Pool {
         out[':authority'] = value;
         return;
       }
-      if (NOT_SENT.has(name) || (name === 'te' && value !== 'trailers')) return;
+      if (NOT_SENT.has(name) || name.charCodeAt(0) === 58 /* ':' */) return;
+      if (name === 'te' && value !== 'trailers') return;
       const had = out[name];
       if (had === undefined) out[name] = value;
       else if (Array.isArray(had)) had.push(value);

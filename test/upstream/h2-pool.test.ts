@@ -59,7 +59,7 @@ async function startUpstream(
     open.set(session, 0);
   });
   server.on('stream', (stream, headers) => {
-    const session = stream.session!;
+    const session = stream.session as http2.ServerHttp2Session;
     open.set(session, open.get(session)! + 1);
     maxOpen = Math.max(maxOpen, open.get(session)!);
     stream.on('close', () => open.set(session, open.get(session)! - 1));
