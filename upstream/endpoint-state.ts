@@ -47,7 +47,7 @@ export interface UpstreamPool {
 }
 
 /**
- * One endpoint's runtime state. The undici pool is created on first use: a reload of 10,000 hosts
+ * One endpoint's runtime state. The pool is created on first use: a reload of 10,000 hosts
  * builds 10,000 endpoint states, and an eager pool cost ~19 KB of heap (~22 KB RSS) each whether or
  * not a request ever went there; without it a state is ~300 bytes (bench/micro.ts). Until then the
  * state is the endpoint, its settings and two counters.
