@@ -238,6 +238,8 @@ export class H2Pool {
           ALPNProtocols: ['h2'],
         })
       : net.connect({ host: o.host, port: o.port, lookup: o.lookup });
+    // Small frames (a gRPC call's HEADERS, DATA, WINDOW_UPDATE) must not wait for Nagle.
+    socket.setNoDelay(true);
     const session = http2.connect(`${this.scheme}://${this.defaultAuthority}`, {
       createConnection: () => socket,
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
@@ -410,7 +412,7 @@ export class H2Pool {
     const source = body as Readable;
     source.on('error', (err: Error) => {
       if (req.done) return;
-      st.close(NGHTTP2_CANCEL);
+      if (!st.destroyed) st.close(NGHTTP2_CANCEL);
       this.fail(req, err);
     });
     source.pipe(st);
