@@ -1,8 +1,8 @@
 /**
  * The HTTP/2 upstream pool (upstream/h2-pool.ts) against a real node:http2 server on loopback:
  * streams multiplexed on one session, the DestinationRule and peer stream limits,
- * `maxRequestsPerConnection`, GOAWAY with and without an error, connect and session failures as
- * the router classifies them, abort as RST_STREAM CANCEL, response flow control, streamed request
+ * `maxRequestsPerConnection`, GOAWAY with and without an error, connect failures (refused,
+ * timeout, TLS name) and session failures as the router classifies them, abort as RST_STREAM CANCEL, response flow control, streamed request
  * bodies, trailers, 1xx heads, idle timeout, close/destroy, ALPN h2 with SNI over TLS.
  */
 import http2 from 'node:http2';
@@ -288,6 +288,28 @@ describe('H2Pool', () => {
       expect([r.error?.code, classifyUpstreamError(r.error)]).toEqual(['ECONNREFUSED', 'connect-failure']);
     }
     await refusedPool.destroy();
+  });
+
+  it('a TLS handshake that never completes fails after connectTimeout as a connect failure', async () => {
+    const silent = net.createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const tlsSettings = compileOriginationTls({ mode: 'SIMPLE', insecureSkipVerify: true }, '/').tls!;
+    const silentPool = new H2Pool({
+      ...POOL_DEFAULTS,
+      port: (silent.address() as AddressInfo).port,
+      connectTimeoutMs: 100,
+      tls: tlsSettings,
+    });
+    try {
+      const o = await send(silentPool, '/slow').done;
+      expect([o.error?.code, classifyUpstreamError(o.error)]).toEqual([
+        'UND_ERR_CONNECT_TIMEOUT',
+        'connect-failure',
+      ]);
+    } finally {
+      await silentPool.destroy();
+      silent.close();
+    }
   });
 
   it('abort resets the stream with CANCEL and reports the reason to onError', async () => {
