@@ -17,6 +17,8 @@
  *   undici's `SocketError` (the router's reset, UC / `reset` retry) and the requests still waiting
  *   for the session with the connect error itself (ECONNREFUSED, `ConnectTimeoutError`, a TLS
  *   verification error: the router's connect failure, UF / `connect-failure` retry).
+ * - A stream the upstream refuses (REFUSED_STREAM, e.g. past a GOAWAY's last stream id) was never
+ *   processed: its request is sent once more when its body is in memory (none, or a Buffer).
  * - Aborting a request (retry, timeout, client gone) resets its stream with CANCEL.
  * - A session without streams closes after the idle timeout (`connectionPool.http.idleTimeout`).
  *
@@ -32,7 +34,7 @@ import { errors, type Dispatcher } from 'undici';
 import { legacyHandlerOf, type LegacyDispatchHandler } from './legacy-dispatch-handler.js';
 import type { OriginationTls } from './tls-origination.js';
 
-const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR } = http2.constants;
+const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
 
 /**
  * Flow-control windows we grant the upstream, bytes. HTTP/2's 64 KiB defaults would hold every
@@ -90,6 +92,8 @@ interface H2Request {
   readonly handler: LegacyDispatchHandler;
   /** The response ended or failed, or the request was aborted: no more callbacks. */
   done: boolean;
+  /** Already sent again once after REFUSED_STREAM. */
+  resent: boolean;
 }
 
 /** One HTTP/2 session to the endpoint and its stream accounting. */
@@ -154,7 +158,7 @@ export class H2Pool {
    * @returns true (the pool never asks the caller to wait).
    */
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const req: H2Request = { opts, handler: legacyHandlerOf(handler), done: false };
+    const req: H2Request = { opts, handler: legacyHandlerOf(handler), done: false, resent: false };
     if (this.closing) {
       this.fail(req, new errors.ClientClosedError());
       return true;
@@ -391,6 +395,13 @@ export class H2Pool {
     });
     st.on('close', () => {
       s.active--;
+      if (!req.done && !final && st.rstCode === NGHTTP2_REFUSED_STREAM && !req.resent && replayable(body)) {
+        // RFC 9113 §8.7: a refused stream was not processed (typically one past a GOAWAY's last
+        // stream id), so it is sent again, once, on a session with room, as Envoy retries it.
+        req.resent = true;
+        this.maybeRetire(s);
+        return this.assign(req, this.servernameOf(opts));
+      }
       if (!req.done) {
         // A session failure shows as a reset of the connection (undici's SocketError); a stream
         // reset by the upstream keeps Node's stream error.
@@ -463,6 +474,11 @@ function flatten(headers: http2.IncomingHttpHeaders): Buffer[] {
   }
   // Strings where undici gives Buffers: the handlers read either (RawHeaderItem).
   return out as unknown as Buffer[];
+}
+
+/** Whether a request body can be sent again (none, or held whole in memory). */
+function replayable(body: Dispatcher.DispatchOptions['body']): boolean {
+  return body == null || typeof body === 'string' || body instanceof Uint8Array;
 }
 
 /** The Host header of a request head (flat list or object), if any. */

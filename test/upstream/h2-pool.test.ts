@@ -2,8 +2,9 @@
  * The HTTP/2 upstream pool (upstream/h2-pool.ts) against a real node:http2 server on loopback:
  * streams multiplexed on one session, the DestinationRule and peer stream limits,
  * `maxRequestsPerConnection`, GOAWAY with and without an error, connect failures (refused,
- * timeout, TLS name) and session failures as the router classifies them, abort as RST_STREAM CANCEL, response flow control, streamed request
- * bodies, trailers, 1xx heads, idle timeout, close/destroy, ALPN h2 with SNI over TLS.
+ * timeout, TLS name) and session failures as the router classifies them, REFUSED_STREAM sent
+ * again, abort as RST_STREAM CANCEL, response flow control, streamed request bodies, trailers, 1xx
+ * heads, idle timeout, close/destroy, ALPN h2 with SNI over TLS.
  */
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
@@ -310,6 +311,27 @@ describe('H2Pool', () => {
       await silentPool.destroy();
       silent.close();
     }
+  });
+
+  it('REFUSED_STREAM: a request with a replayable body is sent once more; a streamed one fails', async () => {
+    let streams = 0;
+    up = await startUpstream({
+      handle(stream) {
+        streams++;
+        // Every other stream is refused (as one past a GOAWAY's last stream id would be).
+        if (streams % 2 === 1) return stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+        stream.respond({ ':status': 200 });
+        stream.end('second');
+      },
+    });
+    pool = new H2Pool({ ...POOL_DEFAULTS, port: up.port });
+    const o = await send(pool, '/r', { body: Buffer.from('x') }).done;
+    expect([o.status, o.body, streams]).toEqual([200, 'second', 2]);
+    const body = new PassThrough();
+    const streamed = send(pool, '/r', { body });
+    body.end('x');
+    const failed = await streamed.done;
+    expect([failed.error?.code, streams]).toEqual(['ERR_HTTP2_STREAM_ERROR', 3]);
   });
 
   it('abort resets the stream with CANCEL and reports the reason to onError', async () => {
