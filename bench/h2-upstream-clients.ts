@@ -11,6 +11,9 @@
  * - `undici-buffer-mux`: the body as one Buffer, `idempotent: true` and pipelining 100, so undici
  *   multiplexes calls on its HTTP/2 connections (it keeps a non-idempotent or streamed request alone
  *   on its connection) — what the gateway would get by marking Buffer-body calls idempotent;
+ * - `h2-pool`: the gateway's HTTP/2 upstream pool (upstream/h2-pool.ts), dispatched as the router
+ *   does it (original handler callbacks, the body as one Buffer), streams multiplexed on one session;
+ * - `h2-pool-stream`: the same pool with a streamed request body;
  * - `http2-session`: one node:http2 `ClientHttp2Session` per connection, `session.request` per call.
  *
  * Usage: `node dist/bench/h2-upstream-clients.js [--seconds 4] [--rounds 6] [--inflight 100]
@@ -20,6 +23,7 @@ import http2 from 'node:http2';
 import { PassThrough } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { Pool, type Dispatcher } from 'undici';
+import { H2Pool } from '../upstream/h2-pool.js';
 import { startNodeChild, stopChild } from './proc.js';
 
 const CALL_FRAME = Buffer.concat([Buffer.from([0, 0, 0, 0, 16]), Buffer.alloc(16, 0x61)]);
@@ -73,6 +77,39 @@ function undiciVariant(name: string, origin: string, streamed: boolean, mux = fa
       if (!streamed) return dispatchOnce(pool, CALL_FRAME, mux);
       const body = new PassThrough();
       const done = dispatchOnce(pool, body);
+      body.end(CALL_FRAME);
+      return done;
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** The gateway's pool with a handler in the router's style (original undici callbacks). */
+function h2PoolVariant(name: string, port: number, streamed: boolean): Variant {
+  const pool = new H2Pool({
+    host: '127.0.0.1',
+    port,
+    connectTimeoutMs: 10_000,
+    idleTimeoutMs: 60_000,
+    maxRequestsPerConnection: 0,
+    maxConcurrentStreams: 0,
+  });
+  const dispatch = (body: Buffer | PassThrough): Promise<void> =>
+    new Promise((resolve, reject) => {
+      pool.dispatch({ path: '/bench.Echo/Call', method: 'POST', headers: GRPC_HEADERS, body }, {
+        onConnect() {},
+        onHeaders: () => true,
+        onData: () => true,
+        onComplete: () => resolve(),
+        onError: reject,
+      } as Dispatcher.DispatchHandler);
+    });
+  return {
+    name,
+    call() {
+      if (!streamed) return dispatch(CALL_FRAME);
+      const body = new PassThrough();
+      const done = dispatch(body);
       body.end(CALL_FRAME);
       return done;
     },
@@ -138,6 +175,8 @@ async function main(): Promise<void> {
     undiciVariant('undici-stream', origin, true),
     undiciVariant('undici-buffer', origin, false),
     undiciVariant('undici-buffer-mux', origin, false, true),
+    h2PoolVariant('h2-pool', upstream.port, false),
+    h2PoolVariant('h2-pool-stream', upstream.port, true),
     sessionVariant(origin, Number(values.connections)),
   ];
   const inflight = Number(values.inflight);

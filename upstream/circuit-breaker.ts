@@ -24,8 +24,11 @@
  * HTTP/2 clusters: Envoy multiplexes up to `http.maxConcurrentStreams` streams (default 2^31-1)
  * on each connection, so `maxConnections` holds back a request only once every allowed connection
  * carries that many streams. The breaker's slots are then streams: `maxConnections ×
- * maxConcurrentStreams` of them (unlimited when `maxConcurrentStreams` is unset), whatever the pool
- * does with its sockets (upstream/h2-upstream-client.ts: one stream per socket today).
+ * maxConcurrentStreams` of them (unlimited when `maxConcurrentStreams` is unset); the HTTP/2 pool
+ * (h2-pool.ts) puts up to `maxConcurrentStreams` of them on each connection before it opens
+ * another, so full connections stay within `maxConnections` too (a connection spent by
+ * `maxRequestsPerConnection` or going away may still finish its streams beside a new one). A
+ * request must connect (pending) when the endpoint's pool has no connected session with room.
  */
 import type { ConnectionPoolSettings } from '../config/resources.js';
 import type { StatStore } from '../telemetry/stats.js';

@@ -1,7 +1,7 @@
 /**
- * The cluster manager: runtime state for the clusters of the live snapshot. Owns one undici pool
- * per endpoint (shared by every cluster that contains the endpoint), keeps pools across snapshot
- * swaps, and closes the pools of endpoints that left.
+ * The cluster manager: runtime state for the clusters of the live snapshot. Owns one connection
+ * pool per endpoint (shared by every cluster that contains the endpoint), keeps pools across
+ * snapshot swaps, and closes the pools of endpoints that left.
  */
 import type { Cluster } from '../config/cluster.js';
 import type { Snapshot } from '../config/snapshot.js';
@@ -191,6 +191,7 @@ export class ClusterManager {
         parseDurationMs(cluster.policy.connectionPool?.tcp?.idleTimeout) ??
         DEFAULT_IDLE_TIMEOUT_MS,
       maxRequestsPerConnection: http?.maxRequestsPerConnection ?? 0,
+      maxConcurrentStreams: http?.maxConcurrentStreams ?? 0,
       lookup: this.dns.lookup,
       tls: this.originationTls(cluster),
       http2: upstreamSpeaksHttp2(cluster),

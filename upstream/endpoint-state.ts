@@ -1,11 +1,12 @@
 /**
- * Runtime state of one upstream endpoint: its undici connection pool and live counters. Survives
- * snapshot swaps as long as the endpoint (address:port) and its connection settings are unchanged.
+ * Runtime state of one upstream endpoint: its connection pool (an undici Pool for HTTP/1.1, an
+ * {@link H2Pool} for HTTP/2) and live counters. Survives snapshot swaps as long as the endpoint
+ * (address:port) and its connection settings are unchanged.
  */
 import type { LookupFunction } from 'node:net';
-import { buildConnector, Pool } from 'undici';
+import { buildConnector, Pool, type Dispatcher } from 'undici';
 import type { ClusterEndpoint } from '../config/cluster.js';
-import { H2UpstreamClient } from './h2-upstream-client.js';
+import { H2Pool } from './h2-pool.js';
 import { absorbInterimContinue } from './interim-response-filter.js';
 import { FixedSniPool, type OriginationTls } from './tls-origination.js';
 
@@ -16,6 +17,8 @@ export interface PoolSettings {
   readonly idleTimeoutMs: number;
   /** Requests per connection before it is closed; 0 = unlimited (`http.maxRequestsPerConnection`). */
   readonly maxRequestsPerConnection: number;
+  /** HTTP/2 streams open at once per connection; 0 or unset = the peer's limit (`http.maxConcurrentStreams`). */
+  readonly maxConcurrentStreams?: number;
   /** Name resolution for DNS-named endpoints (issue 4, `upstream/dns.ts`); undefined = Node's default. */
   readonly lookup?: LookupFunction;
   /** DR `tls` SIMPLE/MUTUAL (issue 4): the pool speaks TLS (`https://` origin). */
@@ -26,17 +29,31 @@ export interface PoolSettings {
 
 /** Identity of a pool: endpoint plus the settings that shape its connections. */
 export function poolKey(ep: ClusterEndpoint, s: PoolSettings): string {
-  return `${ep.key}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.tls?.key ?? ''}|${s.http2 ? 'h2' : 'h1'}`;
+  return `${ep.key}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.tls?.key ?? ''}|${s.http2 ? `h2|${s.maxConcurrentStreams ?? 0}` : 'h1'}`;
 }
 
 /**
- * One endpoint's runtime state. The undici pool is created on first use: a reload of 10,000 hosts
+ * What the gateway needs of an endpoint's pool: undici's dispatch, the counters it reads
+ * (`free`: connections with room for a request, the circuit breaker's "must connect" test;
+ * `connected`: open connections, stats and config dump), and closing.
+ */
+export interface UpstreamPool {
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  readonly stats: { readonly free: number; readonly connected: number };
+  /** Graceful: requests in flight finish. */
+  close(): Promise<void>;
+  /** At once: requests in flight fail. */
+  destroy(): Promise<void>;
+}
+
+/**
+ * One endpoint's runtime state. The pool is created on first use: a reload of 10,000 hosts
  * builds 10,000 endpoint states, and an eager pool cost ~19 KB of heap (~22 KB RSS) each whether or
  * not a request ever went there; without it a state is ~300 bytes (bench/micro.ts). Until then the
  * state is the endpoint, its settings and two counters.
  */
 export class EndpointState {
-  private lazyPool: Pool | undefined;
+  private lazyPool: UpstreamPool | undefined;
   /** Requests in flight to this endpoint (LEAST_REQUEST reads it). */
   active = 0;
   /** Clusters currently referencing this state; the pool closes when it drops to 0 after a swap. */
@@ -48,7 +65,7 @@ export class EndpointState {
   ) {}
 
   /** The endpoint's connection pool (created on first access). */
-  get pool(): Pool {
+  get pool(): UpstreamPool {
     return (this.lazyPool ??= createPool(this.endpoint, this.settings));
   }
 
@@ -69,35 +86,40 @@ export class EndpointState {
 }
 
 /**
- * The pool's connector: undici's own (TCP or TLS, ALPN, h2c) with every HTTP/1.1 socket wrapped so
- * an upstream `100 Continue` is absorbed as Envoy absorbs it (interim-response-filter.ts). HTTP/2
- * sockets (`h2` by ALPN, or h2c) are left alone: undici's HTTP/2 client ignores 1xx heads itself.
+ * The HTTP/1.1 pool's connector: undici's own (TCP or TLS) with every socket wrapped so an upstream
+ * `100 Continue` is absorbed as Envoy absorbs it (interim-response-filter.ts).
  */
 function poolConnector(settings: PoolSettings): buildConnector.connector {
-  const tls = settings.tls;
   const connect = buildConnector({
     timeout: settings.connectTimeoutMs,
     lookup: settings.lookup,
-    ...tls?.connect,
-    ...(settings.http2 ? { allowH2: true } : undefined),
-    ...(settings.http2 && !tls ? { useH2c: true } : undefined),
+    ...settings.tls?.connect,
   } as buildConnector.BuildOptions);
   return (opts, callback) =>
     connect(opts, (err, socket) => {
-      if (socket && (socket as { alpnProtocol?: string | false }).alpnProtocol !== 'h2')
-        absorbInterimContinue(socket);
+      if (socket) absorbInterimContinue(socket);
       if (err) callback(err, null);
       else callback(null, socket!);
     });
 }
 
-function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Pool {
+function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): UpstreamPool {
+  if (settings.http2) {
+    return new H2Pool({
+      host: endpoint.address,
+      port: endpoint.port,
+      connectTimeoutMs: settings.connectTimeoutMs,
+      idleTimeoutMs: settings.idleTimeoutMs,
+      maxRequestsPerConnection: settings.maxRequestsPerConnection,
+      maxConcurrentStreams: settings.maxConcurrentStreams ?? 0,
+      lookup: settings.lookup,
+      tls: settings.tls,
+    });
+  }
   const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
   const tls = settings.tls;
   const options = {
     connections: null,
-    // One request per connection at a time, HTTP/2 included: undici 7 would queue a non-idempotent
-    // request or a streamed body (all the router sends) behind a stream in flight on the session.
     pipelining: 1,
     connect: poolConnector(settings),
     keepAliveTimeout: settings.idleTimeoutMs,
@@ -107,18 +129,8 @@ function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Pool {
     bodyTimeout: 0,
     // Envoy's upstream response header limit (`max_response_headers_kb` default, 60 KiB).
     maxHeaderSize: 60 * 1024,
-    ...(settings.http2 ? { allowH2: true } : undefined),
-    // HTTP/1: undici closes the connection after this many requests; HTTP/2: h2-upstream-client.ts.
     maxRequestsPerClient:
       settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
-    ...(settings.http2
-      ? {
-          factory: (origin: URL, opts: object) =>
-            new H2UpstreamClient(origin, opts, {
-              maxRequestsPerConnection: settings.maxRequestsPerConnection,
-            }),
-        }
-      : undefined),
   } as Pool.Options;
   const origin = `${tls ? 'https' : 'http'}://${host}:${endpoint.port}`;
   return tls?.sni ? new FixedSniPool(origin, options, tls.sni) : new Pool(origin, options);

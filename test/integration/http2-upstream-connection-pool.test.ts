@@ -4,10 +4,12 @@
  * upstream connection; more requests open another), `maxRequestsPerConnection`
  * (max_requests_per_connection: after N streams the connection is retired and a new one carries
  * the next stream) and `http2MaxRequests` (circuit breaker max_requests: overflow is 503 UO with
- * `x-envoy-overloaded: true`), and a graceful GOAWAY from the upstream (streams in flight finish,
- * new requests take a new connection). The upstream is a real node:http2 server that counts its
- * sessions and the streams open on each; a gRPC case uses @grpc/grpc-js behind a connection-counting
- * TCP relay.
+ * `x-envoy-overloaded: true`); streams multiplexed on one connection when nothing limits them; a
+ * graceful GOAWAY from the upstream (streams in flight finish, new requests take a new
+ * connection); upstream failures flagged as Envoy flags them (a dropped connection UC, a refused
+ * one UF); a client gone resets its upstream stream (CANCEL). The upstream is a real node:http2
+ * server that counts its sessions and the streams open on each; gRPC cases use @grpc/grpc-js
+ * behind a connection-counting TCP relay.
  */
 import * as grpc from '@grpc/grpc-js';
 import http from 'node:http';
@@ -46,6 +48,10 @@ interface CountingH2Upstream {
   release(): void;
   /** Sends GOAWAY (NO_ERROR) on every open session; their open streams may still finish. */
   goAwayAll(): void;
+  /** Tears down every open session (no GOAWAY): their streams are lost. */
+  destroyAll(): void;
+  /** Resolves with the RST_STREAM code of the next held stream that closes unanswered. */
+  nextReset(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -58,6 +64,7 @@ async function startCountingH2Upstream(tls?: { cert: string; key: string }): Pro
   let holding: (() => void)[] = [];
   let released = false;
   let waiter: { n: number; resolve: () => void } | undefined;
+  let resetWaiter: ((code: number) => void) | undefined;
   server.on('session', (session) => {
     sessions++;
     open.set(session, 0);
@@ -77,6 +84,9 @@ async function startCountingH2Upstream(tls?: { cert: string; key: string }): Pro
     stream.resume();
     if (headers[':path'] !== '/hold' || released) return answer();
     holding.push(answer);
+    stream.on('close', () => {
+      if (!stream.headersSent) resetWaiter?.(stream.rstCode ?? -1);
+    });
     if (waiter && holding.length >= waiter.n) waiter.resolve();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -95,6 +105,10 @@ async function startCountingH2Upstream(tls?: { cert: string; key: string }): Pro
     goAwayAll() {
       for (const s of open.keys()) s.close();
     },
+    destroyAll() {
+      for (const s of open.keys()) s.destroy();
+    },
+    nextReset: () => new Promise((resolve) => (resetWaiter = resolve)),
     close: () =>
       new Promise<void>((r) => {
         for (const s of open.keys()) s.destroy();
@@ -135,14 +149,20 @@ async function startCountingRelay(
  * Gateway → `h2up` service on `upstreamPort` (an HTTP2 port, or `servicePort`), with this
  * `connectionPool` (a YAML flow mapping).
  */
-function config(upstreamPort: number, connectionPool: string, servicePort = HTTP2_PORT, tls = ''): string {
+function config(
+  upstreamPort: number,
+  connectionPool: string,
+  servicePort = HTTP2_PORT,
+  tls = '',
+  retries = '',
+): string {
   return yamlDocuments(
     gatewayYaml('h2-gateway', [{ port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] }]),
     virtualServiceYaml(
       'h2up',
       ['h2up.example.com'],
       ['h2-gateway'],
-      ['http:', '- route: [{ destination: { host: h2up } }]'],
+      ['http:', '- route: [{ destination: { host: h2up } }]', ...(retries ? [`  retries: ${retries}`] : [])],
     ),
     localServiceEntryYaml('h2up', servicePort, upstreamPort),
     istioResourceYaml('DestinationRule', 'h2up', [
@@ -198,19 +218,90 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
     up = undefined;
   });
 
-  // The pool carries one stream per upstream connection (h2-upstream-client.ts), so this holds for any
-  // maxConcurrentStreams; it guards against a pool that would stack streams beyond the limit.
-  it('maxConcurrentStreams 2: 6 concurrent requests use ≥ 3 upstream connections, ≤ 2 streams on each', async () => {
+  it('maxConcurrentStreams 2: 6 concurrent requests use 3 upstream connections with 2 streams each', async () => {
     up = await startCountingH2Upstream();
     gw = await startGateway(config(up.port, '{ http: { maxConcurrentStreams: 2 } }'));
     const port = gw.port(80);
     const replies = Array.from({ length: 6 }, () => get(port, '/hold'));
     await up.held(6);
-    expect(up.sessions()).toBeGreaterThanOrEqual(3);
-    expect(up.maxStreamsOnOneSession()).toBeLessThanOrEqual(2);
+    expect([up.sessions(), up.maxStreamsOnOneSession()]).toEqual([3, 2]);
     up.release();
     const done = await Promise.all(replies);
     expect(done.map((r) => [r.status, r.body])).toEqual(Array.from({ length: 6 }, () => [200, 'ok']));
+  });
+
+  it('without limits, 6 concurrent requests are 6 streams on one upstream connection', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ http: { idleTimeout: 60s } }'));
+    const port = gw.port(80);
+    const replies = Array.from({ length: 6 }, () => get(port, '/hold'));
+    await up.held(6);
+    expect([up.sessions(), up.maxStreamsOnOneSession()]).toEqual([1, 6]);
+    up.release();
+    expect((await Promise.all(replies)).map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200]);
+  });
+
+  it('the upstream dropping the connection mid-request: 503 UC; with retryOn reset the retry answers', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ http: { idleTimeout: 60s } }'));
+    const port = gw.port(80);
+    const first = get(port, '/hold');
+    await up.held(1);
+    up.destroyAll();
+    const r = await first;
+    expect(r.status).toBe(503);
+    const rec = await recordWhere(gw, (x) => x.path === '/hold');
+    expect([rec.responseCode, rec.responseFlags]).toEqual([503, 'UC']);
+    await gw.close();
+
+    gw = await startGateway(
+      config(up.port, '{ http: { idleTimeout: 60s } }', HTTP2_PORT, '', '{ attempts: 2, retryOn: reset }'),
+    );
+    const retried = get(gw.port(80), '/hold');
+    await up.held(2);
+    up.destroyAll();
+    up.release();
+    expect((await retried).status).toBe(200);
+  });
+
+  it('a refused upstream connection: 503 UF, and URX once connect-failure retries are spent', async () => {
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    gw = await startGateway(
+      config(
+        port,
+        '{ http: { idleTimeout: 60s } }',
+        HTTP2_PORT,
+        '',
+        '{ attempts: 1, retryOn: connect-failure }',
+      ),
+    );
+    const r = await get(gw.port(80), '/refused');
+    expect(r.status).toBe(503);
+    const rec = await recordWhere(gw, (x) => x.path === '/refused');
+    expect([rec.responseCode, rec.responseFlags]).toEqual([503, 'UF,URX']);
+  });
+
+  it('a client that goes away: the upstream stream is reset with CANCEL, the connection stays', async () => {
+    up = await startCountingH2Upstream();
+    gw = await startGateway(config(up.port, '{ http: { idleTimeout: 60s } }'));
+    const port = gw.port(80);
+    const req = http.get({
+      host: '127.0.0.1',
+      port,
+      path: '/hold',
+      headers: { host: 'h2up.example.com' },
+      agent: false,
+    });
+    req.on('error', () => undefined);
+    await up.held(1);
+    const reset = up.nextReset();
+    req.destroy();
+    expect(await reset).toBe(http2.constants.NGHTTP2_CANCEL);
+    expect((await get(port, '/after')).status).toBe(200);
+    expect(up.sessions()).toBe(1);
   });
 
   it('maxRequestsPerConnection 3: 9 sequential requests use exactly 3 upstream connections', async () => {
@@ -317,11 +408,11 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
     const port = gw.port(80);
     const inFlight = Array.from({ length: 3 }, () => get(port, '/hold'));
     await up.held(3);
-    const before = up.sessions();
+    expect([up.sessions(), up.maxStreamsOnOneSession()]).toEqual([1, 3]);
     up.goAwayAll();
     const after = await get(port, '/after');
     expect(after.status).toBe(200);
-    expect(up.sessions()).toBeGreaterThan(before);
+    expect(up.sessions()).toBe(2);
     up.release();
     const done = await Promise.all(inFlight);
     expect(done.map((r) => r.status)).toEqual([200, 200, 200]);
@@ -339,6 +430,34 @@ describe('gRPC upstream connection pool', () => {
     await gw?.close();
     await relay?.close();
     await echo?.close();
+  });
+
+  it('20 concurrent unary calls share one upstream connection', async () => {
+    echo = await startEchoServer('v1');
+    relay = await startCountingRelay(echo.port);
+    gw = await startGateway(config(relay.port, '{ http: { idleTimeout: 60s } }', GRPC_PORT));
+    client = new EchoClient(`127.0.0.1:${gw.port(80)}`, grpc.credentials.createInsecure(), {
+      'grpc.default_authority': 'h2up.example.com',
+    });
+    const c = client as unknown as grpc.Client;
+    const replies = await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) =>
+          new Promise<string>((resolve, reject) =>
+            c.makeUnaryRequest(
+              ECHO_SERVICE.say.path,
+              ECHO_SERVICE.say.requestSerialize,
+              (b: Buffer) => ECHO_SERVICE.say.responseDeserialize(b) as SayReply,
+              { name: `c${i}` },
+              (err: grpc.ServiceError | null, reply?: SayReply) =>
+                err ? reject(err) : resolve(reply!.message),
+            ),
+          ),
+      ),
+    );
+    expect(replies).toEqual(Array.from({ length: 20 }, (_, i) => `hello c${i}`));
+    expect([echo.calls.say, relay.connections()]).toEqual([20, 1]);
   });
 
   it('maxRequestsPerConnection 2: 6 sequential unary calls succeed over 3 upstream connections', async () => {
