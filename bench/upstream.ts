@@ -70,6 +70,9 @@ export const GRPC_BODY_FRAME = Buffer.concat([
  */
 export async function startGrpcUpstream(port: number, host = '127.0.0.1'): Promise<net.Server> {
   const server = http2.createServer({ settings: { maxConcurrentStreams: 1000 } });
+  // gRPC servers turn Nagle off (grpc-go, netty); node:http2 leaves it on. With it on, the small
+  // HEADERS, DATA and trailer writes of streams sharing a connection wait for ACKs.
+  server.on('connection', (socket: net.Socket) => socket.setNoDelay(true));
   server.on('stream', (stream) => {
     stream.on('error', () => stream.destroy());
     stream.resume();
