@@ -69,6 +69,23 @@ interface YamlDocument {
    * sequence (a `kind: List`).
    */
   readonly itemLines?: readonly number[];
+  /** Without {@link node}: where the document's text is in the file (see {@link DocumentSpan}). */
+  readonly span?: DocumentSpan;
+}
+
+/**
+ * The text of one document within its file: from the start of the line where the document begins
+ * (its `---`, or its first token) to where the next document begins (or the end). Parsed alone it
+ * yields the same nodes, so positions inside one document can be found without parsing the whole
+ * file again. Absent when the file has directives (`%YAML`, `%TAG`), which the slice would lose.
+ */
+export interface DocumentSpan {
+  /** Offset of the first character, at the start of a line. */
+  readonly start: number;
+  /** Offset just past the last character. */
+  readonly end: number;
+  /** Line (1-based) of {@link start} in the file. */
+  readonly line: number;
 }
 
 /** What {@link parseYaml} returns: the documents, or one problem for the whole file. */
@@ -167,6 +184,8 @@ function parseDocuments(
   const add = (doc: Document.Parsed): void => {
     documents.push(decode(doc, documents.length, positionOf, keepNodes));
   };
+  /** Offsets of the `document` tokens, one per composed document; undefined once a directive is seen. */
+  let starts: number[] | undefined = keepNodes ? undefined : [];
   const tokens = new Parser(lines.addNewLine).parse(text);
   for (;;) {
     let next: IteratorResult<CST.Token>;
@@ -177,6 +196,8 @@ function parseDocuments(
     }
     if (next.done) break;
     const token = next.value;
+    if (token.type === 'document') starts?.push(token.offset);
+    else if (token.type === 'directive') starts = undefined;
     const deep = prepareDocument(token, limits.maxDepth, text);
     if (deep !== undefined) {
       return {
@@ -200,7 +221,23 @@ function parseDocuments(
   } catch (err) {
     return { documents: [], positionOf, problem: { line: 1, column: 1, message: errorText(err) } };
   }
-  return { documents, positionOf };
+  if (starts?.length !== documents.length) return { documents, positionOf };
+  return { documents: withSpans(documents, starts, text, positionOf), positionOf };
+}
+
+/** The documents with their {@link DocumentSpan}s, from the offsets where their tokens start. */
+function withSpans(
+  documents: readonly YamlDocument[],
+  starts: readonly number[],
+  text: string,
+  positionOf: (offset: number) => TextPosition,
+): YamlDocument[] {
+  return documents.map((doc, i) => {
+    const at = starts[i]!;
+    const start = at === 0 ? 0 : text.lastIndexOf('\n', at - 1) + 1;
+    const end = starts[i + 1] ?? text.length;
+    return { ...doc, span: { start, end, line: positionOf(start).line } };
+  });
 }
 
 function decode(
