@@ -1,28 +1,10 @@
 /**
  * The downstream flags of `meshgate run`: shutdown (`--drain-duration`, `--drain-timeout`) and
- * connection limits (`--max-connections-per-listener`): their `parseArgs` definitions, usage text and
- * parsing into gateway options.
+ * connection limits (`--max-connections-per-listener`) parsed into gateway options. Their `parseArgs`
+ * definitions and usage text are in `flags.ts`, which must not import the gateway.
  */
 import { parseDurationMs } from '../config/duration.js';
 import { DEFAULT_DRAIN_MS, DEFAULT_DRAIN_TIMEOUT_MS, type DrainOptions } from '../gateway/gateway.js';
-
-/** `node:util` parseArgs option definitions of the downstream flags. */
-export const DOWNSTREAM_ARG_OPTIONS = {
-  'drain-duration': { type: 'string' },
-  'drain-timeout': { type: 'string' },
-  'max-connections-per-listener': { type: 'string' },
-} as const;
-
-/** Usage lines of the downstream flags. */
-export const DOWNSTREAM_USAGE = `      --max-connections-per-listener <n>
-                               refuse connections past n open on one listener, counted as
-                               downstream_cx_overflow (default: unlimited, as Envoy)
-      --drain-duration <dur>   on SIGTERM: readiness 503 at once, listeners keep accepting this long while
-                               every response closes its connection (default: 5s, Istio's
-                               terminationDrainDuration)
-      --drain-timeout <dur>    then in-flight requests get this long before connections are closed and
-                               the process exits 0 (default: 20s)
-`;
 
 /**
  * Parses a Go duration (`5s`, `500ms`, `1m30s`, `0`), as Istio's agent flags take them.
@@ -44,7 +26,7 @@ export function parseGoDurationMs(text: string): number | undefined {
   return at > 0 ? total : undefined;
 }
 
-/** The parsed values of {@link DOWNSTREAM_ARG_OPTIONS}. */
+/** The parsed values of the downstream flags (`DOWNSTREAM_ARG_OPTIONS` in `flags.ts`). */
 interface DownstreamArgValues {
   readonly 'drain-duration'?: string;
   readonly 'drain-timeout'?: string;

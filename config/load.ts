@@ -192,7 +192,7 @@ class DocumentReader {
       }
       if (doc.value === null || doc.value === undefined) continue; // empty document (or only comments)
       const lines = doc.itemLines ?? [];
-      rememberOrigin(source, text, []);
+      rememberOrigin(source, text, [], doc.span);
       this.documents.push({ object: doc.value, source, itemLines: () => lines });
     }
   }
