@@ -9,7 +9,7 @@
  *   pipe (the TCP yardstick) and through meshgate.
  * Prints a table and the ratios meshgate/yardstick, and writes `.bench/results.json`.
  *
- * Flags: `--duration S` (10), `--warmup S` (3), `--connections N` (50), `--only http|tcp`,
+ * Flags: `--duration S` (10), `--warmup S` (3), `--connections N` (50), `--only http|http-pair|tcp|…`,
  * `--json FILE` (extra copy of the results), `--meshgate PATH` (default `dist/cli/main.js`).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
@@ -137,7 +137,7 @@ interface Options {
   durationS: number;
   warmupS: number;
   connections: number;
-  only: 'http' | 'tcp' | 'tcp-pair' | 'h2' | 'reload' | 'micro' | null;
+  only: 'http' | 'http-pair' | 'tcp' | 'tcp-pair' | 'h2' | 'reload' | 'micro' | null;
   json: string | null;
   meshgateMain: string;
   /** Host counts of the reload bench (`--hosts 1000,10000`). */
@@ -172,7 +172,7 @@ function parseOptions(): Options {
   });
   if (values.help === true) {
     console.log(
-      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|tcp|tcp-pair|h2|reload|micro]' +
+      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|http-pair|tcp|tcp-pair|h2|reload|micro]' +
         ' [--json FILE] [--meshgate PATH]',
     );
     process.exit(0);
@@ -182,7 +182,7 @@ function parseOptions(): Options {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got ${text}`);
     return n;
   };
-  const onlyValues = ['http', 'tcp', 'tcp-pair', 'h2', 'reload', 'micro'] as const;
+  const onlyValues = ['http', 'http-pair', 'tcp', 'tcp-pair', 'h2', 'reload', 'micro'] as const;
   const only = onlyValues.find((v) => v === values.only) ?? null;
   if (values.only !== undefined && only === null) {
     throw new Error(`--only must be one of ${onlyValues.join(', ')}, got ${values.only}`);
@@ -551,47 +551,53 @@ async function guarded(result: CaseResult, body: () => Promise<void>): Promise<C
 // Benches
 
 async function httpBench(opts: Options, results: CaseResult[]): Promise<void> {
-  const timing = `warm-up ${opts.warmupS} s, measure ${opts.durationS} s, ${opts.connections} connections`;
   const upstream = await startNodeChild('upstream', LOAD_CORE, script('upstream.js'), ['--mode', 'http']);
   try {
-    const direct = emptyResult('http', 'direct', 'wrk → upstream');
-    banner(direct, timing);
-    results.push(await guarded(direct, () => measureHttp(direct, { port: upstream.port, pid: null }, opts)));
-
-    const minimal = emptyResult('http', 'minimal-proxy', 'minimal node:http + undici proxy');
-    banner(minimal, timing);
-    results.push(
-      await guarded(minimal, async () => {
-        const args = ['--upstream', `127.0.0.1:${upstream.port}`, '--connections', '128'];
-        const proxy = await startNodeChild('minimal-proxy', PROXY_CORE, script('minimal-proxy.js'), args);
-        minimal.command = commandLine(...pinned(PROXY_CORE, 'node', [script('minimal-proxy.js'), ...args]));
-        try {
-          await measureHttp(minimal, { port: proxy.port, pid: proxy.child.pid ?? null }, opts);
-        } finally {
-          await stopChild(proxy.child);
-        }
-      }),
-    );
-
-    for (const variant of MESHGATE_VARIANTS.filter((v) => v.benches.includes('http'))) {
-      const row = emptyResult('http', variant.id, variant.label);
-      banner(row, timing);
-      const config = {
-        yaml: httpConfigYaml(upstream.port),
-        name: 'meshgate-http',
-        gatewayPort: HTTP_GATEWAY_PORT,
-      };
-      results.push(
-        await guarded(row, () =>
-          withMeshgate(row, opts, variant, config, (target) => measureHttp(row, target, opts)),
-        ),
-      );
-    }
+    // `--only http-pair`: the interleaved pairs alone (the figures to track), without the sequential rows.
+    if (opts.only !== 'http-pair') await httpRows(opts, results, upstream);
     await interleavedBenches(opts, upstream.port);
     // HOOK(https): HTTPS keep-alive through meshgate goes here, as a variant with benches: ['https'];
     // see the HOOK(https) note in bench/meshgate.ts for the plan and the ratio to report.
   } finally {
     await stopChild(upstream.child);
+  }
+}
+
+/** The sequential HTTP rows: direct, minimal proxy, each meshgate variant. */
+async function httpRows(opts: Options, results: CaseResult[], upstream: PortChild): Promise<void> {
+  const timing = `warm-up ${opts.warmupS} s, measure ${opts.durationS} s, ${opts.connections} connections`;
+  const direct = emptyResult('http', 'direct', 'wrk → upstream');
+  banner(direct, timing);
+  results.push(await guarded(direct, () => measureHttp(direct, { port: upstream.port, pid: null }, opts)));
+
+  const minimal = emptyResult('http', 'minimal-proxy', 'minimal node:http + undici proxy');
+  banner(minimal, timing);
+  results.push(
+    await guarded(minimal, async () => {
+      const args = ['--upstream', `127.0.0.1:${upstream.port}`, '--connections', '128'];
+      const proxy = await startNodeChild('minimal-proxy', PROXY_CORE, script('minimal-proxy.js'), args);
+      minimal.command = commandLine(...pinned(PROXY_CORE, 'node', [script('minimal-proxy.js'), ...args]));
+      try {
+        await measureHttp(minimal, { port: proxy.port, pid: proxy.child.pid ?? null }, opts);
+      } finally {
+        await stopChild(proxy.child);
+      }
+    }),
+  );
+
+  for (const variant of MESHGATE_VARIANTS.filter((v) => v.benches.includes('http'))) {
+    const row = emptyResult('http', variant.id, variant.label);
+    banner(row, timing);
+    const config = {
+      yaml: httpConfigYaml(upstream.port),
+      name: 'meshgate-http',
+      gatewayPort: HTTP_GATEWAY_PORT,
+    };
+    results.push(
+      await guarded(row, () =>
+        withMeshgate(row, opts, variant, config, (target) => measureHttp(row, target, opts)),
+      ),
+    );
   }
 }
 
@@ -1347,7 +1353,7 @@ async function main(): Promise<void> {
   const opts = parseOptions();
   installCleanup();
   const started = Date.now();
-  const doHttp = opts.only === null || opts.only === 'http';
+  const doHttp = opts.only === null || opts.only === 'http' || opts.only === 'http-pair';
   const doTcp = opts.only === null || opts.only === 'tcp';
   const doTcpPair = doTcp || opts.only === 'tcp-pair';
   const doH2 = opts.only === null || opts.only === 'h2';
@@ -1397,7 +1403,7 @@ async function main(): Promise<void> {
   }
 
   const ratios = computeRatios(results);
-  printTable(results, ratios);
+  if (results.length > 0) printTable(results, ratios);
   console.log('\ninterleaved (both proxies at once on one core; the figures to track, see bench/README.md):');
   if (yardstickInterleaved !== null)
     console.log(`  meshgate / minimal proxy, per core: ${yardstickInterleaved.ratio.toFixed(2)}`);

@@ -166,6 +166,9 @@ export const grpcWebFilter: StreamFilter = {
     if (mode !== undefined) s.transcoder = new GrpcWebTranscoder(s, mode);
     return FilterStatus.Continue;
   },
+  // Only a gRPC-Web stream's head is rewritten; any other head passes as received (the router's
+  // flat list, no header object): 1.01–1.03× the requests per CPU-second, 4 interleaved runs.
+  encodesHeaders: (s) => s.transcoder instanceof GrpcWebTranscoder,
   encodeHeaders(s, status, headers) {
     const tc = s.transcoder;
     if (tc instanceof GrpcWebTranscoder) tc.encodeHead(status, headers);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +80,30 @@ describe('FileSource', () => {
       await changed;
       expect(await hostsRead(source)).toEqual([host]);
     }
+  });
+
+  it('follows a symlink swap once a plain file path was replaced by a symlink', async () => {
+    // A plain file path ignores the other entries of its directory; once the path is a symlink
+    // (`config.yaml -> current/config.yaml`), re-pointing `current` must be seen, as `..data` is.
+    const file = join(dir, 'config.yaml');
+    writeFileSync(file, doc('v0.example'));
+    source = new FileSource([file]);
+    await source.start();
+    for (const v of ['v1', 'v2']) {
+      mkdirSync(join(dir, v));
+      writeFileSync(join(dir, v, 'config.yaml'), doc(`${v}.example`));
+    }
+    symlinkSync('v1', join(dir, 'current'));
+    const linked = once(source, 'change');
+    symlinkSync(join('current', 'config.yaml'), join(dir, 'config.yaml.tmp'));
+    renameSync(join(dir, 'config.yaml.tmp'), file);
+    await linked;
+    expect(await hostsRead(source)).toEqual(['v1.example']);
+    const swapped = once(source, 'change');
+    symlinkSync('v2', join(dir, 'current.tmp'));
+    renameSync(join(dir, 'current.tmp'), join(dir, 'current'));
+    await swapped;
+    expect(await hostsRead(source)).toEqual(['v2.example']);
   });
 
   it('sees a file added to a watched directory, then its removal', async () => {
