@@ -22,7 +22,8 @@
  * `istio_requests_total` on the primary's `/stats/prometheus` must equal it; the total is also
  * compared with what wrk completed (wrk's count leaves out the requests in flight when it stops).
  *
- * Usage: `node dist/bench/workers.js [--duration 5] [--rounds 3] [--connections 50] [--variants a,b]`.
+ * Usage: `node dist/bench/workers.js [--duration 5] [--rounds 3] [--connections 50] [--variants a,b]
+ * [--compare OTHER/dist/cli/main.js]` (`--compare`: every variant also on another build, interleaved).
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,6 +38,8 @@ interface Variant {
   readonly id: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** The meshgate CLI to run; default `dist/cli/main.js` (this build). */
+  readonly cli?: string;
 }
 
 const VARIANTS: readonly Variant[] = [
@@ -181,7 +184,7 @@ async function startMeshgate(
   logPath: string,
 ): Promise<{ child: ChildProcess; prometheusPort: number }> {
   const args = [
-    'dist/cli/main.js',
+    v.cli ?? 'dist/cli/main.js',
     'run',
     '-f',
     configPath,
@@ -229,10 +232,17 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
       variants: { type: 'string' },
+      compare: { type: 'string' },
     },
   });
   const only = values.variants?.split(',');
-  const variants = VARIANTS.filter((v) => only === undefined || only.includes(v.id));
+  const chosen = VARIANTS.filter((v) => only === undefined || only.includes(v.id));
+  // `--compare OTHER/dist/cli/main.js`: each variant also runs on that build, right after this
+  // build's (A A' B B' …), so both builds see the same moments of the machine.
+  const compare = values.compare;
+  const variants = chosen.flatMap((v) =>
+    compare === undefined ? [v] : [v, { ...v, id: `${v.id}@compare`, cli: compare }],
+  );
   const seconds = Number(values.duration);
   const rounds = Number(values.rounds);
   const connections = Number(values.connections);
@@ -294,7 +304,7 @@ async function main(): Promise<void> {
   }
   upstream.child.kill('SIGTERM');
   console.log(
-    '\nvariant              |      rps | CPU µs/request | of which primary | gateway cores | ' +
+    '\nvariant                      |      rps | CPU µs/request | of which primary | gateway cores | ' +
       'rig cores | others | rps per gateway core | projected rps, N own cores | errors',
   );
   for (const v of variants) {
@@ -305,7 +315,7 @@ async function main(): Promise<void> {
     const cores = (n: number): string => (n / TICKS_PER_S / t.seconds).toFixed(2).padStart(9);
     const perCore = 1e6 / cpu;
     console.log(
-      `${v.id.padEnd(20)} | ${rps.toFixed(0).padStart(8)} | ${cpu.toFixed(1).padStart(14)} | ` +
+      `${v.id.padEnd(28)} | ${rps.toFixed(0).padStart(8)} | ${cpu.toFixed(1).padStart(14)} | ` +
         `${primary.toFixed(1).padStart(16)} | ${cores(t.ticks).padStart(13)} | ${cores(t.rigTicks)} | ` +
         `${cores(Math.max(0, t.machineTicks - t.ticks - t.rigTicks)).slice(3)} | ` +
         `${perCore.toFixed(0).padStart(20)} | ${(perCore * workersOf(v)).toFixed(0).padStart(26)} | ${t.errors}`,
