@@ -32,7 +32,7 @@ import type { WorkerFleet, WorkerStats, WorkerStatsPart } from '../admin/worker-
 import { LogFile } from '../telemetry/log-file.js';
 import { LOG_CLOSE_TIMEOUT_MS, LOG_MAX_QUEUED_CHARS } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
-import { ACCESS_LOG_FD, readWorkerLog } from './access-log-channel.js';
+import { ACCESS_LOG_FD, WorkerLogReader } from './access-log-channel.js';
 import type {
   ConfigPayload,
   FromWorker,
@@ -131,6 +131,8 @@ class Primary implements WorkerFleet {
   readonly sources: readonly ConfigSource[];
   private readonly slots: WorkerSlot[] = [];
   private readonly stdout: LogFile | undefined;
+  /** Reads the workers' access-log sockets; undefined with the access log off. */
+  private readonly logReader: WorkerLogReader | undefined;
   /** Workers' access-log sockets still open (a dead worker's is read to its end). */
   private readonly logChannels = new Set<Promise<void>>();
   private readonly settings: WorkerSettings;
@@ -160,6 +162,9 @@ class Primary implements WorkerFleet {
             maxQueuedChars: LOG_MAX_QUEUED_CHARS,
             onDrop: (lines) => this.stats.inc('access_log.dropped_lines', lines),
           });
+    this.logReader =
+      this.stdout &&
+      new WorkerLogReader(this.stdout, (lines) => this.stats.inc('access_log.dropped_lines', lines));
     this.observability = new Observability({ ...o.worker.telemetry, fleet: this }, this);
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./worker.js', import.meta.url)),
@@ -293,12 +298,8 @@ class Primary implements WorkerFleet {
   /** Copies the whole lines of `worker`'s access-log socket to stdout until the socket closes. */
   private readLog(worker: Worker): void {
     const socket = worker.process.stdio[ACCESS_LOG_FD];
-    const stdout = this.stdout;
-    if (!stdout || !socket) return;
-    const onDrop = (lines: number): void => this.stats.inc('access_log.dropped_lines', lines);
-    const done = readWorkerLog(socket as Readable, stdout, onDrop).finally(() =>
-      this.logChannels.delete(done),
-    );
+    if (!this.logReader || !socket) return;
+    const done = this.logReader.add(socket as Readable).finally(() => this.logChannels.delete(done));
     this.logChannels.add(done);
   }
 
