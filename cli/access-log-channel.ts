@@ -5,12 +5,12 @@
  * worker's socket and writes the whole lines it holds. Lines of different workers never interleave,
  * whatever their length and whatever stdout is (pipe, file, socket, terminal).
  *
- * Why not node:cluster's IPC channel, as before: a 64 KiB batch sent as an IPC message cost the
- * primary 6–7 µs per request on these machines (about all of what two workers cost above one,
- * `bench/README.md`): the message is serialized and deserialized as a whole, the string is decoded
- * and re-encoded, and Node 20 reassembles a large `advanced` message by concatenating every chunk
- * read so far. Here the primary only moves bytes: one read per chunk, a search for the last newline,
- * and the write it would do anyway.
+ * Why not node:cluster's IPC channel, as before: each 64 KiB batch was serialized into a message,
+ * deserialized whole by the primary, and its text decoded and encoded again for stdout. Here the
+ * primary only moves bytes: a read, a search for the last newline, the write to stdout a single
+ * process does as well. What the primary still pays for is mostly waking up: see
+ * {@link LOG_READ_INTERVAL_MS}. Figures (primary's CPU per request, before and after) in
+ * `bench/README.md`, section Workers.
  *
  * Why not every worker writing stdout itself: a pipe keeps a write whole only up to PIPE_BUF
  * (4 KiB) and a line can be longer (a long path or user agent), so two workers could split each
@@ -84,14 +84,15 @@ interface LineWriter {
 }
 
 /**
- * How often the primary reads its workers' sockets, ms. Reading whenever data arrives woke the
- * primary about 1,600 times a second at 19,000 requests/s (a worker's 64 KiB write reaches the
- * reader in several pieces, each a wake-up, and each stdout write one more through libuv's thread
- * pool); on these virtual machines a wake-up of an idle process costs tens of µs, which came to
- * 3–7 µs of the primary's CPU per request. Read in bursts instead: every interval, every socket is
- * read to its end at once and the lines go to stdout in one write. 20 ms of a busy worker's lines
- * (~130 KiB at 15,000 requests/s of ~450-byte lines) fit in a socket's kernel buffer (~208 KiB), so
- * workers rarely wait; a worker's lines already wait up to a second in its own batch.
+ * How often the primary reads its workers' sockets, ms. Read whenever data arrives, a worker's
+ * 64 KiB write reaches the primary in several pieces, each a wake-up (and each stdout write one
+ * more, through libuv's thread pool): `strace -c` counted some 700 socket reads a second at
+ * 19,000 requests/s, and on these virtual machines waking an idle process costs tens of µs
+ * (`perf`: a quarter of the primary's samples in the scheduler's switch-in). Read in bursts
+ * instead: every interval, every socket is read as far as it holds data and the lines go to stdout
+ * in one write. 20 ms of a busy worker's lines (~130 KiB at 15,000 requests/s of ~450-byte lines)
+ * fit in a socket's kernel buffer (~208 KiB), so workers rarely wait; a worker's lines already
+ * wait up to a second in its own batch.
  */
 export const LOG_READ_INTERVAL_MS = 20;
 
