@@ -221,6 +221,7 @@ describe('meshgate run --concurrency 2: access log through the primary', () => {
     const victim = info.workers.find((w) => w.id === 1)!;
     process.kill(child.pid!, 'SIGSTOP');
     process.kill(victim.pid, 'SIGTERM');
+    // Not our child: no exit event to wait on, so its state is read until it has ended.
     while (!exited(victim.pid)) await new Promise((r) => setTimeout(r, 20));
     process.kill(child.pid!, 'SIGCONT');
     await out.until(() => out.logs('worker ready').some((l) => l['worker'] === 1 && l['pid'] !== victim.pid));
