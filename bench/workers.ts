@@ -22,7 +22,8 @@
  * `istio_requests_total` on the primary's `/stats/prometheus` must equal it; the total is also
  * compared with what wrk completed (wrk's count leaves out the requests in flight when it stops).
  *
- * Usage: `node dist/bench/workers.js [--duration 5] [--rounds 3] [--connections 50] [--variants a,b]`.
+ * Usage: `node dist/bench/workers.js [--duration 5] [--rounds 3] [--connections 50] [--variants a,b]
+ * [--compare OTHER/dist/cli/main.js]` (`--compare`: every variant also on another build, interleaved).
  */
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,6 +38,8 @@ interface Variant {
   readonly id: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** The meshgate CLI to run; default `dist/cli/main.js` (this build). */
+  readonly cli?: string;
 }
 
 const VARIANTS: readonly Variant[] = [
@@ -181,7 +184,7 @@ async function startMeshgate(
   logPath: string,
 ): Promise<{ child: ChildProcess; prometheusPort: number }> {
   const args = [
-    'dist/cli/main.js',
+    v.cli ?? 'dist/cli/main.js',
     'run',
     '-f',
     configPath,
@@ -229,25 +232,43 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       connections: { type: 'string', default: '50' },
       variants: { type: 'string' },
+      compare: { type: 'string' },
+      interleave: { type: 'boolean', default: false },
     },
   });
   const only = values.variants?.split(',');
-  const variants = VARIANTS.filter((v) => only === undefined || only.includes(v.id));
+  const chosen = VARIANTS.filter((v) => only === undefined || only.includes(v.id));
+  // `--compare OTHER/dist/cli/main.js`: each variant also runs on that build, right after this
+  // build's (A A' B B' …), so both builds see the same moments of the machine.
+  const compare = values.compare;
+  const variants = chosen.flatMap((v) =>
+    compare === undefined ? [v] : [v, { ...v, id: `${v.id}@compare`, cli: compare }],
+  );
   const seconds = Number(values.duration);
   const rounds = Number(values.rounds);
   const connections = Number(values.connections);
   fs.mkdirSync('.bench', { recursive: true });
   const upstream = await startUpstream();
-  const configPath = '.bench/workers-http.yaml';
+  // In a directory of its own: the gateway watches its config file's directory, and every write of
+  // its access log (`.bench/workers-*.stdout.log`) in the same directory would wake the watcher
+  // (an inotify event and a stat each, measured ~250 a second at 19,000 requests/s).
+  fs.mkdirSync('.bench/workers-config', { recursive: true });
+  const configPath = '.bench/workers-config/http.yaml';
   // The same config as the http/meshgate rows (bench/meshgate.ts).
   fs.writeFileSync(configPath, httpConfigYaml(upstream.port));
-  const totals = new Map(
+  const totals = new Map<string, Totals>(
     variants.map((v) => [
       v.id,
       { requests: 0, errors: 0, ticks: 0, primaryTicks: 0, rigTicks: 0, machineTicks: 0, seconds: 0 },
     ]),
   );
   const workersOf = (v: Variant): number => Number(v.args[v.args.indexOf('--concurrency') + 1]);
+  if (values.interleave) {
+    await runInterleaved(variants, { seconds, rounds, connections, configPath }, totals);
+    upstream.child.kill('SIGTERM');
+    printTotals(variants, totals, workersOf);
+    return;
+  }
   for (let round = 0; round < rounds; round++) {
     for (const v of variants) {
       const port = await freePort();
@@ -293,8 +314,114 @@ async function main(): Promise<void> {
     }
   }
   upstream.child.kill('SIGTERM');
+  printTotals(variants, totals, workersOf);
+}
+
+/** Per-variant sums over the rounds. */
+interface Totals {
+  requests: number;
+  errors: number;
+  ticks: number;
+  primaryTicks: number;
+  rigTicks: number;
+  machineTicks: number;
+  seconds: number;
+}
+
+/** How long each variant's wrk runs before the next one's takes over (`--interleave`), ms. */
+const SLICE_MS = 250;
+
+/**
+ * `--interleave`: every variant runs at once, each behind its own wrk, and the wrks are resumed in
+ * turn ({@link SLICE_MS} each, the others stopped with SIGSTOP) until each had `seconds` of load
+ * per round, so every variant sees the same fast and slow moments of a shared machine (the method
+ * of `interleave.ts`, unpinned). CPU per request is each gateway tree's CPU over the round (its
+ * idle time costs ~nothing) divided by its wrk's completed requests; the load rig and machine
+ * columns are not split by variant and stay 0. Then the Prometheus check, once per variant.
+ */
+async function runInterleaved(
+  variants: readonly Variant[],
+  o: { seconds: number; rounds: number; connections: number; configPath: string },
+  totals: Map<string, Totals>,
+): Promise<void> {
+  const gateways = [];
+  for (const v of variants) {
+    const port = await freePort();
+    const mg = await startMeshgate(v, o.configPath, port, `.bench/workers-${v.id}.stdout.log`);
+    await runWrk(port, 2, o.connections); // warm-up
+    gateways.push({ v, port, mg, pid: mg.child.pid! });
+  }
+  for (let round = 0; round < o.rounds; round++) {
+    const wrks = gateways.map((g) => {
+      const child = spawnTracked(
+        'wrk',
+        'wrk',
+        [
+          '-t2',
+          `-c${o.connections}`,
+          `-d${o.seconds * gateways.length + 60}s`,
+          `http://127.0.0.1:${g.port}/`,
+        ],
+        ['ignore', 'pipe', 'inherit'],
+      );
+      let out = '';
+      child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
+      child.kill('SIGSTOP');
+      return { child, done: new Promise<string>((r) => child.once('close', () => r(out))) };
+    });
+    await sleep(300);
+    const before = gateways.map((g) => ({ tree: treeTicks(g.pid), own: ownTicks(g.pid) }));
+    for (let i = 0; i < Math.round((o.seconds * 1000) / SLICE_MS); i++) {
+      for (const w of wrks) {
+        w.child.kill('SIGCONT');
+        await sleep(SLICE_MS);
+        w.child.kill('SIGSTOP');
+      }
+    }
+    await sleep(300);
+    const after = gateways.map((g) => ({ tree: treeTicks(g.pid), own: ownTicks(g.pid) }));
+    for (const w of wrks) {
+      w.child.kill('SIGCONT');
+      w.child.kill('SIGINT');
+    }
+    const outs = await Promise.all(wrks.map((w) => w.done));
+    gateways.forEach((g, i) => {
+      const w = parseWrk(outs[i]!);
+      const ticks = after[i]!.tree - before[i]!.tree;
+      const t = totals.get(g.v.id)!;
+      t.requests += w.requests;
+      t.errors += w.non2xx + w.socketErrors;
+      t.ticks += ticks;
+      t.primaryTicks += after[i]!.own - before[i]!.own;
+      t.seconds += o.seconds;
+      console.log(
+        `round ${round + 1} ${g.v.id}: ${w.requests} requests, ` +
+          `${(((ticks / TICKS_PER_S) * 1e6) / Math.max(1, w.requests)).toFixed(1)} µs CPU/request ` +
+          `(primary ${((((after[i]!.own - before[i]!.own) / TICKS_PER_S) * 1e6) / Math.max(1, w.requests)).toFixed(1)})`,
+      );
+    });
+  }
+  for (const g of gateways) {
+    const prom0 = await settledRequestsTotal(g.mg.prometheusPort);
+    const ok = await sendExactly(g.port, EXACT_REQUESTS, EXACT_CONNECTIONS);
+    const prom1 = await settledRequestsTotal(g.mg.prometheusPort);
+    console.log(
+      `${g.v.id}: istio_requests_total +${prom1 - prom0} for ${EXACT_REQUESTS} sent (${ok} answered 200)` +
+        `${prom1 - prom0 === EXACT_REQUESTS ? '' : ' MISMATCH'}`,
+    );
+  }
+  const exits = gateways.map((g) => new Promise((r) => g.mg.child.once('exit', r)));
+  for (const g of gateways) g.mg.child.kill('SIGTERM');
+  await Promise.all(exits);
+}
+
+function printTotals(
+  variants: readonly Variant[],
+  totals: Map<string, Totals>,
+  workersOf: (v: Variant) => number,
+): void {
   console.log(
-    '\nvariant              |      rps | CPU µs/request | of which primary | gateway cores | ' +
+    '\nvariant                      |      rps | CPU µs/request | of which primary | gateway cores | ' +
       'rig cores | others | rps per gateway core | projected rps, N own cores | errors',
   );
   for (const v of variants) {
@@ -305,7 +432,7 @@ async function main(): Promise<void> {
     const cores = (n: number): string => (n / TICKS_PER_S / t.seconds).toFixed(2).padStart(9);
     const perCore = 1e6 / cpu;
     console.log(
-      `${v.id.padEnd(20)} | ${rps.toFixed(0).padStart(8)} | ${cpu.toFixed(1).padStart(14)} | ` +
+      `${v.id.padEnd(28)} | ${rps.toFixed(0).padStart(8)} | ${cpu.toFixed(1).padStart(14)} | ` +
         `${primary.toFixed(1).padStart(16)} | ${cores(t.ticks).padStart(13)} | ${cores(t.rigTicks)} | ` +
         `${cores(Math.max(0, t.machineTicks - t.ticks - t.rigTicks)).slice(3)} | ` +
         `${perCore.toFixed(0).padStart(20)} | ${(perCore * workersOf(v)).toFixed(0).padStart(26)} | ${t.errors}`,

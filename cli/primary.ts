@@ -7,13 +7,15 @@
  *   runs (`gateway/config-reloader.ts`);
  * - starts N workers (`worker.ts`) and replaces one that dies while the others serve;
  * - owns the admin, Prometheus, status and health ports, answering with the workers' numbers added up;
- * - owns stdout: workers send formatted access-log batches, written here whole;
+ * - owns stdout: each worker writes its access-log batches to a socket of its own, and the whole
+ *   lines read from it are written here (`access-log-channel.ts`);
  * - handles SIGTERM/SIGINT (readiness 503, forwarded to every worker, waits for them to exit) and
  *   SIGHUP (reload).
  *
  * Why node:cluster and not worker_threads: see {@link SCHEDULING_NOTE}.
  */
 import cluster, { type Worker } from 'node:cluster';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { ConfigCompiler, type PipelineResult } from '../config/pipeline.js';
@@ -30,6 +32,7 @@ import type { WorkerFleet, WorkerStats, WorkerStatsPart } from '../admin/worker-
 import { LogFile } from '../telemetry/log-file.js';
 import { LOG_CLOSE_TIMEOUT_MS, LOG_MAX_QUEUED_CHARS } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
+import { ACCESS_LOG_FD, WorkerLogReader } from './access-log-channel.js';
 import type {
   ConfigPayload,
   FromWorker,
@@ -128,6 +131,10 @@ class Primary implements WorkerFleet {
   readonly sources: readonly ConfigSource[];
   private readonly slots: WorkerSlot[] = [];
   private readonly stdout: LogFile | undefined;
+  /** Reads the workers' access-log sockets; undefined with the access log off. */
+  private readonly logReader: WorkerLogReader | undefined;
+  /** Workers' access-log sockets still open (a dead worker's is read to its end). */
+  private readonly logChannels = new Set<Promise<void>>();
   private readonly settings: WorkerSettings;
   /** The config accepted last, and the one before (what workers that are up to date hold). */
   private config: AcceptedConfig | undefined;
@@ -155,15 +162,19 @@ class Primary implements WorkerFleet {
             maxQueuedChars: LOG_MAX_QUEUED_CHARS,
             onDrop: (lines) => this.stats.inc('access_log.dropped_lines', lines),
           });
+    this.logReader =
+      this.stdout &&
+      new WorkerLogReader(this.stdout, (lines) => this.stats.inc('access_log.dropped_lines', lines));
     this.observability = new Observability({ ...o.worker.telemetry, fleet: this }, this);
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./worker.js', import.meta.url)),
       serialization: 'advanced',
-      // Workers write nothing to stdout (their access log comes through IPC). They must not share
-      // it either: Node makes an inherited stdout pipe blocking, which would make this process's
-      // writes to it block a libuv thread when the reader stalls, and then exit could not finish.
-      // Anything a worker prints there goes to the system log stream instead.
-      stdio: ['ignore', 2, 'inherit', 'ipc'],
+      // Workers write nothing to stdout (their access log comes through the socket at index
+      // ACCESS_LOG_FD). They must not share it either: Node makes an inherited stdout pipe
+      // blocking, which would make this process's writes to it block a libuv thread when the
+      // reader stalls, and then exit could not finish. Anything a worker prints there goes to the
+      // system log stream instead.
+      stdio: ['ignore', 2, 'inherit', 'ipc', ...(this.stdout ? (['pipe'] as const) : [])],
     });
     cluster.on('message', (worker, msg: FromWorker) => this.onMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
@@ -220,6 +231,7 @@ class Primary implements WorkerFleet {
   /** Starts worker `id`. @returns true once it is ready, or its start errors. */
   private fork(id: number): Promise<true | readonly string[]> {
     const worker = cluster.fork({ MESHGATE_WORKER_ID: String(id) });
+    this.readLog(worker);
     const slot: WorkerSlot = { id, worker, ready: false, version: this.config!.version };
     const at = this.slots.findIndex((s) => s.id === id);
     if (at >= 0) this.slots[at] = slot;
@@ -251,9 +263,6 @@ class Primary implements WorkerFleet {
 
   private onMessage(worker: Worker, msg: FromWorker): void {
     switch (msg.t) {
-      case 'log':
-        this.stdout?.write(msg.text);
-        return;
       case 'stats':
         this.statsWaiters.get(msg.id)?.(msg.stats);
         return;
@@ -284,6 +293,14 @@ class Primary implements WorkerFleet {
     };
     if (wasReady) restart();
     else setTimeout(restart, RESTART_BACKOFF_MS).unref();
+  }
+
+  /** Copies the whole lines of `worker`'s access-log socket to stdout until the socket closes. */
+  private readLog(worker: Worker): void {
+    const socket = worker.process.stdio[ACCESS_LOG_FD];
+    if (!this.logReader || !socket) return;
+    const done = this.logReader.add(socket as Readable).finally(() => this.logChannels.delete(done));
+    this.logChannels.add(done);
   }
 
   private slotOf(worker: Worker): WorkerSlot | undefined {
@@ -379,9 +396,10 @@ class Primary implements WorkerFleet {
     const drain = this.settings.gateway.drain;
     const deadline = drain.drainMs + drain.timeoutMs + WORKER_EXIT_GRACE_MS;
     await Promise.all(this.slots.map((s) => stopWorker(s.worker, deadline)));
-    // A stalled stdout (nobody reads the pipe) gets as long as a single process gives it.
+    // Every worker's last lines (read to the end of its socket), then stdout; a stalled stdout
+    // (nobody reads the pipe) gets as long as a single process gives it.
     await Promise.race([
-      this.stdout?.drained(),
+      Promise.all(this.logChannels).then(() => this.stdout?.drained()),
       new Promise((r) => setTimeout(r, LOG_CLOSE_TIMEOUT_MS).unref()),
     ]);
     await this.compiler.close();

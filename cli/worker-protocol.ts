@@ -69,6 +69,4 @@ export type FromWorker =
   | { readonly t: 'failed'; readonly errors: readonly string[] }
   /** A config change was installed; listeners as now bound. */
   | { readonly t: 'installed'; readonly version: number; readonly listeners: readonly ListenerAddress[] }
-  /** Formatted access-log lines (whole lines); the primary writes them to stdout. */
-  | { readonly t: 'log'; readonly text: string }
   | { readonly t: 'stats'; readonly id: number; readonly stats: WorkerStats };

@@ -2,7 +2,8 @@
  * A `--concurrency` worker process (started by `primary.ts` through node:cluster): a `Gateway`
  * with no telemetry ports and no sources of its own. Its listeners are shared with the other workers
  * (node:cluster hands the accepted connections round-robin); its config comes from the primary as
- * validated resources and is only compiled here; its access log and stats go to the primary.
+ * validated resources and is only compiled here; its access log goes to the primary over a socket of its own
+ * (`access-log-channel.ts`), its stats on request over IPC.
  */
 import pino from 'pino';
 import type { PipelineResult } from '../config/pipeline.js';
@@ -11,7 +12,8 @@ import { decodeDelta } from '../config/resource-delta.js';
 import type { KubeObject } from '../config/kube-resources.js';
 import type { Resource } from '../config/resources.js';
 import { Gateway } from '../gateway/gateway.js';
-import { createAccessLogger, LOG_MAX_QUEUED_CHARS, type LogSink } from '../telemetry/access-log.js';
+import { createAccessLogger } from '../telemetry/access-log.js';
+import { WorkerLogSink } from './access-log-channel.js';
 import type {
   ConfigPayload,
   FromWorker,
@@ -29,40 +31,6 @@ function send(msg: FromWorker, done?: (err: Error | null) => void): void {
     return;
   }
   process.send(msg, undefined, {}, (err: Error | null) => done?.(err));
-}
-
-/**
- * The access log's destination in a worker: each formatted batch (whole lines) goes to the primary
- * as one message and the primary writes it with its own stdout writer, so lines from different
- * workers never interleave. Writing to the shared stdout directly would not be safe: a pipe keeps a
- * write whole only up to PIPE_BUF (4 KiB) and batches are up to 64 KiB, so two workers' writes could
- * split each other's lines. Past {@link LOG_MAX_QUEUED_CHARS} not yet handed over, lines are dropped
- * and counted, as the file writer does.
- */
-class PrimaryLogSink implements LogSink {
-  private pendingChars = 0;
-  private waiters: (() => void)[] = [];
-
-  constructor(private readonly onDrop: (lines: number) => void) {}
-
-  write(text: string): void {
-    if (this.pendingChars + text.length > LOG_MAX_QUEUED_CHARS) {
-      this.onDrop(text.split('\n').length - 1);
-      return;
-    }
-    this.pendingChars += text.length;
-    send({ t: 'log', text }, () => {
-      this.pendingChars -= text.length;
-      if (this.pendingChars === 0) for (const w of this.waiters.splice(0)) w();
-    });
-  }
-
-  drained(): Promise<void> {
-    if (this.pendingChars === 0) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  close(): void {}
 }
 
 function listenerAddresses(gw: Gateway): ListenerAddress[] {
@@ -118,8 +86,10 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
   };
   // Set once started; lines dropped before (none can be) would go uncounted.
   const ref: { gw?: Gateway } = {};
+  const onDrop = (lines: number): void => ref.gw?.stats.inc('access_log.dropped_lines', lines);
+  // The channel to the primary exists only with the access log on.
   const accessLogger = createAccessLogger(settings.accessLog, 1, {
-    sink: new PrimaryLogSink((lines) => ref.gw?.stats.inc('access_log.dropped_lines', lines)),
+    sink: settings.accessLog === 'off' ? undefined : new WorkerLogSink(onDrop),
   });
   const started = await Gateway.start(
     {

@@ -30,13 +30,17 @@ interface LogFileOptions {
 export class LogFile {
   readonly maxQueuedChars: number;
   private readonly fd: number;
-  private queue: string[] = [];
+  /** Text, or bytes of whole UTF-8 lines (a worker's access log as the primary reads it). */
+  private queue: (string | Uint8Array)[] = [];
   private queuedChars = 0;
   /** The bytes being written (and, after a short write, what is left of them). */
   private inFlight: Buffer | undefined;
-  /** Characters of the batch in flight. */
+  /** Characters (bytes, for byte input) of the batch in flight. */
   private inFlightChars = 0;
-  /** Characters accepted so far, and characters written or dropped so far (for {@link drained}). */
+  /**
+   * Characters accepted so far, and characters written or dropped so far (for {@link drained});
+   * byte input counts its bytes.
+   */
   private accepted = 0;
   private settled = 0;
   private waiters: { upTo: number; resolve: () => void }[] = [];
@@ -55,8 +59,11 @@ export class LogFile {
     this.onDrop = opts.onDrop;
   }
 
-  /** Queues `text` (whole lines) and starts writing unless a write is in flight. */
-  write(text: string): void {
+  /**
+   * Queues `text` (whole lines; as a string, or as UTF-8 bytes, written as they are) and starts
+   * writing unless a write is in flight.
+   */
+  write(text: string | Uint8Array): void {
     if (text.length === 0) return;
     this.accepted += text.length;
     if (this.queuedChars + text.length > this.maxQueuedChars) {
@@ -96,11 +103,11 @@ export class LogFile {
 
   private next(): void {
     if (this.queue.length === 0) return;
-    const text = this.queue.length === 1 ? this.queue[0]! : this.queue.join('');
+    const queue = this.queue;
     this.queue = [];
+    this.inFlightChars = this.queuedChars;
     this.queuedChars = 0;
-    this.inFlight = Buffer.from(text, 'utf8');
-    this.inFlightChars = text.length;
+    this.inFlight = toBuffer(queue);
     this.writeInFlight();
   }
 
@@ -119,7 +126,7 @@ export class LogFile {
           setTimeout(() => this.writeInFlight(), EAGAIN_RETRY_MS);
           return;
         }
-        this.onDrop?.(countLines(buf.toString('utf8')));
+        this.onDrop?.(countLines(buf));
         return this.done();
       }
       if (written < buf.length) {
@@ -146,8 +153,25 @@ function makeStdioNonBlocking(fd: 1 | 2): void {
   }
 }
 
-function countLines(text: string): number {
+/** The queued parts as one Buffer (strings joined first: one encoding pass). */
+function toBuffer(queue: readonly (string | Uint8Array)[]): Buffer {
+  if (queue.length === 1) {
+    const only = queue[0]!;
+    return typeof only === 'string'
+      ? Buffer.from(only, 'utf8')
+      : Buffer.from(only.buffer, only.byteOffset, only.byteLength);
+  }
+  if (queue.every((p): p is string => typeof p === 'string')) return Buffer.from(queue.join(''), 'utf8');
+  return Buffer.concat(queue.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)));
+}
+
+/** Newlines in `text` (string or UTF-8 bytes; a newline byte is never part of another character). */
+export function countLines(text: string | Uint8Array): number {
   let n = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  if (typeof text === 'string') {
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  } else {
+    for (let i = text.indexOf(10); i >= 0; i = text.indexOf(10, i + 1)) n++;
+  }
   return n;
 }
