@@ -10,6 +10,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { H2_PREFACE, h2Frame as frame } from '../helpers/h2-frames.js';
 import { createTestPki, writeCredential, type TestPki } from '../helpers/certs.js';
 import { curl, httpGet } from '../helpers/clients.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
@@ -67,8 +68,6 @@ function closeSession(s: http2.ClientHttp2Session): Promise<void> {
   return new Promise((resolve) => s.close(() => resolve()));
 }
 
-const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
 /**
  * Writes raw HTTP/2 bytes on a new connection and reports how it ended: the error code of the
  * GOAWAY received (the client then closes its side), and whether the server closed first. With
@@ -113,16 +112,6 @@ function rawH2(
     sock.once('end', () => (closedByServer = true));
     sock.on('close', () => resolve({ goaway, closedByServer }));
   });
-}
-
-/** An HTTP/2 frame header + payload. */
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h.writeUInt8(type, 3);
-  h.writeUInt8(flags, 4);
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
 }
 
 describe('HTTP/2 downstream', () => {

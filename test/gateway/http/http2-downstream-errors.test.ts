@@ -7,19 +7,9 @@ import net from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { H2_PREFACE as PREFACE, h2Frame as frame } from '../../helpers/h2-frames.js';
 import { HTTP2_STATS, Http2Downstream } from '../../../gateway/http/http2-downstream.js';
 import { StatStore } from '../../../telemetry/stats.js';
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-function frame(type: number, flags: number, stream: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h.writeUInt8(type, 3);
-  h.writeUInt8(flags, 4);
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, payload]);
-}
 
 /** A HEADERS frame (END_STREAM, END_HEADERS) for `GET http://a/`: HPACK indexed fields only. */
 const GET_HEADERS = frame(1, 0x5, 1, Buffer.from([0x82, 0x86, 0x84, 0x01, 0x01, 0x61]));
