@@ -25,10 +25,11 @@
  * on each connection, so `maxConnections` holds back a request only once every allowed connection
  * carries that many streams. The breaker's slots are then streams: `maxConnections ×
  * maxConcurrentStreams` of them (unlimited when `maxConcurrentStreams` is unset); the HTTP/2 pool
- * (h2-pool.ts) puts up to `maxConcurrentStreams` of them on each connection before it opens
- * another, so full connections stay within `maxConnections` too (a connection spent by
- * `maxRequestsPerConnection` or going away may still finish its streams beside a new one). A
- * request must connect (pending) when the endpoint's pool has no connected session with room.
+ * (h2-pool.ts) puts up to `maxConcurrentStreams` (or the peer's SETTINGS_MAX_CONCURRENT_STREAMS)
+ * of them on each connection before it opens another, and opens no more than `maxConnections` per
+ * endpoint: past that a request waits in the pool for a stream. A request counts as pending (bounded
+ * by `http1MaxPendingRequests`) until it has a stream: when the endpoint's pool has no connected
+ * session with room it must connect or wait.
  */
 import type { ConnectionPoolSettings } from '../config/resources.js';
 import type { StatStore } from '../telemetry/stats.js';

@@ -192,6 +192,7 @@ export class ClusterManager {
         DEFAULT_IDLE_TIMEOUT_MS,
       maxRequestsPerConnection: http?.maxRequestsPerConnection ?? 0,
       maxConcurrentStreams: http?.maxConcurrentStreams ?? 0,
+      maxConnections: cluster.policy.connectionPool?.tcp?.maxConnections ?? 0,
       lookup: this.dns.lookup,
       tls: this.originationTls(cluster),
       http2: upstreamSpeaksHttp2(cluster),

@@ -19,6 +19,8 @@ export interface PoolSettings {
   readonly maxRequestsPerConnection: number;
   /** HTTP/2 streams open at once per connection; 0 or unset = the peer's limit (`http.maxConcurrentStreams`). */
   readonly maxConcurrentStreams?: number;
+  /** HTTP/2 sessions open at once per endpoint; 0 or unset = unlimited (`tcp.maxConnections`). */
+  readonly maxConnections?: number;
   /** Name resolution for DNS-named endpoints (issue 4, `upstream/dns.ts`); undefined = Node's default. */
   readonly lookup?: LookupFunction;
   /** DR `tls` SIMPLE/MUTUAL (issue 4): the pool speaks TLS (`https://` origin). */
@@ -29,7 +31,7 @@ export interface PoolSettings {
 
 /** Identity of a pool: endpoint plus the settings that shape its connections. */
 export function poolKey(ep: ClusterEndpoint, s: PoolSettings): string {
-  return `${ep.key}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.tls?.key ?? ''}|${s.http2 ? `h2|${s.maxConcurrentStreams ?? 0}` : 'h1'}`;
+  return `${ep.key}|${s.connectTimeoutMs}|${s.idleTimeoutMs}|${s.maxRequestsPerConnection}|${s.tls?.key ?? ''}|${s.http2 ? `h2|${s.maxConcurrentStreams ?? 0}|${s.maxConnections ?? 0}` : 'h1'}`;
 }
 
 /**
@@ -112,6 +114,7 @@ function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Upstream
       idleTimeoutMs: settings.idleTimeoutMs,
       maxRequestsPerConnection: settings.maxRequestsPerConnection,
       maxConcurrentStreams: settings.maxConcurrentStreams ?? 0,
+      maxConnections: settings.maxConnections ?? 0,
       lookup: settings.lookup,
       tls: settings.tls,
     });

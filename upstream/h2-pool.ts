@@ -9,8 +9,13 @@
  *   SETTINGS_MAX_CONCURRENT_STREAMS and DestinationRule `connectionPool.http.maxConcurrentStreams`
  *   (Envoy `max_concurrent_streams`), and fewer streams carried than
  *   `maxRequestsPerConnection` (Envoy `max_requests_per_connection`, counted in streams). With
- *   none, it opens another session; requests wait on a session while it connects. How many
- *   streams and so sessions there may be is the circuit breaker's business (circuit-breaker.ts).
+ *   none, it opens another session; requests wait on a session while it connects.
+ * - At most `maxConnections` sessions (DR `connectionPool.tcp.maxConnections`, Envoy's
+ *   `max_connections` circuit breaker) are open, draining ones included, as Envoy never exceeds it:
+ *   with every one full, a request waits (FIFO) for the first stream that ends or session that
+ *   closes. It has no stream yet, so the circuit breaker still counts it pending and bounds it by
+ *   `http1MaxPendingRequests` (circuit-breaker.ts). The limit holds per endpoint (pools are per
+ *   endpoint); the breaker's stream slots cap the cluster when `maxConcurrentStreams` is set.
  * - A spent session takes no new stream and is closed once its last stream ends.
  * - GOAWAY with NO_ERROR (a graceful shutdown): streams in flight finish, new requests go to a new
  *   session. A GOAWAY with an error code or a session error fails the streams in flight with
@@ -68,6 +73,8 @@ export interface H2PoolOptions {
   readonly maxRequestsPerConnection: number;
   /** Streams open at once per session; 0 = only the peer's limit (`http.maxConcurrentStreams`). */
   readonly maxConcurrentStreams: number;
+  /** Sessions open at once, draining ones included; 0 = unlimited (`tcp.maxConnections`). */
+  readonly maxConnections?: number;
   /** Name resolution for DNS-named endpoints; undefined = Node's default. */
   readonly lookup?: LookupFunction;
   /** DR `tls` SIMPLE/MUTUAL: sessions are TLS with ALPN `h2`. */
@@ -80,7 +87,7 @@ export interface H2PoolStats {
   readonly connected: number;
   /** Connected sessions with room for another stream. */
   readonly free: number;
-  /** Requests waiting for a session to connect. */
+  /** Requests waiting for a session to connect, or for a stream under `maxConnections`. */
   readonly pending: number;
   /** Streams open. */
   readonly running: number;
@@ -125,6 +132,8 @@ class H2Session {
 /** An HTTP/2 connection pool for one endpoint; see the module comment. */
 export class H2Pool {
   private readonly sessions: H2Session[] = [];
+  /** Requests waiting for a stream: every session is full and `maxConnections` are open. */
+  private readonly queue: { readonly req: H2Request; readonly servername: string }[] = [];
   private readonly scheme: 'http' | 'https';
   private readonly defaultAuthority: string;
   private closing = false;
@@ -140,7 +149,7 @@ export class H2Pool {
   get stats(): H2PoolStats {
     let connected = 0;
     let free = 0;
-    let pending = 0;
+    let pending = this.queue.length;
     let running = 0;
     for (const s of this.sessions) {
       if (s.connected) connected++;
@@ -176,15 +185,42 @@ export class H2Pool {
         break;
       }
     }
-    s ??= this.open(servername);
+    if (s === undefined) {
+      const max = this.o.maxConnections ?? 0;
+      if (max > 0 && this.sessions.length >= max) {
+        this.queue.push({ req, servername });
+        return;
+      }
+      s = this.open(servername);
+    }
     s.served++;
     if (s.connected) this.start(s, req);
     else s.waiting.push(req);
   }
 
+  /**
+   * A stream ended or a session closed under `maxConnections`: the oldest queued requests take the
+   * room (a stream on a session with room, else a new session while under the limit).
+   */
+  private serveQueue(): void {
+    while (this.queue.length > 0) {
+      const { req, servername } = this.queue[0]!;
+      if (req.done) {
+        this.queue.shift();
+        continue;
+      }
+      const n = this.sessions.length;
+      const full = !this.sessions.some((c) => c.servername === servername && this.hasRoom(c));
+      if (full && n >= (this.o.maxConnections ?? 0)) return;
+      this.queue.shift();
+      this.assign(req, servername);
+    }
+  }
+
   /** Closes every session once its streams (and waiting requests) are done; resolves when all are closed. */
   close(): Promise<void> {
     this.closing = true;
+    for (const { req } of this.queue.splice(0)) this.fail(req, new errors.ClientClosedError());
     for (const s of this.sessions) {
       s.draining = true;
       this.maybeRetire(s);
@@ -195,6 +231,7 @@ export class H2Pool {
   /** Destroys every session at once; streams in flight and waiting requests fail. */
   destroy(): Promise<void> {
     this.closing = true;
+    for (const { req } of this.queue.splice(0)) this.fail(req, new errors.ClientDestroyedError());
     for (const s of [...this.sessions]) {
       s.draining = true;
       s.error ??= new errors.ClientDestroyedError();
@@ -294,6 +331,7 @@ export class H2Pool {
       ? new errors.SocketError(`upstream HTTP/2 session closed: ${s.error?.message ?? 'closed'}`)
       : (s.error ?? new errors.SocketError('upstream HTTP/2 session closed before it connected'));
     for (const req of s.waiting.splice(0)) this.fail(req, err);
+    if (!this.closing) this.serveQueue();
     if (this.sessions.length === 0 && this.closeWaiters.length > 0) {
       const waiters = this.closeWaiters;
       this.closeWaiters = [];
@@ -395,6 +433,7 @@ export class H2Pool {
     });
     st.on('close', () => {
       s.active--;
+      if (this.queue.length > 0) this.serveQueue();
       if (!req.done && !final && st.rstCode === NGHTTP2_REFUSED_STREAM && !req.resent && replayable(body)) {
         // RFC 9113 §8.7: a refused stream was not processed (typically one past a GOAWAY's last
         // stream id), so it is sent again, once, on a session with room, as Envoy retries it.

@@ -4,7 +4,9 @@
  * upstream connection; more requests open another), `maxRequestsPerConnection`
  * (max_requests_per_connection: after N streams the connection is retired and a new one carries
  * the next stream) and `http2MaxRequests` (circuit breaker max_requests: overflow is 503 UO with
- * `x-envoy-overloaded: true`); streams multiplexed on one connection when nothing limits them; a
+ * `x-envoy-overloaded: true`); `tcp.maxConnections` with the upstream's
+ * SETTINGS_MAX_CONCURRENT_STREAMS reached (no connection past it: requests wait for a stream,
+ * pending, and overflow past `http1MaxPendingRequests`); streams multiplexed on one connection when nothing limits them; a
  * graceful GOAWAY from the upstream (streams in flight finish, new requests take a new
  * connection); upstream failures flagged as Envoy flags them (a dropped connection UC, a refused
  * one UF); a client gone resets its upstream stream (CANCEL). The upstream is a real node:http2
@@ -55,9 +57,17 @@ interface CountingH2Upstream {
   close(): Promise<void>;
 }
 
-/** @param tls serve h2 over TLS (ALPN `h2`) with this certificate instead of h2c. */
-async function startCountingH2Upstream(tls?: { cert: string; key: string }): Promise<CountingH2Upstream> {
-  const server = tls ? http2.createSecureServer({ cert: tls.cert, key: tls.key }) : http2.createServer();
+/**
+ * @param tls serve h2 over TLS (ALPN `h2`) with this certificate instead of h2c.
+ * @param settings the SETTINGS the upstream advertises (e.g. `maxConcurrentStreams`).
+ */
+async function startCountingH2Upstream(
+  tls?: { cert: string; key: string },
+  settings?: http2.Settings,
+): Promise<CountingH2Upstream> {
+  const server = tls
+    ? http2.createSecureServer({ cert: tls.cert, key: tls.key, settings })
+    : http2.createServer({ settings });
   let sessions = 0;
   let maxStreams = 0;
   const open = new Map<http2.Http2Session, number>();
@@ -400,6 +410,49 @@ describe('HTTP/2 upstream connection pool (DestinationRule connectionPool.http)'
     expect(rec.responseFlags).toBe('UO');
     up.release();
     expect((await Promise.all([first, second, third])).map((r) => r.status)).toEqual([200, 200, 200]);
+  });
+
+  /**
+   * An upstream advertising SETTINGS_MAX_CONCURRENT_STREAMS 2 behind DR `tcp.maxConnections: 1`
+   * with this `http1MaxPendingRequests`, its one connection's two streams held. The first stream
+   * goes alone so the upstream's SETTINGS are known before the second.
+   */
+  async function bothStreamsHeld(maxPending: number): Promise<{ port: number; replies: Promise<Reply>[] }> {
+    up = await startCountingH2Upstream(undefined, { maxConcurrentStreams: 2 });
+    gw = await startGateway(
+      config(up.port, `{ tcp: { maxConnections: 1 }, http: { http1MaxPendingRequests: ${maxPending} } }`),
+    );
+    const port = gw.port(80);
+    const replies = [get(port, '/hold')];
+    await up.held(1);
+    replies.push(get(port, '/hold'));
+    await up.held(2);
+    return { port, replies };
+  }
+
+  it('maxConnections 1, upstream SETTINGS_MAX_CONCURRENT_STREAMS 2: 4 requests share 1 connection, 2 wait', async () => {
+    const { port, replies } = await bothStreamsHeld(2);
+    replies.push(get(port, '/hold'), get(port, '/hold'));
+    // Envoy opens no second connection past max_connections: the other two wait for a stream.
+    await pendingActive(gw!, 2);
+    expect(up!.sessions()).toBe(1);
+    up!.release();
+    const done = await Promise.all(replies);
+    expect(done.map((r) => [r.status, r.body])).toEqual(Array.from({ length: 4 }, () => [200, 'ok']));
+    expect([up!.sessions(), up!.maxStreamsOnOneSession()]).toEqual([1, 2]);
+  });
+
+  it('maxConnections 1, upstream streams full, 1 pending allowed: the 3rd waits, the 4th is 503 UO', async () => {
+    const { port, replies } = await bothStreamsHeld(1);
+    replies.push(get(port, '/hold'));
+    await pendingActive(gw!, 1);
+    const fourth = await get(port, '/overflow');
+    expect([fourth.status, fourth.headers['x-envoy-overloaded']]).toEqual([503, 'true']);
+    const rec = await recordWhere(gw!, (x) => x.path === '/overflow');
+    expect([rec.responseCode, rec.responseFlags]).toEqual([503, 'UO']);
+    up!.release();
+    expect((await Promise.all(replies)).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(up!.sessions()).toBe(1);
   });
 
   it('GOAWAY from the upstream with requests in flight: they complete, new requests use a new connection', async () => {

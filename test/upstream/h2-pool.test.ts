@@ -1,10 +1,11 @@
 /**
  * The HTTP/2 upstream pool (upstream/h2-pool.ts) against a real node:http2 server on loopback:
  * streams multiplexed on one session, the DestinationRule and peer stream limits,
- * `maxRequestsPerConnection`, GOAWAY with and without an error, connect failures (refused,
- * timeout, TLS name) and session failures as the router classifies them, REFUSED_STREAM sent
- * again, abort as RST_STREAM CANCEL, response flow control, streamed request bodies, trailers, 1xx
- * heads, idle timeout, close/destroy, ALPN h2 with SNI over TLS.
+ * `maxRequestsPerConnection`, `maxConnections` (requests wait for a stream), GOAWAY with and
+ * without an error, connect failures (refused, timeout, TLS name) and session failures as the
+ * router classifies them, REFUSED_STREAM sent again, abort as RST_STREAM CANCEL, response flow
+ * control, streamed request bodies, trailers, 1xx heads, idle timeout, close/destroy, ALPN h2 with
+ * SNI over TLS.
  */
 import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
@@ -232,6 +233,47 @@ describe('H2Pool', () => {
     expect(up.openPerSession()).toEqual([2, 2]);
     up.release();
     for (const o of await Promise.all([first, ...more].map((c) => c.done))) expect(o.status).toBe(200);
+  });
+
+  it('maxConnections 1 with the peer allowing 2 streams: requests past them wait for a stream, no 2nd session', async () => {
+    up = await startUpstream({ settings: { maxConcurrentStreams: 2 } });
+    pool = new H2Pool({ ...POOL_DEFAULTS, port: up.port, maxConnections: 1 });
+    const first = send(pool, '/hold');
+    await up.held(1);
+    const more = [send(pool, '/hold'), send(pool, '/a'), send(pool, '/b')];
+    await up.held(2);
+    expect(pool.stats).toEqual({ connected: 1, free: 0, pending: 2, running: 2 });
+    up.release();
+    const done = await Promise.all([first, ...more].map((c) => c.done));
+    expect(done.map((o) => [o.status, o.error])).toEqual(Array.from({ length: 4 }, () => [200, undefined]));
+    expect([up.sessions.length, up.maxOpen()]).toEqual([1, 2]);
+  });
+
+  it('maxConnections 1 with a spent session: the next request waits until it closes, then opens one', async () => {
+    up = await startUpstream();
+    pool = new H2Pool({ ...POOL_DEFAULTS, port: up.port, maxConnections: 1, maxRequestsPerConnection: 1 });
+    const first = send(pool, '/hold');
+    await up.held(1);
+    const second = send(pool, '/x');
+    expect(pool.stats.pending).toBe(1);
+    expect(up.sessions.length).toBe(1);
+    up.release();
+    expect([(await first.done).status, (await second.done).status]).toEqual([200, 200]);
+    expect(up.sessions.length).toBe(2);
+    expect(pool.stats.connected).toBe(1);
+  });
+
+  it('close() fails the requests still waiting under maxConnections', async () => {
+    up = await startUpstream({ settings: { maxConcurrentStreams: 1 } });
+    pool = new H2Pool({ ...POOL_DEFAULTS, port: up.port, maxConnections: 1 });
+    const first = send(pool, '/hold');
+    await up.held(1);
+    const waiting = send(pool, '/x');
+    const closed = pool.close();
+    expect((await waiting.done).error?.code).toBe('UND_ERR_CLOSED');
+    up.release();
+    expect((await first.done).status).toBe(200);
+    await closed;
   });
 
   it('maxRequestsPerConnection 2: 5 sequential requests use 3 sessions; spent ones are closed', async () => {
