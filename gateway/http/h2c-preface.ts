@@ -27,7 +27,9 @@ function classifyPreface(buf: Buffer): 'h1' | 'h2' | undefined {
 /**
  * Waits for enough bytes to tell the protocol, puts them back, and calls the matching handler.
  * A connection that closes first is dropped (it never sent a request); one that sends nothing for
- * `firstBytesTimeoutMs` (0: no limit) is destroyed.
+ * `firstBytesTimeoutMs` (0: no limit) is destroyed. One whose client half-closes (FIN) first is
+ * destroyed too, as Envoy closes on a remote close: node:http's sockets allow half-open, so it
+ * would otherwise sit in CLOSE-WAIT until the timeout and hold a drain until its deadline.
  */
 export function sniffPreface(
   socket: Socket,
@@ -46,6 +48,7 @@ export function sniffPreface(
     if (kind === undefined) return;
     socket.removeListener('data', onData);
     socket.removeListener('error', onError);
+    socket.removeListener('end', onError);
     if (firstBytesTimeoutMs > 0) {
       socket.setTimeout(0);
       socket.removeListener('timeout', onTimeout);
@@ -59,4 +62,5 @@ export function sniffPreface(
   const onError = (): void => void socket.destroy();
   socket.on('data', onData);
   socket.once('error', onError);
+  socket.once('end', onError);
 }

@@ -1,7 +1,7 @@
 /**
  * The plaintext preface sniffer on real sockets: a client that never sends its first bytes is closed
  * after the first-bytes timeout (node's own timeouts do not watch a connection before it is handed
- * over); one that sends a request line is handed to the HTTP/1 handler with its bytes intact.
+ * over), one that half-closes before sending a byte is closed at once; one that sends a request line is handed to the HTTP/1 handler with its bytes intact.
  */
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -13,8 +13,17 @@ describe('sniffPreface', () => {
   let server: net.Server | undefined;
   afterEach(() => server?.close());
 
-  async function listen(timeoutMs: number, onH1: (s: net.Socket) => void): Promise<number> {
-    server = net.createServer((socket) => sniffPreface(socket, onH1, (s) => s.destroy(), timeoutMs));
+  /** @param accepted receives each accepted socket. */
+  async function listen(
+    timeoutMs: number,
+    onH1: (s: net.Socket) => void,
+    accepted: (s: net.Socket) => void = () => undefined,
+  ): Promise<number> {
+    // Half-open allowed, as node:http's server does.
+    server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      accepted(socket);
+      sniffPreface(socket, onH1, (s) => s.destroy(), timeoutMs);
+    });
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     return (server.address() as AddressInfo).port;
@@ -26,6 +35,21 @@ describe('sniffPreface', () => {
     client.on('data', () => undefined);
     await once(client, 'close');
     expect(client.bytesRead).toBe(0);
+  });
+
+  it('closes a connection whose client half-closes before sending a byte (no first-bytes timeout)', async () => {
+    let serverSide: Promise<unknown> | undefined;
+    let handed = false;
+    const port = await listen(
+      0,
+      () => (handed = true),
+      (s) => (serverSide = once(s, 'close')),
+    );
+    const client = net.connect(port, '127.0.0.1', () => client.end());
+    client.on('data', () => undefined);
+    await once(client, 'close');
+    await serverSide;
+    expect([client.bytesRead, handed]).toEqual([0, false]);
   });
 
   it('hands an HTTP/1 connection over with its first bytes, and stops the timer', async () => {

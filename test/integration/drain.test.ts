@@ -2,8 +2,9 @@
  * Shutdown of the real CLI process on SIGTERM: readiness turns 503 at once, in-flight requests on 50
  * keep-alive connections finish with 200 and `Connection: close`, new connections are still served
  * during the drain duration, and the process exits 0. With a silent client, a half-sent request and a
- * request stuck on a hung upstream, it still exits 0 (the drain timeout closes them); the test's own
- * timeout is the bound.
+ * request stuck on a hung upstream, it still exits 0 (the drain timeout closes them); a client that
+ * half-closes before its first byte is closed at once, not at the deadline. The test's own timeout is
+ * the bound.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -142,5 +143,19 @@ describe('drain on SIGTERM (real CLI process)', () => {
     await Promise.all([silentClosed, halfClosed]);
     // The hung request's connection is closed at the deadline (no response could be made).
     expect(await hung).toBe('reset');
+  }, 30_000);
+
+  it('a client that half-closes without a request does not hold the drain to its (60 s) deadline', async () => {
+    upstream = await startUpstream();
+    const mg = await startMeshgate(upstream.port, ['--drain-duration', '200ms', '--drain-timeout', '60s']);
+    child = mg.child;
+    // Connected and gone (FIN) before its first byte, as a load generator reconnecting during the drain.
+    const gone = net.connect(mg.port, '127.0.0.1', () => gone.end());
+    gone.on('error', () => undefined);
+    const goneClosed = new Promise<void>((r) => gone.once('close', () => r()));
+    mg.child.kill('SIGTERM');
+    // The test's 30 s timeout is the bound: the gateway closes its side at once, not at the deadline.
+    await goneClosed;
+    expect(await mg.exited).toBe(0);
   }, 30_000);
 });
