@@ -82,6 +82,95 @@ describe('access log', () => {
     }
   });
 
+  it('JSON lines equal JSON.stringify of the fields in order, for awkward values and repeats', () => {
+    // The formatter caches runs of fields that repeat; lines must not depend on what came before.
+    const reference = (r: StreamRecord): string => {
+      const num = (v: number): number | null => (Number.isFinite(v) ? Math.round(v) : null);
+      return `${JSON.stringify({
+        start_time: new Date(r.startTime).toISOString(),
+        method: r.method,
+        path: r.path,
+        protocol: r.protocol,
+        response_code: r.responseCode,
+        response_flags: r.responseFlags,
+        response_code_details: r.responseCodeDetails,
+        bytes_received: r.bytesReceived,
+        bytes_sent: r.bytesSent,
+        duration: num(r.durationMs),
+        upstream_service_time: r.upstreamServiceTimeMs === undefined ? null : num(r.upstreamServiceTimeMs),
+        x_forwarded_for: r.xForwardedFor ?? null,
+        user_agent: r.userAgent ?? null,
+        request_id: r.requestId ?? null,
+        authority: r.authority ?? null,
+        upstream_host: r.upstreamHost ?? null,
+        upstream_cluster: r.upstreamCluster ?? null,
+        route_name: r.routeName ?? null,
+        downstream_remote_address: r.downstreamRemoteAddress ?? null,
+        downstream_local_address: r.downstreamLocalAddress ?? null,
+        requested_server_name: r.requestedServerName ?? null,
+      })}\n`;
+    };
+    const awkward = [
+      '',
+      'GET',
+      '/a"b\\c',
+      '\t\n\r\b\f',
+      '\u0000\u001f\u007f',
+      'ünïcödé/日本/😀',
+      'lone\ud800',
+      '\udc00tail',
+      '\u2028\u2029',
+      '</script>',
+    ];
+    const str = fc.oneof(
+      fc.constantFrom(...awkward),
+      fc.string({ unit: fc.nat(0xffff).map((c) => String.fromCharCode(c)), maxLength: 12 }),
+    );
+    const opt = fc.option(str, { nil: undefined });
+    const num = fc.oneof(
+      fc.double(),
+      fc.constantFrom(0, -0, 0.5, -0.5, 1.5, 2.5, 1e21, -1e21, NaN, Infinity, -Infinity),
+    );
+    const rec = fc.record({
+      startTime: fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) }),
+      method: str,
+      path: str,
+      protocol: str,
+      responseCode: fc.integer({ min: 0, max: 599 }),
+      responseFlags: str,
+      responseCodeDetails: str,
+      bytesReceived: fc.nat(),
+      bytesSent: fc.nat(),
+      durationMs: num,
+      upstreamServiceTimeMs: fc.option(num, { nil: undefined }),
+      xForwardedFor: opt,
+      userAgent: opt,
+      requestId: opt,
+      authority: opt,
+      upstreamHost: opt,
+      upstreamCluster: opt,
+      routeName: opt,
+      downstreamRemoteAddress: opt,
+      downstreamLocalAddress: opt,
+      requestedServerName: opt,
+    });
+    fc.assert(
+      fc.property(
+        fc.array(rec, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(3), { maxLength: 12 }),
+        (recs, order) => {
+          // Records logged again, and in between others, hit and miss the cached runs.
+          for (const i of [0, ...order]) {
+            const r = recs[i % recs.length]!;
+            expect(formatJson(r)).toBe(reference(r));
+          }
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    expect(formatJson(record)).toBe(reference(record));
+  });
+
   it('start_time equals Date#toISOString for any millisecond', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: Date.UTC(2100, 0, 1) }), (t) => {
