@@ -96,13 +96,16 @@ function h2PoolVariant(name: string, port: number, streamed: boolean): Variant {
   });
   const dispatch = (body: Buffer | PassThrough): Promise<void> =>
     new Promise((resolve, reject) => {
-      pool.dispatch({ path: '/bench.Echo/Call', method: 'POST', headers: GRPC_HEADERS, body }, {
-        onConnect() {},
-        onHeaders: () => true,
-        onData: () => true,
-        onComplete: () => resolve(),
-        onError: reject,
-      } as Dispatcher.DispatchHandler);
+      pool.dispatch(
+        { path: '/bench.Echo/Call', method: 'POST', headers: GRPC_HEADERS, body },
+        {
+          onConnect() {},
+          onHeaders: () => true,
+          onData: () => true,
+          onComplete: () => resolve(),
+          onError: reject,
+        },
+      );
     });
   return {
     name,

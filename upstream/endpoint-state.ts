@@ -9,6 +9,7 @@ import type { ClusterEndpoint } from '../config/cluster.js';
 import { H2Pool } from './h2-pool.js';
 import { absorbInterimContinue } from './interim-response-filter.js';
 import { FixedSniPool, type OriginationTls } from './tls-origination.js';
+import type { UpstreamHandler } from './upstream-handler.js';
 
 export interface PoolSettings {
   /** TCP connect timeout in ms (`connectionPool.tcp.connectTimeout`). */
@@ -40,7 +41,7 @@ export function poolKey(ep: ClusterEndpoint, s: PoolSettings): string {
  * `connected`: open connections, stats and config dump), and closing.
  */
 export interface UpstreamPool {
-  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  dispatch(opts: Dispatcher.DispatchOptions, handler: UpstreamHandler): boolean;
   readonly stats: { readonly free: number; readonly connected: number };
   /** Graceful: requests in flight finish. */
   close(): Promise<void>;

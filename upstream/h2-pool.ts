@@ -1,9 +1,8 @@
 /**
  * The connection pool of one HTTP/2 upstream endpoint (GRPC/HTTP2 ports, `h2UpgradePolicy:
  * UPGRADE`), built on node:http2 and multiplexing streams as Envoy's HTTP/2 pool does. It takes
- * requests through undici's `Dispatcher.dispatch(opts, handler)` contract (original handler
- * callbacks; legacy-dispatch-handler.ts adapts controller-API handlers), so the router and mirrors
- * use it as they use an undici Pool.
+ * requests through undici's `Dispatcher.dispatch(opts, handler)` contract with its original handler
+ * callbacks (upstream-handler.ts), so the router and mirrors use it as they use an undici Pool.
  *
  * - A request goes on the first session with room: fewer streams than the peer's
  *   SETTINGS_MAX_CONCURRENT_STREAMS and DestinationRule `connectionPool.http.maxConcurrentStreams`
@@ -36,7 +35,7 @@ import net, { type LookupFunction } from 'node:net';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { errors, type Dispatcher } from 'undici';
-import { legacyHandlerOf, type LegacyDispatchHandler } from './legacy-dispatch-handler.js';
+import type { UpstreamHandler } from './upstream-handler.js';
 import type { OriginationTls } from './tls-origination.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_NO_ERROR, NGHTTP2_REFUSED_STREAM } = http2.constants;
@@ -96,7 +95,7 @@ export interface H2PoolStats {
 /** One request handed to the pool. */
 interface H2Request {
   readonly opts: Dispatcher.DispatchOptions;
-  readonly handler: LegacyDispatchHandler;
+  readonly handler: UpstreamHandler;
   /** The response ended or failed, or the request was aborted: no more callbacks. */
   done: boolean;
   /** Already sent again once after REFUSED_STREAM. */
@@ -166,8 +165,8 @@ export class H2Pool {
    * string, or a Readable. Errors reach the handler's onError, never the caller.
    * @returns true (the pool never asks the caller to wait).
    */
-  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const req: H2Request = { opts, handler: legacyHandlerOf(handler), done: false, resent: false };
+  dispatch(opts: Dispatcher.DispatchOptions, handler: UpstreamHandler): boolean {
+    const req: H2Request = { opts, handler, done: false, resent: false };
     if (this.closing) {
       this.fail(req, new errors.ClientClosedError());
       return true;

@@ -8,7 +8,7 @@
  * cluster's breaker would be. The budget is the mirror cluster's own `connectionPool` limit when
  * its DestinationRule sets one, else {@link DEFAULT_MIRRORS_IN_FLIGHT}.
  */
-import type { Dispatcher } from 'undici';
+import type { UpstreamHandler } from './upstream-handler.js';
 import type { BreakerLimits } from './circuit-breaker.js';
 
 /** Copies in flight per mirror cluster when its DestinationRule sets no `connectionPool` limit. */
@@ -39,16 +39,20 @@ export class MirrorBudget {
 }
 
 /** Handler of one copy: the response is read and dropped, errors are ignored. */
-class MirrorCopy implements Dispatcher.DispatchHandler {
+class MirrorCopy implements UpstreamHandler {
   private done = false;
   constructor(private readonly budget: MirrorBudget) {}
-  onRequestStart(): void {}
-  onResponseStart(): void {}
-  onResponseData(): void {}
-  onResponseEnd(): void {
+  onConnect(): void {}
+  onHeaders(): boolean {
+    return true;
+  }
+  onData(): boolean {
+    return true;
+  }
+  onComplete(): void {
     this.finish();
   }
-  onResponseError(): void {
+  onError(): void {
     this.finish();
   }
   /** Frees the slot once (also used when dispatch throws). */
