@@ -1,14 +1,14 @@
 /**
- * Runtime state of one upstream endpoint: its connection pool (an undici Pool for HTTP/1.1, an
+ * Runtime state of one upstream endpoint: its connection pool (an {@link H1Pool} for HTTP/1.1, an
  * {@link H2Pool} for HTTP/2) and live counters. Survives snapshot swaps as long as the endpoint
  * (address:port) and its connection settings are unchanged.
  */
 import type { LookupFunction } from 'node:net';
-import { buildConnector, Pool, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import type { ClusterEndpoint } from '../config/cluster.js';
+import { H1Pool } from './h1-pool.js';
 import { H2Pool } from './h2-pool.js';
-import { absorbInterimContinue } from './interim-response-filter.js';
-import { FixedSniPool, type OriginationTls } from './tls-origination.js';
+import type { OriginationTls } from './tls-origination.js';
 import type { UpstreamHandler } from './upstream-handler.js';
 
 export interface PoolSettings {
@@ -88,24 +88,6 @@ export class EndpointState {
   }
 }
 
-/**
- * The HTTP/1.1 pool's connector: undici's own (TCP or TLS) with every socket wrapped so an upstream
- * `100 Continue` is absorbed as Envoy absorbs it (interim-response-filter.ts).
- */
-function poolConnector(settings: PoolSettings): buildConnector.connector {
-  const connect = buildConnector({
-    timeout: settings.connectTimeoutMs,
-    lookup: settings.lookup,
-    ...settings.tls?.connect,
-  } as buildConnector.BuildOptions);
-  return (opts, callback) =>
-    connect(opts, (err, socket) => {
-      if (socket) absorbInterimContinue(socket);
-      if (err) callback(err, null);
-      else callback(null, socket!);
-    });
-}
-
 function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): UpstreamPool {
   if (settings.http2) {
     return new H2Pool({
@@ -120,22 +102,13 @@ function createPool(endpoint: ClusterEndpoint, settings: PoolSettings): Upstream
       tls: settings.tls,
     });
   }
-  const host = endpoint.address.includes(':') ? `[${endpoint.address}]` : endpoint.address;
-  const tls = settings.tls;
-  const options = {
-    connections: null,
-    pipelining: 1,
-    connect: poolConnector(settings),
-    keepAliveTimeout: settings.idleTimeoutMs,
-    keepAliveMaxTimeout: settings.idleTimeoutMs,
-    // Envoy has no headers or body timeout by default (route timeout 0, stream idle timeout 0).
-    headersTimeout: 0,
-    bodyTimeout: 0,
-    // Envoy's upstream response header limit (`max_response_headers_kb` default, 60 KiB).
-    maxHeaderSize: 60 * 1024,
-    maxRequestsPerClient:
-      settings.maxRequestsPerConnection > 0 ? settings.maxRequestsPerConnection : undefined,
-  } as Pool.Options;
-  const origin = `${tls ? 'https' : 'http'}://${host}:${endpoint.port}`;
-  return tls?.sni ? new FixedSniPool(origin, options, tls.sni) : new Pool(origin, options);
+  return new H1Pool({
+    host: endpoint.address,
+    port: endpoint.port,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    idleTimeoutMs: settings.idleTimeoutMs,
+    maxRequestsPerConnection: settings.maxRequestsPerConnection,
+    lookup: settings.lookup,
+    tls: settings.tls,
+  });
 }
