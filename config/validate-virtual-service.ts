@@ -372,6 +372,13 @@ function validateRewrite(v: Validator, route: HTTPRoute, p: string): void {
       v.error(`${p}.uriRegexRewrite.rewrite`, 'rewrite is required');
     }
   }
+  // They go on the upstream request line and Host header as written: no whitespace or control characters.
+  for (const k of ['uri', 'authority'] as const) {
+    const val = rw[k];
+    if (typeof val === 'string' && /[\u0000-\u0020\u007f]/.test(val)) {
+      v.error(`${p}.${k}`, `rewrite.${k} must not contain whitespace or control characters`);
+    }
+  }
   // Envoy has one authority rewrite per route ("authority header cannot be set multiple times").
   if (isSet(rw.authority)) {
     const req = route.headers?.request;

@@ -61,6 +61,8 @@ export interface H1PoolStats {
 
 /** Methods whose bodiless request still says `content-length: 0` (as undici and curl send them). */
 const EXPECTS_BODY = new Set(['POST', 'PUT', 'PATCH']);
+/** What a request target may not contain (it would end or split the request line). */
+const BAD_TARGET = /[\x00-\x20\x7f]/;
 /** Closing this much before the upstream's advertised keep-alive timeout avoids the close race, ms. */
 const KEEP_ALIVE_MARGIN_MS = 1000;
 
@@ -113,8 +115,10 @@ class H1Connection implements Http1ResponseSink {
   /** Why the connection failed (socket error, connect timeout). */
   error: Error | undefined = undefined;
   private connectTimer: NodeJS.Timeout | undefined;
-  /** The idle timeout currently set on the socket, ms. */
-  private idleMs = 0;
+  /** This connection's idle timeout, ms (0: none); shortened by the upstream's `Keep-Alive` hint. */
+  idleMs: number;
+  /** When an idle connection is closed (performance.now() ms); Infinity while it is busy. */
+  idleDeadline = Infinity;
   /** Whether the handler paused the response (onHeaders or onData returned false). */
   private paused = false;
 
@@ -123,6 +127,7 @@ class H1Connection implements Http1ResponseSink {
     readonly servername: string,
   ) {
     const o = pool.opts;
+    this.idleMs = o.idleTimeoutMs;
     if (o.tls === undefined) {
       this.socket = net.connect({ host: o.host, port: o.port, lookup: o.lookup, noDelay: true });
       this.socket.once('connect', this.onConnected);
@@ -143,7 +148,6 @@ class H1Connection implements Http1ResponseSink {
     this.socket.on('end', this.onEnd);
     this.socket.on('error', this.onError);
     this.socket.on('close', this.onClose);
-    this.socket.on('timeout', this.onTimeout);
     if (o.connectTimeoutMs > 0) {
       this.connectTimer = setTimeout(() => {
         this.connectTimer = undefined;
@@ -159,19 +163,7 @@ class H1Connection implements Http1ResponseSink {
     if (this.connectTimer !== undefined) clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     this.connected = true;
-    this.setIdleTimeout(this.pool.opts.idleTimeoutMs);
     this.pool.connectedOne(this);
-  };
-
-  private setIdleTimeout(ms: number): void {
-    if (ms === this.idleMs) return;
-    this.idleMs = ms;
-    this.socket.setTimeout(ms);
-  }
-
-  private readonly onTimeout = (): void => {
-    // Envoy's idle timeout counts only while no request is outstanding.
-    if (this.req === undefined) this.socket.destroy();
   };
 
   /** Writes `req` on this (connected, idle) connection. */
@@ -205,7 +197,7 @@ class H1Connection implements Http1ResponseSink {
   /** @internal */
   resumeResponse(): void {
     this.paused = false;
-    this.socket.resume();
+    if (this.socket.isPaused()) this.socket.resume();
   }
 
   /**
@@ -214,10 +206,17 @@ class H1Connection implements Http1ResponseSink {
    */
   static requestHead(req: H1Request, authority: string): string {
     const opts = req.opts;
+    if (BAD_TARGET.test(opts.path)) throw new errors.InvalidArgumentError('invalid request path');
     let head = `${opts.method} ${opts.path} HTTP/1.1\r\n`;
     let host = false;
     let length = -1;
-    const add = (name: string, value: string): void => {
+    let h = opts.headers;
+    if (h != null && !Array.isArray(h)) h = flatHeaders(h as Record<string, unknown>);
+    const list = (h ?? []) as readonly unknown[];
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const name = String(list[i]);
+      const value = String(list[i + 1]);
+      // Names the pool must know about, found by length before any lower-casing.
       switch (name.length) {
         case 4:
           if (name.toLowerCase() === 'host') host = true;
@@ -227,20 +226,11 @@ class H1Connection implements Http1ResponseSink {
           break;
         case 17:
           // The pool frames the body itself.
-          if (name.toLowerCase() === 'transfer-encoding') return;
+          if (name.toLowerCase() === 'transfer-encoding') continue;
           break;
         default:
       }
       head += `${name}: ${value}\r\n`;
-    };
-    const h = opts.headers;
-    if (Array.isArray(h)) {
-      for (let i = 0; i + 1 < h.length; i += 2) add(String(h[i]), String(h[i + 1]));
-    } else if (h != null && typeof h === 'object') {
-      for (const [k, v] of Object.entries(h as Record<string, unknown>)) {
-        if (Array.isArray(v)) for (const x of v) add(k, String(x));
-        else if (v !== undefined) add(k, String(v));
-      }
     }
     if (!host) head += `host: ${authority}\r\n`;
     const body = opts.body;
@@ -338,7 +328,7 @@ class H1Connection implements Http1ResponseSink {
       const base = this.pool.opts.idleTimeoutMs;
       const idle = base > 0 ? Math.min(base, ms) : ms;
       if (idle === 0) this.spent = true;
-      else this.setIdleTimeout(idle);
+      else this.idleMs = idle;
     }
     this.paused = req.handler.onHeaders(status, raw as unknown as Buffer[], req.resume, reason) === false;
   }
@@ -368,7 +358,7 @@ class H1Connection implements Http1ResponseSink {
   release(req: H1Request): void {
     if (this.req !== req) return;
     this.detach(req);
-    this.socket.resume();
+    if (this.socket.isPaused()) this.socket.resume();
     const max = this.pool.opts.maxRequestsPerConnection;
     if (this.spent || (max > 0 && this.served >= max) || this.closed) {
       this.spent = true;
@@ -445,6 +435,10 @@ export class H1Pool {
   private connectedCount = 0;
   private closing = false;
   private readonly closeWaiters: (() => void)[] = [];
+  /** Closes idle connections whose idle timeout ran out; armed while any is idle. */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** When {@link sweepTimer} fires (performance.now() ms). */
+  private sweepAt = Infinity;
 
   constructor(readonly opts: H1PoolOptions) {
     const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
@@ -504,13 +498,52 @@ export class H1Pool {
   private takeIdle(servername: string): H1Connection | undefined {
     const idle = this.idle;
     const last = idle.length - 1;
+    let conn: H1Connection | undefined;
     // The common case: no TLS (one SNI), the most recently freed connection.
-    if (last >= 0 && idle[last]!.servername === servername) return idle.pop();
-    for (let i = last - 1; i >= 0; i--) {
-      if (idle[i]!.servername === servername) return idle.splice(i, 1)[0];
+    if (last >= 0 && idle[last]!.servername === servername) conn = idle.pop();
+    else {
+      for (let i = last - 1; i >= 0; i--) {
+        if (idle[i]!.servername === servername) {
+          conn = idle.splice(i, 1)[0];
+          break;
+        }
+      }
     }
-    return undefined;
+    if (conn !== undefined) conn.idleDeadline = Infinity;
+    return conn;
   }
+
+  /**
+   * Envoy's idle timeout counts only while a connection carries no request. One timer per pool,
+   * not a socket timeout: a socket timeout is re-armed on every read and write of every request.
+   */
+  private goIdle(conn: H1Connection): void {
+    this.idle.push(conn);
+    if (conn.idleMs <= 0) return;
+    const deadline = performance.now() + conn.idleMs;
+    conn.idleDeadline = deadline;
+    if (deadline < this.sweepAt) this.armSweep(deadline);
+  }
+
+  private armSweep(at: number): void {
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(this.sweep, Math.max(0, at - performance.now()) + 1);
+    // Idle connections alone do not hold the process up.
+    this.sweepTimer.unref();
+  }
+
+  private readonly sweep = (): void => {
+    this.sweepTimer = undefined;
+    this.sweepAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    for (const c of [...this.idle]) {
+      if (c.idleDeadline <= now) c.socket.destroy();
+      else if (c.idleDeadline < next) next = c.idleDeadline;
+    }
+    if (next !== Infinity) this.armSweep(next);
+  };
 
   private run(conn: H1Connection, req: H1Request): void {
     this.running++;
@@ -556,7 +589,7 @@ export class H1Pool {
     if (this.closing) return void conn.socket.destroy();
     const req = this.nextPending(conn.servername);
     if (req !== undefined) this.run(conn, req);
-    else this.idle.push(conn);
+    else this.goIdle(conn);
   }
 
   /** @internal A connection closed. */
@@ -587,6 +620,7 @@ export class H1Pool {
   /** Graceful: waiting requests fail, requests in flight finish, then every connection closes. */
   close(): Promise<void> {
     this.closing = true;
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.failPending(new errors.ClientClosedError());
     for (const c of this.idle.splice(0)) c.socket.destroy();
     for (const c of this.all) if (!c.connected) c.socket.destroy();
@@ -596,6 +630,7 @@ export class H1Pool {
   /** At once: every request fails, every connection is destroyed. */
   destroy(): Promise<void> {
     this.closing = true;
+    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     this.failPending(new errors.ClientDestroyedError());
     for (const c of this.all) {
       c.error ??= new errors.ClientDestroyedError();
@@ -616,6 +651,16 @@ export class H1Pool {
     if (this.all.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.closeWaiters.push(resolve));
   }
+}
+
+/** Dispatch headers given as an object, as a flat `[name, value, …]` list. */
+function flatHeaders(h: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(h)) {
+    if (Array.isArray(v)) for (const x of v) out.push(k, String(x));
+    else if (v !== undefined) out.push(k, String(v));
+  }
+  return out;
 }
 
 /** The Host header's value in dispatch headers (flat list or object), if any. */
