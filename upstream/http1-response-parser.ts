@@ -60,10 +60,17 @@ const enum Phase {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Control characters a trailer line may not carry (HTAB allowed). */
 const BAD_LINE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
-/** Bytes that need a second look in a head: control characters other than HTAB (CR and LF included). */
+/** Bytes a head line may not carry: control characters other than HTAB (CR and LF included). */
 const CONTROL = new Uint8Array(256);
 for (let c = 0; c < 0x20; c++) if (c !== 0x09) CONTROL[c] = 1;
 CONTROL[0x7f] = 1;
+/** RFC 9110 token characters (header names). */
+const TCHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") {
+  TCHAR[ch.charCodeAt(0)] = 1;
+}
+const CR = 0x0d;
+const COLON = 0x3a;
 const DIGITS = /^\d{1,15}$/;
 const HEX = /^[0-9a-fA-F]{1,12}$/;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
@@ -167,36 +174,41 @@ export class Http1ResponseParser {
   }
 
   private readHead(buf: Buffer, from: number): number {
-    let data = buf;
-    let start = from;
     const held = this.held;
-    if (held !== undefined) {
-      data = Buffer.concat([held, buf.subarray(from)]);
-      start = 0;
-      this.held = undefined;
-    }
-    // A CRLFCRLF may straddle the previous read: search from 3 bytes before the new ones.
-    const searchFrom = held === undefined ? start : Math.max(0, held.length - 3);
-    const at = data.indexOf(CRLFCRLF, searchFrom);
-    if (at < 0) {
-      if (data.length - start > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
-      this.held = start === 0 ? data : data.subarray(start);
+    if (held === undefined) {
+      // The common case: the whole head in one read, found and checked in one pass.
+      const end = scanHead(buf, from);
+      if (end >= 0) {
+        if (end - from > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
+        this.parseHead(buf.toString('latin1', from, end - 2));
+        return end;
+      }
+      if (end === SCAN_INVALID) throw invalidHead();
+      if (buf.length - from > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
+      this.held = buf.subarray(from);
       return buf.length;
     }
-    const end = at + 4;
-    if (end - start > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
-    if (!cleanHead(data, start, end)) {
-      throw new ResponseParseError(
-        'HPE_INVALID_HEADER_TOKEN',
-        'control character or bare CR/LF in response head',
-      );
+    // A head split across reads: look for its end only in the new bytes (a CRLFCRLF may straddle
+    // the previous read), so a head trickling in a byte at a time costs linear time.
+    const data = Buffer.concat([held, buf.subarray(from)]);
+    this.held = undefined;
+    const at = data.indexOf(CRLFCRLF, Math.max(0, held.length - 3));
+    if (at < 0) {
+      if (data.length > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
+      this.held = data;
+      return buf.length;
     }
-    this.parseHead(data.toString('latin1', start, at + 2));
+    if (at + 4 > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
+    if (scanHead(data, 0) !== at + 4) throw invalidHead();
+    this.parseHead(data.toString('latin1', 0, at + 2));
     // Bytes of `buf` consumed: everything up to the head's end.
-    return held === undefined ? end : from + (end - held.length);
+    return from + (at + 4 - held.length);
   }
 
-  /** Parses `text`: the status line and header lines, each ending in CRLF (checked by {@link cleanHead}). */
+  /**
+   * Parses `text`: the status line and header lines, each ending in CRLF, as {@link scanHead} just
+   * checked and marked them.
+   */
   private parseHead(text: string): void {
     // `HTTP/1.x SSS[ reason]`
     if (
@@ -208,7 +220,7 @@ export class Http1ResponseParser {
     }
     const http10 = text.charCodeAt(7) === 0x30;
     const status = statusOf(text);
-    const eol = text.indexOf('\r\n');
+    const eol = statusLineEnd;
     const reason = eol > 13 ? text.slice(13, eol) : '';
     const raw: string[] = [];
     let contentLength = -1;
@@ -216,23 +228,12 @@ export class Http1ResponseParser {
     let transferEncoding = false;
     let close = http10;
     let hint = -1;
-    let pos = eol + 2;
-    const len = text.length;
-    while (pos < len) {
-      const next = text.indexOf('\r\n', pos);
-      const colon = text.indexOf(':', pos);
-      if (colon < 0 || colon > next) {
-        throw new ResponseParseError('HPE_INVALID_HEADER_TOKEN', 'response header line without a colon');
-      }
-      const name = text.slice(pos, colon);
-      if (!TOKEN.test(name)) {
-        throw new ResponseParseError(
-          'HPE_INVALID_HEADER_TOKEN',
-          `invalid response header name ${JSON.stringify(name)}`,
-        );
-      }
-      const value = trimOws(text, colon + 1, next);
-      pos = next + 2;
+    // Header lines as scanHead marked them: colon and CR offsets, relative to the head's start.
+    const lines = markedLines;
+    for (let k = 0; k < lines; k++) {
+      const colon = marks[2 * k]!;
+      const name = text.slice(k === 0 ? eol + 2 : marks[2 * k - 1]! + 2, colon);
+      const value = trimOws(text, colon + 1, marks[2 * k + 1]!);
       raw.push(name, value);
       switch (name.length) {
         case 10: {
@@ -406,19 +407,64 @@ function keepAliveTimeoutOf(value: string): number {
   return lastKeepAliveS;
 }
 
+/** Most header lines of an upstream response (Envoy's `max_headers_count` default, 100). */
+const MAX_RESPONSE_HEADERS = 100;
+/** {@link scanHead}: the bytes end before the head does. */
+const SCAN_INCOMPLETE = -1;
+/** {@link scanHead}: a byte or line a head may not carry. */
+const SCAN_INVALID = -2;
+/** Offset of the status line's CR, relative to the head's start (set by {@link scanHead}). */
+let statusLineEnd = 0;
+/** Header lines {@link scanHead} marked. */
+let markedLines = 0;
+/** Per header line: the colon's offset, then the CR's, relative to the head's start. */
+const marks = new Int32Array(2 * MAX_RESPONSE_HEADERS);
+
 /**
- * Whether `buf[start, end)` (a head ending in CRLFCRLF) has no control character but HTAB and
- * CR LF pairs. One pass over the bytes: 120 ns for a 150-byte head where a regex over the decoded
- * text took 290.
+ * Finds and checks a response head starting at `buf[from]` in one pass: a status line of
+ * non-control bytes (HTAB allowed), then header lines of a token name, a colon and a value
+ * without control characters, each ended by CRLF, then an empty line. Marks the lines for
+ * {@link Http1ResponseParser.parseHead}. One pass instead of a search for the blank line, a
+ * control-character scan and a regular expression per name: about half the cost of the head.
+ * @returns the offset just past the blank line, {@link SCAN_INCOMPLETE} or {@link SCAN_INVALID}.
  */
-function cleanHead(buf: Buffer, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    if (CONTROL[buf[i]!] === 0) continue;
-    if (buf[i] === 0x0d && buf[i + 1] === LF) {
-      i++;
-      continue;
+function scanHead(buf: Buffer, from: number): number {
+  const n = buf.length;
+  let i = from;
+  while (i < n && CONTROL[buf[i]!] === 0) i++;
+  if (i + 1 >= n) return SCAN_INCOMPLETE;
+  if (buf[i] !== CR || buf[i + 1] !== LF) return SCAN_INVALID;
+  statusLineEnd = i - from;
+  i += 2;
+  let k = 0;
+  for (;;) {
+    const lineStart = i;
+    while (i < n && TCHAR[buf[i]!] === 1) i++;
+    if (i >= n) return SCAN_INCOMPLETE;
+    const c = buf[i];
+    if (c === CR) {
+      // The blank line ending the head (a name without a colon is not one).
+      if (i !== lineStart) return SCAN_INVALID;
+      if (i + 1 >= n) return SCAN_INCOMPLETE;
+      if (buf[i + 1] !== LF) return SCAN_INVALID;
+      markedLines = k;
+      return i + 2;
     }
-    return false;
+    if (c !== COLON || i === lineStart || k === MAX_RESPONSE_HEADERS) return SCAN_INVALID;
+    marks[2 * k] = i - from;
+    i++;
+    while (i < n && CONTROL[buf[i]!] === 0) i++;
+    if (i + 1 >= n) return SCAN_INCOMPLETE;
+    if (buf[i] !== CR || buf[i + 1] !== LF) return SCAN_INVALID;
+    marks[2 * k + 1] = i - from;
+    k++;
+    i += 2;
   }
-  return true;
+}
+
+function invalidHead(): ResponseParseError {
+  return new ResponseParseError(
+    'HPE_INVALID_HEADER_TOKEN',
+    'response head with a control character, a bare CR or LF, an invalid name or over 100 headers',
+  );
 }
