@@ -227,6 +227,8 @@ export class Http1ResponseParser {
     let chunked = false;
     let transferEncoding = false;
     let close = http10;
+    // A `close` token wins over any `keep-alive`, whichever Connection header comes first.
+    let closeToken = false;
     let hint = -1;
     // Header lines as scanHead marked them: colon and CR offsets, relative to the head's start.
     const lines = markedLines;
@@ -240,12 +242,13 @@ export class Http1ResponseParser {
           const lower = name.toLowerCase();
           if (lower === 'connection') {
             // What node and most servers send, without lowercasing or splitting.
-            if (value === 'keep-alive') close = false;
-            else if (value === 'close') close = true;
+            if (value === 'keep-alive') {
+              if (!closeToken) close = false;
+            } else if (value === 'close') close = closeToken = true;
             else {
               const v = value.toLowerCase();
-              if (hasToken(v, 'close')) close = true;
-              else if (hasToken(v, 'keep-alive')) close = false;
+              if (hasToken(v, 'close')) close = closeToken = true;
+              else if (!closeToken && hasToken(v, 'keep-alive')) close = false;
             }
           } else if (lower === 'keep-alive') hint = keepAliveTimeoutOf(value);
           break;

@@ -241,9 +241,10 @@ describe('Http1ResponseParser: keep-alive', () => {
   });
 
   it('`close` wins over `keep-alive` in a later Connection header (RFC 9112 §9.3)', () => {
-    const twice =
-      'HTTP/1.0 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\ncontent-length: 0\r\n\r\n';
-    expect(parse(twice).keepAlive).toBe(false);
+    for (const version of ['1.0', '1.1']) {
+      const twice = `HTTP/${version} 200 OK\r\nConnection: close\r\nConnection: keep-alive\r\ncontent-length: 0\r\n\r\n`;
+      expect(parse(twice).keepAlive).toBe(false);
+    }
   });
 
   it('`Keep-Alive: timeout=5` is kept as a hint in seconds; absent or malformed is -1', () => {
