@@ -42,6 +42,11 @@ export interface Http1ResponseSink {
   onResponseBody(chunk: Buffer): void;
   /** The response is complete. @param trailers flat list of chunked trailers, or null. */
   onResponseEnd(trailers: string[] | null): void;
+  /**
+   * While true (set in a callback), execute() returns after that callback with the bytes used so
+   * far; the caller feeds the rest once it resumes (undici's pause).
+   */
+  readonly paused?: boolean;
 }
 
 const enum Phase {
@@ -117,14 +122,14 @@ export class Http1ResponseParser {
 
   /**
    * Feeds bytes read from the connection.
-   * @returns how many bytes belonged to the response; fewer than `buf.length` when it ended
-   *   inside `buf` (the rest is unexpected data: the caller closes the connection).
+   * @returns how many bytes were used; fewer than `buf.length` when the response ended inside
+   *   `buf` (the rest is unexpected data: the caller closes the connection) or the sink paused.
    * @throws ResponseParseError on a malformed or oversized response.
    */
   execute(buf: Buffer): number {
     let i = 0;
     const n = buf.length;
-    while (i < n) {
+    while (i < n && this.sink.paused !== true) {
       switch (this.phase) {
         case Phase.Idle:
           return i;
@@ -154,7 +159,7 @@ export class Http1ResponseParser {
           i = this.readLine(buf, i);
       }
     }
-    return n;
+    return i;
   }
 
   /**

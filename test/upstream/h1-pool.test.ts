@@ -747,6 +747,35 @@ describe('H1Pool', () => {
         ['connect', 'headers 200', 'data', 'complete'],
       ]);
     });
+
+    it('paused with the rest of the response unread when the upstream closes: the rest still arrives on resume', async () => {
+      raw = await startRaw();
+      pool = new H1Pool({ ...POOL_DEFAULTS, port: raw.port });
+      const chunked =
+        'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n3\r\ndef\r\n0\r\nt: 1\r\n\r\n';
+      for (const [response, pauseOnHeaders, body] of [
+        ['HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil the close', true, 'until the close'],
+        [chunked, false, 'abcdef'],
+      ] as const) {
+        const h = new Collector();
+        h.pauseOnHeaders = pauseOnHeaders;
+        h.pauseOnData = !pauseOnHeaders;
+        send(pool, '/p', {}, h);
+        const { socket } = await raw.nextRequest();
+        const client = clientSocketOf(pool, socket);
+        const read = once(client, 'data');
+        socket.end(response);
+        await read;
+        // Until the pool's socket has read the upstream's FIN (kept from 'end' while paused).
+        const state = (client as unknown as { _readableState: { ended: boolean } })._readableState;
+        while (!state.ended) await new Promise((r) => setImmediate(r));
+        expect(h.log.includes('complete') || h.log.includes('error')).toBe(false);
+        h.pauseOnData = false;
+        h.resume!();
+        const o = await h.done;
+        expect([text(o), o.error, h.dataWhilePaused]).toEqual([body, undefined, 0]);
+      }
+    });
   });
 
   describe('abort', () => {

@@ -219,6 +219,43 @@ describe('Http1ResponseParser: framing', () => {
   });
 });
 
+describe('Http1ResponseParser: a sink that pauses', () => {
+  it('execute() returns after the callback that paused; feeding the rest carries on', () => {
+    const input =
+      'HTTP/1.1 103 Early Hints\r\n\r\nHTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n' +
+      '3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n';
+    const sink = new (class extends Recorder {
+      paused = false;
+      override onResponseHead(status: number, reason: string, raw: string[]): void {
+        super.onResponseHead(status, reason, raw);
+        this.paused = true;
+      }
+      override onResponseBody(chunk: Buffer): void {
+        super.onResponseBody(chunk);
+        this.paused = true;
+      }
+    })();
+    const parser = new Http1ResponseParser(sink);
+    parser.expect(false);
+    let rest = Buffer.from(input, 'latin1');
+    const steps: number[] = [];
+    while (rest.length > 0) {
+      sink.paused = false;
+      const used = parser.execute(rest);
+      steps.push(used);
+      rest = rest.subarray(used);
+    }
+    // 103 head | 200 head | size line + `abc` | CRLF, size line + `def` | CRLF and the last chunk.
+    expect(steps).toEqual([28, 47, 6, 8, 7]);
+    expect(sink.events).toEqual([
+      { head: 103, reason: 'Early Hints', raw: [] },
+      { head: 200, reason: 'OK', raw: ['transfer-encoding', 'chunked'] },
+      { body: 'abcdef' },
+      { end: null },
+    ]);
+  });
+});
+
 describe('Http1ResponseParser: keep-alive', () => {
   const ok = (version: string, connection?: string): string =>
     `HTTP/${version} 200 OK\r\n${connection === undefined ? '' : `Connection: ${connection}\r\n`}content-length: 0\r\n\r\n`;
