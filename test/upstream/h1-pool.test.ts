@@ -20,8 +20,8 @@ import { classifyUpstreamError } from '../../gateway/local-reply.js';
 import { H1Pool, type H1PoolOptions } from '../../upstream/h1-pool.js';
 import { MirrorBudget } from '../../upstream/mirror-budget.js';
 import { compileOriginationTls } from '../../upstream/tls-origination.js';
-import type { UpstreamHandler } from '../../upstream/upstream-handler.js';
 import { createTestPki } from '../helpers/certs.js';
+import { Collector } from '../helpers/dispatch-collector.js';
 
 /** One request as a node:http upstream saw it. */
 interface SeenRequest {
@@ -139,101 +139,6 @@ async function startRaw(): Promise<RawUpstream> {
   };
 }
 
-/** What a dispatch produced. */
-interface Outcome {
-  status: number;
-  /** Interim statuses, in order. */
-  informational: number[];
-  headers: string[];
-  body: Buffer;
-  trailers: string[] | null;
-  error: (Error & { code?: string }) | undefined;
-}
-
-/** A handler with undici's original callbacks (what the router's attempts implement). */
-class Collector implements UpstreamHandler {
-  readonly out: Outcome = {
-    status: 0,
-    informational: [],
-    headers: [],
-    body: Buffer.alloc(0),
-    trailers: null,
-    error: undefined,
-  };
-  /** Callbacks in order: `connect`, `headers <status>`, `data`, `complete`, `error`. */
-  readonly log: string[] = [];
-  abort: ((err?: Error) => void) | undefined;
-  resume: (() => void) | undefined;
-  /** Aborts with this error from onConnect (a queued request whose try was given up). */
-  abortOnConnect: Error | undefined;
-  /** Return false from the final onHeaders (pause before the body). */
-  pauseOnHeaders = false;
-  /** Return false from every onData (resume() is needed after each). */
-  pauseOnData = false;
-  /** onData calls made while the response was paused (the contract says none). */
-  dataWhilePaused = 0;
-  paused = false;
-  readonly chunks: Buffer[] = [];
-  readonly done: Promise<Outcome>;
-  private finish!: (o: Outcome) => void;
-  private onEvent: (() => void) | undefined;
-
-  constructor() {
-    this.done = new Promise((r) => (this.finish = r));
-  }
-  onConnect(abort: (err?: Error) => void): void {
-    this.log.push('connect');
-    this.abort = abort;
-    if (this.abortOnConnect) abort(this.abortOnConnect);
-  }
-  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
-    this.log.push(`headers ${status}`);
-    if (status < 200) this.out.informational.push(status);
-    else {
-      this.out.status = status;
-      this.out.headers = raw.map(String);
-      this.resume = () => {
-        this.paused = false;
-        resume();
-      };
-      this.paused = this.pauseOnHeaders;
-    }
-    this.onEvent?.();
-    return !this.paused;
-  }
-  onData(chunk: Buffer): boolean {
-    if (this.paused) this.dataWhilePaused++;
-    if (this.log[this.log.length - 1] !== 'data') this.log.push('data');
-    this.chunks.push(Buffer.from(chunk));
-    this.paused = this.pauseOnData;
-    this.onEvent?.();
-    return !this.paused;
-  }
-  onComplete(trailers: string[] | null): void {
-    this.log.push('complete');
-    this.out.body = Buffer.concat(this.chunks);
-    this.out.trailers = trailers;
-    this.finish(this.out);
-  }
-  onError(err: Error): void {
-    this.log.push('error');
-    this.out.body = Buffer.concat(this.chunks);
-    this.out.error = err;
-    this.finish(this.out);
-  }
-  /** Resolves once `test()` holds after some callback. */
-  until(test: () => boolean): Promise<void> {
-    if (test()) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.onEvent = () => {
-        if (!test()) return;
-        this.onEvent = undefined;
-        resolve();
-      };
-    });
-  }
-}
-
 const POOL_DEFAULTS: Omit<H1PoolOptions, 'port'> = {
   host: '127.0.0.1',
   connectTimeoutMs: 10_000,
@@ -285,7 +190,27 @@ function closed(socket: net.Socket): Promise<void> {
   return p;
 }
 
-const text = (o: Outcome): string => o.body.toString('latin1');
+/**
+ * Writes `bytes` to `res` in `piece`-byte writes as fast as the connection takes them (waiting
+ * for 'drain'), then ends it; `onBlocked` runs each time a write finds the buffer full.
+ */
+function writeAll(res: http.ServerResponse, bytes: Buffer, piece: number, onBlocked?: () => void): void {
+  let at = 0;
+  const write = (): void => {
+    while (at < bytes.length) {
+      const chunk = bytes.subarray(at, at + piece);
+      at += chunk.length;
+      if (!res.write(chunk)) {
+        onBlocked?.();
+        res.once('drain', write);
+        return;
+      }
+    }
+    res.end();
+  };
+  write();
+}
+
 const FINAL = 'HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello';
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const HINTS = 'HTTP/1.1 103 Early Hints\r\nlink: </a.css>; rel=preload\r\n\r\n';
@@ -310,7 +235,7 @@ describe('H1Pool', () => {
       pool = new H1Pool({ ...POOL_DEFAULTS, port: up.port });
       for (let i = 0; i < 4; i++) {
         const o = await send(pool, `/seq/${i}`).done;
-        expect([o.status, text(o), o.error]).toEqual([200, 'ok', undefined]);
+        expect([o.status, o.body, o.error]).toEqual([200, 'ok', undefined]);
       }
       expect(up.connections).toHaveLength(1);
       expect(up.requests.map((r) => r.url)).toEqual(['/seq/0', '/seq/1', '/seq/2', '/seq/3']);
@@ -334,13 +259,13 @@ describe('H1Pool', () => {
       expect(pool.stats).toEqual({ connected: 3, free: 0, pending: 0, running: 3 });
       for (const res of held.splice(0)) res.end('held');
       for (const o of await Promise.all(first.map((c) => c.done)))
-        expect([o.status, text(o)]).toEqual([200, 'held']);
+        expect([o.status, o.body]).toEqual([200, 'held']);
       expect(pool.stats).toEqual({ connected: 3, free: 3, pending: 0, running: 0 });
       const again = new Promise<void>((r) => (heldAll = r));
       const second = [send(pool, '/d'), send(pool, '/e'), send(pool, '/f')];
       await again;
       for (const res of held.splice(0)) res.end('again');
-      for (const o of await Promise.all(second.map((c) => c.done))) expect(text(o)).toBe('again');
+      for (const o of await Promise.all(second.map((c) => c.done))) expect(o.body).toBe('again');
       expect(up.connections).toHaveLength(3);
     });
 
@@ -410,9 +335,9 @@ describe('H1Pool', () => {
         }),
       });
       pool = new H1Pool({ ...POOL_DEFAULTS, port: up.port });
-      expect(text(await send(pool, '/close').done)).toBe('/close');
-      expect(text(await send(pool, '/next').done)).toBe('/next');
-      expect(text(await send(pool, '/again').done)).toBe('/again');
+      expect((await send(pool, '/close').done).body).toBe('/close');
+      expect((await send(pool, '/next').done).body).toBe('/next');
+      expect((await send(pool, '/again').done).body).toBe('/again');
       expect(up.connections).toHaveLength(2);
     });
 
@@ -422,18 +347,18 @@ describe('H1Pool', () => {
       const a = send(pool, '/a');
       const r1 = await raw.nextRequest();
       r1.socket.write('HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 1\r\n\r\na');
-      expect(text(await a.done)).toBe('a');
+      expect((await a.done).body).toBe('a');
       const b = send(pool, '/b');
       const r2 = await raw.nextRequest();
       expect(r2.socket).toBe(r1.socket);
       r2.socket.write('HTTP/1.0 200 OK\r\ncontent-length: 1\r\n\r\nb');
-      expect(text(await b.done)).toBe('b');
+      expect((await b.done).body).toBe('b');
       await closed(r2.socket);
       const c = send(pool, '/c');
       const r3 = await raw.nextRequest();
       expect(r3.socket).not.toBe(r1.socket);
       r3.socket.end('HTTP/1.1 200 OK\r\ncontent-length: 1\r\n\r\nc');
-      expect(text(await c.done)).toBe('c');
+      expect((await c.done).body).toBe('c');
     });
 
     it('bytes after a complete response: the connection is closed, a waiting request is not given them', async () => {
@@ -454,14 +379,14 @@ describe('H1Pool', () => {
       const second = send(pool, '/second');
       expect(pool.stats.pending).toBe(1);
       r1.socket.write(`${FINAL}HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nbogus`);
-      expect(text(await first.done)).toBe('hello');
+      expect((await first.done).body).toBe('hello');
       expect(second.log).toEqual([]);
       await closed(r1.socket);
       releaseLookup();
       const r2 = await raw.nextRequest();
       expect(r2.head).toMatch(/^GET \/second HTTP\/1\.1\r\n/);
       r2.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nreal');
-      expect(text(await second.done)).toBe('real');
+      expect((await second.done).body).toBe('real');
     });
   });
 
@@ -579,12 +504,12 @@ describe('H1Pool', () => {
       ]);
       socket.end();
       const o = await call.done;
-      expect([o.status, text(o), o.error]).toEqual([200, 'part one, part two', undefined]);
+      expect([o.status, o.body, o.error]).toEqual([200, 'part one, part two', undefined]);
       const next = send(pool, '/next');
       const r2 = await raw.nextRequest();
       expect(r2.socket).not.toBe(socket);
       r2.socket.write(FINAL);
-      expect(text(await next.done)).toBe('hello');
+      expect((await next.done).body).toBe('hello');
     });
 
     it('trailers of a chunked response reach onComplete', async () => {
@@ -599,7 +524,7 @@ describe('H1Pool', () => {
       });
       pool = new H1Pool({ ...POOL_DEFAULTS, port: up.port });
       const o = await send(pool, '/t').done;
-      expect([o.status, text(o), o.trailers]).toEqual([
+      expect([o.status, o.body, o.trailers]).toEqual([
         200,
         'ab',
         ['grpc-status', '0', 'grpc-message', 'fine'],
@@ -665,39 +590,26 @@ describe('H1Pool', () => {
         handle: (req, res) => {
           req.resume();
           res.writeHead(200, { 'content-length': size });
-          let at = 0;
-          const write = (): void => {
-            while (at < size) {
-              const piece = bytes.subarray(at, at + 64 * 1024);
-              at += piece.length;
-              if (!res.write(piece)) {
-                blocked();
-                res.once('drain', write);
-                return;
-              }
-            }
-            res.end();
-          };
-          write();
+          writeAll(res, bytes, 64 * 1024, blocked);
         },
       });
       pool = new H1Pool({ ...POOL_DEFAULTS, port: up.port });
       const h = new Collector();
       h.pauseOnData = true;
       send(pool, '/big', {}, h);
-      await h.until(() => h.chunks.length > 0);
+      await h.firstChunk();
       await upstreamBlocked;
-      expect(h.chunks).toHaveLength(1);
+      expect(h.chunks).toBe(1);
       h.pauseOnData = false;
       h.resume!();
       const o = await h.done;
-      expect([o.status, o.body.length, o.body.equals(bytes), h.dataWhilePaused, o.error]).toEqual([
-        200,
-        size,
-        true,
-        0,
-        undefined,
-      ]);
+      expect([
+        o.status,
+        o.body.length,
+        o.body === bytes.toString('latin1'),
+        h.dataWhilePaused,
+        o.error,
+      ]).toEqual([200, size, true, 0, undefined]);
     });
 
     it('a chunked body in small chunks: each onData that returns false is the last until resume()', async () => {
@@ -706,16 +618,7 @@ describe('H1Pool', () => {
         handle: (req, res) => {
           req.resume();
           res.writeHead(200, { 'content-type': 'application/octet-stream' });
-          let at = 0;
-          const write = (): void => {
-            while (at < bytes.length) {
-              const piece = bytes.subarray(at, at + 1000);
-              at += piece.length;
-              if (!res.write(piece)) return void res.once('drain', write);
-            }
-            res.end();
-          };
-          write();
+          writeAll(res, bytes, 1000);
         },
       });
       pool = new H1Pool({ ...POOL_DEFAULTS, port: up.port });
@@ -726,7 +629,12 @@ describe('H1Pool', () => {
       const resumer = setInterval(() => h.paused && h.resume?.(), 0);
       const o = await h.done;
       clearInterval(resumer);
-      expect([o.status, o.body.equals(bytes), h.dataWhilePaused, o.error]).toEqual([200, true, 0, undefined]);
+      expect([o.status, o.body === bytes.toString('latin1'), h.dataWhilePaused, o.error]).toEqual([
+        200,
+        true,
+        0,
+        undefined,
+      ]);
     });
 
     it('onHeaders returning false holds the body back until resume()', async () => {
@@ -738,10 +646,10 @@ describe('H1Pool', () => {
       const { socket } = await raw.nextRequest();
       // Head and body in one write: they arrive in one read.
       await writeInReads(pool, socket, [FINAL]);
-      expect([h.log, h.chunks.length]).toEqual([['connect', 'headers 200'], 0]);
+      expect([h.log, h.chunks]).toEqual([['connect', 'headers 200'], 0]);
       h.resume!();
       const o = await h.done;
-      expect([text(o), h.dataWhilePaused, h.log]).toEqual([
+      expect([o.body, h.dataWhilePaused, h.log]).toEqual([
         'hello',
         0,
         ['connect', 'headers 200', 'data', 'complete'],
@@ -773,7 +681,7 @@ describe('H1Pool', () => {
         h.pauseOnData = false;
         h.resume!();
         const o = await h.done;
-        expect([text(o), o.error, h.dataWhilePaused]).toEqual([body, undefined, 0]);
+        expect([o.body, o.error, h.dataWhilePaused]).toEqual([body, undefined, 0]);
       }
     });
   });
@@ -804,7 +712,7 @@ describe('H1Pool', () => {
       const { head, socket } = await raw.nextRequest();
       expect(head).toMatch(/^GET \/after /);
       socket.write(FINAL);
-      expect(text(await next.done)).toBe('hello');
+      expect((await next.done).body).toBe('hello');
     });
   });
 
@@ -851,7 +759,7 @@ describe('H1Pool', () => {
       await writeInReads(pool, socket, ['HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n0123456789']);
       socket.destroy();
       const o = await call.done;
-      expect([o.status, text(o), o.error?.code, classifyUpstreamError(o.error)]).toEqual([
+      expect([o.status, o.body, o.error?.code, classifyUpstreamError(o.error)]).toEqual([
         200,
         '0123456789',
         'UND_ERR_SOCKET',
@@ -920,7 +828,7 @@ describe('H1Pool', () => {
       const response = CONTINUE + FINAL;
       for (const at of [0, 1, 9, 12, 20, CONTINUE.length - 2, CONTINUE.length, CONTINUE.length + 10]) {
         const call = await interim(at === 0 ? [response] : [response.slice(0, at), response.slice(at)]);
-        expect([call.out.status, text(call.out), call.out.informational, call.log]).toEqual([
+        expect([call.out.status, call.out.body, call.out.informational, call.log]).toEqual([
           200,
           'hello',
           [],
@@ -947,7 +855,7 @@ describe('H1Pool', () => {
           at = c;
         }
         const call = await interim(pieces);
-        expect([call.log, text(call.out)]).toEqual([
+        expect([call.log, call.out.body]).toEqual([
           ['connect', 'headers 103', 'headers 200', 'data', 'complete'],
           'hello',
         ]);
@@ -986,7 +894,7 @@ describe('H1Pool', () => {
         [CONTINUE + lookalike.slice(0, 10), lookalike.slice(10)],
       ]) {
         const call = await interim(pieces);
-        expect([call.out.status, text(call.out), call.out.informational]).toEqual([200, CONTINUE, []]);
+        expect([call.out.status, call.out.body, call.out.informational]).toEqual([200, CONTINUE, []]);
       }
       expect(raw.sockets).toHaveLength(1);
     });
@@ -1002,7 +910,7 @@ describe('H1Pool', () => {
       // The chunked body ends in an empty line: the raw server reads it as one more "head".
       expect((await raw.nextRequest()).head).toBe('5\r\nhello\r\n0\r\n\r\n');
       socket.write(FINAL);
-      expect(text(await call.done)).toBe('hello');
+      expect((await call.done).body).toBe('hello');
       socket.write(CONTINUE);
       await closed(socket);
       expect(pool.stats.connected).toBe(0);
@@ -1010,7 +918,7 @@ describe('H1Pool', () => {
       const r2 = await raw.nextRequest();
       expect(r2.socket).not.toBe(socket);
       r2.socket.write(FINAL);
-      expect(text(await next.done)).toBe('hello');
+      expect((await next.done).body).toBe('hello');
     });
   });
 
@@ -1039,11 +947,11 @@ describe('H1Pool', () => {
         });
         const auto = compileOriginationTls({ mode: 'SIMPLE', caCertificates: pki.caFile }, '/').tls!;
         pool = new H1Pool({ ...POOL_DEFAULTS, port: up.port, tls: auto });
-        expect(text(await send(pool, '/1').done)).toBe('tls');
-        expect(text(await send(pool, '/2', { headers: ['host', 'alt.example.com:443'] }).done)).toBe('tls');
-        expect(text(await send(pool, '/3').done)).toBe('tls');
+        expect((await send(pool, '/1').done).body).toBe('tls');
+        expect((await send(pool, '/2', { headers: ['host', 'alt.example.com:443'] }).done).body).toBe('tls');
+        expect((await send(pool, '/3').done).body).toBe('tls');
         // No Host: the endpoint is an IP, so no SNI (verified against the IP SAN).
-        expect(text(await send(pool, '/4', { headers: [] }).done)).toBe('tls');
+        expect((await send(pool, '/4', { headers: [] }).done).body).toBe('tls');
         expect(seen.map((s) => [s.servername, s.alpn])).toEqual([
           ['up.example.com', 'http/1.1'],
           ['alt.example.com', 'http/1.1'],
@@ -1115,7 +1023,7 @@ describe('H1Pool', () => {
       expect((await send(pool, '/late').done).error?.code).toBe('UND_ERR_CLOSED');
       expect(resolved).toBe(false);
       socket.write(FINAL);
-      expect(text(await call.done)).toBe('hello');
+      expect((await call.done).body).toBe('hello');
       await closing;
       await closed(socket);
 
