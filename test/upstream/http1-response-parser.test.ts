@@ -393,6 +393,20 @@ describe('Http1ResponseParser: refused responses', () => {
     expect([r.error, r.eof, r.events.length]).toEqual([undefined, true, 2]);
   });
 
+  it('trailers over 60 KiB in all are UND_ERR_HEADERS_OVERFLOW (each line alone is short)', () => {
+    const line = `x-t: ${'a'.repeat(1000)}\r\n`;
+    const many = line.repeat(Math.ceil(MAX_RESPONSE_HEAD_BYTES / line.length) + 1);
+    const chunked = 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n';
+    expect(feed([Buffer.from(`${chunked}${many}\r\n`, 'latin1')], {}).error).toBe('UND_ERR_HEADERS_OVERFLOW');
+    const fewer = line.repeat(10);
+    expect(parse(`${chunked}${fewer}\r\n`).events.at(-1)).toEqual({
+      end: fewer
+        .trimEnd()
+        .split('\r\n')
+        .flatMap((l) => l.split(': ')),
+    });
+  });
+
   it('eof() mid-body or mid-head is false (a reset, not a response)', () => {
     expect(parse('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc', { eof: true }).eof).toBe(false);
     expect(parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nab', { eof: true }).eof).toBe(
