@@ -15,7 +15,7 @@
  * interleaved on one core: 31.7 against 22.3 µs per request).
  */
 
-/** Envoy's upstream response head limit (`max_response_headers_kb` default 60 KiB), bytes. */
+/** Envoy's upstream response head limit (`max_response_headers_kb` default 60 KiB), bytes; trailers too. */
 export const MAX_RESPONSE_HEAD_BYTES = 60 * 1024;
 /** Longest chunk-size line or trailer line, bytes. */
 const MAX_LINE_BYTES = 8 * 1024;
@@ -90,6 +90,8 @@ export class Http1ResponseParser {
   private left = 0;
   private noBody = false;
   private trailers: string[] | null = null;
+  /** Bytes of trailer lines so far: they count against the head limit too. */
+  private trailerBytes = 0;
   /** Whether the connection may carry another request after this response (set by the head). */
   keepAlive = true;
   /** Seconds from the last response's `keep-alive: timeout=N`, or -1. */
@@ -117,6 +119,7 @@ export class Http1ResponseParser {
     this.held = undefined;
     this.heldLine = '';
     this.trailers = null;
+    this.trailerBytes = 0;
     this.keepAliveHintS = -1;
   }
 
@@ -351,6 +354,8 @@ export class Http1ResponseParser {
       default: {
         // Trailers: field lines until an empty line.
         if (line === '') return this.end(this.trailers);
+        this.trailerBytes += line.length + 2;
+        if (this.trailerBytes > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
         const colon = line.indexOf(':');
         const name = colon < 0 ? '' : line.slice(0, colon);
         if (!TOKEN.test(name) || BAD_LINE_CHAR.test(line)) {
