@@ -626,9 +626,13 @@ describe('H1Pool', () => {
       h.pauseOnData = true;
       send(pool, '/chunks', {}, h);
       // Resume each pause on a later turn of the event loop, as a downstream 'drain' would.
-      const resumer = setInterval(() => h.paused && h.resume?.(), 0);
+      let finished = false;
+      void h.done.then(() => (finished = true));
+      while (!finished) {
+        await new Promise((r) => setImmediate(r));
+        if (h.paused) h.resume!();
+      }
       const o = await h.done;
-      clearInterval(resumer);
       expect([o.status, o.body === bytes.toString('latin1'), h.dataWhilePaused, o.error]).toEqual([
         200,
         true,
