@@ -400,6 +400,13 @@ describe('Http1ResponseParser: refused responses', () => {
     expect([r.error, r.eof, r.events.length]).toEqual([undefined, true, 2]);
   });
 
+  it("more than 100 header lines (Envoy's max_headers_count); 100 are fine", () => {
+    const lines = (n: number): string => Array.from({ length: n }, (_, i) => `x-${i}: ${i}\r\n`).join('');
+    refused(`HTTP/1.1 200 OK\r\n${lines(100)}content-length: 0\r\n\r\n`, 'HPE_INVALID_HEADER_TOKEN');
+    const r = parse(`HTTP/1.1 200 OK\r\n${lines(99)}content-length: 0\r\n\r\n`);
+    expect([r.error, (r.events[0] as { raw: string[] }).raw.length]).toEqual([undefined, 200]);
+  });
+
   it('trailers over 60 KiB in all are UND_ERR_HEADERS_OVERFLOW (each line alone is short)', () => {
     const line = `x-t: ${'a'.repeat(1000)}\r\n`;
     const many = line.repeat(Math.ceil(MAX_RESPONSE_HEAD_BYTES / line.length) + 1);
