@@ -120,7 +120,9 @@ class H1Connection implements Http1ResponseSink {
   /** When an idle connection is closed (performance.now() ms); Infinity while it is busy. */
   idleDeadline = Infinity;
   /** Whether the handler paused the response (onHeaders or onData returned false). */
-  private paused = false;
+  paused = false;
+  /** Inside the parser: a response that ends there frees the connection only after the read. */
+  private reading = false;
 
   constructor(
     readonly pool: H1Pool,
@@ -303,19 +305,29 @@ class H1Connection implements Http1ResponseSink {
       return;
     }
     let used: number;
+    this.reading = true;
     try {
       used = this.parser.execute(buf);
     } catch (err) {
       return this.fail(req, err as Error);
+    } finally {
+      this.reading = false;
     }
     if (used < buf.length) {
+      if (this.paused && this.parser.busy) {
+        // Paused inside the read: the rest goes back to the socket (ahead of any EOF), read on resume.
+        this.socket.pause();
+        this.socket.unshift(buf.subarray(used));
+        return;
+      }
       // Data after the response (or after a 101 not asked for).
       this.spent = true;
       if (this.req !== undefined) return this.fail(this.req, new errors.SocketError('bad upgrade'));
       this.socket.destroy();
       return;
     }
-    if (this.paused && this.req !== undefined) this.socket.pause();
+    if (this.req === undefined) this.reuse();
+    else if (this.paused) this.socket.pause();
   };
 
   onResponseHead(status: number, reason: string, raw: string[]): void {
@@ -358,6 +370,12 @@ class H1Connection implements Http1ResponseSink {
   release(req: H1Request): void {
     if (this.req !== req) return;
     this.detach(req);
+    // While reading, bytes after the response may follow in the same read: onData decides.
+    if (!this.reading) this.reuse();
+  }
+
+  /** Free: serves the next request, or idles, or closes when it may not carry another. */
+  private reuse(): void {
     if (this.socket.isPaused()) this.socket.resume();
     const max = this.pool.opts.maxRequestsPerConnection;
     if (this.spent || (max > 0 && this.served >= max) || this.closed) {

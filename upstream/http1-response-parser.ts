@@ -15,7 +15,7 @@
  * interleaved on one core: 31.7 against 22.3 µs per request).
  */
 
-/** Envoy's upstream response head limit (`max_response_headers_kb` default 60 KiB), bytes. */
+/** Envoy's upstream response head limit (`max_response_headers_kb` default 60 KiB), bytes; trailers too. */
 export const MAX_RESPONSE_HEAD_BYTES = 60 * 1024;
 /** Longest chunk-size line or trailer line, bytes. */
 const MAX_LINE_BYTES = 8 * 1024;
@@ -42,6 +42,11 @@ export interface Http1ResponseSink {
   onResponseBody(chunk: Buffer): void;
   /** The response is complete. @param trailers flat list of chunked trailers, or null. */
   onResponseEnd(trailers: string[] | null): void;
+  /**
+   * While true (set in a callback), execute() returns after that callback with the bytes used so
+   * far; the caller feeds the rest once it resumes (undici's pause).
+   */
+  readonly paused?: boolean;
 }
 
 const enum Phase {
@@ -85,6 +90,8 @@ export class Http1ResponseParser {
   private left = 0;
   private noBody = false;
   private trailers: string[] | null = null;
+  /** Bytes of trailer lines so far: they count against the head limit too. */
+  private trailerBytes = 0;
   /** Whether the connection may carry another request after this response (set by the head). */
   keepAlive = true;
   /** Seconds from the last response's `keep-alive: timeout=N`, or -1. */
@@ -112,19 +119,20 @@ export class Http1ResponseParser {
     this.held = undefined;
     this.heldLine = '';
     this.trailers = null;
+    this.trailerBytes = 0;
     this.keepAliveHintS = -1;
   }
 
   /**
    * Feeds bytes read from the connection.
-   * @returns how many bytes belonged to the response; fewer than `buf.length` when it ended
-   *   inside `buf` (the rest is unexpected data: the caller closes the connection).
+   * @returns how many bytes were used; fewer than `buf.length` when the response ended inside
+   *   `buf` (the rest is unexpected data: the caller closes the connection) or the sink paused.
    * @throws ResponseParseError on a malformed or oversized response.
    */
   execute(buf: Buffer): number {
     let i = 0;
     const n = buf.length;
-    while (i < n) {
+    while (i < n && this.sink.paused !== true) {
       switch (this.phase) {
         case Phase.Idle:
           return i;
@@ -154,7 +162,7 @@ export class Http1ResponseParser {
           i = this.readLine(buf, i);
       }
     }
-    return n;
+    return i;
   }
 
   /**
@@ -227,6 +235,8 @@ export class Http1ResponseParser {
     let chunked = false;
     let transferEncoding = false;
     let close = http10;
+    // A `close` token wins over any `keep-alive`, whichever Connection header comes first.
+    let closeToken = false;
     let hint = -1;
     // Header lines as scanHead marked them: colon and CR offsets, relative to the head's start.
     const lines = markedLines;
@@ -240,12 +250,13 @@ export class Http1ResponseParser {
           const lower = name.toLowerCase();
           if (lower === 'connection') {
             // What node and most servers send, without lowercasing or splitting.
-            if (value === 'keep-alive') close = false;
-            else if (value === 'close') close = true;
+            if (value === 'keep-alive') {
+              if (!closeToken) close = false;
+            } else if (value === 'close') close = closeToken = true;
             else {
               const v = value.toLowerCase();
-              if (hasToken(v, 'close')) close = true;
-              else if (hasToken(v, 'keep-alive')) close = false;
+              if (hasToken(v, 'close')) close = closeToken = true;
+              else if (!closeToken && hasToken(v, 'keep-alive')) close = false;
             }
           } else if (lower === 'keep-alive') hint = keepAliveTimeoutOf(value);
           break;
@@ -343,6 +354,8 @@ export class Http1ResponseParser {
       default: {
         // Trailers: field lines until an empty line.
         if (line === '') return this.end(this.trailers);
+        this.trailerBytes += line.length + 2;
+        if (this.trailerBytes > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
         const colon = line.indexOf(':');
         const name = colon < 0 ? '' : line.slice(0, colon);
         if (!TOKEN.test(name) || BAD_LINE_CHAR.test(line)) {

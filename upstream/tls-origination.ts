@@ -1,12 +1,12 @@
 /**
  * TLS origination: DestinationRule `trafficPolicy.tls` (or its `portLevelSettings`) with mode
  * `SIMPLE` or `MUTUAL` makes the gateway speak TLS to the upstream, so a plain `http://` call leaves
- * as HTTPS (Istio's egress TLS-origination task). Compiled once per cluster into undici/`tls.connect`
- * options; the pool of such an endpoint has an `https://` origin.
+ * as HTTPS (Istio's egress TLS-origination task). Compiled once per cluster into `tls.connect`
+ * options, which the endpoint's pool (h1-pool.ts, h2-pool.ts) uses for every connection.
  *
  * | field | effect |
  * |---|---|
- * | `sni` | fixed SNI for every connection; unset ⇒ Envoy's auto-SNI: the request's Host (undici sets `servername` per request and reconnects when it changes) |
+ * | `sni` | fixed SNI for every connection; unset ⇒ Envoy's auto-SNI: the request's Host (both pools keep connections per SNI: the HTTP/1.1 pool reuses an idle one only for a request with its SNI) |
  * | `caCertificates` | PEM file of trusted roots; unset ⇒ Node's bundled roots (Envoy: system roots) |
  * | `clientCertificate`, `privateKey` | client certificate for `MUTUAL` |
  * | `insecureSkipVerify` | no chain and no name verification |
@@ -18,7 +18,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
-import { Pool, type Dispatcher } from 'undici';
 import type { ClientTLSSettings } from '../config/resources.js';
 
 /** Compiled origination settings of one cluster. */
@@ -26,7 +25,7 @@ export interface OriginationTls {
   readonly mode: 'SIMPLE' | 'MUTUAL';
   /** DR `sni`; undefined = auto-SNI from the request Host. */
   readonly sni: string | undefined;
-  /** Options handed to `tls.connect` through undici's `connect` (CA, client cert, verification). */
+  /** Options handed to `tls.connect` (CA, client cert, verification); the pool adds host, SNI, ALPN. */
   readonly connect: tls.ConnectionOptions;
   /** Identity of these settings, part of the pool key (`SIMPLE|sni|files...`). */
   readonly key: string;
@@ -111,22 +110,4 @@ export function compileOriginationTls(
     };
   }
   return { tls: Object.freeze({ mode, sni: settings.sni, connect, key: keyParts.join('|') }) };
-}
-
-/**
- * An undici Pool whose every request carries a fixed TLS `servername` (DR `sni`): undici otherwise
- * derives it from each request's Host header.
- */
-export class FixedSniPool extends Pool {
-  constructor(
-    origin: string,
-    opts: Pool.Options,
-    private readonly servername: string,
-  ) {
-    super(origin, opts);
-  }
-
-  override dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    return super.dispatch({ ...opts, servername: this.servername } as Dispatcher.DispatchOptions, handler);
-  }
 }

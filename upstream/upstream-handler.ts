@@ -1,8 +1,7 @@
 /**
  * The handler every endpoint pool is driven with: undici's original dispatch callbacks, all
- * present. The router's attempts and mirror copies implement them; undici's own Pool (HTTP/1)
- * still calls them, and the HTTP/2 pool (h2-pool.ts) calls nothing else, so one contract serves
- * both kinds of pool.
+ * present. The router's attempts and mirror copies implement them; both pools (h1-pool.ts,
+ * h2-pool.ts) call nothing else, so one contract serves both.
  */
 import type { Dispatcher } from 'undici';
 
@@ -12,7 +11,7 @@ export interface UpstreamHandler extends Dispatcher.DispatchHandler {
   onConnect(abort: (err?: Error) => void): void;
   /**
    * A response head: interim (1xx) heads first, then the final one.
-   * @param raw flat `[name, value, …]` list (strings from the HTTP/2 pool; Buffers from undici).
+   * @param raw flat `[name, value, …]` list (strings from both pools, typed as undici's Buffers).
    * @returns false to pause the response until `resume` is called.
    */
   onHeaders(statusCode: number, raw: Buffer[], resume: () => void, statusText: string): boolean;

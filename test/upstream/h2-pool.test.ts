@@ -17,6 +17,7 @@ import { H2Pool, type H2PoolOptions } from '../../upstream/h2-pool.js';
 import { MirrorBudget } from '../../upstream/mirror-budget.js';
 import { compileOriginationTls } from '../../upstream/tls-origination.js';
 import { createTestPki } from '../helpers/certs.js';
+import { Collector } from '../helpers/dispatch-collector.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_PROTOCOL_ERROR } = http2.constants;
 
@@ -94,70 +95,6 @@ async function startUpstream(
         server.close(() => r());
       }),
   };
-}
-
-/** What a dispatch produced. */
-interface Outcome {
-  status: number;
-  informational: number[];
-  headers: string[];
-  body: string;
-  trailers: string[] | null;
-  error: (Error & { code?: string }) | undefined;
-}
-
-/** A handler with undici's original callbacks (what the router's attempts implement). */
-class Collector implements Dispatcher.DispatchHandler {
-  readonly out: Outcome = {
-    status: 0,
-    informational: [],
-    headers: [],
-    body: '',
-    trailers: null,
-    error: undefined,
-  };
-  abort: ((err?: Error) => void) | undefined;
-  resume: (() => void) | undefined;
-  /** Return false from the first onData (pause the response). */
-  pauseOnFirstData = false;
-  chunks = 0;
-  readonly done: Promise<Outcome>;
-  private finish!: (o: Outcome) => void;
-  private onChunk: (() => void) | undefined;
-
-  constructor() {
-    this.done = new Promise((r) => (this.finish = r));
-  }
-  onConnect(abort: (err?: Error) => void): void {
-    this.abort = abort;
-  }
-  onHeaders(status: number, raw: Buffer[], resume: () => void): boolean {
-    if (status < 200) this.out.informational.push(status);
-    else {
-      this.out.status = status;
-      this.out.headers = raw.map(String);
-      this.resume = resume;
-    }
-    return true;
-  }
-  onData(chunk: Buffer): boolean {
-    this.chunks++;
-    this.out.body += chunk.toString('latin1');
-    this.onChunk?.();
-    return !(this.pauseOnFirstData && this.chunks === 1);
-  }
-  onComplete(trailers: string[] | null): void {
-    this.out.trailers = trailers;
-    this.finish(this.out);
-  }
-  onError(err: Error): void {
-    this.out.error = err;
-    this.finish(this.out);
-  }
-  /** Resolves once the first body chunk arrived. */
-  firstChunk(): Promise<void> {
-    return this.chunks > 0 ? Promise.resolve() : new Promise((r) => (this.onChunk = r));
-  }
 }
 
 const POOL_DEFAULTS: Omit<H2PoolOptions, 'port'> = {
