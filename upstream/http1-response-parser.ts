@@ -85,7 +85,9 @@ const LF = 0x0a;
 export class Http1ResponseParser {
   private phase = Phase.Idle;
   /** Bytes of a head (or a line) not yet complete. */
-  private held: Buffer | undefined;
+  /** Reads of a head not yet complete, and their total length. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
   private heldLine = '';
   private left = 0;
   private noBody = false;
@@ -116,7 +118,8 @@ export class Http1ResponseParser {
   expect(noBody: boolean): void {
     this.phase = Phase.Head;
     this.noBody = noBody;
-    this.held = undefined;
+    this.held = [];
+    this.heldBytes = 0;
     this.heldLine = '';
     this.trailers = null;
     this.trailerBytes = 0;
@@ -182,8 +185,7 @@ export class Http1ResponseParser {
   }
 
   private readHead(buf: Buffer, from: number): number {
-    const held = this.held;
-    if (held === undefined) {
+    if (this.heldBytes === 0) {
       // The common case: the whole head in one read, found and checked in one pass.
       const end = scanHead(buf, from);
       if (end >= 0) {
@@ -192,25 +194,33 @@ export class Http1ResponseParser {
         return end;
       }
       if (end === SCAN_INVALID) throw invalidHead();
-      if (buf.length - from > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
-      this.held = buf.subarray(from);
-      return buf.length;
+      return this.hold(buf, from);
     }
-    // A head split across reads: look for its end only in the new bytes (a CRLFCRLF may straddle
-    // the previous read), so a head trickling in a byte at a time costs linear time.
-    const data = Buffer.concat([held, buf.subarray(from)]);
-    this.held = undefined;
-    const at = data.indexOf(CRLFCRLF, Math.max(0, held.length - 3));
-    if (at < 0) {
-      if (data.length > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
-      this.held = data;
-      return buf.length;
-    }
-    if (at + 4 > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
-    if (scanHead(data, 0) !== at + 4) throw invalidHead();
-    this.parseHead(data.toString('latin1', 0, at + 2));
+    // A head split across reads: its end is looked for in the new bytes only (and where they meet
+    // the held ones), and the pieces are joined once, so a head trickling in costs linear time.
+    const fresh = buf.subarray(from);
+    const tail = lastBytes(this.held, 3);
+    const joint = Buffer.concat([tail, fresh.subarray(0, 3)]).indexOf(CRLFCRLF);
+    const inFresh = joint >= 0 ? -1 : fresh.indexOf(CRLFCRLF);
+    // Offset in `fresh` just past the blank line.
+    const end = joint >= 0 ? joint + 4 - tail.length : inFresh >= 0 ? inFresh + 4 : -1;
+    if (end < 0) return this.hold(buf, from);
+    const data = Buffer.concat([...this.held, fresh.subarray(0, end)]);
+    this.held = [];
+    this.heldBytes = 0;
+    if (data.length > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
+    if (scanHead(data, 0) !== data.length) throw invalidHead();
+    this.parseHead(data.toString('latin1', 0, data.length - 2));
     // Bytes of `buf` consumed: everything up to the head's end.
-    return from + (at + 4 - held.length);
+    return from + end;
+  }
+
+  /** Keeps the start of a head until the rest arrives. @returns the bytes of `buf` used (all). */
+  private hold(buf: Buffer, from: number): number {
+    this.held.push(buf.subarray(from));
+    this.heldBytes += buf.length - from;
+    if (this.heldBytes > MAX_RESPONSE_HEAD_BYTES) throw headersOverflow();
+    return buf.length;
   }
 
   /**
@@ -473,6 +483,19 @@ function scanHead(buf: Buffer, from: number): number {
     k++;
     i += 2;
   }
+}
+
+/** The last `n` bytes held across `chunks` (fewer when they hold fewer). */
+function lastBytes(chunks: readonly Buffer[], n: number): Buffer {
+  const parts: Buffer[] = [];
+  let need = n;
+  for (let i = chunks.length - 1; i >= 0 && need > 0; i--) {
+    const c = chunks[i]!;
+    const take = Math.min(need, c.length);
+    parts.unshift(c.subarray(c.length - take));
+    need -= take;
+  }
+  return Buffer.concat(parts);
 }
 
 function invalidHead(): ResponseParseError {
