@@ -22,7 +22,7 @@
 import net from 'node:net';
 import type { Readable } from 'node:stream';
 import { LOG_MAX_QUEUED_CHARS, type LogSink } from '../telemetry/access-log.js';
-import { countLines } from '../telemetry/log-file.js';
+import { countLines, utf8 } from '../telemetry/log-file.js';
 
 /** The worker's end of its access-log socket: the index of the `'pipe'` entry in the fork's stdio. */
 export const ACCESS_LOG_FD = 4;
@@ -58,7 +58,7 @@ export class WorkerLogSink implements LogSink {
       return;
     }
     this.pendingChars += text.length;
-    this.socket.write(text, (err) => {
+    this.socket.write(utf8(text), (err) => {
       if (err) this.onDrop(countLines(text));
       this.pendingChars -= text.length;
       if (this.pendingChars === 0) for (const w of this.waiters.splice(0)) w();

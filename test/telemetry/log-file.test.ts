@@ -4,7 +4,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LogFile } from '../../telemetry/log-file.js';
+import { LogFile, utf8 } from '../../telemetry/log-file.js';
 
 const line = (i: number): string => `{"n":${i},"pad":"${'x'.repeat(i % 97)}"}\n`;
 
@@ -116,5 +116,29 @@ describe('LogFile', () => {
     await lf.drained();
     expect(dropped).toBe(3);
     closeSync(fd);
+  });
+});
+
+describe('utf8 (the writer encoding an ASCII batch as latin1)', () => {
+  it('gives exactly the UTF-8 bytes, ASCII or not', () => {
+    const cases = [
+      '{"path":"/productpage","code":200}\n',
+      '',
+      '{"user_agent":"café ☕ 😀"}\n',
+      'lone surrogate \ud800 and \udfff\n',
+      'latin1 range \u00e9\u00ff but not ASCII\n',
+      '\u2028 line separator\n',
+    ];
+    for (const text of cases) expect(utf8(text).equals(Buffer.from(text, 'utf8'))).toBe(true);
+  });
+
+  it('writes a non-ASCII line byte for byte as UTF-8', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshgate-logfile-'));
+    const file = join(dir, 'utf8.log');
+    const log = new LogFile(file);
+    log.write('{"ua":"naïve"}\n');
+    await log.drained();
+    log.close();
+    expect(readFileSync(file)).toEqual(Buffer.from('{"ua":"naïve"}\n', 'utf8'));
   });
 });
