@@ -29,7 +29,7 @@ import type { ConfigSource } from '../config/sources/source.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { Observability, type ObservabilityOptions } from '../admin/observability.js';
 import type { WorkerFleet, WorkerStats, WorkerStatsPart } from '../admin/worker-stats.js';
-import { LogFile } from '../telemetry/log-file.js';
+import { isRegularFile, LogFile } from '../telemetry/log-file.js';
 import { LOG_CLOSE_TIMEOUT_MS, LOG_MAX_QUEUED_CHARS } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
 import { ACCESS_LOG_FD, WorkerLogReader } from './access-log-channel.js';
@@ -162,6 +162,7 @@ class Primary implements WorkerFleet {
             maxQueuedChars: LOG_MAX_QUEUED_CHARS,
             onDrop: (lines) => this.stats.inc('access_log.dropped_lines', lines),
           });
+    const stdoutIsFile = this.stdout !== undefined && isRegularFile(1);
     this.logReader =
       this.stdout &&
       new WorkerLogReader(this.stdout, (lines) => this.stats.inc('access_log.dropped_lines', lines));
@@ -174,7 +175,10 @@ class Primary implements WorkerFleet {
       // blocking, which would make this process's writes to it block a libuv thread when the
       // reader stalls, and then exit could not finish. Anything a worker prints there goes to the
       // system log stream instead.
-      stdio: ['ignore', 2, 'inherit', 'ipc', ...(this.stdout ? (['pipe'] as const) : [])],
+      // A regular file as stdout is given to the workers themselves (at the same index): each
+      // writes whole-line batches to it, and the kernel keeps concurrent writes to one open file
+      // from overlapping, so the primary copies nothing (access-log-channel.ts).
+      stdio: ['ignore', 2, 'inherit', 'ipc', ...(this.stdout ? [stdoutIsFile ? 1 : ('pipe' as const)] : [])],
     });
     cluster.on('message', (worker, msg: FromWorker) => this.onMessage(worker, msg));
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));

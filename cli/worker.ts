@@ -13,7 +13,8 @@ import type { KubeObject } from '../config/kube-resources.js';
 import type { Resource } from '../config/resources.js';
 import { Gateway } from '../gateway/gateway.js';
 import { createAccessLogger } from '../telemetry/access-log.js';
-import { WorkerLogSink } from './access-log-channel.js';
+import { ACCESS_LOG_FD, WorkerLogSink } from './access-log-channel.js';
+import { isRegularFile } from '../telemetry/log-file.js';
 import type {
   ConfigPayload,
   FromWorker,
@@ -87,9 +88,12 @@ async function runWorker(settings: WorkerSettings, first: ConfigPayload): Promis
   // Set once started; lines dropped before (none can be) would go uncounted.
   const ref: { gw?: Gateway } = {};
   const onDrop = (lines: number): void => ref.gw?.stats.inc('access_log.dropped_lines', lines);
-  // The channel to the primary exists only with the access log on.
-  const accessLogger = createAccessLogger(settings.accessLog, 1, {
-    sink: settings.accessLog === 'off' ? undefined : new WorkerLogSink(onDrop),
+  // The channel to the primary exists only with the access log on; when the primary's stdout is a
+  // regular file, the primary hands the worker that file instead (access-log-channel.ts).
+  const direct = settings.accessLog !== 'off' && isRegularFile(ACCESS_LOG_FD);
+  const accessLogger = createAccessLogger(settings.accessLog, ACCESS_LOG_FD, {
+    sink: settings.accessLog === 'off' || direct ? undefined : new WorkerLogSink(onDrop),
+    onDrop,
   });
   const started = await Gateway.start(
     {

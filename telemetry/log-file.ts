@@ -184,7 +184,8 @@ function makeStdioNonBlocking(fd: 1 | 2): boolean {
   }
 }
 
-function isRegularFile(fd: number): boolean {
+/** Whether `fd` is open on a regular file (not a pipe, socket or terminal); false when unusable. */
+export function isRegularFile(fd: number): boolean {
   try {
     return fs.fstatSync(fd).isFile();
   } catch {

@@ -4,10 +4,11 @@
  * must appear as exactly one complete line (no line split by another worker's, none lost), with
  * lines longer than a pipe's atomic write (4 KiB) and longer than one read of the socket, from
  * concurrent keep-alive clients on both workers; also for a worker that exits while the primary is
- * stopped (its last lines wait in the socket), and for requests in flight at SIGTERM.
+ * stopped (its last lines wait in the socket), and for requests in flight at SIGTERM. With stdout
+ * a regular file, the workers write it themselves: the same one-complete-line-per-request check.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,7 +61,8 @@ class Streams {
 
   constructor(child: ChildProcess) {
     let partial = '';
-    child.stdout!.setEncoding('utf8').on('data', (c: string) => {
+    // Null when stdout is a file (the file is read instead).
+    child.stdout?.setEncoding('utf8').on('data', (c: string) => {
       this.stdout += c;
       this.wake();
     });
@@ -257,4 +259,83 @@ describe('meshgate run --concurrency 2: access log through the primary', () => {
     expect(recs).toHaveLength(sent.length);
     expect(idCounts(recs)).toEqual(new Map(sent.map((id) => [id, 1])));
   }, 90_000);
+});
+
+describe('meshgate run --concurrency 2: access log with stdout a regular file', () => {
+  it('writes one complete line per request, the workers writing the file themselves', async () => {
+    const upstream = await startUpstream('app', (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+      return true;
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'mg-workers-file-log-'));
+    const vs = httpVirtualService({
+      name: 'app',
+      hosts: ['*'],
+      gateways: ['bookinfo-gateway'],
+      http: '  - route: [{ destination: { host: app } }]',
+    });
+    writeFileSync(
+      join(dir, 'app.yaml'),
+      yamlDocuments(bookinfoGateway(80), vs, staticServiceEntry('app', [{ port: upstream.port }])),
+    );
+    const logPath = join(dir, 'access.log');
+    const fd = openSync(logPath, 'w');
+    const args = ['dist/cli/main.js', 'run', '-f', join(dir, 'app.yaml'), '--port-map', '80=0'];
+    args.push('--concurrency', '2', '--drain-duration', '0s', '--admin-port', '0');
+    for (const p of ['prometheus', 'status', 'health']) args.push(`--${p}-port`, '0');
+    const child = spawn(process.execPath, args, { stdio: ['ignore', fd, 'pipe'] });
+    closeSync(fd);
+    try {
+      const out = new Streams(child);
+      await out.until(() => out.logs('all workers ready').length > 0);
+      const port = out.logs('listener bound')[0]!['port'] as number;
+      const admin = out.logs('admin port bound')[0]!['port'] as number;
+      const connections = 12;
+      const total = 4000;
+      const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+      const sent: string[] = [];
+      let next = 0;
+      const loop = async (): Promise<void> => {
+        while (next < total) {
+          const n = next++;
+          const r = await get(
+            port,
+            `/items/${n}`,
+            { 'x-request-id': `req-${n}`, 'user-agent': userAgent(n) },
+            agent,
+          );
+          expect(r.status).toBe(200);
+          sent.push(`req-${n}`);
+        }
+      };
+      await Promise.all(Array.from({ length: connections }, loop));
+      agent.destroy();
+      const stats = await get(admin, '/stats', {}, false);
+      const served = [1, 2].map((w) =>
+        Number(new RegExp(`^server\\.worker_${w}\\.downstream_rq_total: (\\d+)$`, 'm').exec(stats.body)?.[1]),
+      );
+      for (const n of served) expect(n).toBeGreaterThan(0);
+      // Each worker holds the file itself at the channel's index (not a socket to the primary).
+      const info = JSON.parse((await get(admin, '/server_info', {}, false)).body) as {
+        workers: { pid: number }[];
+      };
+      expect(info.workers).toHaveLength(2);
+      for (const w of info.workers) expect(readlinkSync(`/proc/${w.pid}/fd/4`)).toBe(logPath);
+      const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      expect(await exit).toBe(0);
+      const text = readFileSync(logPath, 'utf8');
+      expect(text.endsWith('\n')).toBe(true);
+      const recs = records(text.split('\n').filter((l) => l !== ''));
+      expect(recs).toHaveLength(total);
+      expect(idCounts(recs)).toEqual(new Map(sent.map((id) => [id, 1])));
+      for (const r of recs) {
+        const n = Number(r.request_id!.slice('req-'.length));
+        expect(r).toMatchObject({ path: `/items/${n}`, response_code: 200, user_agent: userAgent(n) });
+      }
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await upstream.close();
+    }
+  }, 120_000);
 });
