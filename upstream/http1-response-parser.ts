@@ -84,7 +84,6 @@ const LF = 0x0a;
 /** Parses the responses of one connection, one at a time. */
 export class Http1ResponseParser {
   private phase = Phase.Idle;
-  /** Bytes of a head (or a line) not yet complete. */
   /** Reads of a head not yet complete, and their total length. */
   private held: Buffer[] = [];
   private heldBytes = 0;
@@ -106,11 +105,6 @@ export class Http1ResponseParser {
     return this.phase !== Phase.Idle;
   }
 
-  /** Whether the response so far ends at the connection's close (no length, not chunked). */
-  get untilClose(): boolean {
-    return this.phase === Phase.UntilClose;
-  }
-
   /**
    * Expects the response to the request just written.
    * @param noBody the request was HEAD: the final head ends the response whatever it announces.
@@ -118,8 +112,10 @@ export class Http1ResponseParser {
   expect(noBody: boolean): void {
     this.phase = Phase.Head;
     this.noBody = noBody;
-    this.held = [];
-    this.heldBytes = 0;
+    if (this.heldBytes !== 0) {
+      this.held = [];
+      this.heldBytes = 0;
+    }
     this.heldLine = '';
     this.trailers = null;
     this.trailerBytes = 0;
@@ -318,10 +314,8 @@ export class Http1ResponseParser {
     else if (contentLength >= 0) {
       this.phase = Phase.Length;
       this.left = contentLength;
-    } else if (transferEncoding) {
-      this.phase = Phase.UntilClose;
-      this.keepAlive = false;
     } else {
+      // No length, or a transfer coding other than chunked last: the body runs to the close.
       this.phase = Phase.UntilClose;
       this.keepAlive = false;
     }
