@@ -441,6 +441,19 @@ describe('VirtualService rules', () => {
       [['error', 'IST0106', 'spec.http[0].rewrite', 'mutually exclusive']],
     ],
     [
+      'rewrite uri and authority with whitespace or control characters (they would split the request line or Host)',
+      vs(`${ROUTE}\n  rewrite: {uri: "/a b", authority: "x.com\\r\\nx-injected: 1"}`),
+      [
+        ['error', 'IST0106', 'spec.http[0].rewrite.uri', 'must not contain whitespace or control characters'],
+        [
+          'error',
+          'IST0106',
+          'spec.http[0].rewrite.authority',
+          'must not contain whitespace or control characters',
+        ],
+      ],
+    ],
+    [
       'a bad uriRegexRewrite',
       vs(`${ROUTE}\n  rewrite: {uriRegexRewrite: {match: "[a", rewrite: b}}`),
       [['error', 'IST0106', 'spec.http[0].rewrite.uriRegexRewrite.match', 'invalid regex "[a": missing ]']],

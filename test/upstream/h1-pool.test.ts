@@ -490,6 +490,17 @@ describe('H1Pool', () => {
       expect(o.error?.code).toBe('UND_ERR_REQ_CONTENT_LENGTH_MISMATCH');
       expect(up.connections).toHaveLength(0);
     });
+
+    it('a request target with a space, CR or LF fails before anything is sent (it would split the request line)', async () => {
+      up = await startHttp();
+      pool = new H1Pool({ ...POOL_DEFAULTS, port: up.port });
+      for (const path of ['/a b', '/a\r\nx-injected: 1', '/a\u0000']) {
+        const o = await send(pool, path).done;
+        expect(o.error?.code).toBe('UND_ERR_INVALID_ARG');
+      }
+      expect(up.connections).toHaveLength(0);
+      expect((await send(pool, '/ok').done).error).toBeUndefined();
+    });
   });
 
   describe('response framing', () => {
