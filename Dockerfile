@@ -43,5 +43,6 @@ EXPOSE 8080 8443 31400 15021 15020 15090
 # Exec form: node is PID 1 and receives SIGTERM itself. `meshgate run` handles SIGTERM and SIGINT
 # (readiness turns 503, listeners drain, exit 0) and spawns no child processes, so there are no
 # orphans to reap and no init (tini, docker --init) is needed; a crash still exits non-zero.
-ENTRYPOINT ["node", "dist/cli/main.js"]
+# `--single-threaded-gc`: no V8 GC helper threads next to the serving threads (cli/gc-threads.ts).
+ENTRYPOINT ["node", "--single-threaded-gc", "dist/cli/main.js"]
 CMD ["run", "--kubernetes", "--credentials-dir", "/etc/meshgate/credentials", "--port-map", "80=8080,443=8443"]

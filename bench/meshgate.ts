@@ -44,6 +44,12 @@ export const MESHGATE_VARIANTS: readonly MeshgateVariant[] = [
   // `meshgate-https/meshgate-http` next to the other HTTP ratios.
 ];
 
+/**
+ * Node flags meshgate is started with, as its image entrypoint and the `meshgate` command start it
+ * (`GATEWAY_NODE_FLAGS` in cli/gc-threads.ts, which says why; the bench may not import cli/).
+ */
+export const MESHGATE_NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
+
 /** Gateway server port of the HTTP bench (mapped to a free local port with `--port-map`). */
 export const HTTP_GATEWAY_PORT = 80;
 /** Gateway server port of the TCP benches. */
@@ -182,7 +188,8 @@ const UNKNOWN_FLAG =
 const BOUND = '"msg":"listener bound"';
 
 /**
- * Starts `node dist/cli/main.js run -f CONFIG --port-map GW=LOCAL [extra flags]` pinned to `core`.
+ * Starts `node --single-threaded-gc dist/cli/main.js run -f CONFIG --port-map GW=LOCAL [extra flags]`
+ * pinned to `core`.
  *
  * stdout goes straight to a file (a file descriptor, not through the runner) so access logging keeps its
  * real cost; stderr is relayed to the runner's stderr and scanned for unknown-flag errors. Ready when
@@ -190,6 +197,7 @@ const BOUND = '"msg":"listener bound"';
  */
 export async function startMeshgate(opts: MeshgateStartOptions): Promise<MeshgateStart> {
   const args = [
+    ...MESHGATE_NODE_FLAGS,
     opts.mainJs,
     'run',
     '-f',

@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { staticServiceEntryYaml } from './meshgate.js';
+import { MESHGATE_NODE_FLAGS, staticServiceEntryYaml } from './meshgate.js';
 import { commandLine, freePort, pinned, sleep, spawnTracked, stopChild } from './proc.js';
 
 /** Gateway server port of the reload config (mapped with `--port-map`). */
@@ -260,6 +260,7 @@ async function measureSize(
 
   const port = await freePort();
   const args = [
+    ...MESHGATE_NODE_FLAGS,
     opts.meshgateMain,
     'run',
     '-f',

@@ -612,8 +612,10 @@ interface InterleavedResult {
   /** Side A (meshgate with metrics + access log in both comparisons). */
   a: InterleaveSide & { label: string; command: string };
   b: InterleaveSide & { label: string; command: string };
-  /** perCoreRps(a) / perCoreRps(b). */
+  /** perCoreRps(a) / perCoreRps(b): the geometric mean of the rounds' ratios. */
   ratio: number;
+  /** Each round's perCoreRps(a) / perCoreRps(b). */
+  rounds: number[];
 }
 
 /** The telemetry cost: 1 − ratio of `http/telemetry-cost` (meshgate on / meshgate off). */
@@ -702,8 +704,31 @@ async function startPairMinimalProxy(upstreamPort: number): Promise<PairSide | n
 }
 
 /**
+ * Rounds of an interleaved pair. Each round starts both proxies afresh, the other one first in every
+ * other round: a process started first sits idle while the other warms up (and V8 shrinks an idle
+ * heap), and the same build against itself measured 0.977 with one pair of processes kept for four
+ * rounds, 1.006 with fresh processes in alternating order.
+ */
+const PAIR_ROUNDS = 4;
+
+/** Sum of the rounds' measurements of one side. */
+function sumSides(sides: readonly InterleaveSide[]): InterleaveSide {
+  const requests = sides.reduce((n, s) => n + s.requests, 0);
+  const cpuMs = sides.reduce((n, s) => n + s.cpuMs, 0);
+  const cpuUsPerRequest = (cpuMs * 1000) / requests;
+  return {
+    requests,
+    errors: sides.reduce((n, s) => n + s.errors, 0),
+    cpuMs,
+    cpuUsPerRequest,
+    perCoreRps: 1e6 / cpuUsPerRequest,
+  };
+}
+
+/**
  * Runs two proxies at once on the proxy core, driven in alternating {@link SLICE_MS} slices
- * (bench/interleave.ts), and reports side A's per-core throughput relative to side B's.
+ * (bench/interleave.ts), {@link PAIR_ROUNDS} rounds of fresh processes, and reports side A's per-core
+ * throughput relative to side B's: the geometric mean of the rounds' ratios.
  * @returns null when a side could not start or failed (the reason is printed).
  */
 async function interleavedPair(
@@ -712,54 +737,72 @@ async function interleavedPair(
   what: string,
   starters: [() => Promise<PairSide | null>, () => Promise<PairSide | null>],
 ): Promise<InterleavedResult | null> {
+  const seconds = Math.max(1, Math.round(opts.durationS / 2));
   console.log(
     `\n▶ ${caseId}: ${what}, both on core ${PROXY_CORE} at once, wrk alternated every ${SLICE_MS} ms, ` +
-      `${opts.durationS} s each`,
+      `${PAIR_ROUNDS} rounds of fresh processes, ${seconds} s each per round`,
   );
-  const sides: PairSide[] = [];
-  try {
-    for (const start of starters) {
-      const side = await start();
-      if (side === null) return null;
-      sides.push(side);
-      console.log(`  $ ${side.command}`);
-      await sanityCheck(side.port);
-      if (opts.warmupS > 0) await runWrk(side.port, opts.warmupS, opts);
-    }
-    const r = await measureInterleaved(sides[0]!, sides[1]!, {
-      seconds: opts.durationS,
-      connections: opts.connections,
-      loadCore: LOAD_CORE,
-    });
-    const pairs = [
-      [sides[0]!, r.a],
-      [sides[1]!, r.b],
-    ] as const;
-    for (const [side, m] of pairs) {
+  const measured: { a: InterleaveSide; b: InterleaveSide }[] = [];
+  const ratios: number[] = [];
+  let first: [PairSide, PairSide] | undefined;
+  for (let round = 0; round < PAIR_ROUNDS; round++) {
+    const sides: (PairSide | undefined)[] = [undefined, undefined];
+    try {
+      for (const i of round % 2 === 0 ? [0, 1] : [1, 0]) {
+        const side = await starters[i]!();
+        if (side === null) return null;
+        sides[i] = side;
+        if (round === 0) console.log(`  $ ${side.command}`);
+        await sanityCheck(side.port);
+        if (opts.warmupS > 0) await runWrk(side.port, opts.warmupS, opts);
+      }
+      const [a, b] = sides as [PairSide, PairSide];
+      first ??= [a, b];
+      const r = await measureInterleaved(a, b, {
+        seconds,
+        connections: opts.connections,
+        loadCore: LOAD_CORE,
+      });
+      if (r.a.errors > r.a.requests * 0.01 || r.b.errors > r.b.requests * 0.01) {
+        console.log('  failed: more than 1% errors');
+        return null;
+      }
+      measured.push(r);
+      ratios.push(r.a.perCoreRps / r.b.perCoreRps);
       console.log(
-        `  ${side.label}: ${m.cpuUsPerRequest.toFixed(1)} µs CPU/request ` +
-          `(${Math.round(m.perCoreRps).toLocaleString('en-US')} rps per core), ` +
-          `${m.requests.toLocaleString('en-US')} requests, ${m.errors} errors`,
+        `  round ${round + 1}: ${r.a.cpuUsPerRequest.toFixed(1)} against ${r.b.cpuUsPerRequest.toFixed(1)} ` +
+          `µs CPU/request, per core ${ratios[round]!.toFixed(3)}`,
       );
-    }
-    if (r.a.errors > r.a.requests * 0.01 || r.b.errors > r.b.requests * 0.01) {
-      console.log('  failed: more than 1% errors');
+    } catch (err) {
+      console.log(`  failed: ${errorMessage(err)}`);
       return null;
+    } finally {
+      for (const side of sides) if (side !== undefined) await stopChild(side.child);
     }
-    return {
-      id: caseId,
-      method: `both on core ${PROXY_CORE} at once, wrk alternated every ${SLICE_MS} ms; CPU time per request from /proc`,
-      secondsEach: opts.durationS,
-      a: { ...r.a, label: sides[0]!.label, command: sides[0]!.command },
-      b: { ...r.b, label: sides[1]!.label, command: sides[1]!.command },
-      ratio: r.a.perCoreRps / r.b.perCoreRps,
-    };
-  } catch (err) {
-    console.log(`  failed: ${errorMessage(err)}`);
-    return null;
-  } finally {
-    for (const side of sides) await stopChild(side.child);
   }
+  const a = sumSides(measured.map((m) => m.a));
+  const b = sumSides(measured.map((m) => m.b));
+  for (const [side, m] of [
+    [first![0], a],
+    [first![1], b],
+  ] as const) {
+    console.log(
+      `  ${side.label}: ${m.cpuUsPerRequest.toFixed(1)} µs CPU/request ` +
+        `(${Math.round(m.perCoreRps).toLocaleString('en-US')} rps per core), ` +
+        `${m.requests.toLocaleString('en-US')} requests, ${m.errors} errors`,
+    );
+  }
+  return {
+    id: caseId,
+    method:
+      `both on core ${PROXY_CORE} at once, wrk alternated every ${SLICE_MS} ms; CPU time per request from /proc; ` +
+      `${PAIR_ROUNDS} rounds of fresh processes started in alternating order, ratio = geometric mean of the rounds`,
+    secondsEach: seconds * PAIR_ROUNDS,
+    a: { ...a, label: first![0].label, command: first![0].command },
+    b: { ...b, label: first![1].label, command: first![1].command },
+    ratio: Math.exp(ratios.reduce((n, r) => n + Math.log(r), 0) / ratios.length),
+    rounds: ratios,
+  };
 }
 
 /** Both interleaved comparisons: the telemetry cost and meshgate against the Node yardstick. */

@@ -28,7 +28,7 @@
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { HTTP_GATEWAY_PORT, httpConfigYaml } from './meshgate.js';
+import { HTTP_GATEWAY_PORT, MESHGATE_NODE_FLAGS, httpConfigYaml } from './meshgate.js';
 import http from 'node:http';
 import { parsePidStat, parseProcStat, parseWrk } from './parse.js';
 import { canConnect, freePort, installCleanup, sleep, spawnTracked } from './proc.js';
@@ -184,6 +184,7 @@ async function startMeshgate(
   logPath: string,
 ): Promise<{ child: ChildProcess; prometheusPort: number }> {
   const args = [
+    ...MESHGATE_NODE_FLAGS,
     v.cli ?? 'dist/cli/main.js',
     'run',
     '-f',

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
 /**
  * `meshgate`: the command line.
  *   meshgate run -f <file|dir> [-f ...] [options]       serve the Gateways in the config

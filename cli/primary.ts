@@ -32,6 +32,7 @@ import type { WorkerFleet, WorkerStats, WorkerStatsPart } from '../admin/worker-
 import { isRegularFile, LogFile } from '../telemetry/log-file.js';
 import { LOG_CLOSE_TIMEOUT_MS, LOG_MAX_QUEUED_CHARS } from '../telemetry/access-log.js';
 import { StatStore } from '../telemetry/stats.js';
+import { gatewayExecArgv } from './gc-threads.js';
 import { ACCESS_LOG_FD, WorkerLogReader } from './access-log-channel.js';
 import type {
   ConfigPayload,
@@ -169,6 +170,7 @@ class Primary implements WorkerFleet {
     this.observability = new Observability({ ...o.worker.telemetry, fleet: this }, this);
     cluster.setupPrimary({
       exec: fileURLToPath(new URL('./worker.js', import.meta.url)),
+      execArgv: gatewayExecArgv(),
       serialization: 'advanced',
       // Workers write nothing to stdout (their access log comes through the socket at index
       // ACCESS_LOG_FD). They must not share it either: Node makes an inherited stdout pipe

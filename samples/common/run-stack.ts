@@ -64,6 +64,12 @@ interface Managed {
 /** Gateway entry point relative to the repository root (compiled by `npm run build`). */
 const GATEWAY_MAIN = path.join('dist', 'cli', 'main.js');
 
+/**
+ * Node flags the gateway starts with, as the image entrypoint and the `meshgate` command give them
+ * (`GATEWAY_NODE_FLAGS` in cli/gc-threads.ts says why; samples may not import cli/).
+ */
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
+
 /** Grace period between SIGTERM and SIGKILL when stopping children, in milliseconds. */
 const STOP_GRACE_MS = 5000;
 
@@ -160,13 +166,16 @@ export async function runStack(spec: StackSpec): Promise<number> {
       say(`${m.name} is listening on 127.0.0.1:${m.port} (pid ${m.child.pid})`);
     }
 
-    const gateway = spawn(process.execPath, ['--import', preload, gatewayMain, ...spec.gatewayArgs], {
+    const nodeArgs = [...GATEWAY_NODE_FLAGS, '--import', preload];
+    const gateway = spawn(process.execPath, [...nodeArgs, gatewayMain, ...spec.gatewayArgs], {
       cwd: spec.repoRoot,
       env: process.env,
       // The gateway's JSON log lines go straight to our stdout/stderr.
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
-    say(`gateway: node ${[GATEWAY_MAIN, ...spec.gatewayArgs].join(' ')} (pid ${gateway.pid})`);
+    say(
+      `gateway: node ${[...GATEWAY_NODE_FLAGS, GATEWAY_MAIN, ...spec.gatewayArgs].join(' ')} (pid ${gateway.pid})`,
+    );
     const gw = track(gateway, 'gateway', spec.gatewayPort, true);
     children.push(gw);
     await waitForPort(spec.gatewayPort, {

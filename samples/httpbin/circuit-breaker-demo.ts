@@ -19,6 +19,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { findRepoRoot, waitForPort } from '../common/process-util.js';
+import { GATEWAY_NODE_FLAGS } from '../common/run-stack.js';
 import { startHttpbin } from './httpbin-server.js';
 
 /** The Envoy cluster of `httpbin:8000` in namespace default. */
@@ -148,6 +149,7 @@ async function main(): Promise<number> {
   const gatewayPort = await freePort();
   const adminPort = await freePort();
   const args = [
+    ...GATEWAY_NODE_FLAGS,
     path.join(repoRoot, 'dist', 'cli', 'main.js'),
     'run',
     '-f',

@@ -38,7 +38,7 @@ const podSpec = deployment.spec!.template.spec!;
 
 describe('Dockerfile', () => {
   it('runs node directly (exec form) with `run --kubernetes`, credentials dir and port map by default', () => {
-    expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', 'dist/cli/main.js']);
+    expect(JSON.parse(last('ENTRYPOINT')!)).toEqual(['node', '--single-threaded-gc', 'dist/cli/main.js']);
     const cmd = JSON.parse(last('CMD')!) as string[];
     expect(cmd.slice(0, 2)).toEqual(['run', '--kubernetes']);
     expect(argValue(cmd, '--credentials-dir')).toBe('/etc/meshgate/credentials');
