@@ -16,6 +16,15 @@ import type { Server, Socket } from 'node:net';
 const LATEST_RESPONSE = Symbol('meshgate.drain.latestResponse');
 type ResponderSocket = Socket & { [LATEST_RESPONSE]?: ServerResponse };
 
+/**
+ * Whether an HTTP/1 connection has a response not yet finished (a request in flight, or pipelined
+ * ones waiting): the slot {@link ConnectionDrain.onResponse} keeps on the connection.
+ */
+export function hasUnfinishedResponse(socket: Socket): boolean {
+  const res = (socket as ResponderSocket)[LATEST_RESPONSE];
+  return res !== undefined && !res.writableFinished;
+}
+
 export class ConnectionDrain {
   private draining = false;
   private readonly sockets = new Set<Socket>();

@@ -13,6 +13,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createStreamHandler } from './http/connection-manager.js';
 import { CountingIncomingMessage, HTTP1_CODEC } from './http/http1-codec.js';
+import { watchDownstreamIdle } from './http/downstream-idle.js';
 import { createUpgradeHandler } from './http/upgrade.js';
 import { HTTP2_CODEC } from './http/http2-codec.js';
 import { Http2Downstream } from './http/http2-downstream.js';
@@ -24,13 +25,14 @@ const MAX_REQUEST_HEADERS_BYTES = 60 * 1024;
 
 /**
  * node:http server options shared by the plaintext listener and the TLS-terminating chains:
- * Envoy's 60 KiB header limit, no request timeout at the gateway, downstream idle timeout 1 h.
+ * Envoy's 60 KiB header limit, no request timeout at the gateway. No `keepAliveTimeout`: the
+ * downstream idle timeout (1 h) is kept by `watchDownstreamIdle` without a timer per request.
  */
 export const HTTP_SERVER_OPTIONS: http.ServerOptions = {
   IncomingMessage: CountingIncomingMessage,
   maxHeaderSize: MAX_REQUEST_HEADERS_BYTES,
   requestTimeout: 0,
-  keepAliveTimeout: 3_600_000,
+  keepAliveTimeout: 0,
   headersTimeout: 60_000,
 };
 
@@ -119,6 +121,7 @@ export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Lo
   const http1Connection = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   const onH1 = (socket: Socket) => {
+    watchDownstreamIdle(socket);
     for (const l of http1Connection) l.call(server, socket);
   };
   const onH2 = (socket: Socket) => h2.accept(socket);

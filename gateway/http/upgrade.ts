@@ -14,6 +14,7 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { stopDownstreamIdle } from './downstream-idle.js';
 import type { DownstreamRequest, DownstreamResponse } from './downstream-codec.js';
 
 /** How the connection manager treats a request's `Upgrade` header. */
@@ -54,6 +55,8 @@ export function createUpgradeHandler(
   handle: (req: DownstreamRequest, res: DownstreamResponse, upgrade: UpgradeRequest) => void,
 ): (req: http.IncomingMessage, socket: Socket, head: Buffer) => void {
   return (req, socket, head) => {
+    // The tunnel (or the refusal) keeps its own timeouts from here on.
+    stopDownstreamIdle(socket);
     const res = new http.ServerResponse(req);
     // The parser is gone: this connection carries this one exchange (or the tunnel) and then closes.
     res.shouldKeepAlive = false;
