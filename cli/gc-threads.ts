@@ -29,7 +29,7 @@ const OWN_CHOICE = /^--(no-)?single[-_]threaded[-_]gc$/;
  * @returns a new array.
  */
 export function gatewayExecArgv(execArgv: readonly string[] = process.execArgv): string[] {
-  return execArgv.some((a) => OWN_CHOICE.test(a)) ? [...execArgv] : [...execArgv, ...GATEWAY_NODE_FLAGS];
+  return gcThreadsLeftToV8(execArgv) ? [...execArgv, ...GATEWAY_NODE_FLAGS] : [...execArgv];
 }
 
 /**

@@ -8,7 +8,8 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectionDrain } from '../../gateway/connection-drain.js';
-import { stopDownstreamIdle, watchDownstreamIdle } from '../../gateway/http/downstream-idle.js';
+import { watchDownstreamIdle } from '../../gateway/http/downstream-idle.js';
+import { createUpgradeHandler } from '../../gateway/http/upgrade.js';
 import {
   bookinfoGateway,
   httpVirtualService,
@@ -75,19 +76,23 @@ describe('HTTP/1 downstream idle timeout', () => {
     expect(r.socket.destroyed).toBe(true);
   });
 
-  it('stops watching an upgraded connection', async () => {
+  it('stops watching a connection the upgrade adapter hands to a tunnel', async () => {
     const drain = new ConnectionDrain();
     const srv = http.createServer({ keepAliveTimeout: 0 }, (_req, res) => {
       drain.onResponse(res);
       res.end('ok');
     });
     srv.on('connection', (socket: net.Socket) => watchDownstreamIdle(socket, IDLE_MS));
+    // The gateway's own upgrade adapter, which hands the socket to the tunnel.
     const upgraded: Promise<net.Socket> = new Promise((resolve) =>
-      srv.on('upgrade', (_req, socket: net.Socket) => {
-        stopDownstreamIdle(socket);
-        socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: test\r\nconnection: upgrade\r\n\r\n');
-        resolve(socket);
-      }),
+      srv.on(
+        'upgrade',
+        createUpgradeHandler((_req, _res, upgrade) => {
+          const socket = upgrade.socket as net.Socket;
+          socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: test\r\nconnection: upgrade\r\n\r\n');
+          resolve(socket);
+        }),
+      ),
     );
     server = srv;
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
