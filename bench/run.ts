@@ -11,6 +11,7 @@
  *
  * Flags: `--duration S` (10), `--warmup S` (3), `--connections N` (50), `--only http|http-pair|tcp|…`,
  * `--json FILE` (extra copy of the results), `--meshgate PATH` (default `dist/cli/main.js`).
+ * `--only workers` runs the `--concurrency` measurement instead (`workers.ts`, unpinned, its defaults).
  */
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -137,7 +138,7 @@ interface Options {
   durationS: number;
   warmupS: number;
   connections: number;
-  only: 'http' | 'http-pair' | 'tcp' | 'tcp-pair' | 'h2' | 'reload' | 'micro' | null;
+  only: 'http' | 'http-pair' | 'tcp' | 'tcp-pair' | 'h2' | 'reload' | 'micro' | 'workers' | null;
   json: string | null;
   meshgateMain: string;
   /** Host counts of the reload bench (`--hosts 1000,10000`). */
@@ -172,7 +173,7 @@ function parseOptions(): Options {
   });
   if (values.help === true) {
     console.log(
-      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|http-pair|tcp|tcp-pair|h2|reload|micro]' +
+      'usage: npm run bench -- [--duration S] [--warmup S] [--connections N] [--only http|http-pair|tcp|tcp-pair|h2|reload|micro|workers]' +
         ' [--json FILE] [--meshgate PATH]',
     );
     process.exit(0);
@@ -182,7 +183,7 @@ function parseOptions(): Options {
     if (!Number.isFinite(n) || n < min) throw new Error(`--${name} must be a number >= ${min}, got ${text}`);
     return n;
   };
-  const onlyValues = ['http', 'http-pair', 'tcp', 'tcp-pair', 'h2', 'reload', 'micro'] as const;
+  const onlyValues = ['http', 'http-pair', 'tcp', 'tcp-pair', 'h2', 'reload', 'micro', 'workers'] as const;
   const only = onlyValues.find((v) => v === values.only) ?? null;
   if (values.only !== undefined && only === null) {
     throw new Error(`--only must be one of ${onlyValues.join(', ')}, got ${values.only}`);
@@ -1394,6 +1395,12 @@ function printTable(results: CaseResult[], ratios: Ratio[]): void {
 
 async function main(): Promise<void> {
   const opts = parseOptions();
+  // `--concurrency` runs unpinned, with its own defaults and flags (workers.ts; run it directly for them).
+  if (opts.only === 'workers') {
+    if (!ensureTool('wrk', 'wrk')) process.exit(1);
+    const run = spawnSync(process.execPath, [script('workers.js')], { stdio: 'inherit' });
+    process.exit(run.status ?? 1);
+  }
   installCleanup();
   const started = Date.now();
   const doHttp = opts.only === null || opts.only === 'http' || opts.only === 'http-pair';

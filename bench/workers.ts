@@ -1,13 +1,20 @@
 /**
- * `--concurrency` measurement: meshgate with 1 and 2 worker processes (and node:cluster's two
- * scheduling policies), unpinned, behind one wrk, the same upstream as the other HTTP rows.
+ * `--concurrency` measurement: meshgate with 1 and 2 worker processes (node:cluster's two scheduling
+ * policies, and workers paired with load threads), unpinned, behind two `wrk -t1` (the connections
+ * split between them), the same upstream as the other HTTP rows.
  *
- * Each variant runs in turn for `--rounds` rounds of `--duration` seconds (A B C A B C …, so slow
- * and fast moments of the shared machine fall on every variant). Reported per variant: requests/s
- * (what wrk completed) and CPU µs per request (the meshgate process tree's CPU time from
- * /proc/PID/stat, primary plus workers, divided by the requests). On a 2-core machine wrk and the
- * upstream share the cores with the proxy, so requests/s with 2 workers is bounded by the load
- * rig; CPU per request is the figure that does not depend on that.
+ * Each variant runs in turn for `--rounds` rounds (A B C A B C …, so slow and fast moments of the
+ * shared machine fall on every variant): the load runs {@link WARM_UP_S} s, then a window of
+ * `--duration` seconds is measured. Reported per variant: requests/s (the gateway's own count,
+ * `istio_requests_total`, over the window) and CPU µs per request (the meshgate process tree's CPU
+ * time from /proc/PID/stat, primary plus workers, divided by those requests). On a 2-core machine
+ * wrk and the upstream share the cores with the proxy, so requests/s with 2 workers is bounded by
+ * the load rig; CPU per request is the figure that does not depend on that.
+ *
+ * `concurrency-2-paired` gives each wrk's connections to one worker ({@link startLoad}): the other
+ * variants spread every wrk's connections over both workers, as a balancer does, and on these two
+ * shared cores the load threads woken by both workers cost the workers CPU that clients on other
+ * machines would not (bench/README.md, Workers).
  *
  * To tell the gateway's limit from the load rig's, each window also accounts the CPU of the load
  * rig (wrk and the upstream, /proc/PID/stat) and of the whole machine (/proc/stat): the gateway's
@@ -20,7 +27,7 @@
  * Prometheus: after each variant's measured run, exactly {@link EXACT_REQUESTS} requests are sent
  * by a counting client (keep-alive, {@link EXACT_CONNECTIONS} connections) and the rise of
  * `istio_requests_total` on the primary's `/stats/prometheus` must equal it; the total is also
- * compared with what wrk completed (wrk's count leaves out the requests in flight when it stops).
+ * printed next to what wrk completed (wrk's count leaves out the requests in flight when it stops).
  *
  * Usage: `node dist/bench/workers.js [--duration 5] [--rounds 3] [--connections 50] [--variants a,b]
  * [--compare OTHER/dist/cli/main.js]` (`--compare`: every variant also on another build, interleaved).
@@ -40,12 +47,21 @@ interface Variant {
   readonly env: Readonly<Record<string, string>>;
   /** The meshgate CLI to run; default `dist/cli/main.js` (this build). */
   readonly cli?: string;
+  /** Each load generator's connections on one worker of its own (see {@link startLoad}). */
+  readonly paired?: boolean;
 }
 
 const VARIANTS: readonly Variant[] = [
   { id: 'concurrency-1', args: ['--concurrency', '1'], env: {} },
   { id: 'concurrency-2-rr', args: ['--concurrency', '2'], env: {} },
   { id: 'concurrency-2-none', args: ['--concurrency', '2'], env: { NODE_CLUSTER_SCHED_POLICY: 'none' } },
+  // Each wrk's connections on one worker: what two workers cost when no load thread is woken by both.
+  {
+    id: 'concurrency-2-paired',
+    args: ['--concurrency', '2'],
+    env: { NODE_CLUSTER_SCHED_POLICY: 'none' },
+    paired: true,
+  },
   // Without the access log: what the workers' hand-over of log batches to the primary costs.
   { id: 'concurrency-1-log-off', args: ['--concurrency', '1', '--access-log', 'off'], env: {} },
   { id: 'concurrency-2-log-off', args: ['--concurrency', '2', '--access-log', 'off'], env: {} },
@@ -55,6 +71,9 @@ const VARIANTS: readonly Variant[] = [
 const EXACT_REQUESTS = 2000;
 /** Keep-alive connections of the counting client. */
 const EXACT_CONNECTIONS = 10;
+
+/** Seconds of load before each measured window. */
+const WARM_UP_S = 2;
 
 /** USER_HZ, the unit of /proc/PID/stat times. */
 const TICKS_PER_S = 100;
@@ -207,22 +226,129 @@ async function startMeshgate(
   return { child, prometheusPort };
 }
 
+/** One `wrk -t2` run to its end (the `--interleave` warm-up). */
 async function runWrk(
   port: number,
   seconds: number,
   connections: number,
 ): Promise<{ requests: number; errors: number }> {
+  const w = parseWrk(await spawnWrk(port, seconds, connections, 2).out);
+  return { requests: w.requests, errors: w.non2xx + w.socketErrors };
+}
+
+/** Load generators of one measured run: {@link LOAD_GENERATORS} wrk processes of one thread each. */
+interface Load {
+  readonly pids: readonly number[];
+  /** Resolves when every wrk has exited, with their summed counts. */
+  readonly done: Promise<{ requests: number; errors: number }>;
+}
+
+/**
+ * How many wrk processes (`-t1`, connections split evenly) load the gateway: two, as `wrk -t2`
+ * has two threads, so that a paired run can give each load thread a worker of its own.
+ */
+const LOAD_GENERATORS = 2;
+
+/** Spawns one wrk of `threads` threads and `connections` connections for `seconds`. */
+function spawnWrk(
+  port: number,
+  seconds: number,
+  connections: number,
+  threads = 1,
+): ChildProcess & { out: Promise<string> } {
   const child = spawnTracked(
     'wrk',
     'wrk',
-    ['-t2', `-c${connections}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`],
+    [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`],
     ['ignore', 'pipe', 'inherit'],
   );
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (c: string) => (out += c));
-  await new Promise((r) => child.once('close', r));
-  const w = parseWrk(out);
-  return { requests: w.requests, errors: w.non2xx + w.socketErrors };
+  return Object.assign(child, { out: new Promise<string>((r) => child.once('close', () => r(out))) });
+}
+
+/**
+ * Starts the load: {@link LOAD_GENERATORS} wrk processes for `seconds`. With `pairWith` (the
+ * workers' pids, `NODE_CLUSTER_SCHED_POLICY=none` so that workers accept themselves), every wrk's
+ * connections are steered to one worker: the other workers are stopped (SIGSTOP) while that wrk
+ * connects, and resumed once the listener's accept queue is empty and all its connections are
+ * established. Why: a wrk thread whose connections are spread over both workers is woken by both,
+ * and on two cores shared with it those cross wake-ups cost the workers CPU (bench/README.md,
+ * Workers); clients on other machines do not share the workers' cores.
+ * @throws Error when the connections are not accepted within 10 s.
+ */
+async function startLoad(
+  port: number,
+  seconds: number,
+  connections: number,
+  pairWith?: readonly number[],
+): Promise<Load> {
+  const per = Math.max(1, Math.floor(connections / LOAD_GENERATORS));
+  const wrks = [];
+  for (let i = 0; i < LOAD_GENERATORS; i++) {
+    const owner = pairWith?.[i % pairWith.length];
+    const others = pairWith?.filter((w) => w !== owner) ?? [];
+    for (const w of others) process.kill(w, 'SIGSTOP');
+    try {
+      wrks.push(spawnWrk(port, seconds, per));
+      if (pairWith) await acceptedAll(port, per * (i + 1));
+    } finally {
+      for (const w of others) process.kill(w, 'SIGCONT');
+    }
+  }
+  return {
+    pids: wrks.map((w) => w.pid!),
+    done: Promise.all(wrks.map((w) => w.out)).then((outs) => {
+      let requests = 0;
+      let errors = 0;
+      for (const out of outs) {
+        const w = parseWrk(out);
+        requests += w.requests;
+        errors += w.non2xx + w.socketErrors;
+      }
+      return { requests, errors };
+    }),
+  };
+}
+
+/**
+ * Waits until `n` connections to local `port` are established and the listening socket's accept
+ * queue is empty (`/proc/net/tcp`, `/proc/net/tcp6`): every connection made so far was accepted.
+ * @throws Error after 10 s.
+ */
+async function acceptedAll(port: number, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const s = tcpSocketsOn(port);
+    if (s.established >= n && s.acceptQueue === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`port ${port}: ${s.established}/${n} established, ${s.acceptQueue} waiting for accept`);
+    await sleep(20);
+  }
+}
+
+/** Established connections whose local port is `port`, and the accept queue of its listener. */
+function tcpSocketsOn(port: number): { established: number; acceptQueue: number } {
+  const hexPort = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let established = 0;
+  let acceptQueue = 0;
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readOrEmpty(file).split('\n').slice(1)) {
+      // sl local_address rem_address st tx_queue:rx_queue …
+      const f = line.trim().split(/\s+/);
+      if (f.length < 5 || !f[1]!.endsWith(hexPort)) continue;
+      if (f[3] === '01') established++;
+      // A listening socket's rx_queue is its accept backlog.
+      else if (f[3] === '0A') acceptQueue += parseInt(f[4]!.split(':')[1]!, 16);
+    }
+  }
+  return { established, acceptQueue };
+}
+
+/** The worker processes of a primary (its children). */
+function childPids(pid: number): number[] {
+  const list = readOrEmpty(`/proc/${pid}/task/${pid}/children`).trim();
+  return list === '' ? [] : list.split(/\s+/).map(Number);
 }
 
 async function main(): Promise<void> {
@@ -275,25 +401,38 @@ async function main(): Promise<void> {
       const port = await freePort();
       const mg = await startMeshgate(v, configPath, port, `.bench/workers-${v.id}.stdout.log`);
       const pid = mg.child.pid!;
-      const warm = await runWrk(port, 2, connections); // warm-up
-      const wrkBefore = reapedTicks();
+      const workers = childPids(pid);
+      const load = await startLoad(
+        port,
+        WARM_UP_S + seconds + 1,
+        connections,
+        v.paired === true ? workers : undefined,
+      );
+      await sleep(WARM_UP_S * 1000);
+      // The window: requests the gateway completed (its own count) and CPU ticks over `seconds`;
+      // the Prometheus reads sit outside the ticks (read before the first sample, after the last).
+      const req0 = requestsTotal(await httpGet(mg.prometheusPort, '/stats/prometheus'));
+      const wrkTicks0 = load.pids.reduce((sum, p) => sum + ownTicks(p), 0);
       const before = treeTicks(pid);
       const primaryBefore = ownTicks(pid);
+      const workersBefore = workers.map(ownTicks);
       const upstreamBefore = ownTicks(upstream.child.pid!);
       const machineBefore = machineBusyTicks();
-      const w = await runWrk(port, seconds, connections);
+      await sleep(seconds * 1000);
       const machine = machineBusyTicks() - machineBefore;
       const ticks = treeTicks(pid) - before;
       const primaryTicks = ownTicks(pid) - primaryBefore;
-      // wrk has exited: its ticks were added to this runner's reaped children.
-      const wrkTicks = reapedTicks() - wrkBefore;
+      const workerTicks = workers.map((w, i) => ownTicks(w) - workersBefore[i]!);
+      const wrkTicks = load.pids.reduce((sum, p) => sum + ownTicks(p), 0) - wrkTicks0;
       const rigTicks = wrkTicks + ownTicks(upstream.child.pid!) - upstreamBefore;
+      const requests = requestsTotal(await httpGet(mg.prometheusPort, '/stats/prometheus')) - req0;
+      const w = await load.done;
       // Prometheus: a counting client, then the totals.
       const prom0 = await settledRequestsTotal(mg.prometheusPort);
       const ok = await sendExactly(port, EXACT_REQUESTS, EXACT_CONNECTIONS);
       const prom1 = await settledRequestsTotal(mg.prometheusPort);
       const t = totals.get(v.id)!;
-      t.requests += w.requests;
+      t.requests += requests;
       t.errors += w.errors;
       t.ticks += ticks;
       t.primaryTicks += primaryTicks;
@@ -302,13 +441,15 @@ async function main(): Promise<void> {
       t.seconds += seconds;
       const cores = (n: number): string => (n / TICKS_PER_S / seconds).toFixed(2);
       console.log(
-        `round ${round + 1} ${v.id}: ${Math.round(w.requests / seconds)} rps, ` +
-          `${(((ticks / TICKS_PER_S) * 1e6) / Math.max(1, w.requests)).toFixed(1)} µs CPU/request, ` +
-          `cores: gateway ${cores(ticks)}, wrk+upstream ${cores(rigTicks)}, ` +
+        `round ${round + 1} ${v.id}: ${Math.round(requests / seconds)} rps, ` +
+          `${(((ticks / TICKS_PER_S) * 1e6) / Math.max(1, requests)).toFixed(1)} µs CPU/request, ` +
+          `cores: gateway ${cores(ticks)}` +
+          `${workerTicks.length > 0 ? ` (workers ${workerTicks.map(cores).join(' + ')})` : ''}, ` +
+          `wrk+upstream ${cores(rigTicks)}, ` +
           `others ${cores(Math.max(0, machine - ticks - rigTicks))}, ${w.errors} errors; ` +
           `istio_requests_total +${prom1 - prom0} for ${EXACT_REQUESTS} sent (${ok} answered 200)` +
           `${prom1 - prom0 === EXACT_REQUESTS ? '' : ' MISMATCH'}; ` +
-          `total ${prom1} vs wrk ${warm.requests + w.requests} + ${EXACT_REQUESTS} + readiness probes`,
+          `total ${prom1} vs wrk ${w.requests} + ${EXACT_REQUESTS} + readiness probes`,
       );
       mg.child.kill('SIGTERM');
       await new Promise((r) => mg.child.once('exit', r));
@@ -439,12 +580,6 @@ function printTotals(
         `${perCore.toFixed(0).padStart(20)} | ${(perCore * workersOf(v)).toFixed(0).padStart(26)} | ${t.errors}`,
     );
   }
-}
-
-/** CPU ticks of this runner's children that have exited and were reaped (wrk runs, once done). */
-function reapedTicks(): number {
-  const stat = readOrEmpty('/proc/self/stat');
-  return (stat === '' ? null : parsePidStat(stat))?.reapedChildren ?? 0;
 }
 
 main().then(
