@@ -53,6 +53,12 @@ export interface GatewayOptions extends PipelineOptions {
    * `listener.<name>.downstream_cx_overflow` (Envoy's listener connection limit). Default: no limit.
    */
   readonly maxConnectionsPerListener?: number;
+  /**
+   * Idle timeout of HTTP/1 downstream connections, ms: one with no request in flight and no bytes
+   * either way for this long is closed (Envoy's HTTP connection manager `idle_timeout`). Default
+   * 1 h, Envoy's and Istio's gateway value.
+   */
+  readonly downstreamIdleTimeoutMs?: number;
   /** Runs after the telemetry ports are up and the first snapshot is installed, before listeners bind (tests observe readiness here). */
   readonly beforeListen?: (gw: Gateway) => void | Promise<void>;
 }
@@ -130,6 +136,7 @@ export class Gateway {
       observer: this.observability.observer,
       tracing: this.observability.tracer,
       drain: new ConnectionDrain(),
+      downstreamIdleTimeoutMs: opts.downstreamIdleTimeoutMs,
     };
     this.listeners = new ListenerManager(ctx, log, {
       maxConnectionsPerListener: opts.maxConnectionsPerListener,

@@ -121,7 +121,7 @@ export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Lo
   const http1Connection = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
   const onH1 = (socket: Socket) => {
-    watchDownstreamIdle(socket);
+    watchDownstreamIdle(socket, ctx.downstreamIdleTimeoutMs);
     for (const l of http1Connection) l.call(server, socket);
   };
   const onH2 = (socket: Socket) => h2.accept(socket);

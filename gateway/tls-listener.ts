@@ -164,7 +164,7 @@ class TerminatingChain {
       hs.on('secureConnection', (socket: tls.TLSSocket) => {
         if (socket.destroyed) return;
         if (socket.alpnProtocol === 'h2') return h2.accept(socket);
-        watchDownstreamIdle(socket);
+        watchDownstreamIdle(socket, ctx.downstreamIdleTimeoutMs);
         for (const l of http1Secure) l.call(hs, socket);
       });
       const httpErrors = createClientErrorHandler(rt, ctx, log);

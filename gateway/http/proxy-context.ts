@@ -32,4 +32,9 @@ export interface ProxyContext {
   readonly tracing?: TraceInjector;
   /** Shutdown draining: told where each HTTP/1.1 response starts; drains HTTP/2 sessions (gateway/connection-drain.ts). */
   readonly drain?: ConnectionDrain;
+  /**
+   * Idle timeout of HTTP/1 downstream connections, ms (Envoy's HTTP connection manager
+   * `idle_timeout`); default `DOWNSTREAM_IDLE_TIMEOUT_MS`, 1 h, which Istio keeps for gateways.
+   */
+  readonly downstreamIdleTimeoutMs?: number;
 }

@@ -117,6 +117,23 @@ export interface GatewayServer {
 }
 
 /**
+ * The two servers most HTTPS tests bind: plain HTTP on 80 for every host, and HTTPS on 443
+ * terminating TLS (`SIMPLE`) with `credentialName` for `httpsHosts`.
+ */
+export function httpAndSimpleHttpsServers(credentialName: string, httpsHosts: string[]): GatewayServer[] {
+  return [
+    { port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] },
+    {
+      port: 443,
+      name: 'https',
+      protocol: 'HTTPS',
+      tls: `{ mode: SIMPLE, credentialName: ${credentialName} }`,
+      hosts: httpsHosts,
+    },
+  ];
+}
+
+/**
  * A Gateway resource `name` with these servers, and `selector` labels when given.
  * @returns one YAML document.
  */

@@ -10,6 +10,7 @@ import { createTestPki, writeCredential, type TestPki } from './certs.js';
 import { startGateway, type TestGateway } from './gateway.js';
 import {
   gatewayYaml,
+  httpAndSimpleHttpsServers,
   localServiceEntryYaml,
   makeCredentialsDir,
   removeCredentialsDir,
@@ -32,16 +33,7 @@ export interface WsGateway {
 
 function config(a: WsUpstream, b: WsUpstream): string {
   return yamlDocuments(
-    gatewayYaml('ws-gateway', [
-      { port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] },
-      {
-        port: 443,
-        name: 'https',
-        protocol: 'HTTPS',
-        tls: '{ mode: SIMPLE, credentialName: ws-credential }',
-        hosts: ['ws.example.com'],
-      },
-    ]),
+    gatewayYaml('ws-gateway', httpAndSimpleHttpsServers('ws-credential', ['ws.example.com'])),
     virtualServiceYaml(
       'tornado',
       ['*'],

@@ -16,6 +16,7 @@ import { curl, httpGet } from '../helpers/clients.js';
 import { startGateway, type TestGateway } from '../helpers/gateway.js';
 import {
   gatewayYaml,
+  httpAndSimpleHttpsServers,
   localServiceEntryYaml,
   makeCredentialsDir,
   recordWhere,
@@ -147,16 +148,7 @@ describe('HTTP/2 downstream', () => {
     });
     gw = await startGateway(
       yamlDocuments(
-        gatewayYaml('h2-gateway', [
-          { port: 80, name: 'http', protocol: 'HTTP', hosts: ['*'] },
-          {
-            port: 443,
-            name: 'https',
-            protocol: 'HTTPS',
-            tls: '{ mode: SIMPLE, credentialName: h2-credential }',
-            hosts: ['a.example.com'],
-          },
-        ]),
+        gatewayYaml('h2-gateway', httpAndSimpleHttpsServers('h2-credential', ['a.example.com'])),
         virtualServiceYaml(
           'a',
           ['a.example.com'],
