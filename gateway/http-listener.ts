@@ -13,7 +13,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { createStreamHandler } from './http/connection-manager.js';
 import { CountingIncomingMessage, HTTP1_CODEC } from './http/http1-codec.js';
-import { watchDownstreamIdle } from './http/downstream-idle.js';
+import { DOWNSTREAM_IDLE_TIMEOUT_STAT, watchDownstreamIdle } from './http/downstream-idle.js';
 import { createUpgradeHandler } from './http/upgrade.js';
 import { HTTP2_CODEC } from './http/http2-codec.js';
 import { Http2Downstream } from './http/http2-downstream.js';
@@ -120,8 +120,9 @@ export function createHttpServer(rt: ListenerRuntime, ctx: ProxyContext, log: Lo
   const h2 = new Http2Downstream(createStreamHandler(HTTP2_CODEC, rt, ctx, log), ctx.stats, statPrefix, log);
   const http1Connection = server.listeners('connection') as ((socket: Socket) => void)[];
   server.removeAllListeners('connection');
+  const countIdleTimeout = (): void => ctx.stats.inc(`${statPrefix()}.${DOWNSTREAM_IDLE_TIMEOUT_STAT}`);
   const onH1 = (socket: Socket) => {
-    watchDownstreamIdle(socket, ctx.downstreamIdleTimeoutMs);
+    watchDownstreamIdle(socket, ctx.downstreamIdleTimeoutMs, countIdleTimeout);
     for (const l of http1Connection) l.call(server, socket);
   };
   const onH2 = (socket: Socket) => h2.accept(socket);

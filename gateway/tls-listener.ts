@@ -37,7 +37,7 @@ import { formatXfcc, parseSubjectAltNames } from '../tls/xfcc.js';
 import { createClientErrorHandler, HTTP_SERVER_OPTIONS } from './http-listener.js';
 import { createStreamHandler } from './http/connection-manager.js';
 import { HTTP1_CODEC } from './http/http1-codec.js';
-import { watchDownstreamIdle } from './http/downstream-idle.js';
+import { DOWNSTREAM_IDLE_TIMEOUT_STAT, watchDownstreamIdle } from './http/downstream-idle.js';
 import { createUpgradeHandler } from './http/upgrade.js';
 import { HTTP2_CODEC } from './http/http2-codec.js';
 import { Http2Downstream } from './http/http2-downstream.js';
@@ -161,10 +161,12 @@ class TerminatingChain {
       this.http2 = h2;
       const http1Secure = hs.listeners('secureConnection') as ((s: tls.TLSSocket) => void)[];
       hs.removeAllListeners('secureConnection');
+      const countIdleTimeout = (): void =>
+        ctx.stats.inc(`listener.${rt.listener.name}.${DOWNSTREAM_IDLE_TIMEOUT_STAT}`);
       hs.on('secureConnection', (socket: tls.TLSSocket) => {
         if (socket.destroyed) return;
         if (socket.alpnProtocol === 'h2') return h2.accept(socket);
-        watchDownstreamIdle(socket, ctx.downstreamIdleTimeoutMs);
+        watchDownstreamIdle(socket, ctx.downstreamIdleTimeoutMs, countIdleTimeout);
         for (const l of http1Secure) l.call(hs, socket);
       });
       const httpErrors = createClientErrorHandler(rt, ctx, log);

@@ -18,6 +18,9 @@ import { armIdleTimeout, disarmIdleTimeout, type IdleWatched } from '../idle-swe
 /** Envoy's HTTP connection manager `idle_timeout` default, ms. */
 export const DOWNSTREAM_IDLE_TIMEOUT_MS = 3_600_000;
 
+/** Counter of connections closed by the idle timeout, under `listener.<name>.` (Envoy's HCM stat name). */
+export const DOWNSTREAM_IDLE_TIMEOUT_STAT = 'downstream_cx_idle_timeout';
+
 const WATCH = Symbol('meshgate.downstreamIdle');
 type WatchedSocket = Socket & { [WATCH]?: DownstreamIdle };
 
@@ -29,7 +32,10 @@ class DownstreamIdle implements IdleWatched {
   /** Sweeps that found a request in flight (reported as ever-new negative activity values). */
   private busySweeps = 1;
 
-  constructor(private readonly socket: Socket) {}
+  constructor(
+    private readonly socket: Socket,
+    private readonly onTimeout: (() => void) | undefined,
+  ) {}
 
   idleActivity(): number {
     if (hasUnfinishedResponse(this.socket)) return -++this.busySweeps;
@@ -37,6 +43,7 @@ class DownstreamIdle implements IdleWatched {
   }
 
   onIdle(): void {
+    this.onTimeout?.();
     this.socket.destroy();
   }
 }
@@ -48,11 +55,17 @@ function unwatch(this: WatchedSocket): void {
 
 /**
  * Starts the idle timeout of an HTTP/1 connection: after `idleMs` (> 0) with no request in flight
- * and no bytes either way, the connection is destroyed. Stops by itself when the socket closes.
+ * and no bytes either way, `onTimeout` is called (the listener counts
+ * {@link DOWNSTREAM_IDLE_TIMEOUT_STAT}; one function per listener, not per connection) and the
+ * connection is destroyed. Stops by itself when the socket closes.
  */
-export function watchDownstreamIdle(socket: Socket, idleMs = DOWNSTREAM_IDLE_TIMEOUT_MS): void {
+export function watchDownstreamIdle(
+  socket: Socket,
+  idleMs = DOWNSTREAM_IDLE_TIMEOUT_MS,
+  onTimeout?: () => void,
+): void {
   const s = socket as WatchedSocket;
-  const w = new DownstreamIdle(socket);
+  const w = new DownstreamIdle(socket, onTimeout);
   s[WATCH] = w;
   armIdleTimeout(w, idleMs);
   socket.once('close', unwatch);

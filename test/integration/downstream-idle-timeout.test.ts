@@ -1,7 +1,8 @@
 /**
  * The HTTP/1 downstream idle timeout as the gateway wires it (Envoy's HTTP connection manager
  * `idle_timeout`, 1 h by default): a keep-alive connection that has had its request answered and
- * then stays quiet is closed by the gateway, on a plaintext listener and on an HTTPS (SIMPLE) one.
+ * then stays quiet is closed by the gateway, on a plaintext listener and on an HTTPS (SIMPLE) one,
+ * and counted as `listener.<name>.downstream_cx_idle_timeout` (Envoy's stat).
  * The timeout is shortened through `GatewayOptions.downstreamIdleTimeoutMs`; without the listeners
  * passing it on, the connections would stay open for the default hour and these tests time out.
  */
@@ -47,6 +48,12 @@ describe('HTTP/1 downstream idle timeout (GatewayOptions.downstreamIdleTimeoutMs
   let pki: TestPki;
   let creds: string;
 
+  /** The idle-timeout counter of the listener of Gateway server port `port`. */
+  const idleTimeouts = (port: number): number => {
+    const listener = gw.gateway.snapshot.listeners.find((l) => l.port === port)!;
+    return gw.gateway.stats.get(`listener.${listener.name}.downstream_cx_idle_timeout`);
+  };
+
   beforeAll(async () => {
     pki = createTestPki();
     creds = makeCredentialsDir();
@@ -79,6 +86,7 @@ describe('HTTP/1 downstream idle timeout (GatewayOptions.downstreamIdleTimeoutMs
     // Kept alive after the response: it was the idle timeout, not the response, that closed it.
     expect(text.toLowerCase()).not.toContain('connection: close');
     expect(ended).toBe(true);
+    expect(idleTimeouts(80)).toBe(1);
   });
 
   it('closes a quiet HTTPS (HTTP/1.1 over TLS) keep-alive connection after its request was answered', async () => {
@@ -95,5 +103,6 @@ describe('HTTP/1 downstream idle timeout (GatewayOptions.downstreamIdleTimeoutMs
     expect(text.endsWith('ok')).toBe(true);
     expect(text.toLowerCase()).not.toContain('connection: close');
     expect(ended).toBe(true);
+    expect(idleTimeouts(443)).toBe(1);
   });
 });
